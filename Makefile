@@ -1,0 +1,49 @@
+# One command each: `make demo` runs the app with a demo campaign; `make test` runs every test.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+AXE_VERSION := 4.14.1
+AXE := .cache/axe/node_modules/axe-core/axe.min.js
+PG_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
+
+.PHONY: demo test test-fast bench bench-smoke serve translations browser-deps lint clean
+
+$(BIN)/activate:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+
+$(VENV)/.installed: pyproject.toml | $(BIN)/activate
+	$(BIN)/pip install --quiet -e '.[test]'
+	touch $@
+
+translations: $(VENV)/.installed
+	$(BIN)/pybabel compile --use-fuzzy -d survey/translations -D messages >/dev/null
+
+demo: $(VENV)/.installed translations
+	$(BIN)/par-survey demo
+
+serve: $(VENV)/.installed translations
+	$(BIN)/par-survey db upgrade
+	$(BIN)/gunicorn --workers $${WORKERS:-4} --bind $${BIND:-127.0.0.1:8000} 'survey:create_app()'
+
+# Headless Chromium from Debian and axe-core from npm for the browser tests. A failure here is
+# reported, and the browser tests then skip with the reason; everything else still runs.
+browser-deps:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) \
+	  || echo "WARNING: could not install chromium; browser tests will be skipped"; }
+	@test -f $(AXE) || (mkdir -p .cache/axe && npm install --silent --no-audit --no-fund \
+	  --prefix .cache/axe axe-core@$(AXE_VERSION) >/dev/null) \
+	  || echo "WARNING: could not install axe-core; accessibility audits will be skipped"
+
+test: $(VENV)/.installed translations browser-deps
+	$(BIN)/python -m pytest -q
+
+test-fast: $(VENV)/.installed translations
+	PAR_SURVEY_SKIP_BROWSER=1 $(BIN)/python -m pytest -q -x
+
+bench: $(VENV)/.installed
+	$(BIN)/python bench/run.py
+
+clean:
+	rm -rf $(VENV) .cache .pytest_cache instance

@@ -1,0 +1,40 @@
+"""Questionnaires as data: the schema, the YAML loader and its validation rules.
+
+Pure package: no Flask, SQLAlchemy or WTForms.
+"""
+
+from questionnaires.loader import (
+    DEFINITIONS_DIR,
+    ERROR_CODES,
+    Problem,
+    QuestionnaireInvalid,
+    build_questionnaire,
+    check_files,
+    content_hash,
+    load_builtin,
+    load_builtin_by_id,
+    load_questionnaire,
+    parse_questionnaire,
+)
+from questionnaires.schema import (
+    AllOf,
+    AnyOf,
+    Condition,
+    Label,
+    Operator,
+    Option,
+    Question,
+    Questionnaire,
+    QuestionType,
+    Rating,
+    RatingLayout,
+    Section,
+    SectionLayout,
+)
+
+__all__ = [
+    "DEFINITIONS_DIR", "ERROR_CODES", "Problem", "QuestionnaireInvalid", "build_questionnaire", "check_files",
+    "content_hash", "load_builtin", "load_builtin_by_id", "load_questionnaire", "parse_questionnaire",
+    "AllOf", "AnyOf", "Condition", "Label", "Operator", "Option", "Question", "Questionnaire",
+    "QuestionType", "Rating", "RatingLayout", "Section", "SectionLayout",
+]

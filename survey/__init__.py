@@ -1,0 +1,38 @@
+"""The web layer of the PAR survey engine: ``create_app`` and its extensions.
+
+This package is the only importer of Flask, SQLAlchemy and WTForms; ``questionnaires``,
+``sampling`` and ``analysis`` stay pure.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Flask
+
+from survey.config import PROJECT_ROOT, load_config
+
+
+def create_app(test_config: dict[str, Any] | None = None) -> Flask:
+    app = Flask(
+        __name__,
+        template_folder=str(PROJECT_ROOT / "templates"),
+        static_folder="static",
+    )
+    app.config.update(load_config())
+    if test_config:
+        app.config.update(test_config)
+
+    from flask_wtf.csrf import CSRFProtect
+
+    from survey import cli, db, errors, i18n, security
+    from survey.respond import bp as respond_bp
+
+    db.init_app(app)
+    i18n.init_app(app)
+    CSRFProtect(app)
+    security.init_app(app)
+    errors.init_app(app)
+    app.register_blueprint(respond_bp)
+    cli.init_app(app)
+    return app

@@ -1,0 +1,28 @@
+"""``par-survey``: a Flask CLI group (``par-survey run``, ``routes``, ``shell`` work as in ``flask``)
+with one command group per domain, each registered beside its module."""
+
+from __future__ import annotations
+
+from flask import Flask
+from flask.cli import FlaskGroup
+
+
+def init_app(app: Flask) -> None:
+    from survey.cli import db_cmd, demo_cmd, questionnaires_cmd
+
+    app.cli.add_command(db_cmd.db_group)
+    app.cli.add_command(demo_cmd.demo)
+    app.cli.add_command(questionnaires_cmd.questionnaires_group)
+
+
+def _create_app() -> Flask:
+    from survey import create_app
+
+    return create_app()
+
+
+cli = FlaskGroup(create_app=_create_app, help=__doc__)
+
+
+def main() -> None:
+    cli(prog_name="par-survey")

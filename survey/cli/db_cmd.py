@@ -1,0 +1,42 @@
+"""``par-survey db``: schema migrations through Alembic."""
+
+from __future__ import annotations
+
+import click
+from alembic import command
+from alembic.config import Config
+from flask import current_app
+from flask.cli import with_appcontext
+
+from survey.config import PROJECT_ROOT
+
+
+def alembic_config(url: str | None = None) -> Config:
+    cfg = Config(str(PROJECT_ROOT / "alembic.ini"))
+    cfg.attributes["configure_logger"] = False  # keep the app's logging as it is
+    cfg.set_main_option("script_location", str(PROJECT_ROOT / "migrations"))
+    cfg.set_main_option("sqlalchemy.url",
+                        (url or current_app.config["SQLALCHEMY_DATABASE_URI"]).replace("%", "%%"))
+    return cfg
+
+
+def upgrade_database(url: str | None = None) -> None:
+    command.upgrade(alembic_config(url), "head")
+
+
+@click.group("db", help="Database schema migrations (Alembic).")
+def db_group() -> None:
+    pass
+
+
+@db_group.command("upgrade", help="Create or upgrade the database schema to the latest revision.")
+@with_appcontext
+def upgrade() -> None:
+    upgrade_database()
+    click.echo("database at head")
+
+
+@db_group.command("current", help="Show the database's current revision.")
+@with_appcontext
+def current() -> None:
+    command.current(alembic_config())

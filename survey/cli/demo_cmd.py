@@ -1,0 +1,28 @@
+"""``par-survey demo``: migrate, load the demo campaign, print links, serve."""
+
+from __future__ import annotations
+
+import click
+from flask import current_app
+from flask.cli import with_appcontext
+
+from survey.cli.db_cmd import upgrade_database
+from survey.services.demo import load_demo_campaign
+
+
+@click.command("demo", help="Load the demo campaign (idempotent), print its links and serve the app.")
+@click.option("--no-serve", is_flag=True, help="Print the links and exit.")
+@click.option("--port", default=5000, show_default=True, type=int)
+@click.option("--host", default="127.0.0.1", show_default=True)
+@with_appcontext
+def demo(no_serve: bool, port: int, host: str) -> None:
+    upgrade_database()
+    result = load_demo_campaign()
+    base = f"http://{host}:{port}"
+    click.echo(f"CAMPAIGN {result.campaign_code}")
+    for link in result.links:
+        click.echo(f"LINK {link.group_code} {link.unit_code} {base}/s/{link.token}")
+    if no_serve:
+        return
+    click.echo(f"serving on {base} (Ctrl+C to stop)")
+    current_app.run(host=host, port=port, debug=False, use_reloader=False)

@@ -1,0 +1,40 @@
+"""Configuration read from the environment (``PAR_SURVEY_*``)."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+from typing import Any
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+INSTANCE_DIR = Path(os.environ.get("PAR_SURVEY_INSTANCE_DIR", PROJECT_ROOT / "instance"))
+
+
+def _instance_secret() -> str:
+    """The key kept in ``instance/secret_key`` (made once) when none is given by environment."""
+    INSTANCE_DIR.mkdir(parents=True, exist_ok=True)
+    path = INSTANCE_DIR / "secret_key"
+    if not path.exists():
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            fh.write(secrets.token_urlsafe(48))
+    return path.read_text().strip()
+
+
+def load_config() -> dict[str, Any]:
+    env = os.environ
+    database_url = env.get("PAR_SURVEY_DATABASE_URL") or f"sqlite:///{INSTANCE_DIR / 'par_survey.db'}"
+    return {
+        "SQLALCHEMY_DATABASE_URI": database_url,
+        "SECRET_KEY": env.get("PAR_SURVEY_SECRET_KEY") or _instance_secret(),
+        "BABEL_DEFAULT_LOCALE": "vi",
+        "BABEL_DEFAULT_TIMEZONE": env.get("PAR_SURVEY_TIMEZONE", "Asia/Ho_Chi_Minh"),
+        "LANGUAGES": ("vi", "en"),
+        "PUBLIC_URL": env.get("PAR_SURVEY_PUBLIC_URL", "http://127.0.0.1:5000"),
+        "SESSION_COOKIE_HTTPONLY": True,
+        "SESSION_COOKIE_SAMESITE": "Lax",
+        "SESSION_COOKIE_SECURE": env.get("PAR_SURVEY_SECURE_COOKIES", "0") == "1",
+        "WTF_CSRF_TIME_LIMIT": None,  # the CSRF token lives as long as the session
+        "MAX_CONTENT_LENGTH": 16 * 1024 * 1024,
+    }

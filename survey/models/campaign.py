@@ -1,0 +1,93 @@
+"""Campaigns, their unit hierarchy, respondent groups and published questionnaire versions."""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+from typing import Any
+
+from sqlalchemy import JSON, Enum, ForeignKey, Integer, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from survey.db import Base
+from survey.models.types import UTCDateTime, utcnow
+
+
+class CampaignStatus(enum.Enum):
+    DRAFT = "draft"
+    OPEN = "open"
+    CLOSED = "closed"
+
+
+class Campaign(Base):
+    __tablename__ = "campaigns"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(64), unique=True)
+    name_vi: Mapped[str] = mapped_column(String(300))
+    name_en: Mapped[str | None] = mapped_column(String(300))
+    province_code: Mapped[str] = mapped_column(String(32), index=True)
+    year: Mapped[int] = mapped_column(Integer)
+    opens_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    closes_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    status: Mapped[CampaignStatus] = mapped_column(
+        Enum(CampaignStatus, native_enum=False, length=16,
+             values_callable=lambda e: [m.value for m in e]),
+        default=CampaignStatus.OPEN)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+    units: Mapped[list[Unit]] = relationship(back_populates="campaign")
+    groups: Mapped[list[RespondentGroup]] = relationship(back_populates="campaign")
+
+
+class Unit(Base):
+    """A unit of the hierarchy (province, department, district, commune ...) in one campaign."""
+
+    __tablename__ = "units"
+    __table_args__ = (UniqueConstraint("campaign_id", "code"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id", ondelete="CASCADE"))
+    code: Mapped[str] = mapped_column(String(64))
+    name_vi: Mapped[str] = mapped_column(String(300))
+    name_en: Mapped[str | None] = mapped_column(String(300))
+    level: Mapped[str] = mapped_column(String(32))
+    parent_id: Mapped[int | None] = mapped_column(ForeignKey("units.id"))
+
+    campaign: Mapped[Campaign] = relationship(back_populates="units")
+    parent: Mapped[Unit | None] = relationship(remote_side=[id])
+
+    def name(self, lang: str) -> str:
+        return (self.name_en if lang == "en" and self.name_en else self.name_vi)
+
+
+class RespondentGroup(Base):
+    __tablename__ = "respondent_groups"
+    __table_args__ = (UniqueConstraint("campaign_id", "code"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id", ondelete="CASCADE"))
+    code: Mapped[str] = mapped_column(String(64))
+    name_vi: Mapped[str] = mapped_column(String(300))
+    name_en: Mapped[str | None] = mapped_column(String(300))
+    priority: Mapped[int] = mapped_column(Integer, default=100)  # lower wins among duplicates
+
+    campaign: Mapped[Campaign] = relationship(back_populates="groups")
+
+    def name(self, lang: str) -> str:
+        return (self.name_en if lang == "en" and self.name_en else self.name_vi)
+
+
+class QuestionnaireVersion(Base):
+    """A published questionnaire version: immutable once stored (checked by content hash)."""
+
+    __tablename__ = "questionnaire_versions"
+    __table_args__ = (UniqueConstraint("qid", "version"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    qid: Mapped[str] = mapped_column(String(64))
+    version: Mapped[int] = mapped_column(Integer)
+    group_code: Mapped[str] = mapped_column(String(64))
+    content_hash: Mapped[str] = mapped_column(String(64))
+    document: Mapped[dict[str, Any]] = mapped_column(JSON)
+    published_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)

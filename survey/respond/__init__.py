@@ -1,0 +1,7 @@
+"""Pages for respondents: token links, the multi-page form, review and submit."""
+
+from flask import Blueprint
+
+bp = Blueprint("respond", __name__)
+
+from survey.respond import views  # noqa: E402,F401  (routes register on import)

@@ -1,0 +1,121 @@
+"""WTForms classes generated from a stored questionnaire, one class per page layout.
+
+Classes are built once per (questionnaire version, page, number of rated units) and cached:
+building a form class is WTForms' largest cost, so requests only instantiate them. Labels are
+not part of the class; templates render the questionnaire's own text in the page language.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import Field, IntegerField, RadioField, SelectMultipleField, StringField, TextAreaField
+from wtforms.validators import Length, NumberRange, Optional
+
+from questionnaires import Question, Questionnaire, QuestionType
+
+TEXT_MAX = 500
+TEXTAREA_MAX = 5000
+
+
+class WholeNumberField(IntegerField):
+    """An integer field whose parse error is translated (WTForms ships no Vietnamese)."""
+
+    def process_formdata(self, valuelist: list[Any]) -> None:
+        if not valuelist or valuelist[0] in ("", None):
+            self.data = None
+            return
+        try:
+            self.data = int(str(valuelist[0]).strip())
+        except ValueError:
+            self.data = None
+            raise ValueError(_l("Enter a whole number.")) from None
+
+
+class ChoiceField(RadioField):
+    def pre_validate(self, form: Any) -> None:
+        if self.data is not None and self.data not in {c[0] for c in self.choices}:
+            raise ValueError(_l("Choose one of the options shown."))
+
+
+class ChoicesField(SelectMultipleField):
+    def pre_validate(self, form: Any) -> None:
+        allowed = {c[0] for c in self.choices}
+        if self.data and any(v not in allowed for v in self.data):
+            raise ValueError(_l("Choose among the options shown."))
+
+
+def field_name(unit_index: int, question_id: str) -> str:
+    return f"u{unit_index}-{question_id}"
+
+
+def _make_field(q: Question) -> Field:
+    choices = [(o.code, o.code) for o in q.options]
+    if q.type in (QuestionType.SINGLE, QuestionType.LIKERT):
+        return ChoiceField(choices=choices, validators=[Optional()], validate_choice=False)
+    if q.type is QuestionType.MULTIPLE:
+        return ChoicesField(choices=choices, validators=[Optional()], validate_choice=False)
+    if q.type is QuestionType.INTEGER:
+        lo = q.minimum if q.minimum is not None else -(2**31)
+        hi = q.maximum if q.maximum is not None else 2**31 - 1
+        return WholeNumberField(validators=[Optional(), NumberRange(
+            min=lo, max=hi, message=_l("Enter a whole number from %(min)s to %(max)s."))])
+    limit = q.max_length or (TEXT_MAX if q.type is QuestionType.TEXT else TEXTAREA_MAX)
+    cls = StringField if q.type is QuestionType.TEXT else TextAreaField
+    return cls(validators=[Optional(), Length(
+        max=limit, message=_l("Write at most %(max)d characters."))])
+
+
+_CLASSES: dict[tuple[str, str, int, int], type[FlaskForm]] = {}
+
+
+def page_form_class(questionnaire: Questionnaire, section_index: int, n_units: int
+                    ) -> type[FlaskForm]:
+    """The form class for one page of ``questionnaire`` answered for ``n_units`` rated units."""
+    key = (questionnaire.key, questionnaire.content_hash, section_index, n_units)
+    if key not in _CLASSES:
+        _CLASSES[key] = _build_page_class(questionnaire, section_index, n_units)
+    return _CLASSES[key]
+
+
+def _build_page_class(questionnaire: Questionnaire, section_index: int, n_units: int
+                      ) -> type[FlaskForm]:
+    fields: dict[str, Any] = {}
+    for i in range(n_units):
+        for q in questionnaire.sections[section_index].questions:
+            fields[field_name(i, q.id)] = _make_field(q)
+    return type(f"Page{section_index}", (FlaskForm,), fields)
+
+
+class SubmitForm(FlaskForm):
+    """The final submit: nothing but the CSRF token."""
+
+
+def page_data(questionnaire: Questionnaire, section_index: int,
+              answers_by_unit: list[dict[str, Any]]) -> dict[str, Any]:
+    """Initial field data for a page from saved answers."""
+    data: dict[str, Any] = {}
+    for i, answers in enumerate(answers_by_unit):
+        for q in questionnaire.sections[section_index].questions:
+            if q.id in answers:
+                data[field_name(i, q.id)] = answers[q.id]
+    return data
+
+
+def page_answers(form: FlaskForm, questionnaire: Questionnaire, section_index: int,
+                 n_units: int) -> list[dict[str, Any]]:
+    """Answers from the valid fields of a posted page, per rated unit (invalid ones dropped)."""
+    out: list[dict[str, Any]] = []
+    for i in range(n_units):
+        answers: dict[str, Any] = {}
+        for q in questionnaire.sections[section_index].questions:
+            field = form[field_name(i, q.id)]
+            if field.errors or field.data in (None, "", []):
+                continue
+            value = field.data.strip() if isinstance(field.data, str) else field.data
+            if value != "":
+                answers[q.id] = list(value) if isinstance(value, (list, tuple)) else value
+        out.append(answers)
+    return out

@@ -1,0 +1,161 @@
+"""Respondent routes. Thin: parse, call one service, render or redirect."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import abort, redirect, render_template, request, session, url_for
+from werkzeug.wrappers import Response as WerkzeugResponse
+
+from survey.respond import bp
+from survey.respond.forms import SubmitForm, page_answers, page_data, page_form_class
+from survey.services.responding import (
+    Availability,
+    FormContext,
+    SubmitOutcome,
+    campaign_availability,
+    load_form,
+    open_link,
+    save_page,
+    submit_form,
+)
+
+SESSION_KEY = "form_id"
+
+
+@bp.get("/")
+def index() -> str:
+    return render_template("respond/index.html")
+
+
+@bp.get("/s/<token>")
+def open_token(token: str) -> WerkzeugResponse:
+    """Enter through a personal link: remember the form in the session, drop the token from the URL.
+
+    Opening changes nothing a respondent did (mail scanners open links first); it only records
+    that the link was opened.
+    """
+    form_id = open_link(token)
+    if form_id is None:
+        abort(404)
+    session.clear()
+    session[SESSION_KEY] = form_id
+    session.permanent = True
+    return redirect(url_for("respond.landing"))
+
+
+def _current() -> FormContext | str:
+    """The session's form, or the rendered page that stands instead of it."""
+    form_id = session.get(SESSION_KEY)
+    ctx = load_form(form_id) if isinstance(form_id, int) else None
+    if ctx is None:
+        return _message("session_ended", 401)
+    if ctx.submitted:
+        return _message("already_submitted", 200, ctx)
+    availability = campaign_availability(ctx.campaign)
+    if availability is not Availability.OPEN:
+        kind = "closed" if availability is Availability.CLOSED else "not_yet"
+        return _message(kind, 403, ctx)
+    return ctx
+
+
+def _message(kind: str, status: int, ctx: FormContext | None = None) -> Any:
+    return render_template("respond/message.html", kind=kind, ctx=ctx), status
+
+
+@bp.get("/f/")
+def landing() -> Any:
+    ctx = _current()
+    if not isinstance(ctx, FormContext):
+        return ctx
+    resume = ctx.first_incomplete_section()
+    return render_template("respond/landing.html", ctx=ctx,
+                           resume=resume if resume is not None else len(ctx.questionnaire.sections),
+                           started=bool(ctx.answers))
+
+
+@bp.route("/f/p/<int:page>", methods=["GET", "POST"])
+def page(page: int) -> Any:
+    ctx = _current()
+    if not isinstance(ctx, FormContext):
+        return ctx
+    q = ctx.questionnaire
+    if not 1 <= page <= len(q.sections):
+        abort(404)
+    index = page - 1
+    n = len(ctx.assignments)
+    form_cls = page_form_class(q, index, n)
+    if request.method == "GET":
+        form = form_cls(formdata=None, data=page_data(
+            q, index, [ctx.answers_for(a) for a in ctx.assignments]))
+        return render_template("respond/page.html", ctx=ctx, form=form, index=index, missing={})
+    form = form_cls()
+    form.validate()
+    answers = page_answers(form, q, index, n)
+    save_page(ctx, index, {str(a.id): answers[i] for i, a in enumerate(ctx.assignments)})
+    action = request.form.get("action", "next")
+    if action == "back":
+        previous = _neighbour_page(ctx, index, -1)
+        return redirect(url_for("respond.page", page=previous + 1) if previous is not None
+                        else url_for("respond.landing"))
+    if action == "save":
+        return render_template("respond/message.html", kind="saved", ctx=ctx)
+    missing = {
+        i: {m.id for m in q.missing_required(ctx.answers_for(a), (q.sections[index],))}
+        for i, a in enumerate(ctx.assignments)
+    }
+    has_errors = any(f.errors for f in form) or any(missing.values())
+    if has_errors:
+        return render_template("respond/page.html", ctx=ctx, form=form, index=index,
+                               missing=missing), 422
+    following = _neighbour_page(ctx, index, +1)
+    if following is not None:
+        return redirect(url_for("respond.page", page=following + 1))
+    return redirect(url_for("respond.review"))
+
+
+def _neighbour_page(ctx: FormContext, index: int, step: int) -> int | None:
+    """The next page in ``step`` direction with a question to show (show-if can empty a page)."""
+    q = ctx.questionnaire
+    i = index + step
+    while 0 <= i < len(q.sections):
+        if any(ctx.page_has_questions(i, a) for a in ctx.assignments):
+            return i
+        i += step
+    return None
+
+
+@bp.get("/f/review")
+def review() -> Any:
+    ctx = _current()
+    if not isinstance(ctx, FormContext):
+        return ctx
+    return render_template("respond/review.html", ctx=ctx, form=SubmitForm(),
+                           incomplete=ctx.first_incomplete_section())
+
+
+@bp.post("/f/submit")
+def submit() -> Any:
+    ctx = _current()
+    if not isinstance(ctx, FormContext):
+        return ctx
+    SubmitForm().validate()  # CSRF is checked before the view runs; nothing else to read
+    outcome = submit_form(ctx)
+    if outcome is SubmitOutcome.INCOMPLETE:
+        return render_template("respond/review.html", ctx=ctx, form=SubmitForm(),
+                               incomplete=ctx.first_incomplete_section()), 422
+    if outcome is SubmitOutcome.CLOSED:
+        return _message("closed", 403, ctx)
+    if outcome is SubmitOutcome.ALREADY_SUBMITTED:
+        return _message("already_submitted", 200, ctx)
+    return redirect(url_for("respond.done"))
+
+
+@bp.get("/f/done")
+def done() -> Any:
+    form_id = session.get(SESSION_KEY)
+    ctx = load_form(form_id) if isinstance(form_id, int) else None
+    if ctx is None or not ctx.submitted:
+        return redirect(url_for("respond.landing"))
+    return render_template("respond/message.html", kind="thanks", ctx=ctx)
+

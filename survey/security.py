@@ -1,0 +1,60 @@
+"""Response headers for every page, and keeping tokens out of logs."""
+
+from __future__ import annotations
+
+import logging
+import re
+from typing import Any
+
+from flask import Flask, Response, request
+
+CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+       "form-action 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'")
+
+TOKEN_IN_PATH = re.compile(r"(/s/)[A-Za-z0-9_\-]+")
+
+
+class RedactTokens(logging.Filter):
+    """Rewrite ``/s/<token>`` to ``/s/[redacted]`` in any log record (e.g. access logs)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.msg, str):
+            record.msg = TOKEN_IN_PATH.sub(r"\1[redacted]", record.msg)
+        if record.args:
+            args: Any = record.args
+            if isinstance(args, dict):
+                record.args = {k: _redact(v) for k, v in args.items()}
+            else:
+                record.args = tuple(_redact(a) for a in args)
+        return True
+
+
+def _redact(value: Any) -> Any:
+    return TOKEN_IN_PATH.sub(r"\1[redacted]", value) if isinstance(value, str) else value
+
+
+def install_log_redaction() -> None:
+    for name in ("werkzeug", "gunicorn.access", "gunicorn.error", ""):
+        logger = logging.getLogger(name)
+        if not any(isinstance(f, RedactTokens) for f in logger.filters):
+            logger.addFilter(RedactTokens())
+    for handler in logging.getLogger().handlers:
+        if not any(isinstance(f, RedactTokens) for f in handler.filters):
+            handler.addFilter(RedactTokens())
+
+
+def _headers(response: Response) -> Response:
+    h = response.headers
+    h.setdefault("Content-Security-Policy", CSP)
+    h.setdefault("X-Content-Type-Options", "nosniff")
+    h.setdefault("X-Frame-Options", "DENY")
+    h.setdefault("Referrer-Policy", "no-referrer")
+    h.setdefault("Permissions-Policy", "camera=(), microphone=(), geolocation=()")
+    if not request.path.startswith("/static/"):
+        h["Cache-Control"] = "no-store"
+    return response
+
+
+def init_app(app: Flask) -> None:
+    app.after_request(_headers)
+    install_log_redaction()

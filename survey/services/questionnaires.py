@@ -1,0 +1,55 @@
+"""Publishing questionnaire versions and reading them back."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from questionnaires import Questionnaire, build_questionnaire, load_builtin
+from survey import db
+from survey.models import QuestionnaireVersion
+
+
+class VersionConflict(ValueError):
+    """A published (id, version) was given with different content."""
+
+
+def publish_questionnaire(q: Questionnaire) -> QuestionnaireVersion:
+    """Store ``q`` as published, or return the stored row if identical.
+
+    Published versions are immutable: the same id and version with another content hash is
+    refused; the author must publish a new version.
+    """
+    s = db.session()
+    row = s.scalar(select(QuestionnaireVersion).filter_by(qid=q.id, version=q.version))
+    if row is not None:
+        if row.content_hash != q.content_hash:
+            raise VersionConflict(
+                f"{q.key} is already published with content hash {row.content_hash[:12]}; "
+                f"this definition has {q.content_hash[:12]}. Publish it as version "
+                f"{q.version + 1} instead. / {q.key} đã được ban hành với nội dung khác; "
+                f"hãy ban hành thành phiên bản {q.version + 1}.")
+        return row
+    with db.write_transaction() as s:
+        row = QuestionnaireVersion(qid=q.id, version=q.version, group_code=q.group,
+                                   content_hash=q.content_hash, document=dict(q.document))
+        s.add(row)
+    return row
+
+
+def publish_builtin_questionnaires() -> dict[str, QuestionnaireVersion]:
+    """Publish every built-in definition; return the rows by questionnaire id (latest version)."""
+    rows: dict[str, QuestionnaireVersion] = {}
+    for q in sorted(load_builtin(), key=lambda q: (q.id, q.version)):
+        rows[q.id] = publish_questionnaire(q)
+    return rows
+
+
+_CACHE: dict[tuple[int, str], Questionnaire] = {}
+
+
+def questionnaire_for(row: QuestionnaireVersion) -> Questionnaire:
+    """The questionnaire of a published row, parsed once per process (rows never change)."""
+    key = (row.id, row.content_hash)
+    if key not in _CACHE:
+        _CACHE[key] = build_questionnaire(row.document, f"db:{row.qid}@v{row.version}")
+    return _CACHE[key]

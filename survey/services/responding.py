@@ -1,0 +1,194 @@
+"""The respondent's flow: open a link, save pages, submit exactly once."""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+import hashlib
+import hmac
+from dataclasses import dataclass
+from typing import Any
+
+from flask import current_app
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import selectinload
+
+from questionnaires import Questionnaire
+from survey import db
+from survey.models import (
+    Assignment,
+    Campaign,
+    CampaignStatus,
+    Draft,
+    Form,
+    FormStatus,
+    Response,
+    Unit,
+    utcnow,
+)
+from survey.services.questionnaires import questionnaire_for
+from survey.services.tokens import find_form_id
+
+Answers = dict[str, dict[str, Any]]  # assignment id (as text) -> question id -> value
+
+
+class Availability(enum.Enum):
+    OPEN = "open"
+    NOT_YET = "not_yet"
+    CLOSED = "closed"
+
+
+class SubmitOutcome(enum.Enum):
+    SUBMITTED = "submitted"
+    ALREADY_SUBMITTED = "already_submitted"
+    INCOMPLETE = "incomplete"
+    CLOSED = "closed"
+
+
+@dataclass(frozen=True)
+class FormContext:
+    form: Form
+    campaign: Campaign
+    questionnaire: Questionnaire
+    assignments: tuple[Assignment, ...]
+    answers: Answers
+
+    @property
+    def units(self) -> tuple[Unit, ...]:
+        return tuple(a.rated_unit for a in self.assignments)
+
+    @property
+    def submitted(self) -> bool:
+        return self.form.status is FormStatus.SUBMITTED
+
+    def answers_for(self, assignment: Assignment) -> dict[str, Any]:
+        return self.answers.get(str(assignment.id), {})
+
+    def page_has_questions(self, index: int, assignment: Assignment) -> bool:
+        visible = self.questionnaire.visible_answers(self.answers_for(assignment))
+        return any(q.visible(visible) for q in self.questionnaire.sections[index].questions)
+
+    def first_incomplete_section(self) -> int | None:
+        """Index of the first page with a visible required question left unanswered."""
+        for a in self.assignments:
+            missing = {q.id for q in self.questionnaire.missing_required(self.answers_for(a))}
+            for i, section in enumerate(self.questionnaire.sections):
+                if any(q.id in missing for q in section.questions):
+                    return i
+        return None
+
+
+def campaign_availability(campaign: Campaign, now: dt.datetime | None = None) -> Availability:
+    now = now or utcnow()
+    if campaign.status is CampaignStatus.CLOSED or now >= campaign.closes_at:
+        return Availability.CLOSED
+    if campaign.status is CampaignStatus.DRAFT or now < campaign.opens_at:
+        return Availability.NOT_YET
+    return Availability.OPEN
+
+
+def open_link(raw_token: str) -> int | None:
+    """The form a token opens (recording the first opening), or None for unknown/revoked."""
+    form_id = find_form_id(raw_token)
+    if form_id is None:
+        return None
+    with db.write_transaction() as s:
+        s.execute(update(Form).where(Form.id == form_id, Form.status == FormStatus.PENDING)
+                  .values(status=FormStatus.OPENED, opened_at=utcnow()))
+    return form_id
+
+
+def load_form(form_id: int) -> FormContext | None:
+    s = db.session()
+    form = s.scalar(
+        select(Form).where(Form.id == form_id).options(
+            selectinload(Form.assignments).selectinload(Assignment.rated_unit),
+            selectinload(Form.campaign), selectinload(Form.questionnaire_version),
+            selectinload(Form.group)))
+    if form is None:
+        return None
+    draft = s.get(Draft, form_id)
+    return FormContext(
+        form=form, campaign=form.campaign,
+        questionnaire=questionnaire_for(form.questionnaire_version),
+        assignments=tuple(form.assignments),
+        answers={k: dict(v) for k, v in (draft.answers if draft else {}).items()},
+    )
+
+
+def save_page(ctx: FormContext, section_index: int, page_answers: Answers) -> None:
+    """Merge one page's answers into the draft; answers hidden by show-if are dropped."""
+    section = ctx.questionnaire.sections[section_index]
+    page_ids = {q.id for q in section.questions}
+    merged: Answers = {}
+    for a in ctx.assignments:
+        key = str(a.id)
+        current = {k: v for k, v in ctx.answers.get(key, {}).items() if k not in page_ids}
+        current.update({k: v for k, v in page_answers.get(key, {}).items()
+                        if k in page_ids and v not in (None, "", [])})
+        merged[key] = ctx.questionnaire.visible_answers(current)
+    with db.write_transaction() as s:
+        form = s.get(Form, ctx.form.id)
+        if form is None or form.status is FormStatus.SUBMITTED:
+            return
+        draft = s.get(Draft, form.id)
+        if draft is None:
+            s.add(Draft(form_id=form.id, answers=merged, updated_at=utcnow()))
+        else:
+            draft.answers = merged
+            draft.updated_at = utcnow()
+        if form.status in (FormStatus.PENDING, FormStatus.OPENED):
+            form.status = FormStatus.STARTED
+            form.started_at = utcnow()
+    ctx.answers.clear()
+    ctx.answers.update(merged)
+
+
+def response_key(assignment_id: int) -> str:
+    """HMAC of the assignment id: unique per response, joinable only with the server secret."""
+    secret = current_app.config["SECRET_KEY"].encode("utf-8")
+    return hmac.new(secret, f"response:{assignment_id}".encode(), hashlib.sha256).hexdigest()
+
+
+def submit_form(ctx: FormContext) -> SubmitOutcome:
+    """Store one response per rated unit, exactly once, in one transaction.
+
+    The conditional update on the form's status is the gate: of many concurrent submits only
+    one sees a row to update; the unique ``response_key`` backs it up at the database level.
+    """
+    if ctx.submitted:
+        return SubmitOutcome.ALREADY_SUBMITTED
+    if campaign_availability(ctx.campaign) is not Availability.OPEN:
+        return SubmitOutcome.CLOSED
+    if ctx.first_incomplete_section() is not None:
+        return SubmitOutcome.INCOMPLETE
+    q = ctx.questionnaire
+    now = utcnow()
+    try:
+        _store_responses(ctx, q, now)
+    except IntegrityError:
+        # Another submit of the same form won the race; its responses stand.
+        return SubmitOutcome.ALREADY_SUBMITTED
+    return SubmitOutcome.SUBMITTED
+
+
+def _store_responses(ctx: FormContext, q: Questionnaire, now: dt.datetime) -> None:
+    with db.write_transaction() as s:
+        claimed = s.execute(
+            update(Form).where(Form.id == ctx.form.id, Form.status != FormStatus.SUBMITTED)
+            .values(status=FormStatus.SUBMITTED, submitted_at=now)).rowcount
+        if claimed != 1:
+            raise IntegrityError("form already submitted", None, ValueError("claimed"))
+        for a in ctx.assignments:
+            answers = q.visible_answers(ctx.answers_for(a))
+            s.add(Response(
+                campaign_id=ctx.campaign.id,
+                questionnaire_version_id=ctx.form.questionnaire_version_id,
+                content_hash=q.content_hash, group_id=ctx.form.group_id,
+                rated_unit_id=a.rated_unit_id, mode=ctx.form.mode,
+                submitted_on=now.date(), response_key=response_key(a.id),
+                answers=answers, item_codes=q.item_codes(answers)))
+        draft = s.get(Draft, ctx.form.id)
+        if draft is not None:
+            s.delete(draft)
