@@ -11,8 +11,16 @@ from typing import Any
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import Field, IntegerField, RadioField, SelectMultipleField, StringField, TextAreaField
-from wtforms.validators import Length, NumberRange, Optional
+from wtforms import (
+    Field,
+    IntegerField,
+    RadioField,
+    SelectChoice,
+    SelectMultipleField,
+    StringField,
+    TextAreaField,
+)
+from wtforms.validators import Length, NumberRange, Optional, ValidationError
 
 from questionnaires import Question, Questionnaire, QuestionType
 
@@ -36,15 +44,15 @@ class WholeNumberField(IntegerField):
 
 class ChoiceField(RadioField):
     def pre_validate(self, form: Any) -> None:
-        if self.data is not None and self.data not in {c[0] for c in self.choices}:
-            raise ValueError(_l("Choose one of the options shown."))
+        if self.data is not None and self.data not in {c.value for c in self.choices}:
+            raise ValidationError(_l("Choose one of the options shown."))
 
 
 class ChoicesField(SelectMultipleField):
     def pre_validate(self, form: Any) -> None:
-        allowed = {c[0] for c in self.choices}
+        allowed = {c.value for c in self.choices}
         if self.data and any(v not in allowed for v in self.data):
-            raise ValueError(_l("Choose among the options shown."))
+            raise ValidationError(_l("Choose among the options shown."))
 
 
 def field_name(unit_index: int, question_id: str) -> str:
@@ -52,7 +60,7 @@ def field_name(unit_index: int, question_id: str) -> str:
 
 
 def _make_field(q: Question) -> Field:
-    choices = [(o.code, o.code) for o in q.options]
+    choices = [SelectChoice(o.code) for o in q.options]
     if q.type in (QuestionType.SINGLE, QuestionType.LIKERT):
         return ChoiceField(choices=choices, validators=[Optional()], validate_choice=False)
     if q.type is QuestionType.MULTIPLE:
