@@ -1,0 +1,321 @@
+"""Design-based estimators: means, totals, ratios and proportions with Taylor SEs.
+
+Each function is pure: ``f(design, variable, by=None, ...)`` returns an
+:class:`Estimate` or, with ``by=``, a ``{level: Estimate}`` dict sorted by level.
+Missing values are handled like R's ``na.rm=TRUE``: a row with a missing value
+leaves the domain (R ``design[nas == 0, ]``) but keeps its stratum and PSU for
+the variance.  All ``by`` levels are computed in one vectorised pass.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any, Literal, overload
+
+import numpy as np
+from scipy import stats
+
+from . import taylor
+from .design import BoolArray, FloatArray, IntArray, SurveyDesign, group_sum, missing_mask
+
+__all__ = [
+    "CIMethod",
+    "Estimate",
+    "Linearised",
+    "linearised_mean",
+    "mean",
+    "proportion",
+    "ratio",
+    "summarise",
+    "total",
+]
+
+
+class CIMethod(StrEnum):
+    """Confidence-interval reference distribution (R ``confint(..., df=)``)."""
+
+    NORMAL = "normal"  # qnorm, R's default df = Inf
+    T = "t"  # qt with the design degrees of freedom, R df = degf(design)
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """A design-based estimate.
+
+    Attributes
+    ----------
+    value
+        Point estimate (NaN when the domain has no valid rows).
+    se
+        Taylor-linearisation standard error.
+    ci_low, ci_high
+        ``value + se * q((1 -/+ level)/2)`` with ``q`` the normal or t quantile
+        (R ``confint`` / ``tconfint``).
+    n
+        Unweighted count of rows in the domain with a valid (non-missing) value.
+    n_eff
+        Kish effective sample size ``(sum w)^2 / sum w^2`` over those rows: the
+        size of an equal-weight sample with the same precision loss due to
+        unequal weights (clustering and stratification are not reflected).
+    """
+
+    value: float
+    se: float
+    ci_low: float
+    ci_high: float
+    n: int
+    n_eff: float
+
+
+EstimateResult = Estimate | dict[Any, Estimate]
+
+
+@dataclass(frozen=True, eq=False)
+class Linearised:
+    """Per-level point estimates plus the linearised variable that carries their variance.
+
+    ``z`` has one value per design row (0 outside every level); summing the ``z``
+    of several estimates over the same grouping linearises their sum, which is
+    how :mod:`analysis.scoring` gets SEs of composite scores.
+    """
+
+    groups: taylor.Grouping
+    value: FloatArray
+    z: FloatArray
+    used: BoolArray
+    n: IntArray
+    n_eff: FloatArray
+
+
+def _level_sums(
+    groups: taylor.Grouping, valid: BoolArray, weights: FloatArray
+) -> tuple[IntArray, BoolArray, IntArray, FloatArray, FloatArray, FloatArray]:
+    lev: IntArray = np.where(valid, groups.row_level, -1)
+    used = lev >= 0
+    idx = lev[used]
+    w = weights[used]
+    n_levels = groups.n_levels
+    n = np.bincount(idx, minlength=n_levels).astype(np.int64)
+    w_sum = group_sum(idx, w, n_levels)
+    w2_sum = group_sum(idx, w * w, n_levels)
+    return lev, used, n, w_sum, w2_sum, w
+
+
+def _linearise(
+    design: SurveyDesign,
+    numerator: FloatArray,
+    denominator: FloatArray | None,
+    valid: BoolArray,
+    by: str | None,
+) -> Linearised:
+    """Ratio-type linearisation shared by mean, total and ratio.
+
+    total:  value = sum w y,             z_i = w_i y_i                 (R svytotal)
+    ratio:  value = sum w y / sum w x,   z_i = w_i (y_i - R x_i) / X   (R svyratio)
+    mean is the ratio with x = 1                                        (R svymean)
+    """
+    groups = taylor.grouping(design, by)
+    lev, used, n, w_sum, w2_sum, w = _level_sums(groups, valid, design.weights)
+    idx = lev[used]
+    y = numerator[used]
+    n_levels = groups.n_levels
+    y_tot = group_sum(idx, w * y, n_levels)
+    z = np.zeros(design.n_rows)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        if denominator is None:
+            value = y_tot
+            z[used] = w * y
+        else:
+            x = denominator[used]
+            x_tot = group_sum(idx, w * x, n_levels)
+            value = y_tot / x_tot
+            z[used] = w * (y - value[idx] * x) / x_tot[idx]
+        n_eff = np.where(n > 0, w_sum**2 / w2_sum, 0.0)
+    value = np.where(n > 0, value, np.nan)
+    return Linearised(groups, value, z, used, n, n_eff)
+
+
+@overload
+def summarise(
+    design: SurveyDesign,
+    lin: Linearised,
+    ci: CIMethod | str = ...,
+    level: float = ...,
+    *,
+    as_dict: Literal[False],
+) -> Estimate: ...
+@overload
+def summarise(
+    design: SurveyDesign,
+    lin: Linearised,
+    ci: CIMethod | str = ...,
+    level: float = ...,
+    as_dict: Literal[True] = ...,
+) -> dict[Any, Estimate]: ...
+@overload
+def summarise(
+    design: SurveyDesign, lin: Linearised, ci: CIMethod | str = ..., level: float = ..., *, as_dict: bool
+) -> EstimateResult: ...
+def summarise(
+    design: SurveyDesign,
+    lin: Linearised,
+    ci: CIMethod | str = CIMethod.NORMAL,
+    level: float = 0.95,
+    as_dict: bool = True,
+) -> EstimateResult:
+    """Turn a :class:`Linearised` into estimates with SEs and CIs.
+
+    ``var = svyrecvar(z)`` per level; CI ``value + se * q`` with ``q = qnorm`` or
+    ``qt(df = degf(design))`` (R ``confint``).  Levels without valid rows get NaN.
+    """
+    if not 0 < level < 1:
+        raise ValueError(f"level must be in (0, 1), got {level!r}")
+    method = CIMethod(ci)
+    var = taylor.variance(design, lin.z, lin.groups, lin.used)
+    se = np.where(lin.n > 0, np.sqrt(var), np.nan)
+    tail = (1 - level) / 2
+    if method is CIMethod.NORMAL:
+        lo_q, hi_q = np.asarray(stats.norm.ppf([tail, 1 - tail]), dtype=np.float64)
+    else:
+        df = design.degf
+        if df < 1:
+            raise ValueError(f"t interval needs design degrees of freedom >= 1, the design has {df}")
+        lo_q, hi_q = np.asarray(stats.t.ppf([tail, 1 - tail], df), dtype=np.float64)
+    low = lin.value + se * lo_q
+    high = lin.value + se * hi_q
+    estimates = [
+        Estimate(float(v), float(s), float(lo), float(hi), int(k), float(ne))
+        for v, s, lo, hi, k, ne in zip(lin.value, se, low, high, lin.n, lin.n_eff, strict=True)
+    ]
+    if not as_dict:
+        return estimates[0]
+    return {lvl: est for lvl, est in zip(lin.groups.levels.tolist(), estimates, strict=True)}
+
+
+def _finish(
+    design: SurveyDesign, lin: Linearised, by: str | None, ci: CIMethod | str, level: float
+) -> EstimateResult:
+    return summarise(design, lin, ci, level, as_dict=by is not None)
+
+
+def linearised_mean(design: SurveyDesign, y: FloatArray, by: str | None = None) -> Linearised:
+    """Domain means of the values ``y`` (NaN = missing) with their linearised variable."""
+    y = np.asarray(y, dtype=np.float64)
+    if y.shape != (design.n_rows,):
+        raise ValueError(f"values have shape {y.shape}, expected ({design.n_rows},)")
+    valid = ~np.isnan(y)
+    return _linearise(design, np.where(valid, y, 0.0), np.ones(design.n_rows), valid, by)
+
+
+@overload
+def mean(
+    design: SurveyDesign, var: str, by: None = None, ci: CIMethod | str = ..., level: float = ...
+) -> Estimate: ...
+@overload
+def mean(
+    design: SurveyDesign, var: str, by: str, ci: CIMethod | str = ..., level: float = ...
+) -> dict[Any, Estimate]: ...
+def mean(
+    design: SurveyDesign,
+    var: str,
+    by: str | None = None,
+    ci: CIMethod | str = CIMethod.NORMAL,
+    level: float = 0.95,
+) -> EstimateResult:
+    """Weighted mean of ``var`` (R ``svymean(~var, design, na.rm=TRUE)``, ``svyby``).
+
+    ``ybar = sum w y / sum w`` over valid domain rows; linearised variable
+    ``z_i = w_i (y_i - ybar) / sum w``.
+    """
+    return _finish(design, linearised_mean(design, design.numeric(var), by), by, ci, level)
+
+
+@overload
+def total(
+    design: SurveyDesign, var: str, by: None = None, ci: CIMethod | str = ..., level: float = ...
+) -> Estimate: ...
+@overload
+def total(
+    design: SurveyDesign, var: str, by: str, ci: CIMethod | str = ..., level: float = ...
+) -> dict[Any, Estimate]: ...
+def total(
+    design: SurveyDesign,
+    var: str,
+    by: str | None = None,
+    ci: CIMethod | str = CIMethod.NORMAL,
+    level: float = 0.95,
+) -> EstimateResult:
+    """Weighted total of ``var`` (R ``svytotal(~var, design, na.rm=TRUE)``).
+
+    ``Y = sum w y``; linearised variable ``z_i = w_i y_i``.
+    """
+    y = design.numeric(var)
+    valid = ~np.isnan(y)
+    lin = _linearise(design, np.where(valid, y, 0.0), None, valid, by)
+    return _finish(design, lin, by, ci, level)
+
+
+@overload
+def ratio(
+    design: SurveyDesign, num: str, den: str, by: None = None, ci: CIMethod | str = ..., level: float = ...
+) -> Estimate: ...
+@overload
+def ratio(
+    design: SurveyDesign, num: str, den: str, by: str, ci: CIMethod | str = ..., level: float = ...
+) -> dict[Any, Estimate]: ...
+def ratio(
+    design: SurveyDesign,
+    num: str,
+    den: str,
+    by: str | None = None,
+    ci: CIMethod | str = CIMethod.NORMAL,
+    level: float = 0.95,
+) -> EstimateResult:
+    """Ratio of totals ``sum w y / sum w x`` (R ``svyratio(~num, ~den, design, na.rm=TRUE)``).
+
+    A row missing either variable leaves the domain.  Linearised variable
+    ``z_i = w_i (y_i - R x_i) / X``.
+    """
+    y = design.numeric(num)
+    x = design.numeric(den)
+    valid = ~np.isnan(y) & ~np.isnan(x)
+    lin = _linearise(design, np.where(valid, y, 0.0), np.where(valid, x, 0.0), valid, by)
+    return _finish(design, lin, by, ci, level)
+
+
+@overload
+def proportion(
+    design: SurveyDesign,
+    var: str,
+    level_value: Any,
+    by: None = None,
+    ci: CIMethod | str = ...,
+    level: float = ...,
+) -> Estimate: ...
+@overload
+def proportion(
+    design: SurveyDesign, var: str, level_value: Any, by: str, ci: CIMethod | str = ..., level: float = ...
+) -> dict[Any, Estimate]: ...
+def proportion(
+    design: SurveyDesign,
+    var: str,
+    level_value: Any,
+    by: str | None = None,
+    ci: CIMethod | str = CIMethod.NORMAL,
+    level: float = 0.95,
+) -> EstimateResult:
+    """Share of valid rows with ``var == level_value`` (R ``svymean(~I(var == v), na.rm=TRUE)``).
+
+    Missing values of ``var`` (NaN, ``None``) leave the domain.  The CI is the
+    symmetric Wald interval, as ``confint(svymean(...))`` gives.
+    """
+    col = design.column(var)
+    indicator = _indicator(col, level_value)
+    return _finish(design, linearised_mean(design, indicator, by), by, ci, level)
+
+
+def _indicator(col: np.ndarray[Any, Any], level_value: Any) -> FloatArray:
+    missing = missing_mask(col)
+    hit = np.asarray(col == level_value, dtype=bool)
+    return np.where(missing, np.nan, hit.astype(np.float64))

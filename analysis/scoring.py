@@ -1,0 +1,527 @@
+"""From answers to PAR-index points, index %, ranks, bands, and SIPAS indices.
+
+Everything the provinces vary is configuration (frozen dataclasses below); the
+formulas are fixed here and documented per function.  Estimates carry
+design-based SEs: every score is a domain mean (or a linear combination of
+domain means) whose linearised variable is summed before the variance is taken
+(:mod:`analysis.taylor`), so composite scores get correct SEs, covariances
+between their parts included.
+
+Choices (DOMAIN.md section 6, documented so they stay consistent):
+
+* An answer is an option code (uint8); 0 = not answered.  Each item has a table
+  ``code -> score`` in [0, 1]; NaN marks "don't know".  "Don't know" is excluded
+  from numerator and denominator by default and its rate is reported; with
+  ``dont_know_as_zero`` it is a valid answer scoring 0.
+* A sub-criterion fed by several items scores each *response* as the mean of
+  its valid item scores, then averages responses with the design weights.  One
+  response is one observation, so the design variance stays valid; a response
+  with no valid item is left out of that sub-criterion.
+* ``Pooling.POOLED``: one weighted mean over all respondent groups.
+  ``Pooling.GROUP_WEIGHTED``: a weighted mean per group, then
+  ``sum_g lambda_g m_g / sum_g lambda_g`` over the groups that have valid
+  answers for that unit (weights re-normalised when a group is absent).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from . import taylor
+from .design import BoolArray, FloatArray, IntArray, SurveyDesign, factorize, group_sum
+from .estimators import CIMethod, Estimate, Linearised, linearised_mean, summarise
+
+__all__ = [
+    "Band",
+    "NoSurvey",
+    "Pooling",
+    "ScoringConfig",
+    "SipasConfig",
+    "SipasElement",
+    "SipasResult",
+    "SubCriterion",
+    "SubCriterionScore",
+    "UnitIndex",
+    "UnitSurveyScore",
+    "compile_index",
+    "score_survey",
+    "sipas",
+]
+
+
+class Pooling(StrEnum):
+    """How respondent groups are combined for one sub-criterion."""
+
+    POOLED = "pooled"
+    GROUP_WEIGHTED = "group_weighted"
+
+
+class NoSurvey(StrEnum):
+    """Index of a unit without survey answers."""
+
+    RESCALE = "rescale"  # appraised / appraised_max x 100 (Ha Noi's rule)
+    ZERO = "zero"  # survey points count as 0 of the full maximum
+
+
+@dataclass(frozen=True)
+class SubCriterion:
+    """A sub-criterion scored from the survey.
+
+    ``group_weights`` (group label -> weight) is required for
+    ``Pooling.GROUP_WEIGHTED`` and must cover every group that answers it.
+    """
+
+    code: str
+    max_points: float
+    items: tuple[str, ...]
+    pooling: Pooling = Pooling.POOLED
+    group_weights: Mapping[str, float] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if not self.items:
+            raise ValueError(f"sub-criterion {self.code!r} has no items")
+        if not self.max_points > 0:
+            raise ValueError(f"sub-criterion {self.code!r}: max_points must be > 0, got {self.max_points!r}")
+        if self.pooling is Pooling.GROUP_WEIGHTED:
+            if not self.group_weights:
+                raise ValueError(f"sub-criterion {self.code!r} is group-weighted but has no group_weights")
+            if (
+                any(not (w >= 0) for w in self.group_weights.values())
+                or sum(self.group_weights.values()) <= 0
+            ):
+                raise ValueError(f"sub-criterion {self.code!r}: group weights must be >= 0 and not all 0")
+
+
+@dataclass(frozen=True)
+class Band:
+    """A classification band: units with index % >= ``min_pct`` (highest band first)."""
+
+    label: str
+    min_pct: float
+
+
+@dataclass(frozen=True)
+class ScoringConfig:
+    """The points table and rules of one campaign (never hard-coded)."""
+
+    sub_criteria: tuple[SubCriterion, ...]
+    appraised_max: float
+    bands: tuple[Band, ...] = ()
+    dont_know_as_zero: bool = False
+    no_survey: NoSurvey = NoSurvey.RESCALE
+    ci: CIMethod = CIMethod.NORMAL
+    level: float = 0.95
+
+    def __post_init__(self) -> None:
+        codes = [s.code for s in self.sub_criteria]
+        if len(set(codes)) != len(codes):
+            raise ValueError(f"sub-criterion codes repeat: {codes}")
+        if self.appraised_max < 0:
+            raise ValueError(f"appraised_max must be >= 0, got {self.appraised_max!r}")
+        labels = [b.label for b in self.bands]
+        if len(set(labels)) != len(labels):
+            raise ValueError(f"band labels repeat: {labels}")
+
+    @property
+    def survey_max(self) -> float:
+        return float(sum(s.max_points for s in self.sub_criteria))
+
+    @property
+    def total_max(self) -> float:
+        return self.appraised_max + self.survey_max
+
+
+@dataclass(frozen=True)
+class SubCriterionScore:
+    """One unit's result on one sub-criterion.
+
+    ``score`` is the weighted mean option score (0..1), ``points`` is
+    ``max_points * score`` (SE and CI scaled alike).  ``answers`` counts item
+    answers given (code != 0) and ``dont_know`` those that were "don't know".
+    """
+
+    code: str
+    score: Estimate
+    points: Estimate
+    answers: int
+    dont_know: int
+
+    @property
+    def dont_know_rate(self) -> float:
+        """Unweighted share of given answers that were "don't know" (NaN if none given)."""
+        return self.dont_know / self.answers if self.answers else float("nan")
+
+
+@dataclass(frozen=True)
+class UnitSurveyScore:
+    """Survey result of one rated unit: sub-criteria and their point total.
+
+    ``points`` sums ``max_points * score`` over sub-criteria with valid answers
+    (a sub-criterion nobody answered adds 0); its SE accounts for the
+    covariance between sub-criteria answered by the same respondents.
+    """
+
+    unit: Any
+    sub_criteria: Mapping[str, SubCriterionScore]
+    points: Estimate
+
+    @property
+    def has_survey(self) -> bool:
+        return any(s.score.n > 0 for s in self.sub_criteria.values())
+
+
+@dataclass(frozen=True)
+class UnitIndex:
+    """Published index of one unit: ``(appraised + survey) / max x 100``."""
+
+    unit: Any
+    appraised: float
+    survey: float | None
+    index_pct: float
+    block: Any
+    rank: int
+    band: str | None
+
+
+def _option_scores(
+    item: str, codes: NDArray[Any], table: Sequence[float], as_zero: bool
+) -> tuple[FloatArray, BoolArray, BoolArray]:
+    """Score per response for one item, plus masks of given and don't-know answers."""
+    c = np.asarray(codes)
+    if c.dtype.kind not in "iu":
+        raise ValueError(f"item {item!r}: option codes must be integers (uint8), got dtype {c.dtype}")
+    lookup = np.asarray(table, dtype=np.float64)
+    real = lookup[1:][~np.isnan(lookup[1:])]
+    if ((real < 0) | (real > 1)).any():
+        raise ValueError(
+            f"item {item!r}: option scores must lie in [0, 1] (NaN = don't know), got {list(table)}"
+        )
+    if c.size and (int(c.min()) < 0 or int(c.max()) >= lookup.size):
+        bad = int(c.max()) if int(c.max()) >= lookup.size else int(c.min())
+        raise ValueError(
+            f"item {item!r}: option code {bad} has no score (the table covers codes 1..{lookup.size - 1})"
+        )
+    given = c != 0
+    score = lookup[c]
+    dont_know = given & np.isnan(score)
+    if as_zero:
+        score = np.where(dont_know, 0.0, score)
+    score = np.where(given, score, np.nan)
+    return score, given, dont_know
+
+
+def _scaled(est: Estimate, k: float) -> Estimate:
+    return Estimate(est.value * k, est.se * k, est.ci_low * k, est.ci_high * k, est.n, est.n_eff)
+
+
+def _combine(
+    design: SurveyDesign, parts: Sequence[Linearised], coef: FloatArray, average: bool
+) -> Linearised:
+    """Linear combination of estimates on one grouping, per level.
+
+    ``average=False``: ``sum_k coef_k theta_k`` over parts with data (others add 0).
+    ``average=True``: ``sum_k coef_k theta_k / sum_k coef_k`` over parts with data.
+    The linearised variable combines the same way row by row, so the variance
+    includes the covariances between parts.  ``n`` counts rows used by any part;
+    ``n_eff`` is the Kish size of the design weights of those rows.
+    """
+    groups = parts[0].groups
+    has = np.array([p.n > 0 for p in parts], dtype=bool)  # parts x levels
+    c = coef[:, None] * has
+    denom = c.sum(axis=0) if average else np.ones(groups.n_levels)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        factor = np.where(denom > 0, c / denom, 0.0)  # parts x levels
+        value = np.where(
+            has.any(axis=0), (factor * np.nan_to_num(np.array([p.value for p in parts]))).sum(axis=0), np.nan
+        )
+    level = groups.row_level
+    in_level = level >= 0
+    z = np.zeros(design.n_rows)
+    used = np.zeros(design.n_rows, dtype=bool)
+    for k, part in enumerate(parts):
+        z[in_level] += factor[k][level[in_level]] * part.z[in_level]
+        used |= part.used
+    idx = level[used]
+    w = design.weights[used]
+    n = np.bincount(idx, minlength=groups.n_levels).astype(np.int64)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        n_eff = np.where(
+            n > 0, group_sum(idx, w, groups.n_levels) ** 2 / group_sum(idx, w * w, groups.n_levels), 0.0
+        )
+    return Linearised(groups, value, z, used, n, n_eff)
+
+
+def _group_weighted(
+    design: SurveyDesign, y: FloatArray, unit: str, group: str, sub: SubCriterion
+) -> Linearised:
+    """``sum_g lambda_g m_ug / sum_g lambda_g`` per unit; z_i = lambda_g / Lambda_u * z_i(u, g)."""
+    unit_groups = taylor.grouping(design, unit)
+    group_levels, group_code = factorize(design.column(group))
+    lam = np.array([sub.group_weights.get(g, np.nan) for g in group_levels.tolist()], dtype=np.float64)
+    answered = ~np.isnan(y) & design.domain & (group_code >= 0)
+    names = group_levels.tolist()
+    unknown = sorted({names[g] for g in np.unique(group_code[answered]).tolist() if np.isnan(lam[g])})
+    if unknown:
+        raise ValueError(f"sub-criterion {sub.code!r}: no group weight for respondent groups {unknown}")
+    n_groups = group_levels.size
+    # One domain per (unit, group) cell, coded unit * n_groups + group; NaN = no cell.
+    inside = (unit_groups.row_level >= 0) & (group_code >= 0)
+    key = np.where(inside, unit_groups.row_level * n_groups + group_code, np.nan)
+    cells = linearised_mean(design.with_columns(_unit_group=key), y, by="_unit_group")
+    cell_key = np.asarray(cells.groups.levels, dtype=np.int64)
+    cell_unit, cell_group = cell_key // n_groups, cell_key % n_groups
+    weight = np.where(cells.n > 0, np.nan_to_num(lam[cell_group]), 0.0)
+    lam_unit = group_sum(cell_unit, weight, unit_groups.n_levels)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        share = np.where(lam_unit[cell_unit] > 0, weight / lam_unit[cell_unit], 0.0)
+        value = np.where(
+            lam_unit > 0,
+            group_sum(cell_unit, share * np.nan_to_num(cells.value), unit_groups.n_levels),
+            np.nan,
+        )
+    row_cell = cells.groups.row_level
+    in_cell = row_cell >= 0
+    z = np.zeros(design.n_rows)
+    z[in_cell] = share[row_cell[in_cell]] * cells.z[in_cell]
+    # Rows of groups with weight 0 do not feed the estimate.
+    used = cells.used & np.isin(row_cell, np.flatnonzero(share > 0))
+    idx = unit_groups.row_level[used]
+    n = np.bincount(idx, minlength=unit_groups.n_levels).astype(np.int64)
+    # Kish size of the implied per-row coefficients a_i = share_g w_i / W_ug.
+    w = design.weights[used]
+    cell_of_row = row_cell[used]
+    a = share[cell_of_row] * w / group_sum(cell_of_row, w, cell_key.size)[cell_of_row]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        n_eff = np.where(
+            n > 0,
+            group_sum(idx, a, unit_groups.n_levels) ** 2 / group_sum(idx, a * a, unit_groups.n_levels),
+            0.0,
+        )
+    return Linearised(unit_groups, value, z, used, n, n_eff)
+
+
+def score_survey(
+    design: SurveyDesign,
+    answers: Mapping[str, NDArray[Any]],
+    option_scores: Mapping[str, Sequence[float]],
+    config: ScoringConfig,
+    unit: str = "unit",
+    group: str = "group",
+) -> dict[Any, UnitSurveyScore]:
+    """Survey points per rated unit and sub-criterion.
+
+    Parameters
+    ----------
+    design
+        One row per (response, rated unit); its data hold the ``unit`` and
+        ``group`` columns and its weights are the analysis weights.
+    answers
+        Item code -> option code per row (uint8, 0 = not answered).
+    option_scores
+        Item code -> table indexed by option code: score in [0, 1], NaN = don't know.
+        Index 0 is never read.
+
+    Returns
+    -------
+    dict
+        Unit -> :class:`UnitSurveyScore`, for every unit with rows in the domain.
+
+    Notes
+    -----
+    Sub-criterion score ``s_u = sum_i w_i r_i / sum_i w_i`` over responses ``i`` of
+    unit ``u`` with a valid answer, ``r_i`` = mean valid item score of response
+    ``i`` (or the group-weighted combination, see the module notes); points
+    ``= max_points * s_u``; survey total ``= sum_s max_points_s * s_u``.  SEs are
+    Taylor-linearised on ``design`` (R ``svyby(..., svymean)`` for pooled scores,
+    ``svycontrast`` of ``svyby`` means for group-weighted ones).
+    """
+    missing = sorted(
+        {i for s in config.sub_criteria for i in s.items} - (answers.keys() & option_scores.keys())
+    )
+    if missing:
+        raise ValueError(f"no answers or option-score table for items {missing}")
+    unit_groups = taylor.grouping(design, unit)
+    in_domain = unit_groups.row_level >= 0
+    parts: list[Linearised] = []
+    counts: list[tuple[IntArray, IntArray]] = []
+    for sub in config.sub_criteria:
+        total = np.zeros(design.n_rows)
+        valid = np.zeros(design.n_rows)
+        given_n = np.zeros(design.n_rows)
+        dk_n = np.zeros(design.n_rows)
+        for item in sub.items:
+            codes = np.asarray(answers[item])
+            if codes.shape != (design.n_rows,):
+                raise ValueError(f"item {item!r} has {codes.size} answers for {design.n_rows} design rows")
+            score, given, dont_know = _option_scores(
+                item, codes, option_scores[item], config.dont_know_as_zero
+            )
+            ok = ~np.isnan(score)
+            total += np.where(ok, score, 0.0)
+            valid += ok
+            given_n += given
+            dk_n += dont_know
+        with np.errstate(divide="ignore", invalid="ignore"):
+            response = np.where(valid > 0, total / valid, np.nan)
+        if sub.pooling is Pooling.POOLED:
+            parts.append(linearised_mean(design, response, by=unit))
+        else:
+            parts.append(_group_weighted(design, response, unit, group, sub))
+        level = unit_groups.row_level[in_domain]
+        counts.append(
+            (
+                np.rint(group_sum(level, given_n[in_domain], unit_groups.n_levels)).astype(np.int64),
+                np.rint(group_sum(level, dk_n[in_domain], unit_groups.n_levels)).astype(np.int64),
+            )
+        )
+    max_points = np.array([s.max_points for s in config.sub_criteria])
+    total_points = _combine(design, parts, max_points, average=False)
+    per_sub = [summarise(design, p, config.ci, config.level) for p in parts]
+    totals = summarise(design, total_points, config.ci, config.level)
+    assert isinstance(totals, dict)
+    result: dict[Any, UnitSurveyScore] = {}
+    for j, u in enumerate(unit_groups.levels.tolist()):
+        subs: dict[str, SubCriterionScore] = {}
+        for k, sub in enumerate(config.sub_criteria):
+            by_unit = per_sub[k]
+            assert isinstance(by_unit, dict)
+            est = by_unit[u]
+            subs[sub.code] = SubCriterionScore(
+                sub.code, est, _scaled(est, sub.max_points), int(counts[k][0][j]), int(counts[k][1][j])
+            )
+        result[u] = UnitSurveyScore(u, subs, totals[u])
+    return result
+
+
+def compile_index(
+    appraised: Mapping[Any, float],
+    survey: Mapping[Any, UnitSurveyScore],
+    config: ScoringConfig,
+    blocks: Mapping[Any, Any] | None = None,
+) -> list[UnitIndex]:
+    """Index %, rank within block and band for every unit of ``appraised``.
+
+    ``index = (appraised + survey points) / (appraised_max + survey_max) * 100``.
+    A unit without survey answers gets ``appraised / appraised_max * 100``
+    (``NoSurvey.RESCALE``) or ``appraised / total_max * 100`` (``NoSurvey.ZERO``).
+    Ranks are 1 = best within each block of comparable units (``blocks``: unit
+    -> block; default one block), ties share the best rank ("1224"); indices
+    equal to 1e-9 % count as ties.  The band is the first of ``config.bands``
+    (highest ``min_pct`` first) whose threshold the index reaches, else None.
+    """
+    extra = sorted(map(str, survey.keys() - appraised.keys()))
+    if extra:
+        raise ValueError(f"units {extra} have survey scores but no appraised points")
+    if blocks is not None:
+        unblocked = sorted(map(str, appraised.keys() - blocks.keys()))
+        if unblocked:
+            raise ValueError(f"units {unblocked} have no block")
+    bands = sorted(config.bands, key=lambda b: b.min_pct, reverse=True)
+    rows: list[tuple[Any, float, float | None, float, Any]] = []
+    for u, points in appraised.items():
+        if not 0 <= points <= config.appraised_max:
+            raise ValueError(f"unit {u!r}: appraised points {points!r} outside 0..{config.appraised_max}")
+        s = survey.get(u)
+        if s is not None and s.has_survey:
+            pct = (points + s.points.value) / config.total_max * 100
+            rows.append((u, float(points), s.points.value, pct, None))
+        elif config.no_survey is NoSurvey.RESCALE:
+            if config.appraised_max <= 0:
+                raise ValueError(f"unit {u!r} has no survey and appraised_max is 0: nothing to rescale")
+            rows.append((u, float(points), None, points / config.appraised_max * 100, None))
+        else:
+            rows.append((u, float(points), None, points / config.total_max * 100, None))
+    block_of = (lambda u: blocks[u]) if blocks is not None else (lambda u: None)
+    out: list[UnitIndex] = []
+    by_block: dict[Any, list[tuple[Any, float, float | None, float, Any]]] = {}
+    for row in rows:
+        by_block.setdefault(block_of(row[0]), []).append(row)
+    for block, members in by_block.items():
+        keys = [round(r[3], 9) for r in members]
+        for (u, points, surv, pct, _), key in zip(members, keys, strict=True):
+            rank = 1 + sum(k > key for k in keys)
+            band = next((b.label for b in bands if pct >= b.min_pct), None)
+            out.append(UnitIndex(u, points, surv, pct, block, rank, band))
+    out.sort(key=lambda r: (str(r.block), r.rank, str(r.unit)))
+    return out
+
+
+@dataclass(frozen=True)
+class SipasElement:
+    """A SIPAS element (e.g. access to the service) and the items that measure it."""
+
+    code: str
+    items: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class SipasConfig:
+    """SIPAS rules (Decision 1001/QD-BNV reading): which codes count as satisfied.
+
+    A valid answer has a code != 0 that is not in ``excluded_codes`` (e.g. a
+    "no opinion" code).
+    """
+
+    elements: tuple[SipasElement, ...]
+    satisfied_codes: frozenset[int] = frozenset({4, 5})
+    excluded_codes: frozenset[int] = frozenset()
+
+
+@dataclass(frozen=True)
+class SipasResult:
+    """Item, element and overall satisfaction indices (shares in 0..1).
+
+    Each value is an :class:`Estimate`, or ``{level: Estimate}`` when computed ``by`` a column.
+    """
+
+    items: Mapping[str, Estimate | dict[Any, Estimate]]
+    elements: Mapping[str, Estimate | dict[Any, Estimate]]
+    overall: Estimate | dict[Any, Estimate]
+
+
+def sipas(
+    design: SurveyDesign,
+    answers: Mapping[str, NDArray[Any]],
+    config: SipasConfig,
+    by: str | None = None,
+    ci: CIMethod | str = CIMethod.NORMAL,
+    level: float = 0.95,
+) -> SipasResult:
+    """SIPAS indices: item = weighted share satisfied among valid answers;
+    element = mean of its item indices; overall = mean of the element indices.
+
+    Means skip components without valid answers in a level.  SEs linearise the
+    means of shares, covariances between items included.
+    """
+    item_lin: dict[str, Linearised] = {}
+    for element in config.elements:
+        for item in element.items:
+            if item in item_lin:
+                continue
+            if item not in answers:
+                raise ValueError(f"SIPAS item {item!r} has no answers")
+            codes = np.asarray(answers[item])
+            valid = (codes != 0) & ~np.isin(codes, list(config.excluded_codes))
+            satisfied = np.isin(codes, list(config.satisfied_codes)).astype(np.float64)
+            item_lin[item] = linearised_mean(design, np.where(valid, satisfied, np.nan), by=by)
+    element_lin = {
+        e.code: _combine(design, [item_lin[i] for i in e.items], np.ones(len(e.items)), average=True)
+        for e in config.elements
+    }
+    overall_lin = _combine(design, list(element_lin.values()), np.ones(len(element_lin)), average=True)
+    as_dict = by is not None
+
+    def done(lin: Linearised) -> Estimate | dict[Any, Estimate]:
+        return summarise(design, lin, ci, level, as_dict=as_dict)
+
+    return SipasResult(
+        items={k: done(v) for k, v in item_lin.items()},
+        elements={k: done(v) for k, v in element_lin.items()},
+        overall=done(overall_lin),
+    )

@@ -1,0 +1,83 @@
+"""Exactly-once submit and SQLite under several writers."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+from sqlalchemy import func, select
+
+from survey import db
+from survey.models import Draft, Form, FormStatus, Response
+from survey.services.responding import SubmitOutcome, load_form, save_page, submit_form
+
+ANSWERS = {"lead_plan": "A", "lead_head": "B", "lead_innovation": "C", "proc_public": "A",
+           "proc_ontime": "A", "egov_online": "B"}
+
+
+def _complete(app, form_id: int) -> None:
+    with app.app_context():
+        ctx = load_form(form_id)
+        key = str(ctx.assignments[0].id)
+        for i in range(len(ctx.questionnaire.sections)):
+            save_page(ctx, i, {key: ANSWERS})
+
+
+def test_twenty_concurrent_submits_store_exactly_one_response(app, make_form, database_url):
+    form_id, _ = make_form()
+    _complete(app, form_id)
+    n = 20
+    barrier = threading.Barrier(n)
+    outcomes: list[SubmitOutcome] = []
+    errors: list[BaseException] = []
+
+    def worker() -> None:
+        try:
+            with app.app_context():
+                ctx = load_form(form_id)
+                db.session().close()  # hold no pooled connection while waiting for the others
+                barrier.wait()
+                outcomes.append(submit_form(ctx))
+        except BaseException as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=worker) for _ in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors, errors
+    assert outcomes.count(SubmitOutcome.SUBMITTED) == 1
+    assert outcomes.count(SubmitOutcome.ALREADY_SUBMITTED) == n - 1
+    with app.app_context():
+        s = db.session()
+        assert s.scalar(select(func.count()).select_from(Response)) == 1
+        assert s.get(Form, form_id).status is FormStatus.SUBMITTED
+        assert s.get(Draft, form_id) is None
+
+
+def test_concurrent_page_saves_on_many_forms_never_fail_locked(app, make_form):
+    forms = [make_form(email=f"p{i}@example.vn")[0] for i in range(8)]
+    errors: list[BaseException] = []
+
+    def worker(form_id: int) -> None:
+        try:
+            _complete(app, form_id)
+            with app.app_context():
+                assert submit_form(load_form(form_id)) is SubmitOutcome.SUBMITTED
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=worker, args=(f,)) for f in forms]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors, errors  # no "database is locked" on SQLite
+    with app.app_context():
+        assert db.session().scalar(select(func.count()).select_from(Response)) == len(forms)
+
+
+@pytest.mark.parametrize("bad", ["", "x" * 65])
+def test_absurd_tokens_are_rejected_without_a_query(client, bad):
+    assert client.get(f"/s/{bad}").status_code == 404
