@@ -1,0 +1,200 @@
+"""Read CSV and XLSX tables as text, the way a person sees them in Excel.
+
+Shared by the units file reader and the respondent list reader.  Cells come back as
+stripped strings; row numbers are Excel's (the header is row 1).  Formula cells are
+returned as their formula text (``=...``) and never evaluated.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import enum
+import io
+import warnings
+import zipfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+_XLSX_MAGIC = b"PK\x03\x04"
+# A sheet that Excel has formatted far below the data yields long runs of empty rows;
+# after this many in a row we take the data to have ended.
+_MAX_BLANK_RUN = 10_000
+
+
+class TableProblem(enum.Enum):
+    """Why a table could not be read; callers map these to their own error codes."""
+
+    FORMAT = "format"
+    READ = "read"
+    TOO_LARGE = "too_large"
+    TOO_MANY_ROWS = "too_many_rows"
+    ENCODING = "encoding"
+
+
+class TableReadError(Exception):
+    """A file-level failure to read a table."""
+
+    def __init__(self, problem: TableProblem, detail: str = "", position: int = 0) -> None:
+        self.problem = problem
+        self.detail = detail
+        self.position = position
+        super().__init__(f"{problem.value}: {detail}")
+
+
+@dataclass(frozen=True, slots=True)
+class TableLimits:
+    """Size limits applied before and while parsing.
+
+    Attributes
+    ----------
+    max_bytes : int
+        Largest accepted file size.
+    max_rows : int
+        Largest number of non-empty data rows (the header not counted).
+    """
+
+    max_bytes: int = 20 * 1024 * 1024
+    max_rows: int = 200_000
+
+
+@dataclass(frozen=True, slots=True)
+class Table:
+    """A header and its data rows.
+
+    Attributes
+    ----------
+    header : tuple of str
+        Header cells as written (stripped).
+    rows : tuple of (int, tuple of str)
+        ``(excel_row_number, cells)`` for each non-empty data row; ``cells`` may be
+        shorter or longer than ``header``.
+    """
+
+    header: tuple[str, ...]
+    rows: tuple[tuple[int, tuple[str, ...]], ...]
+
+
+def read_table(
+    source: Path | bytes, *, filename: str | None = None, limits: TableLimits = TableLimits()
+) -> Table:
+    """Read the first sheet of an XLSX workbook or a CSV file.
+
+    The format is decided by content (XLSX files are ZIP archives), then by extension;
+    an ``.xls`` or other binary file is refused.  CSV may be UTF-8 with or without BOM
+    and delimited by comma, semicolon or tab (Excel's choice depends on the locale).
+
+    Raises
+    ------
+    TableReadError
+        For unreadable, oversized or non-UTF-8 files.
+    """
+    name = filename or (source.name if isinstance(source, Path) else "")
+    if isinstance(source, Path):
+        try:
+            size = source.stat().st_size
+        except OSError as exc:
+            raise TableReadError(TableProblem.READ, exc.strerror or str(exc)) from exc
+        if size > limits.max_bytes:
+            raise TableReadError(TableProblem.TOO_LARGE, str(size), size)
+        try:
+            data = source.read_bytes()
+        except OSError as exc:
+            raise TableReadError(TableProblem.READ, exc.strerror or str(exc)) from exc
+    else:
+        data = source
+        if len(data) > limits.max_bytes:
+            raise TableReadError(TableProblem.TOO_LARGE, str(len(data)), len(data))
+
+    suffix = Path(name).suffix.lower()
+    if data.startswith(_XLSX_MAGIC):
+        return _read_xlsx(data, limits)
+    if suffix in {".xlsx", ".xlsm", ".xls", ".ods"} or b"\x00" in data[:4096]:
+        raise TableReadError(TableProblem.FORMAT, name)
+    return _read_csv(data, limits)
+
+
+def _read_csv(data: bytes, limits: TableLimits) -> Table:
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise TableReadError(TableProblem.ENCODING, str(exc), exc.start) from exc
+    first_line = text.split("\n", 1)[0]
+    # Excel writes ';' where the decimal separator is ',' (Vietnamese locale); the header
+    # holds only known names, so counting separators in it is a reliable sniff.
+    delimiter = max((",", ";", "\t"), key=first_line.count)
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    try:
+        return _collect(((list(r) for r in reader)), limits)
+    except csv.Error as exc:
+        raise TableReadError(TableProblem.READ, str(exc)) from exc
+
+
+def _cell_text(value: object) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return "TRUE" if value else "FALSE"
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    if isinstance(value, (dt.datetime, dt.date, dt.time)):
+        return value.isoformat()
+    return str(value)
+
+
+def _read_xlsx(data: bytes, limits: TableLimits) -> Table:
+    # Imported here so that CSV-only callers do not pay for openpyxl's import.
+    import openpyxl
+    from openpyxl.utils.exceptions import InvalidFileException
+
+    try:
+        with warnings.catch_warnings():
+            # openpyxl warns about workbook features it drops (extensions, print settings);
+            # they do not matter for reading values.
+            warnings.simplefilter("ignore", UserWarning)
+            # data_only=False: formula cells give their formula text, never a value that
+            # some other program computed.
+            wb = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=False)
+    except (InvalidFileException, zipfile.BadZipFile, KeyError, OSError, ValueError) as exc:
+        raise TableReadError(TableProblem.READ, str(exc) or type(exc).__name__) from exc
+    try:
+        ws = wb.worksheets[0]
+
+        def rows() -> Iterator[list[str]]:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", UserWarning)
+                for values in ws.iter_rows(values_only=True):
+                    yield [_cell_text(v) for v in values]
+
+        try:
+            return _collect(rows(), limits)
+        except (KeyError, ValueError, zipfile.BadZipFile) as exc:
+            raise TableReadError(TableProblem.READ, str(exc) or type(exc).__name__) from exc
+    finally:
+        wb.close()
+
+
+def _collect(raw_rows: Iterator[list[str]], limits: TableLimits) -> Table:
+    header: tuple[str, ...] | None = None
+    out: list[tuple[int, tuple[str, ...]]] = []
+    blank_run = 0
+    for number, cells in enumerate(raw_rows, start=1):
+        stripped = list(map(str.strip, cells))
+        while stripped and not stripped[-1]:
+            stripped.pop()
+        if not stripped:
+            blank_run += 1
+            if header is not None and blank_run > _MAX_BLANK_RUN:
+                break
+            continue
+        blank_run = 0
+        if header is None:
+            header = tuple(stripped)
+            continue
+        if len(out) >= limits.max_rows:
+            raise TableReadError(TableProblem.TOO_MANY_ROWS, str(limits.max_rows))
+        out.append((number, tuple(stripped)))
+    return Table(header or (), tuple(out))
