@@ -26,7 +26,7 @@ from questionnaires import (
 )
 
 # (group, id) -> (rated unit level, layout)
-EXPECTED: dict[tuple[str, str], tuple[str, str]] = {
+EXPECTED: dict[tuple[str, str], tuple[str | tuple[str, ...], str]] = {
     ("council_delegate", "hdnd-rates-departments"): ("department", "matrix"),
     ("dept_leader", "dept-leader-rates-districts"): ("district", "matrix"),
     ("dept_division_leader", "dept-division-rates-own-department"): ("department", "per_unit"),
@@ -34,9 +34,9 @@ EXPECTED: dict[tuple[str, str], tuple[str, str]] = {
     ("district_division_leader", "district-division-rates-own-district"): ("district", "per_unit"),
     ("commune_leader", "commune-leader-rates-district"): ("district", "per_unit"),
     ("commune_leader", "commune-leader-rates-departments"): ("department", "matrix"),
-    ("civil_servant", "civil-servant-rates-own-agency"): ("department", "per_unit"),
-    ("citizen", "citizen-sipas"): ("department", "per_unit"),
-    ("citizen", "citizen-sipas-short"): ("department", "per_unit"),
+    ("civil_servant", "civil-servant-rates-own-agency"): (("department", "district", "commune"), "per_unit"),
+    ("citizen", "citizen-sipas"): (("department", "district", "commune"), "per_unit"),
+    ("citizen", "citizen-sipas-short"): (("department", "district", "commune"), "per_unit"),
 }
 
 #: Groups whose forms are citizen satisfaction (SIPAS) forms; every other group fills a PAR form.
@@ -123,8 +123,7 @@ def citizen_forms(builtin: dict[str, Questionnaire]) -> list[Questionnaire]:
 
 
 def unit_levels(q: Questionnaire) -> tuple[str, ...]:
-    levels = getattr(q.rating, "unit_levels", None)
-    return tuple(levels) if levels is not None else (q.rating.unit_level,)
+    return q.rating.unit_levels
 
 
 def labels(q: Questionnaire) -> Iterator[tuple[str, Label]]:
@@ -163,11 +162,12 @@ def test_expected_groups_and_ids_exist(builtin: dict[str, Questionnaire]) -> Non
 
 @pytest.mark.parametrize(("key", "rating"), sorted(EXPECTED.items()))
 def test_rated_unit_level_and_layout(builtin: dict[str, Questionnaire],
-                                     key: tuple[str, str], rating: tuple[str, str]) -> None:
+                                     key: tuple[str, str], rating: tuple[str | tuple[str, ...], str]) -> None:
     q = builtin[key[1]]
     assert q.version >= 1
     assert q.languages == ("vi", "en")
-    assert unit_levels(q) == (rating[0],)
+    expected = rating[0] if isinstance(rating[0], tuple) else (rating[0],)
+    assert unit_levels(q) == expected
     assert q.rating.layout.value == rating[1]
 
 
