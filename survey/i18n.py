@@ -45,9 +45,6 @@ def _template_helpers() -> dict[str, Any]:
     def label(value: Label | None) -> str:
         return value.get(lang) if value else ""
 
-    def lname(obj: Any) -> str:
-        return (getattr(obj, "name_en", None) if lang == "en" else None) or obj.name_vi
-
     def answer_text(question: Question, value: Any) -> str:
         """An answer as the respondent sees it: option labels rather than codes."""
         if value is None or value == "" or value == []:
@@ -57,4 +54,4 @@ def _template_helpers() -> dict[str, Any]:
             return "; ".join(o.label.get(lang) for c in codes if (o := question.option(c)))
         return str(value)
 
-    return {"lang": lang, "L": label, "lname": lname, "answer_text": answer_text}
+    return {"lang": lang, "L": label, "answer_text": answer_text}

@@ -13,19 +13,27 @@ from survey.db import Base
 from survey.models.types import UTCDateTime, utcnow
 
 
+class Named:
+    """A name in Vietnamese (always) and English (optional), shown in the page language."""
+
+    name_vi: Mapped[str] = mapped_column(String(300))
+    name_en: Mapped[str | None] = mapped_column(String(300))
+
+    def name(self, lang: str) -> str:
+        return self.name_en if lang == "en" and self.name_en else self.name_vi
+
+
 class CampaignStatus(enum.Enum):
     DRAFT = "draft"
     OPEN = "open"
     CLOSED = "closed"
 
 
-class Campaign(Base):
+class Campaign(Named, Base):
     __tablename__ = "campaigns"
 
     id: Mapped[int] = mapped_column(primary_key=True)
     code: Mapped[str] = mapped_column(String(64), unique=True)
-    name_vi: Mapped[str] = mapped_column(String(300))
-    name_en: Mapped[str | None] = mapped_column(String(300))
     province_code: Mapped[str] = mapped_column(String(32), index=True)
     year: Mapped[int] = mapped_column(Integer)
     opens_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
@@ -40,7 +48,7 @@ class Campaign(Base):
     groups: Mapped[list[RespondentGroup]] = relationship(back_populates="campaign")
 
 
-class Unit(Base):
+class Unit(Named, Base):
     """A unit of the hierarchy (province, department, district, commune ...) in one campaign."""
 
     __tablename__ = "units"
@@ -49,33 +57,23 @@ class Unit(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id", ondelete="CASCADE"))
     code: Mapped[str] = mapped_column(String(64))
-    name_vi: Mapped[str] = mapped_column(String(300))
-    name_en: Mapped[str | None] = mapped_column(String(300))
     level: Mapped[str] = mapped_column(String(32))
     parent_id: Mapped[int | None] = mapped_column(ForeignKey("units.id"))
 
     campaign: Mapped[Campaign] = relationship(back_populates="units")
     parent: Mapped[Unit | None] = relationship(remote_side=[id])
 
-    def name(self, lang: str) -> str:
-        return (self.name_en if lang == "en" and self.name_en else self.name_vi)
 
-
-class RespondentGroup(Base):
+class RespondentGroup(Named, Base):
     __tablename__ = "respondent_groups"
     __table_args__ = (UniqueConstraint("campaign_id", "code"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id", ondelete="CASCADE"))
     code: Mapped[str] = mapped_column(String(64))
-    name_vi: Mapped[str] = mapped_column(String(300))
-    name_en: Mapped[str | None] = mapped_column(String(300))
     priority: Mapped[int] = mapped_column(Integer, default=100)  # lower wins among duplicates
 
     campaign: Mapped[Campaign] = relationship(back_populates="groups")
-
-    def name(self, lang: str) -> str:
-        return (self.name_en if lang == "en" and self.name_en else self.name_vi)
 
 
 class QuestionnaireVersion(Base):
