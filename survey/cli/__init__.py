@@ -8,11 +8,12 @@ from flask.cli import FlaskGroup
 
 
 def init_app(app: Flask) -> None:
-    from survey.cli import db_cmd, demo_cmd, questionnaires_cmd
+    from survey.cli import db_cmd, demo_cmd, questionnaires_cmd, scores_cmd
 
     app.cli.add_command(db_cmd.db_group)
     app.cli.add_command(demo_cmd.demo)
     app.cli.add_command(questionnaires_cmd.questionnaires_group)
+    app.cli.add_command(scores_cmd.scores)
 
 
 def _create_app() -> Flask:

@@ -1,0 +1,294 @@
+"""Writers for result tables (CSV, XLSX, JSON) and microdata (SPSS ``.sav``, Stata ``.dta``).
+
+The writers know nothing about scoring: they take :class:`Table` / :class:`Report` /
+:class:`Microdata` values built by the caller, so every export of the same numbers is the same.
+
+Two rules hold for every writer:
+
+* Formula injection: every text cell goes through :func:`safe_cell`, which prefixes a single
+  quote to text starting with ``= + - @``, tab or carriage return (OWASP "CSV injection"), so
+  a spreadsheet never evaluates a unit name or label as a formula.
+* Determinism: rows are written in the order given (callers sort them), numbers are
+  formatted with :func:`format_number` (12 significant digits, NaN as an empty cell), and
+  nothing time-dependent is written, so the same input gives byte-identical CSV and JSON.
+
+``pyreadstat`` (and ``pandas``, which it writes from) are imported only by the microdata
+writers, so the rest works without them.
+"""
+
+from __future__ import annotations
+
+import csv
+import enum
+import io
+import json
+import math
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+__all__ = [
+    "Column",
+    "ColumnKind",
+    "Microdata",
+    "Report",
+    "Table",
+    "Variable",
+    "csv_bytes",
+    "format_number",
+    "json_bytes",
+    "safe_cell",
+    "write_csv",
+    "write_dta",
+    "write_json",
+    "write_sav",
+    "write_xlsx",
+]
+
+#: Leading characters that make spreadsheet software read a text cell as a formula.
+FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def safe_cell(value: Any) -> Any:
+    """Return ``value`` with text that a spreadsheet would read as a formula defused.
+
+    Text starting with ``= + - @``, tab or carriage return gets a leading ``'``; any other
+    value (numbers, None, safe text) is returned unchanged.
+    """
+    if isinstance(value, str) and value.startswith(FORMULA_TRIGGERS):
+        return "'" + value
+    return value
+
+
+class ColumnKind(enum.Enum):
+    TEXT = "text"
+    INTEGER = "integer"
+    NUMBER = "number"
+
+
+@dataclass(frozen=True)
+class Column:
+    """A column of a result table: machine name, human label (shown in XLSX headers' notes)."""
+
+    name: str
+    kind: ColumnKind = ColumnKind.TEXT
+    label: str = ""
+
+
+@dataclass(frozen=True)
+class Table:
+    """A named result table; ``rows`` are tuples in column order, already sorted."""
+
+    name: str
+    columns: tuple[Column, ...]
+    rows: tuple[tuple[Any, ...], ...]
+
+    def __post_init__(self) -> None:
+        width = len(self.columns)
+        for i, row in enumerate(self.rows):
+            if len(row) != width:
+                raise ValueError(f"table {self.name!r} row {i}: {len(row)} values for {width} columns")
+
+
+@dataclass(frozen=True)
+class Report:
+    """Several tables written together (one XLSX sheet / one JSON key per table)."""
+
+    tables: tuple[Table, ...]
+
+    def __post_init__(self) -> None:
+        names = [t.name for t in self.tables]
+        if len(set(names)) != len(names):
+            raise ValueError(f"table names repeat: {names}")
+
+
+@dataclass(frozen=True)
+class Variable:
+    """A microdata variable: values per row (numeric with NaN for missing, or text)."""
+
+    name: str
+    values: NDArray[Any]
+    label: str = ""
+    value_labels: Mapping[int, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Microdata:
+    """One row per response; variables in output order."""
+
+    variables: tuple[Variable, ...]
+    file_label: str = ""
+
+    def __post_init__(self) -> None:
+        sizes = {v.values.shape[0] for v in self.variables}
+        if len(sizes) > 1:
+            raise ValueError(f"variables have different lengths: {sorted(sizes)}")
+        names = [v.name for v in self.variables]
+        if len(set(names)) != len(names):
+            raise ValueError(f"variable names repeat: {names}")
+
+
+def format_number(value: Any) -> str:
+    """Stable text for a number: integers as is, floats to 12 significant digits, NaN/None empty."""
+    if value is None:
+        return ""
+    if isinstance(value, (bool, np.bool_)):
+        return "1" if value else "0"
+    if isinstance(value, (int, np.integer)):
+        return str(int(value))
+    x = float(value)
+    if math.isnan(x):
+        return ""
+    if x == 0:
+        return "0"  # no "-0"
+    return f"{x:.12g}"
+
+
+def _text(value: Any, kind: ColumnKind) -> str:
+    if kind is ColumnKind.TEXT:
+        return "" if value is None else str(safe_cell(str(value)))
+    return format_number(value)
+
+
+def _number(value: Any) -> float | int | None:
+    """A finite number for a typed cell, else None (an empty cell; Excel has no NaN)."""
+    if value is None:
+        return None
+    if isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_)):
+        return int(value)
+    x = float(value)
+    return x if math.isfinite(x) else None
+
+
+def csv_bytes(table: Table) -> bytes:
+    """The table as CSV the way Excel reads it: UTF-8 with BOM, ``\\r\\n``, all fields quoted
+    only when needed; byte-identical for identical input."""
+    buf = io.StringIO(newline="")
+    writer = csv.writer(buf, lineterminator="\r\n")
+    writer.writerow([safe_cell(c.name) for c in table.columns])
+    for row in table.rows:
+        writer.writerow([_text(v, c.kind) for v, c in zip(row, table.columns, strict=True)])
+    return buf.getvalue().encode("utf-8-sig")
+
+
+def write_csv(table: Table, path: str | Path) -> None:
+    """Write :func:`csv_bytes` of ``table`` to ``path``."""
+    Path(path).write_bytes(csv_bytes(table))
+
+
+def _json_value(value: Any, kind: ColumnKind) -> Any:
+    if kind is ColumnKind.TEXT:
+        return None if value is None else safe_cell(str(value))
+    return _number(value)
+
+
+def json_bytes(report: Report) -> bytes:
+    """The report as UTF-8 JSON: ``{table: [{column: value, ...}, ...]}``; NaN becomes null."""
+    doc = {
+        t.name: [
+            {c.name: _json_value(v, c.kind) for v, c in zip(row, t.columns, strict=True)}
+            for row in t.rows
+        ]
+        for t in report.tables
+    }
+    return (json.dumps(doc, ensure_ascii=False, indent=2, allow_nan=False) + "\n").encode("utf-8")
+
+
+def write_json(report: Report, path: str | Path) -> None:
+    """Write :func:`json_bytes` of ``report`` to ``path``."""
+    Path(path).write_bytes(json_bytes(report))
+
+
+_SHEET_BAD = re.compile(r"[\[\]:*?/\\]")
+
+
+def write_xlsx(report: Report, path: str | Path) -> None:
+    """One sheet per table (header row bold and frozen); numeric columns as typed numbers,
+    text through :func:`safe_cell` so no cell is ever a formula."""
+    from openpyxl import Workbook
+    from openpyxl.styles import Font
+
+    wb = Workbook()
+    wb.remove(wb.active)
+    bold = Font(bold=True)
+    for table in report.tables:
+        ws = wb.create_sheet(_SHEET_BAD.sub("_", table.name)[:31])
+        ws.append([safe_cell(c.name) for c in table.columns])
+        for cell in ws[1]:
+            cell.font = bold
+        for row in table.rows:
+            ws.append(
+                [
+                    (None if v is None else safe_cell(str(v))) if c.kind is ColumnKind.TEXT else _number(v)
+                    for v, c in zip(row, table.columns, strict=True)
+                ]
+            )
+        ws.freeze_panes = "A2"
+        for i, c in enumerate(table.columns, start=1):
+            width = max([len(c.name)] + [len(_text(r[i - 1], c.kind)) for r in table.rows[:200]])
+            ws.column_dimensions[ws.cell(1, i).column_letter].width = min(60, width + 2)
+    wb.save(str(path))
+
+
+def _frame(micro: Microdata) -> Any:
+    import pandas as pd
+
+    data: dict[str, Any] = {}
+    for v in micro.variables:
+        if v.values.dtype.kind in "OUS":
+            data[v.name] = [None if x is None else safe_cell(str(x)) for x in v.values.tolist()]
+        else:
+            data[v.name] = np.asarray(v.values, dtype=np.float64)
+    return pd.DataFrame(data)
+
+
+def _labels(micro: Microdata) -> tuple[list[str | None], dict[str, dict[int | float, str]]]:
+    column_labels: list[str | None] = [safe_cell(v.label) or None for v in micro.variables]
+    value_labels: dict[str, dict[int | float, str]] = {
+        v.name: {int(k): safe_cell(t) for k, t in sorted(v.value_labels.items())}
+        for v in micro.variables
+        if v.value_labels
+    }
+    return column_labels, value_labels
+
+
+def write_sav(micro: Microdata, path: str | Path) -> None:
+    """SPSS ``.sav`` with variable and value labels (pyreadstat); NaN is system-missing."""
+    import pyreadstat
+
+    column_labels, value_labels = _labels(micro)
+    pyreadstat.write_sav(
+        _frame(micro),
+        str(path),
+        file_label=safe_cell(micro.file_label),
+        column_labels=column_labels,
+        variable_value_labels=value_labels,
+    )
+
+
+def write_dta(micro: Microdata, path: str | Path) -> None:
+    """Stata ``.dta`` (version 15) with variable and value labels (pyreadstat).
+
+    Stata names are at most 32 characters: callers keep them short.
+    """
+    import pyreadstat
+
+    long = [v.name for v in micro.variables if len(v.name) > 32]
+    if long:
+        raise ValueError(f"Stata variable names longer than 32 characters: {long}")
+    column_labels, value_labels = _labels(micro)
+    # Stata labels are at most 80 characters.
+    column_labels = [None if t is None else t[:80] for t in column_labels]
+    pyreadstat.write_dta(
+        _frame(micro),
+        str(path),
+        file_label=safe_cell(micro.file_label)[:80],
+        column_labels=column_labels,
+        variable_value_labels=value_labels,
+    )
+
