@@ -8,12 +8,15 @@ from flask.cli import FlaskGroup
 
 
 def init_app(app: Flask) -> None:
-    from survey.cli import db_cmd, demo_cmd, questionnaires_cmd, scores_cmd
+    from survey.cli import campaign_cmd, db_cmd, demo_cmd, questionnaires_cmd, scores_cmd
 
     app.cli.add_command(db_cmd.db_group)
     app.cli.add_command(demo_cmd.demo)
     app.cli.add_command(questionnaires_cmd.questionnaires_group)
     app.cli.add_command(scores_cmd.scores)
+    app.cli.add_command(campaign_cmd.campaign_group)
+    app.cli.add_command(campaign_cmd.respondents_group)
+    app.cli.add_command(campaign_cmd.quotas)
 
 
 def _create_app() -> Flask:

@@ -1,6 +1,7 @@
 """Typed SQLAlchemy models, one module per concern; import them all here for Alembic."""
 
 from survey.models.campaign import Campaign, CampaignStatus, QuestionnaireVersion, RespondentGroup, Unit
+from survey.models.quota import QuotaCell
 from survey.models.respondent import AccessToken, Assignment, Draft, Form, FormStatus, Mode, Respondent
 from survey.models.response import Response, ResponseStatus
 from survey.models.types import utcnow

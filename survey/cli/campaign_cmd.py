@@ -1,0 +1,146 @@
+"""``par-survey campaign``, ``respondents`` and ``quotas``: campaigns from YAML, respondent
+lists, and quota progress."""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import io
+import json
+import sys
+from typing import NoReturn
+
+import click
+from flask.cli import with_appcontext
+
+from sampling import CampaignInvalid, write_list_template
+from survey.models import Campaign
+from survey.services.campaigns import (
+    CampaignNotFound,
+    build_sampling_campaign,
+    create_campaign_from_config,
+    find_campaign,
+)
+from survey.services.quotas import QuotaState, quota_state
+from survey.services.respondents import ListRejected, import_respondents
+
+
+def _fail(lines: list[str]) -> NoReturn:
+    for line in lines:
+        click.echo(line, err=True)
+    sys.exit(1)
+
+
+def _campaign_or_exit(code: str) -> Campaign:
+    try:
+        return find_campaign(code)
+    except CampaignNotFound as exc:
+        _fail([str(exc)])
+
+
+@click.group("campaign", help="Survey campaigns (đợt khảo sát) from configuration files.")
+def campaign_group() -> None:
+    pass
+
+
+@campaign_group.command("create", help="Create or update a campaign from its YAML file "
+                        "(idempotent; nothing is written if the file has errors).")
+@click.option("--config", "config", required=True, type=click.Path(dir_okay=False))
+@with_appcontext
+def create(config: str) -> None:
+    try:
+        campaign = create_campaign_from_config(config)
+    except CampaignInvalid as exc:
+        _fail([line for e in exc.errors for line in (e.format("vi"), e.format("en"))]
+              + [f"{len(exc.errors)} lỗi, không ghi gì / {len(exc.errors)} error(s), "
+                 "nothing written"])
+    click.echo(f"CAMPAIGN {campaign.code} id={campaign.id}")
+
+
+@click.group("respondents", help="Respondent lists (danh sách người trả lời).")
+def respondents_group() -> None:
+    pass
+
+
+@respondents_group.command("import", help="Import a CSV or XLSX list into a campaign "
+                           "(all rows or none) and create the forms its quotas call for.")
+@click.argument("file", type=click.Path(dir_okay=False))
+@click.option("--campaign", "code", required=True)
+@with_appcontext
+def import_(file: str, code: str) -> None:
+    try:
+        report = import_respondents(code, file)
+    except CampaignNotFound as exc:
+        _fail([str(exc)])
+    except ListRejected as exc:
+        more = exc.error_count - len(exc.errors)
+        _fail([line for e in exc.errors for line in (e.format("vi"), e.format("en"))]
+              + ([f"... +{more}"] if more else [])
+              + [f"{exc.error_count} lỗi, không nhập gì / {exc.error_count} error(s), "
+                 "nothing imported"])
+    click.echo(f"{report.file}: created {report.created}, updated {report.updated}, "
+               f"unchanged {report.unchanged}; forms +{report.forms_created} "
+               f"(assignments +{report.assignments_created}, removed {report.forms_removed})")
+    for m in report.merges:
+        kept = ", ".join(f"{r.group} (row {r.row})" for r in m.kept)
+        dropped = ", ".join(f"{r.group} (row {r.row})" for r in m.dropped)
+        how = "+".join(k.value for k in m.matched_on)
+        click.echo(f"MERGED {m.kept[0].full_name}: kept {kept}; dropped {dropped} [{how}]")
+
+
+@respondents_group.command("template", help="Write the campaign's XLSX list template.")
+@click.option("--campaign", "code", required=True)
+@click.option("--out", "out", required=True, type=click.Path(dir_okay=False, writable=True))
+@with_appcontext
+def template(code: str, out: str) -> None:
+    write_list_template(out, build_sampling_campaign(_campaign_or_exit(code)))
+    click.echo(out)
+
+
+_COLUMNS = ("group", "questionnaire", "rated_unit", "source_unit", "rule", "target", "invited",
+            "started", "completed", "valid", "over_quota")
+
+
+@click.command("quotas", help="Quota progress of a campaign, per cell with totals.")
+@click.option("--campaign", "code", required=True)
+@click.option("--format", "fmt", type=click.Choice(["table", "json", "csv"]), default="table",
+              show_default=True)
+@with_appcontext
+def quotas(code: str, fmt: str) -> None:
+    state = quota_state(_campaign_or_exit(code).id)
+    rows = [[getattr(c, name) for name in _COLUMNS] for c in state.cells]
+    if fmt == "json":
+        click.echo(json.dumps(_as_json(state), ensure_ascii=False, indent=2))
+    elif fmt == "csv":
+        buf = io.StringIO()
+        writer = csv.writer(buf, lineterminator="\n")
+        writer.writerow(_COLUMNS)
+        writer.writerows(["" if v is None else v for v in row] for row in rows)
+        click.echo(buf.getvalue(), nl=False)
+    else:
+        _echo_table(state, rows)
+
+
+def _as_json(state: QuotaState) -> dict[str, object]:
+    return {
+        "cells": [{name: getattr(c, name) for name in _COLUMNS} for c in state.cells],
+        "by_group": {k: dataclasses.asdict(v) for k, v in state.by_group.items()},
+        "by_unit": {k: dataclasses.asdict(v) for k, v in state.by_unit.items()},
+        "total": dataclasses.asdict(state.total),
+    }
+
+
+def _echo_table(state: QuotaState, rows: list[list[object]]) -> None:
+    text = [[("?" if v is None and name == "target" else "" if v is None else str(v))
+             for name, v in zip(_COLUMNS, row, strict=True)] for row in rows]
+    widths = [max([len(name), *(len(r[i]) for r in text)]) for i, name in enumerate(_COLUMNS)]
+    click.echo("  ".join(n.ljust(w) for n, w in zip(_COLUMNS, widths, strict=True)))
+    for r in text:
+        click.echo("  ".join(v.ljust(w) for v, w in zip(r, widths, strict=True)))
+    for title, tallies in (("group", state.by_group), ("unit", state.by_unit),
+                           ("total", {"": state.total})):
+        for key, t in tallies.items():
+            unknown = f" (+{t.unknown_targets} unknown)" if t.unknown_targets else ""
+            click.echo(f"TOTAL {title} {key}".rstrip() + f": target {t.target}{unknown}, "
+                       f"invited {t.invited}, started {t.started}, completed {t.completed}, "
+                       f"valid {t.valid}, over quota {t.over_quota}")

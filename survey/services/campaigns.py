@@ -1,0 +1,184 @@
+"""Campaigns from configuration files: units, groups and quota cells in one transaction.
+
+The YAML is validated by :func:`sampling.load_campaign`; a stored campaign can be turned back
+into a :class:`sampling.Campaign` (:func:`build_sampling_campaign`) for list cleaning and the
+list template.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import sampling
+from questionnaires import load_builtin
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
+
+from survey import db
+from survey.models import Campaign, QuestionnaireVersion, RespondentGroup, Unit
+from survey.models.quota import QuotaCell
+from survey.services.questionnaires import publish_builtin_questionnaires
+
+CellKey = tuple[int, int, int, int | None]  # group, questionnaire version, rated, source unit
+
+
+class CampaignNotFound(LookupError):
+    """No campaign has the given code."""
+
+    def __init__(self, code: str) -> None:
+        self.code = code
+        super().__init__(f"Không có đợt khảo sát mã '{code}'. / No campaign with code '{code}'.")
+
+
+def find_campaign(code: str) -> Campaign:
+    """The stored campaign with this code; :class:`CampaignNotFound` if none."""
+    row = db.session().scalar(select(Campaign).filter_by(code=code))
+    if row is None:
+        raise CampaignNotFound(code)
+    return row
+
+
+def create_campaign_from_config(path: str | Path) -> Campaign:
+    """Create or update the campaign a YAML file describes; idempotent.
+
+    The file is validated first (:class:`sampling.CampaignInvalid` carries every located
+    error, in Vietnamese and English) so a bad file writes nothing. Built-in questionnaires
+    are then published (immutable rows, idempotent), and the campaign, its units, groups and
+    expanded quota cells are written in one transaction. A census cell keeps the target an
+    imported list gave it.
+    """
+    config = sampling.load_campaign(path, known_questionnaires={q.id for q in load_builtin()})
+    versions = publish_builtin_questionnaires()
+    with db.write_transaction() as s:
+        campaign = _store_campaign(s, config)
+        units = _store_units(s, campaign, config.units)
+        groups = _store_groups(s, campaign, config)
+        _store_cells(s, campaign, config.quota_plan(), units, groups,
+                     {qid: v.id for qid, v in versions.items()})
+    return campaign
+
+
+def _assign(row: Any, values: Mapping[str, Any]) -> None:
+    # Set only what differs, so a re-run leaves rows (and their history) untouched.
+    for name, value in values.items():
+        if getattr(row, name) != value:
+            setattr(row, name, value)
+
+
+def _store_campaign(s: Session, config: sampling.Campaign) -> Campaign:
+    values = {"name_vi": config.name_vi, "name_en": config.name_en,
+              "province_code": config.province, "year": config.year,
+              "opens_at": config.opens_at, "closes_at": config.closes_at}
+    campaign = s.scalar(select(Campaign).filter_by(code=config.code))
+    if campaign is None:
+        campaign = Campaign(code=config.code, **values)
+        s.add(campaign)
+        s.flush()
+    else:
+        _assign(campaign, values)
+    return campaign
+
+
+def _store_units(s: Session, campaign: Campaign, tree: sampling.UnitTree) -> dict[str, Unit]:
+    rows = {u.code: u for u in s.scalars(select(Unit).filter_by(campaign_id=campaign.id))}
+    for unit in tree:
+        values = {"name_vi": unit.name_vi, "name_en": unit.name_en, "level": unit.level}
+        if unit.code in rows:
+            _assign(rows[unit.code], values)
+        else:
+            rows[unit.code] = Unit(campaign_id=campaign.id, code=unit.code, **values)
+            s.add(rows[unit.code])
+    s.flush()  # parents need ids; a units file need not list parents first
+    for unit in tree:
+        _assign(rows[unit.code], {"parent_id": None if unit.parent is None
+                                  else rows[unit.parent].id})
+    return rows
+
+
+def _store_groups(s: Session, campaign: Campaign, config: sampling.Campaign
+                  ) -> dict[str, RespondentGroup]:
+    rows = {g.code: g for g in s.scalars(select(RespondentGroup)
+                                         .filter_by(campaign_id=campaign.id))}
+    rank = {code: i for i, code in enumerate(config.duplicate_priority, start=1)}
+    for group in config.groups:
+        values = {"name_vi": group.name_vi, "name_en": group.name_en,
+                  "priority": rank.get(group.code, len(rank) + 1)}
+        if group.code in rows:
+            _assign(rows[group.code], values)
+        else:
+            rows[group.code] = RespondentGroup(campaign_id=campaign.id, code=group.code,
+                                               **values)
+            s.add(rows[group.code])
+    s.flush()
+    return rows
+
+
+def _store_cells(s: Session, campaign: Campaign, plan: sampling.QuotaPlan,
+                 units: Mapping[str, Unit], groups: Mapping[str, RespondentGroup],
+                 versions: Mapping[str, int]) -> None:
+    rules = {r.id: r for r in plan.rules}
+    existing: dict[CellKey, QuotaCell] = {
+        (c.group_id, c.questionnaire_version_id, c.rated_unit_id, c.source_unit_id): c
+        for c in s.scalars(select(QuotaCell).filter_by(campaign_id=campaign.id))}
+    wanted: set[CellKey] = set()
+    for cell in plan.cells:
+        rule = rules[cell.rule]
+        key = (groups[cell.group].id, versions[cell.questionnaire], units[cell.rated_unit].id,
+               None if cell.source_unit is None else units[cell.source_unit].id)
+        wanted.add(key)
+        values: dict[str, Any] = {
+            "close_when_full": cell.close_when_full, "census": cell.census, "rate": rule.rate,
+            "rule": cell.rule, "label_vi": rule.label_vi or None, "label_en": rule.label_en or None}
+        row = existing.get(key)
+        if row is None:
+            s.add(QuotaCell(campaign_id=campaign.id, group_id=key[0],
+                            questionnaire_version_id=key[1], rated_unit_id=key[2],
+                            source_unit_id=key[3], target=cell.target, **values))
+        else:
+            if not cell.census:
+                values["target"] = cell.target
+            _assign(row, values)
+    stale = [row.id for key, row in existing.items() if key not in wanted]
+    if stale:
+        # Cells hold targets only (forms and responses never point at them).
+        s.execute(delete(QuotaCell).where(QuotaCell.id.in_(stale)))
+
+
+def build_sampling_campaign(campaign: Campaign) -> sampling.Campaign:
+    """The stored campaign as a :class:`sampling.Campaign`, for cleaning lists and templates.
+
+    The database keeps units, groups, priorities and cells, not the YAML: level names are
+    their codes, and groups carry no ``unit_levels`` (the respondent import checks a
+    member's unit against the group's quota cells instead).
+    """
+    s = db.session()
+    unit_rows = s.scalars(select(Unit).filter_by(campaign_id=campaign.id).order_by(Unit.id)).all()
+    code_of = {u.id: u.code for u in unit_rows}
+    level_of = {u.id: u.level for u in unit_rows}
+    parent_level: dict[str, str | None] = {}
+    for u in unit_rows:
+        parent_level.setdefault(u.level, None if u.parent_id is None
+                                else level_of[u.parent_id])
+    levels = [sampling.Level(code, code, code, parent) for code, parent in parent_level.items()]
+    units = [sampling.Unit(u.code, u.name_vi, u.name_en or u.name_vi, u.level,
+                           None if u.parent_id is None else code_of[u.parent_id])
+             for u in unit_rows]
+    group_rows = s.scalars(select(RespondentGroup).filter_by(campaign_id=campaign.id)
+                           .order_by(RespondentGroup.priority, RespondentGroup.id)).all()
+    qids: dict[int, list[str]] = {g.id: [] for g in group_rows}
+    for group_id, qid in s.execute(
+            select(QuotaCell.group_id, QuestionnaireVersion.qid).distinct()
+            .join(QuestionnaireVersion)
+            .where(QuotaCell.campaign_id == campaign.id)
+            .order_by(QuotaCell.group_id, QuestionnaireVersion.qid)):
+        qids[group_id].append(qid)
+    groups = tuple(sampling.RespondentGroup(g.code, g.name_vi, g.name_en or g.name_vi,
+                                            tuple(qids[g.id])) for g in group_rows)
+    return sampling.Campaign(
+        file=campaign.code, code=campaign.code, name_vi=campaign.name_vi,
+        name_en=campaign.name_en or campaign.name_vi, province=campaign.province_code,
+        year=campaign.year, opens_at=campaign.opens_at, closes_at=campaign.closes_at,
+        timezone="UTC", units=sampling.UnitTree(levels, units), groups=groups,
+        quota_rules=(), duplicate_priority=tuple(g.code for g in groups))
