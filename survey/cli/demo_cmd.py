@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 from flask import current_app
 from flask.cli import with_appcontext
+from werkzeug.serving import run_simple
 
 from survey.cli.db_cmd import upgrade_database
 from survey.services.demo import load_demo_campaign
@@ -25,4 +26,6 @@ def demo(no_serve: bool, port: int, host: str) -> None:
     if no_serve:
         return
     click.echo(f"serving on {base} (Ctrl+C to stop)")
-    current_app.run(host=host, port=port, debug=False, use_reloader=False)
+    # Flask ignores app.run() inside its own CLI, so serve with werkzeug directly.
+    run_simple(host, port, current_app._get_current_object(), use_reloader=False,
+               threaded=True)
