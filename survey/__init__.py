@@ -25,7 +25,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
 
     from flask_wtf.csrf import CSRFProtect
 
-    from survey import cli, db, errors, i18n, security
+    from survey import cli, db, errors, i18n, manage, security
     from survey.respond import bp as respond_bp
 
     db.init_app(app)
@@ -34,5 +34,6 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     security.init_app(app)
     errors.init_app(app)
     app.register_blueprint(respond_bp)
+    manage.init_app(app)
     cli.init_app(app)
     return app

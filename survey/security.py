@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import logging
 import re
+import uuid
 from typing import Any
 
-from flask import Flask, Response, request
+from flask import Flask, Response, g, request
 
 CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
        "form-action 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'")
@@ -50,11 +51,20 @@ def _headers(response: Response) -> Response:
     h.setdefault("X-Frame-Options", "DENY")
     h.setdefault("Referrer-Policy", "no-referrer")
     h.setdefault("Permissions-Policy", "camera=(), microphone=(), geolocation=()")
+    if "request_id" in g:
+        h["X-Request-ID"] = g.request_id
     if not request.path.startswith("/static/"):
         h["Cache-Control"] = "no-store"
     return response
 
 
+def _request_id() -> None:
+    """An id per request, echoed in X-Request-ID and stored with audit events."""
+    incoming = request.headers.get("X-Request-ID", "")
+    g.request_id = incoming if re.fullmatch(r"[A-Za-z0-9\-]{8,64}", incoming) else uuid.uuid4().hex
+
+
 def init_app(app: Flask) -> None:
+    app.before_request(_request_id)
     app.after_request(_headers)
     install_log_redaction()

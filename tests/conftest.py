@@ -57,8 +57,15 @@ def _empty_tables(app: Flask) -> None:
             names = ", ".join(t.name for t in Base.metadata.sorted_tables)
             conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
         else:
+            # the audit log refuses DELETE by trigger: lift the triggers for the wipe only
+            triggers = conn.execute(text(
+                "SELECT name, sql FROM sqlite_master WHERE type = 'trigger'")).all()
+            for name, _sql in triggers:
+                conn.execute(text(f'DROP TRIGGER "{name}"'))
             for table in reversed(Base.metadata.sorted_tables):
                 conn.execute(table.delete())
+            for _name, sql in triggers:
+                conn.execute(text(sql))
 
 
 @pytest.fixture

@@ -8,7 +8,14 @@ from flask.cli import FlaskGroup
 
 
 def init_app(app: Flask) -> None:
-    from survey.cli import campaign_cmd, db_cmd, demo_cmd, questionnaires_cmd, scores_cmd
+    from survey.cli import (
+        campaign_cmd,
+        db_cmd,
+        demo_cmd,
+        questionnaires_cmd,
+        scores_cmd,
+        users_cmd,
+    )
 
     app.cli.add_command(db_cmd.db_group)
     app.cli.add_command(demo_cmd.demo)
@@ -17,6 +24,7 @@ def init_app(app: Flask) -> None:
     app.cli.add_command(campaign_cmd.campaign_group)
     app.cli.add_command(campaign_cmd.respondents_group)
     app.cli.add_command(campaign_cmd.quotas)
+    app.cli.add_command(users_cmd.users_group)
 
 
 def _create_app() -> Flask:

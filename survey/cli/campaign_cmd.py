@@ -4,7 +4,6 @@ lists, and quota progress."""
 from __future__ import annotations
 
 import csv
-import dataclasses
 import io
 import json
 import sys
@@ -21,6 +20,7 @@ from survey.services.campaigns import (
     create_campaign_from_config,
     find_campaign,
 )
+from survey.services.quota_reports import QUOTA_COLUMNS, quota_rows, quota_state_dict
 from survey.services.quotas import QuotaState, quota_state
 from survey.services.respondents import ListRejected, import_respondents
 
@@ -97,10 +97,6 @@ def template(code: str, out: str) -> None:
     click.echo(out)
 
 
-_COLUMNS = ("group", "questionnaire", "rated_unit", "source_unit", "rule", "target", "invited",
-            "started", "completed", "valid", "over_quota")
-
-
 @click.command("quotas", help="Quota progress of a campaign, per cell with totals.")
 @click.option("--campaign", "code", required=True)
 @click.option("--format", "fmt", type=click.Choice(["table", "json", "csv"]), default="table",
@@ -108,33 +104,24 @@ _COLUMNS = ("group", "questionnaire", "rated_unit", "source_unit", "rule", "targ
 @with_appcontext
 def quotas(code: str, fmt: str) -> None:
     state = quota_state(_campaign_or_exit(code).id)
-    rows = [[getattr(c, name) for name in _COLUMNS] for c in state.cells]
+    rows = quota_rows(state.cells)
     if fmt == "json":
-        click.echo(json.dumps(_as_json(state), ensure_ascii=False, indent=2))
+        click.echo(json.dumps(quota_state_dict(state), ensure_ascii=False, indent=2))
     elif fmt == "csv":
         buf = io.StringIO()
         writer = csv.writer(buf, lineterminator="\n")
-        writer.writerow(_COLUMNS)
+        writer.writerow(QUOTA_COLUMNS)
         writer.writerows(["" if v is None else v for v in row] for row in rows)
         click.echo(buf.getvalue(), nl=False)
     else:
         _echo_table(state, rows)
 
 
-def _as_json(state: QuotaState) -> dict[str, object]:
-    return {
-        "cells": [{name: getattr(c, name) for name in _COLUMNS} for c in state.cells],
-        "by_group": {k: dataclasses.asdict(v) for k, v in state.by_group.items()},
-        "by_unit": {k: dataclasses.asdict(v) for k, v in state.by_unit.items()},
-        "total": dataclasses.asdict(state.total),
-    }
-
-
 def _echo_table(state: QuotaState, rows: list[list[object]]) -> None:
     text = [[("?" if v is None and name == "target" else "" if v is None else str(v))
-             for name, v in zip(_COLUMNS, row, strict=True)] for row in rows]
-    widths = [max([len(name), *(len(r[i]) for r in text)]) for i, name in enumerate(_COLUMNS)]
-    click.echo("  ".join(n.ljust(w) for n, w in zip(_COLUMNS, widths, strict=True)))
+             for name, v in zip(QUOTA_COLUMNS, row, strict=True)] for row in rows]
+    widths = [max([len(name), *(len(r[i]) for r in text)]) for i, name in enumerate(QUOTA_COLUMNS)]
+    click.echo("  ".join(n.ljust(w) for n, w in zip(QUOTA_COLUMNS, widths, strict=True)))
     for r in text:
         click.echo("  ".join(v.ljust(w) for v, w in zip(r, widths, strict=True)))
     for title, tallies in (("group", state.by_group), ("unit", state.by_unit),

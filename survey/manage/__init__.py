@@ -1,0 +1,30 @@
+"""Staff pages (contractor, Home Affairs, focal points, viewers) under /manage."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from flask import Blueprint, Flask
+
+from survey.manage.access import StaffLogin, login_manager
+
+bp = Blueprint("manage", __name__, url_prefix="/manage")
+
+
+@login_manager.user_loader
+def _load(nonce: str) -> StaffLogin | None:
+    from flask import current_app
+
+    from survey.services.staff import resume_session
+
+    idle = dt.timedelta(minutes=current_app.config["STAFF_IDLE_MINUTES"])
+    found = resume_session(nonce, idle)
+    return StaffLogin(found, nonce) if found else None
+
+
+def init_app(app: Flask) -> None:
+    app.config.setdefault("STAFF_IDLE_MINUTES", 30)
+    login_manager.init_app(app)
+    from survey.manage import admin, auth, campaigns  # noqa: F401  (routes register on import)
+
+    app.register_blueprint(bp)

@@ -1,0 +1,110 @@
+"""Who may do what, in one place: roles, permissions, province scope, the route registry.
+
+Every staff route is declared with :func:`staff_route`, naming the permission it needs. The
+decorator checks login and permission; :func:`campaign_in_scope` is the only way a view gets a
+campaign, and it answers 404 for a campaign outside the user's provinces (no hint that it
+exists). ``tests/survey/test_access_matrix.py`` walks every registered route for every role,
+in the user's own province and in another, and fails on a route declared without a rule.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from flask import Blueprint, abort, g
+from flask_login import LoginManager, UserMixin, current_user
+from sqlalchemy import select
+
+from survey import db
+from survey.models import Campaign, Role
+from survey.services.staff import Identity
+
+PERMISSIONS: dict[str, frozenset[Role]] = {
+    "campaigns.list": frozenset(Role),
+    "quotas.view": frozenset({Role.ADMIN, Role.CONTRACTOR, Role.FOCAL_POINT}),
+    "lists.upload": frozenset({Role.ADMIN, Role.CONTRACTOR}),
+    "campaign.manage": frozenset({Role.ADMIN}),
+    "scores.view": frozenset({Role.ADMIN, Role.VIEWER}),
+    "audit.view": frozenset({Role.ADMIN}),
+    "users.manage": frozenset({Role.ADMIN}),
+}
+
+
+@dataclass(frozen=True)
+class RouteRule:
+    endpoint: str
+    permission: str | None  # None: public (login page)
+    campaign_scoped: bool
+
+
+#: endpoint -> rule, filled by :func:`staff_route` as the views are imported
+ROUTES: dict[str, RouteRule] = {}
+
+login_manager = LoginManager()
+login_manager.login_view = "manage.login"
+login_manager.session_protection = "basic"
+
+
+class StaffLogin(UserMixin):  # type: ignore[misc]
+    """What Flask-Login keeps: the session nonce as the id, the identity alongside."""
+
+    def __init__(self, identity: Identity, nonce: str):
+        self.identity = identity
+        self.nonce = nonce
+
+    def get_id(self) -> str:
+        return self.nonce
+
+
+def identity() -> Identity:
+    return current_user.identity  # type: ignore[no-any-return]
+
+
+def allowed(permission: str, role: Role) -> bool:
+    return role in PERMISSIONS[permission]
+
+
+def staff_route(bp: Blueprint, rule: str, permission: str | None,
+                methods: tuple[str, ...] = ("GET",)) -> Callable[[Callable[..., Any]],
+                                                                 Callable[..., Any]]:
+    """Register a staff view with the permission it needs (None = public)."""
+    if permission is not None and permission not in PERMISSIONS:
+        raise KeyError(f"unknown permission {permission!r}")
+
+    def decorate(view: Callable[..., Any]) -> Callable[..., Any]:
+        endpoint = f"{bp.name}.{view.__name__}"
+
+        @functools.wraps(view)
+        def guarded(*args: Any, **kwargs: Any) -> Any:
+            if permission is not None:
+                if not current_user.is_authenticated:
+                    return login_manager.unauthorized()
+                g.staff = identity()
+                if not allowed(permission, g.staff.role):
+                    abort(403)
+            return view(*args, **kwargs)
+
+        ROUTES[endpoint] = RouteRule(endpoint, permission, "<code>" in rule)
+        bp.add_url_rule(rule, view.__name__, guarded, methods=list(methods))
+        return guarded
+
+    return decorate
+
+
+def campaign_in_scope(code: str) -> Campaign:
+    """The campaign ``code`` if it lies in the user's provinces, else 404 (never 403)."""
+    me = identity()
+    campaign = db.session().scalar(select(Campaign).where(
+        Campaign.code == code, Campaign.province_code.in_(me.provinces)))
+    if campaign is None:
+        abort(404)
+    return campaign
+
+
+def campaigns_in_scope() -> list[Campaign]:
+    return list(db.session().scalars(select(Campaign).where(
+        Campaign.province_code.in_(identity().provinces)).order_by(Campaign.year.desc(),
+                                                                   Campaign.code)))

@@ -1,0 +1,163 @@
+"""What the contractor and Home Affairs do from their pages, each step audited."""
+
+from __future__ import annotations
+
+import datetime as dt
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlalchemy import delete, func, select, update
+
+from analysis.exports import Column, ColumnKind, Report, Table
+from survey import db
+from survey.models import (
+    Assignment,
+    Campaign,
+    CampaignStatus,
+    Draft,
+    Form,
+    FormStatus,
+    Respondent,
+    Response,
+    utcnow,
+)
+from survey.services.audit import record_audit
+from survey.services.quota_reports import QUOTA_COLUMNS, quota_rows
+from survey.services.quotas import CellState, QuotaState
+from survey.services.respondents import ImportReport, import_respondents
+from survey.services.responding import response_key
+
+
+class ConsoleError(ValueError):
+    """A refused console action, with a message in Vietnamese and English."""
+
+
+@dataclass(frozen=True)
+class CellProgress:
+    cell: CellState
+    share: float | None  # completed / target
+    late: bool  # behind the share of fieldwork time already gone
+
+
+def cell_progress(state: QuotaState, campaign: Campaign, now: dt.datetime | None = None
+                  ) -> list[CellProgress]:
+    """Each cell with its completion share; late = under half the share of time elapsed."""
+    now = now or utcnow()
+    span = (campaign.closes_at - campaign.opens_at).total_seconds() or 1.0
+    elapsed = min(1.0, max(0.0, (now - campaign.opens_at).total_seconds() / span))
+    out = []
+    for c in state.cells:
+        share = None if not c.target else c.completed / c.target
+        late = share is not None and elapsed > 0.25 and share < 0.5 * elapsed
+        out.append(CellProgress(c, share, late))
+    return out
+
+
+def daily_completions(campaign: Campaign) -> list[tuple[dt.date, int]]:
+    """Responses per submission day (the response date is a day on purpose)."""
+    rows = db.session().execute(
+        select(Response.submitted_on, func.count()).where(Response.campaign_id == campaign.id)
+        .group_by(Response.submitted_on).order_by(Response.submitted_on)).all()
+    return [(day, n) for day, n in rows]
+
+
+def quota_table(cells: list[CellState]) -> Table:
+    kinds = {"target": ColumnKind.INTEGER, "invited": ColumnKind.INTEGER,
+             "started": ColumnKind.INTEGER, "completed": ColumnKind.INTEGER,
+             "valid": ColumnKind.INTEGER, "over_quota": ColumnKind.INTEGER}
+    return Table("quotas", tuple(Column(n, kinds.get(n, ColumnKind.TEXT)) for n in QUOTA_COLUMNS),
+                 tuple(tuple(r) for r in quota_rows(cells)))
+
+
+def export_quotas(campaign: Campaign, cells: list[CellState], fmt: str) -> bytes:
+    """Progress as CSV or XLSX bytes; the download is audited."""
+    from analysis.exports import csv_bytes, write_xlsx
+
+    table = quota_table(cells)
+    if fmt == "csv":
+        data = csv_bytes(table)
+    else:
+        with tempfile.TemporaryDirectory() as tmp:
+            path = Path(tmp) / "quotas.xlsx"
+            write_xlsx(Report((table,)), path)
+            data = path.read_bytes()
+    with db.write_transaction():
+        record_audit("export.quotas", province_code=campaign.province_code,
+                     object_type="campaign", object_id=campaign.code,
+                     detail={"format": fmt, "cells": len(cells)})
+    return data
+
+
+def upload_respondent_list(campaign: Campaign, filename: str, data: bytes) -> ImportReport:
+    """Import an uploaded list (all or nothing) and audit it; raises ListRejected."""
+    suffix = Path(filename).suffix.lower()
+    if suffix not in (".csv", ".xlsx"):
+        raise ConsoleError("Chỉ nhận tệp .csv hoặc .xlsx. / Only .csv or .xlsx files are accepted.")
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / Path(filename).name
+        path.write_bytes(data)
+        report = import_respondents(campaign.code, path)
+    with db.write_transaction():
+        record_audit("respondents.import", province_code=campaign.province_code,
+                     object_type="campaign", object_id=campaign.code,
+                     detail={"file": Path(filename).name, "created": report.created,
+                             "updated": report.updated, "unchanged": report.unchanged,
+                             "forms_created": report.forms_created})
+    return report
+
+
+def set_campaign_status(campaign: Campaign, status: CampaignStatus) -> None:
+    """Open or close fieldwork."""
+    with db.write_transaction() as s:
+        s.execute(update(Campaign).where(Campaign.id == campaign.id).values(status=status))
+        record_audit(f"campaign.{status.value}", province_code=campaign.province_code,
+                     object_type="campaign", object_id=campaign.code)
+
+
+def move_deadline(campaign: Campaign, closes_at: dt.datetime) -> None:
+    if closes_at <= campaign.opens_at:
+        raise ConsoleError("Hạn mới phải sau ngày mở. / The new deadline must be after opening.")
+    with db.write_transaction() as s:
+        s.execute(update(Campaign).where(Campaign.id == campaign.id).values(closes_at=closes_at))
+        record_audit("campaign.deadline", province_code=campaign.province_code,
+                     object_type="campaign", object_id=campaign.code,
+                     detail={"from": campaign.closes_at.isoformat(),
+                             "to": closes_at.isoformat()})
+
+
+def reopen_form(campaign: Campaign, form_id: int, reason: str) -> int:
+    """Reopen one submitted form: its responses go back to a draft the respondent can edit.
+
+    The responses are found through their HMAC key (the only link from a form to its answers),
+    so this needs the server secret, not a readable column. Returns the responses withdrawn.
+    """
+    reason = reason.strip()
+    if len(reason) < 5:
+        raise ConsoleError("Cần ghi rõ lý do. / A reason is required.")
+    with db.write_transaction() as s:
+        form = s.scalar(select(Form).where(Form.id == form_id, Form.campaign_id == campaign.id))
+        if form is None or form.status is not FormStatus.SUBMITTED:
+            raise ConsoleError("Không có phiếu đã gửi với mã này. / No submitted form has this id.")
+        assignments = s.scalars(select(Assignment).where(Assignment.form_id == form.id)).all()
+        keys = {response_key(a.id): a for a in assignments}
+        responses = s.scalars(select(Response).where(Response.response_key.in_(keys))).all()
+        s.add(Draft(form_id=form.id, answers={str(keys[r.response_key].id): dict(r.answers)
+                                               for r in responses}, updated_at=utcnow()))
+        s.execute(delete(Response).where(Response.response_key.in_(keys)))
+        form.status = FormStatus.STARTED
+        form.submitted_at = None
+        record_audit("form.reopen", province_code=campaign.province_code, object_type="form",
+                     object_id=form.id, detail={"reason": reason, "responses": len(responses)})
+    return len(responses)
+
+
+def find_forms(campaign: Campaign, query: str, limit: int = 50) -> list[Form]:
+    """Forms of respondents whose email, external id or name contains ``query``."""
+    q = f"%{query.strip().lower()}%"
+    return list(db.session().scalars(
+        select(Form).join(Respondent).where(
+            Form.campaign_id == campaign.id,
+            func.lower(Respondent.email).like(q) | func.lower(Respondent.external_id).like(q)
+            | Respondent.full_name.like(f"%{query.strip()}%"))
+        .order_by(Form.id).limit(limit)))

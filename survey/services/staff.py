@@ -1,0 +1,174 @@
+"""Staff accounts, logins (rate-limited across processes) and server-side session records."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import hmac
+import secrets
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from flask import current_app
+from sqlalchemy import delete, func, select, update
+from sqlalchemy.orm import Session, selectinload
+
+from survey import db
+from survey.models import LoginFailure, Role, StaffProvince, StaffSession, StaffUser, utcnow
+from survey.services.audit import record_audit
+
+_hasher = PasswordHasher()  # argon2id with the library's current parameters
+# A hash to verify against when the account does not exist, so timing does not tell.
+_DUMMY_HASH = _hasher.hash("not-a-password")
+
+FAILURE_WINDOW = dt.timedelta(minutes=15)
+MAX_FAILURES_PER_ACCOUNT = 5
+MAX_FAILURES_PER_ADDRESS = 20
+MIN_PASSWORD_LENGTH = 12
+
+
+class StaffError(ValueError):
+    """A refused account change, with a message in Vietnamese and English."""
+
+
+@dataclass(frozen=True)
+class Identity:
+    """Who is logged in, as the request sees it (no ORM object kept across requests)."""
+
+    user_id: int
+    email: str
+    full_name: str
+    role: Role
+    provinces: tuple[str, ...]
+    agency_code: str | None
+    session_id: int
+
+
+@dataclass(frozen=True)
+class LoginResult:
+    identity: Identity | None
+    nonce: str | None = None
+    blocked: bool = False
+
+
+def _key(kind: str, value: str) -> str:
+    secret = current_app.config["SECRET_KEY"].encode()
+    digest = hmac.new(secret, f"{kind}:{value.strip().lower()}".encode(), hashlib.sha256)
+    return f"{kind}:{digest.hexdigest()[:64]}"
+
+
+def _nonce_hash(nonce: str) -> str:
+    return hashlib.sha256(nonce.encode()).hexdigest()
+
+
+def create_staff_user(email: str, full_name: str, password: str, role: Role,
+                      provinces: Sequence[str], agency_code: str | None = None) -> StaffUser:
+    """Create an account scoped to ``provinces``; focal points need their agency's unit code."""
+    email = email.strip().lower()
+    if "@" not in email:
+        raise StaffError("Email không hợp lệ. / The email address is not valid.")
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise StaffError(f"Mật khẩu cần ít nhất {MIN_PASSWORD_LENGTH} ký tự. / "
+                         f"The password needs at least {MIN_PASSWORD_LENGTH} characters.")
+    if not provinces:
+        raise StaffError("Cần ít nhất một tỉnh. / At least one province is needed.")
+    if role is Role.FOCAL_POINT and not agency_code:
+        raise StaffError("Đầu mối cần mã cơ quan. / A focal point needs an agency code.")
+    with db.write_transaction() as s:
+        if s.scalar(select(StaffUser.id).where(StaffUser.email == email)) is not None:
+            raise StaffError(f"Tài khoản {email} đã tồn tại. / Account {email} already exists.")
+        user = StaffUser(email=email, full_name=full_name.strip(),
+                         password_hash=_hasher.hash(password), role=role,
+                         agency_code=agency_code,
+                         provinces=[StaffProvince(province_code=p) for p in sorted(set(provinces))])
+        s.add(user)
+        s.flush()
+        for p in sorted(set(provinces)):
+            record_audit("user.create", province_code=p, object_type="staff_user",
+                         object_id=user.id, detail={"email": email, "role": role.value})
+    return user
+
+
+def _failures(s: Session, key: str, since: dt.datetime) -> int:
+    return s.scalar(select(func.count()).select_from(LoginFailure).where(
+        LoginFailure.key == key, LoginFailure.at >= since)) or 0
+
+
+def log_in(email: str, password: str, address: str) -> LoginResult:
+    """Check a password; on success open a session record and return its nonce.
+
+    Failures are counted per account and per client address in the database, so the limit
+    holds across every worker process and host.
+    """
+    now = utcnow()
+    account_key, address_key = _key("account", email), _key("address", address)
+    with db.write_transaction() as s:
+        since = now - FAILURE_WINDOW
+        if (_failures(s, account_key, since) >= MAX_FAILURES_PER_ACCOUNT
+                or _failures(s, address_key, since) >= MAX_FAILURES_PER_ADDRESS):
+            record_audit("login.blocked", actor_email=email.strip().lower()[:254])
+            return LoginResult(None, blocked=True)
+        user = s.scalar(select(StaffUser).options(selectinload(StaffUser.provinces))
+                        .where(StaffUser.email == email.strip().lower()))
+        try:
+            ok = _hasher.verify(user.password_hash if user else _DUMMY_HASH, password)
+        except (VerificationError, InvalidHashError):
+            ok = False
+        if not ok or user is None or not user.active:
+            s.add_all([LoginFailure(key=account_key, at=now), LoginFailure(key=address_key, at=now)])
+            record_audit("login.failure", actor_email=email.strip().lower()[:254])
+            return LoginResult(None)
+        if _hasher.check_needs_rehash(user.password_hash):
+            user.password_hash = _hasher.hash(password)
+        s.execute(delete(LoginFailure).where(LoginFailure.key == account_key))
+        nonce = secrets.token_urlsafe(32)
+        session_row = StaffSession(user_id=user.id, nonce_hash=_nonce_hash(nonce),
+                                   created_at=now, last_seen_at=now)
+        s.add(session_row)
+        user.last_login_at = now
+        s.flush()
+        record_audit("login.success", actor_id=user.id, actor_email=user.email)
+        identity = _identity(user, session_row.id)
+    return LoginResult(identity, nonce)
+
+
+def _identity(user: StaffUser, session_id: int) -> Identity:
+    return Identity(user_id=user.id, email=user.email, full_name=user.full_name, role=user.role,
+                    provinces=user.province_codes, agency_code=user.agency_code,
+                    session_id=session_id)
+
+
+def resume_session(nonce: str, idle: dt.timedelta) -> Identity | None:
+    """The identity of a live session, or None once ended or idle for longer than ``idle``."""
+    now = utcnow()
+    s = db.session()
+    row = s.scalar(select(StaffSession).options(
+        selectinload(StaffSession.user).selectinload(StaffUser.provinces))
+        .where(StaffSession.nonce_hash == _nonce_hash(nonce), StaffSession.ended_at.is_(None)))
+    if row is None or not row.user.active or now - row.last_seen_at > idle:
+        return None
+    identity = _identity(row.user, row.id)
+    if now - row.last_seen_at > dt.timedelta(minutes=1):  # one write a minute, not per request
+        with db.write_transaction() as s:
+            s.execute(update(StaffSession).where(StaffSession.id == row.id)
+                      .values(last_seen_at=now))
+    return identity
+
+
+def log_out(identity: Identity) -> None:
+    """End the session record: the cookie that named it no longer logs anyone in."""
+    with db.write_transaction() as s:
+        s.execute(update(StaffSession).where(StaffSession.id == identity.session_id)
+                  .values(ended_at=utcnow()))
+        record_audit("logout", actor_id=identity.user_id, actor_email=identity.email)
+
+
+def list_staff(provinces: Sequence[str]) -> list[StaffUser]:
+    """Accounts that share a province with ``provinces``."""
+    return list(db.session().scalars(
+        select(StaffUser).options(selectinload(StaffUser.provinces))
+        .where(StaffUser.id.in_(select(StaffProvince.user_id)
+                                .where(StaffProvince.province_code.in_(provinces))))
+        .order_by(StaffUser.email)))
