@@ -23,6 +23,7 @@ def demo(no_serve: bool, port: int, host: str) -> None:
     click.echo(f"CAMPAIGN {result.campaign_code}")
     for link in result.links:
         click.echo(f"LINK {link.group_code} {link.unit_code} {base}/s/{link.token}")
+    click.echo(f"STAFF {base}/manage/login {result.admin_email} {result.admin_password}")
     if no_serve:
         return
     click.echo(f"serving on {base} (Ctrl+C to stop)")

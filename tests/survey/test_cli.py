@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import yaml
 from sqlalchemy import func, select
@@ -10,6 +11,9 @@ from sqlalchemy import func, select
 from survey import db
 from survey.cli import cli
 from survey.models import AccessToken, Form, Respondent, Unit
+from tests.conftest import csrf_from
+
+ROOT = Path(__file__).resolve().parents[2]
 
 LINK_RE = re.compile(r"^LINK (\S+) (\S+) http://127\.0\.0\.1:5000/s/([A-Za-z0-9_-]{22,})$")
 
@@ -48,16 +52,19 @@ def test_demo_prints_campaign_and_one_link_per_group_and_is_idempotent(app, clie
     first = runner.invoke(args=["demo", "--no-serve"])
     assert first.exit_code == 0, first.output
     lines = first.output.splitlines()
-    assert lines[0] == "CAMPAIGN TVH-2023-DEMO"
-    links = [LINK_RE.match(x) for x in lines[1:]]
+    assert lines[0] == "CAMPAIGN TVH-2023"
+    links = [LINK_RE.match(x) for x in lines[1:-1]]
     assert all(links), lines
-    groups = [m.group(1) for m in links]
-    assert groups == ["dept_division_leader", "district_division_leader", "commune_leader",
-                      "citizen"]
+    assert [m.group(1) for m in links] == ["dept_division_leader", "district_division_leader",
+                                            "commune_leader", "citizen"]
+    staff = lines[-1].split()
+    assert staff[:3] == ["STAFF", "http://127.0.0.1:5000/manage/login", "demo-admin@example.vn"]
+    units_csv = (ROOT / "examples" / "campaigns" / "travinh-2023-units.csv").read_text("utf-8")
     with app.app_context():
         s = db.session()
         counts = [s.scalar(select(func.count()).select_from(t)) for t in (Unit, Respondent, Form)]
-        assert counts[0] == 1 + 18 + 9 + 36  # province, departments, districts, communes
+        assert counts[0] == len(units_csv.strip().splitlines()) - 1
+        assert counts[1] == 12  # three people in each of four groups
     second = runner.invoke(args=["demo", "--no-serve"])
     assert second.exit_code == 0
     with app.app_context():
@@ -66,8 +73,25 @@ def test_demo_prints_campaign_and_one_link_per_group_and_is_idempotent(app, clie
                 for t in (Unit, Respondent, Form)] == counts
         assert s.scalar(select(func.count()).select_from(AccessToken)) == 8
     # every printed link opens its form, and the printed unit is the one rated
-    for m in links + [LINK_RE.match(x) for x in second.output.splitlines()[1:]]:
+    for m in links + [LINK_RE.match(x) for x in second.output.splitlines()[1:-1]]:
         assert client.get(f"/s/{m.group(3)}").status_code == 302
         with app.app_context():
             unit = db.session().scalar(select(Unit).filter_by(code=m.group(2)))
         assert unit.name_vi in client.get("/f/").get_data(as_text=True)
+    # the printed staff login works, and only the latest password does
+    staff = app.test_client()
+    page = staff.get("/manage/login").get_data(as_text=True)
+    old = staff.post("/manage/login", data={"email": staff_email(first), "password":
+                                            first.output.splitlines()[-1].split()[-1],
+                                            "csrf_token": csrf_from(page)})
+    assert old.status_code == 401
+    page = staff.get("/manage/login").get_data(as_text=True)
+    new = staff.post("/manage/login", data={"email": staff_email(second), "password":
+                                            second.output.splitlines()[-1].split()[-1],
+                                            "csrf_token": csrf_from(page)})
+    assert new.status_code == 302
+    assert "TVH-2023" in staff.get("/manage/").get_data(as_text=True)
+
+
+def staff_email(result) -> str:
+    return result.output.splitlines()[-1].split()[2]
