@@ -43,6 +43,8 @@ class Campaign(Named, Base):
              values_callable=lambda e: [m.value for m in e]),
         default=CampaignStatus.OPEN)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    # The config's scoring section (points table, pooling, group weights, bands), kept as given.
+    scoring: Mapped[dict[str, Any] | None] = mapped_column(JSON)
 
     units: Mapped[list[Unit]] = relationship(back_populates="campaign")
     groups: Mapped[list[RespondentGroup]] = relationship(back_populates="campaign")

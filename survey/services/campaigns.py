@@ -70,7 +70,8 @@ def _assign(row: Any, values: Mapping[str, Any]) -> None:
 def _store_campaign(s: Session, config: sampling.Campaign) -> Campaign:
     values = {"name_vi": config.name_vi, "name_en": config.name_en,
               "province_code": config.province, "year": config.year,
-              "opens_at": config.opens_at, "closes_at": config.closes_at}
+              "opens_at": config.opens_at, "closes_at": config.closes_at,
+              "scoring": dict(config.scoring) if config.scoring is not None else None}
     campaign = s.scalar(select(Campaign).filter_by(code=config.code))
     if campaign is None:
         campaign = Campaign(code=config.code, **values)
