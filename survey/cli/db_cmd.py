@@ -21,7 +21,8 @@ def alembic_config(url: str | None = None) -> Config:
 
 
 def upgrade_database(url: str | None = None) -> None:
-    command.upgrade(alembic_config(url), "head")
+    # "heads": branches made in parallel upgrade together until they are chained in one line
+    command.upgrade(alembic_config(url), "heads")
 
 
 @click.group("db", help="Database schema migrations (Alembic).")
