@@ -9,16 +9,19 @@ from zoneinfo import ZoneInfo
 from flask import current_app, flash, redirect, render_template, request, url_for
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
+from flask_wtf.file import FileField, FileRequired
 from wtforms import DateTimeLocalField, EmailField, IntegerField, PasswordField, SelectField
 from wtforms import SelectChoice, StringField
 from wtforms.validators import InputRequired, Length, Optional
 
+from sampling import CampaignInvalid
 from survey.manage import bp
 from survey.manage.access import campaign_in_scope, identity, staff_route
 from survey.models import CampaignStatus, Role
 from survey.services.audit import search_audit
 from survey.services.console import (
     ConsoleError,
+    create_campaign_upload,
     find_forms,
     move_deadline,
     reopen_form,
@@ -39,6 +42,11 @@ class DeadlineForm(FlaskForm):
 class ReopenForm(FlaskForm):
     form_id = IntegerField(_l("Form number"), validators=[InputRequired()])
     reason = StringField(_l("Reason"), validators=[InputRequired(), Length(min=5, max=500)])
+
+
+class CampaignUploadForm(FlaskForm):
+    file = FileField(_l("Campaign configuration (YAML)"),
+                     validators=[FileRequired(_l("Choose a file."))])
 
 
 class UserForm(FlaskForm):
@@ -105,6 +113,24 @@ def reopen(code: str) -> Any:
         return _console(campaign, error=str(exc))
     flash(_l("The form is open again for its respondent."))
     return redirect(url_for("manage.console", code=code))
+
+
+@staff_route(bp, "/campaigns/new", "campaign.manage", methods=("GET", "POST"))
+def new_campaign() -> Any:
+    form = CampaignUploadForm()
+    if not form.validate_on_submit():
+        status = 422 if request.method == "POST" else 200
+        return render_template("manage/new_campaign.html", form=form), status
+    storage = form.file.data
+    try:
+        campaign = create_campaign_upload(identity().provinces, storage.filename or "c.yaml",
+                                          storage.read())
+    except CampaignInvalid as exc:
+        return render_template("manage/new_campaign.html", form=form, problems=exc.errors), 422
+    except ConsoleError as exc:
+        return render_template("manage/new_campaign.html", form=form, error=str(exc)), 422
+    flash(_l("Campaign saved."))
+    return redirect(url_for("manage.dashboard", code=campaign.code))
 
 
 @staff_route(bp, "/audit", "audit.view")

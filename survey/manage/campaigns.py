@@ -23,6 +23,7 @@ from survey.services.console import (
     cell_progress,
     daily_completions,
     export_quotas,
+    list_template,
     upload_respondent_list,
 )
 from survey.services.quota_reports import quota_state_dict
@@ -97,6 +98,14 @@ def quotas_download(code: str, fmt: str) -> Any:
             "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
     return Response(data, mimetype=mime, headers={
         "Content-Disposition": f'attachment; filename="quotas-{campaign.code}.{fmt}"'})
+
+
+@staff_route(bp, "/c/<code>/respondents-template.xlsx", "lists.upload")
+def list_template_download(code: str) -> Any:
+    campaign = campaign_in_scope(code)
+    return Response(list_template(campaign), mimetype=(
+        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"), headers={
+        "Content-Disposition": f'attachment; filename="respondents-{campaign.code}.xlsx"'})
 
 
 @staff_route(bp, "/c/<code>/respondents", "lists.upload", methods=("GET", "POST"))

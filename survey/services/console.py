@@ -161,3 +161,42 @@ def find_forms(campaign: Campaign, query: str, limit: int = 50) -> list[Form]:
             func.lower(Respondent.email).like(q) | func.lower(Respondent.external_id).like(q)
             | Respondent.full_name.like(f"%{query.strip()}%"))
         .order_by(Form.id).limit(limit)))
+
+
+def create_campaign_upload(provinces: tuple[str, ...], filename: str, data: bytes) -> Campaign:
+    """Create (or update) a campaign from an uploaded YAML config, inside the user's provinces.
+
+    Raises :class:`sampling.CampaignInvalid` with located messages, or ConsoleError.
+    """
+    import sampling
+    from questionnaires import load_builtin
+    from survey.services.campaigns import create_campaign_from_config
+
+    if Path(filename).suffix.lower() not in (".yaml", ".yml"):
+        raise ConsoleError("Chỉ nhận tệp .yaml. / Only .yaml files are accepted.")
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / Path(filename).name
+        path.write_bytes(data)
+        config = sampling.load_campaign(path, known_questionnaires={q.id for q in load_builtin()})
+        if config.province not in provinces:
+            raise ConsoleError(
+                f"Tỉnh {config.province} không thuộc phạm vi tài khoản. / "
+                f"Province {config.province} is outside this account's provinces.")
+        campaign = create_campaign_from_config(path)
+    with db.write_transaction():
+        record_audit("campaign.create", province_code=campaign.province_code,
+                     object_type="campaign", object_id=campaign.code,
+                     detail={"file": Path(filename).name})
+    return campaign
+
+
+def list_template(campaign: Campaign) -> bytes:
+    """The XLSX list template of a campaign (drop-downs for group and unit)."""
+    import io
+
+    from sampling import write_list_template
+    from survey.services.campaigns import build_sampling_campaign
+
+    buf = io.BytesIO()
+    write_list_template(buf, build_sampling_campaign(campaign))
+    return buf.getvalue()

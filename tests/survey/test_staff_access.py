@@ -322,3 +322,43 @@ def test_audit_log_is_append_only(world):
                 with engine.begin() as conn:
                     conn.execute(text(statement))
         assert db.session().scalar(select(func.count()).select_from(AuditEvent)) >= 1
+
+
+def test_admin_creates_a_campaign_from_yaml_and_errors_are_located(world):
+    client = world.test_client()
+    login(client, "admin@tvh.gov.vn")
+    page = client.get("/manage/campaigns/new").get_data(as_text=True)
+    good = config("NEW-2026", "84").encode()
+    r = client.post("/manage/campaigns/new", data={
+        "csrf_token": csrf_from(page), "file": (__import__("io").BytesIO(good), "new.yaml")},
+        content_type="multipart/form-data")
+    assert r.status_code == 302 and "/manage/c/NEW-2026/" in r.headers["Location"]
+    assert "campaign.create" in _actions(world)
+    bad = good.replace(b"count: 2", b"count: two")
+    page = client.get("/manage/campaigns/new").get_data(as_text=True)
+    r = client.post("/manage/campaigns/new", data={
+        "csrf_token": csrf_from(page), "file": (__import__("io").BytesIO(bad), "bad.yaml")},
+        content_type="multipart/form-data")
+    assert r.status_code == 422
+    assert "quotas[0].count" in r.get_data(as_text=True)
+    other = config("ELSEWHERE-2026", "70").encode()
+    page = client.get("/manage/campaigns/new").get_data(as_text=True)
+    r = client.post("/manage/campaigns/new", data={
+        "csrf_token": csrf_from(page), "file": (__import__("io").BytesIO(other), "o.yaml")},
+        content_type="multipart/form-data")
+    assert r.status_code == 422 and "70" in r.get_data(as_text=True)
+    with world.app_context():
+        from survey.models import Campaign
+        codes = set(db.session().scalars(select(Campaign.code)))
+    assert "ELSEWHERE-2026" not in codes and "NEW-2026" in codes
+
+
+def test_list_template_download(world):
+    client = world.test_client()
+    login(client, "contractor@tvh.gov.vn")
+    r = client.get("/manage/c/OWN-2026/respondents-template.xlsx")
+    assert r.status_code == 200 and r.data[:2] == b"PK"
+    from openpyxl import load_workbook
+    sheet = load_workbook(__import__("io").BytesIO(r.data)).worksheets[0]
+    header = [c.value for c in sheet[1]]
+    assert "full_name" in header and "group" in header and "unit" in header
