@@ -12,6 +12,7 @@ def init_app(app: Flask) -> None:
         campaign_cmd,
         db_cmd,
         demo_cmd,
+        privacy_cmd,
         questionnaires_cmd,
         scores_cmd,
         users_cmd,
@@ -25,6 +26,7 @@ def init_app(app: Flask) -> None:
     app.cli.add_command(campaign_cmd.respondents_group)
     app.cli.add_command(campaign_cmd.quotas)
     app.cli.add_command(users_cmd.users_group)
+    app.cli.add_command(privacy_cmd.privacy_group)
 
 
 def _create_app() -> Flask:

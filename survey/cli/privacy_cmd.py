@@ -1,0 +1,32 @@
+"""``par-survey privacy``: retention of personal data."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+from flask.cli import with_appcontext
+
+from survey.services.privacy import RetentionNotDue, purge_personal_data
+
+
+@click.group("privacy", help="Personal data retention.")
+def privacy_group() -> None:
+    pass
+
+
+@privacy_group.command("purge", help="Erase respondents' names, emails and phones N days after "
+                                     "the campaign closed; answers stay.")
+@click.option("--campaign", "code", required=True)
+@click.option("--after-days", type=click.IntRange(min=0), required=True)
+@with_appcontext
+def purge(code: str, after_days: int) -> None:
+    try:
+        report = purge_personal_data(code, after_days)
+    except LookupError:
+        click.echo(f"Không có đợt khảo sát {code}. / No campaign {code}.", err=True)
+        sys.exit(1)
+    except RetentionNotDue as exc:
+        click.echo(str(exc), err=True)
+        sys.exit(1)
+    click.echo(f"erased personal data of {report.respondents} respondent(s) in {report.campaign_code}")

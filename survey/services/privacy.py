@@ -1,0 +1,60 @@
+"""Retention: personal data is deleted a set time after fieldwork closes; answers stay."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from survey import db
+from survey.models import AccessToken, Campaign, Form, Respondent, utcnow
+from survey.services.audit import record_audit
+
+ERASED_NAME = "[đã xóa / erased]"
+
+
+@dataclass(frozen=True)
+class PurgeReport:
+    campaign_code: str
+    respondents: int
+
+
+class RetentionNotDue(ValueError):
+    """The campaign closed too recently (or is still open)."""
+
+
+def purge_personal_data(campaign_code: str, after_days: int,
+                        now: dt.datetime | None = None) -> PurgeReport:
+    """Erase respondents' names, emails, phones, external ids and positions of a campaign
+    that closed at least ``after_days`` ago, and revoke its links. Responses are untouched
+    (they never held identities). Other modules that keep contact data (e.g. the mail outbox)
+    register a purge step in :data:`PURGE_STEPS`.
+    """
+    now = now or utcnow()
+    s = db.session()
+    campaign = s.scalar(select(Campaign).where(Campaign.code == campaign_code))
+    if campaign is None:
+        raise LookupError(campaign_code)
+    if campaign.closes_at + dt.timedelta(days=after_days) > now:
+        due = (campaign.closes_at + dt.timedelta(days=after_days)).date().isoformat()
+        raise RetentionNotDue(f"Chưa đến hạn xóa (từ {due}). / Not due before {due}.")
+    with db.write_transaction() as s:
+        count = s.execute(update(Respondent).where(Respondent.campaign_id == campaign.id).values(
+            full_name=ERASED_NAME, email=None, phone=None, external_id=None,
+            position=None)).rowcount
+        s.execute(update(AccessToken).where(
+            AccessToken.form_id.in_(select(Form.id).where(Form.campaign_id == campaign.id)),
+            AccessToken.revoked_at.is_(None)).values(revoked_at=now))
+        for step in PURGE_STEPS:
+            step(s, campaign.id)
+        record_audit("privacy.purge", province_code=campaign.province_code,
+                     object_type="campaign", object_id=campaign.code,
+                     detail={"respondents": count, "after_days": after_days})
+    return PurgeReport(campaign.code, count)
+
+
+#: further purge steps, each ``step(session, campaign_id)``, run in the same transaction
+PURGE_STEPS: list[Callable[[Session, int], None]] = []
