@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-BENCHES = ["bench_analysis.py", "bench_sampling.py", "bench_integrity.py"]
+BENCHES = ["bench_analysis.py", "bench_sampling.py", "bench_integrity.py", "bench_forms.py"]
 
 
 def run(name: str, smoke: bool) -> dict:

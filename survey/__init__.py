@@ -26,6 +26,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     from flask_wtf.csrf import CSRFProtect
 
     from survey import cli, db, errors, i18n, manage, security
+    from survey.health import bp as health_bp
     from survey.respond import bp as respond_bp
 
     db.init_app(app)
@@ -34,6 +35,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     security.init_app(app)
     errors.init_app(app)
     app.register_blueprint(respond_bp)
+    app.register_blueprint(health_bp)
     manage.init_app(app)
     cli.init_app(app)
     return app

@@ -1,0 +1,340 @@
+"""Benchmark the respondent flow under gunicorn + PostgreSQL, against a minimal baseline.
+
+Prints one JSON object. Sets up its own database (drops and recreates the ``public`` schema of
+``--database-url``, migrates it, publishes an inline three-page Likert questionnaire and
+creates thousands of forms with tokens), starts the survey app (``survey:create_app()``) and
+the baseline (``bench/baseline_app.py``: Flask + WTForms + SQLAlchemy ORM, one row per POST)
+under gunicorn with the same number of sync workers, then for each client count:
+
+- ``flow``: N simulated respondents (``bench/forms_client.py``) each open a token link and
+  complete a form as a browser does: GET /s/<token> -> GET /f/ -> (GET page, POST page) x 3
+  -> GET /f/review -> POST /f/submit -> GET /f/done (11 requests), fresh token each time.
+  Reports completed forms/s, requests/s, and p50/p99 of every request and of page POSTs.
+- ``page_post``: N respondents on page 2 of an opened form post it (every question answered,
+  *Next*) in a loop: load the form, validate, save the draft, redirect. Page POST/s, p50/p99.
+- ``baseline``: the same N clients send the same POST bodies to the baseline app.
+
+The figure that matters is ``ratio_page_post_to_baseline`` (same run, same machine, same
+client). Targets (issue): page POST/s >= 50 % of the baseline's; >= 40 completed forms/s;
+page POST p99 < 150 ms at 8 clients. The client runs on the same machine and takes some of
+its CPU (``client_cpu_share`` says how much).
+
+Usage::
+
+    .venv/bin/python bench/bench_forms.py                       # 8/32/64 clients on test_h2
+    .venv/bin/python bench/bench_forms.py --database-url postgresql+psycopg://...
+    .venv/bin/python bench/bench_forms.py --smoke               # tiny, SQLite, < 20 s
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import datetime as dt
+import http.client
+import json
+import os
+import platform
+import random
+import secrets
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(HERE))
+
+os.environ.setdefault("PAR_SURVEY_SECRET_KEY", "bench-" + secrets.token_urlsafe(24))
+
+import forms_client as fc  # noqa: E402
+
+DEFAULT_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test_h2"
+PAGES = 3
+OPTIONS = [
+    {"code": "A", "score": 1.0, "label": {"vi": "Hoàn toàn đồng ý", "en": "Fully agree"}},
+    {"code": "B", "score": 0.6, "label": {"vi": "Đồng ý", "en": "Agree"}},
+    {"code": "C", "score": 0.2, "label": {"vi": "Đồng ý một phần", "en": "Partly agree"}},
+    {"code": "D", "score": 0.0, "label": {"vi": "Không đồng ý", "en": "Disagree"}},
+    {"code": "E", "dont_know": True, "label": {"vi": "Không biết", "en": "Don't know"}},
+]
+
+
+def questionnaire_doc(per_page: int) -> dict[str, Any]:
+    """Three Likert grid pages of ``per_page`` required questions (ids p1q01, p2q01, ...)."""
+    sections = []
+    for p in range(1, PAGES + 1):
+        sections.append({
+            "id": f"page{p}", "layout": "grid",
+            "title": {"vi": f"Phần {p}", "en": f"Part {p}"},
+            "questions": [{
+                "id": f"p{p}q{i:02d}", "type": "likert", "required": True,
+                "subcriterion": f"{p}.{i}", "options": "agree5",
+                "text": {"vi": f"Nhận định {p}.{i} về công tác cải cách hành chính của sở.",
+                         "en": f"Statement {p}.{i} on the department's reform work."},
+            } for i in range(1, per_page + 1)],
+        })
+    return {
+        "id": "bench-likert", "version": 1, "group": "dept_division_leader",
+        "languages": ["vi", "en"],
+        "title": {"vi": "Phiếu khảo sát thử tải", "en": "Load-test survey"},
+        "rates": {"unit_level": "department", "layout": "per_unit"},
+        "option_sets": {"agree5": OPTIONS},
+        "sections": sections,
+    }
+
+
+def reset_database(url: str) -> None:
+    from sqlalchemy import create_engine, text
+
+    from baseline_app import create_schema
+    from survey.cli.db_cmd import upgrade_database
+
+    if url.startswith("postgresql"):
+        engine = create_engine(url)
+        with engine.begin() as conn:
+            conn.execute(text("DROP SCHEMA IF EXISTS public CASCADE"))
+            conn.execute(text("CREATE SCHEMA public"))
+        engine.dispose()
+    upgrade_database(url)
+    create_schema(url)
+
+
+def seed(url: str, forms: int, per_page: int) -> list[str]:
+    """An open campaign with 20 departments and ``forms`` one-unit forms; returns the tokens."""
+    from questionnaires import build_questionnaire
+    from survey import create_app, db
+    from survey.models import (
+        Assignment,
+        Campaign,
+        CampaignStatus,
+        Form,
+        Respondent,
+        RespondentGroup,
+        Unit,
+        utcnow,
+    )
+    from survey.services.questionnaires import publish_questionnaire
+    from survey.services.tokens import issue_token
+
+    app = create_app({"SQLALCHEMY_DATABASE_URI": url})
+    tokens: list[str] = []
+    with app.app_context():
+        version = publish_questionnaire(build_questionnaire(questionnaire_doc(per_page),
+                                                            "bench:inline"))
+        now = utcnow()
+        with db.write_transaction() as s:
+            c = Campaign(code="BENCH-2026", name_vi="Thử tải", name_en="Load test",
+                         province_code="BEN", year=2026, opens_at=now - dt.timedelta(days=1),
+                         closes_at=now + dt.timedelta(days=30), status=CampaignStatus.OPEN)
+            s.add(c)
+            s.flush()
+            units = [Unit(campaign_id=c.id, code=f"S{i:02d}", name_vi=f"Sở thử {i}",
+                          name_en=f"Test department {i}", level="department")
+                     for i in range(1, 21)]
+            group = RespondentGroup(campaign_id=c.id, code="dept_division_leader",
+                                    name_vi="Lãnh đạo cấp phòng", name_en="Division leaders")
+            s.add_all([*units, group])
+            s.flush()
+            people = [Respondent(campaign_id=c.id, group_id=group.id,
+                                 unit_id=units[i % 20].id, full_name=f"Người thử {i}",
+                                 email=f"nguoi.thu{i}@example.vn") for i in range(forms)]
+            s.add_all(people)
+            s.flush()
+            rows = [Form(campaign_id=c.id, respondent_id=p.id, group_id=group.id,
+                         questionnaire_version_id=version.id) for p in people]
+            s.add_all(rows)
+            s.flush()
+            s.add_all([Assignment(form_id=f.id, rated_unit_id=units[i % 20].id)
+                       for i, f in enumerate(rows)])
+            tokens = [issue_token(f) for f in rows]
+    app.extensions["db_engine"].dispose()
+    return tokens
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_http(port: int, proc: subprocess.Popen[bytes], log: Path, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"gunicorn exited:\n{log.read_text()[-3000:]}")
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
+        try:
+            conn.request("GET", "/")
+            conn.getresponse().read()
+            return
+        except OSError:
+            time.sleep(0.1)
+        finally:
+            conn.close()
+    raise RuntimeError(f"gunicorn did not answer in {timeout} s:\n{log.read_text()[-3000:]}")
+
+
+@contextlib.contextmanager
+def gunicorn(app_spec: str, workers: int, env: dict[str, str], logdir: Path, name: str,
+             python: str, extra: list[str] | None = None) -> Iterator[int]:
+    port = free_port()
+    log = logdir / f"{name}.log"
+    with open(log, "wb") as out:
+        proc = subprocess.Popen(
+            [python, "-m", "gunicorn", "--workers", str(workers), "--worker-class", "sync",
+             "--bind", f"127.0.0.1:{port}", "--backlog", "2048", "--timeout", "60",
+             "--log-level", "warning", *(extra or []), app_spec],
+            cwd=ROOT, env={**os.environ, **env}, stdout=out, stderr=subprocess.STDOUT)
+    try:
+        wait_http(port, proc, log)
+        yield port
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def lat(rec: fc.Recorder, kinds: list[str] | None = None) -> dict[str, float]:
+    values = [v for k, vs in rec.latencies.items() if kinds is None or k in kinds for v in vs]
+    return {"p50_ms": round(fc.percentile(values, 50) * 1000, 1),
+            "p99_ms": round(fc.percentile(values, 99) * 1000, 1)}
+
+
+def measure_level(clients: int, seconds: float, app_port: int, base_port: int,
+                  tokens: list[str], seed_: int) -> dict[str, Any]:
+    host = "127.0.0.1"
+    out: dict[str, Any] = {}
+    cpu0 = time.process_time()
+
+    post_tokens = [tokens.pop() for _ in range(clients)]
+    # 1. complete forms, as respondents do
+    rec, wall = asyncio.run(fc.respondents(host, app_port, tokens, clients, seconds, PAGES,
+                                           seed=seed_))
+    requests = sum(len(v) for v in rec.latencies.values())
+    out["flow"] = {
+        "forms_completed": rec.forms_completed,
+        "forms_per_s": round(rec.forms_completed / wall, 1),
+        "requests_per_s": round(requests / wall, 1),
+        "page_post_per_s": round(rec.page_posts / wall, 1),
+        "all_requests": lat(rec),
+        "page_post": lat(rec, ["page_post"]),
+        "page_get": lat(rec, ["page_get"]),
+        "submit": lat(rec, ["submit"]),
+        "errors": sum(rec.errors.values()),
+    }
+    errors = dict(rec.errors)
+
+    # 2. page POSTs only (page 2 of opened forms), then 3. the same bodies to the baseline
+    async def posts() -> tuple[fc.Recorder, float, fc.Recorder, float]:
+        setup = fc.Recorder()
+        opened = await asyncio.gather(*(
+            fc.open_for_posting(host, app_port, post_tokens[i], 2, setup,
+                                random.Random(seed_ * 7 + i)) for i in range(clients)))
+        app_rec, app_wall = await fc.page_posts(host, app_port, opened, 2, seconds)
+        base = [(fc.Browser(host, base_port, setup, random.Random(seed_ * 11 + i)), html)
+                for i, (_, html) in enumerate(opened)]
+        base_rec, base_wall = await fc.page_posts(host, base_port, base, 2, seconds)
+        return app_rec, app_wall, base_rec, base_wall
+
+    app_rec, app_wall, base_rec, base_wall = asyncio.run(posts())
+    out["page_post"] = {"per_s": round(app_rec.page_posts / app_wall, 1), **lat(app_rec),
+                        "errors": sum(app_rec.errors.values())}
+    out["baseline"] = {"per_s": round(base_rec.page_posts / base_wall, 1), **lat(base_rec),
+                       "errors": sum(base_rec.errors.values())}
+    out["ratio_page_post_to_baseline"] = round(
+        out["page_post"]["per_s"] / out["baseline"]["per_s"], 3) if base_rec.page_posts else None
+    for r in (app_rec, base_rec):
+        for k, v in r.errors.items():
+            errors[k] = errors.get(k, 0) + v
+    if errors:
+        out["error_samples"] = dict(list(errors.items())[:5])
+    out["client_cpu_share"] = round((time.process_time() - cpu0) /
+                                    (wall + app_wall + base_wall) / (os.cpu_count() or 1), 3)
+    return out
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--smoke", action="store_true", help="tiny sizes on SQLite, < 20 s")
+    parser.add_argument("--database-url", help=f"default {DEFAULT_URL} (smoke: a temp SQLite)")
+    parser.add_argument("--workers", type=int, default=5, help="gunicorn sync workers, both apps")
+    parser.add_argument("--clients", default="8,32,64", help="client counts, comma-separated")
+    parser.add_argument("--seconds", type=float, default=10.0, help="per phase and level")
+    parser.add_argument("--questions-per-page", type=int, default=40,
+                        help="Likert questions per page = fields in the baseline form")
+    parser.add_argument("--forms", type=int, default=4000, help="forms with tokens to create")
+    parser.add_argument("--python", default=sys.executable,
+                        help="interpreter that runs gunicorn (default: this one)")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="bench-forms-") as tmp:
+        tmpdir = Path(tmp)
+        if args.smoke:
+            args.workers, args.clients, args.seconds = 2, "2", 1.5
+            args.questions_per_page, args.forms = 5, 40
+        url = args.database_url or (f"sqlite:///{tmpdir / 'bench.db'}" if args.smoke
+                                    else DEFAULT_URL)
+        levels = [int(c) for c in args.clients.split(",")]
+        t0 = time.perf_counter()
+        reset_database(url)
+        tokens = seed(url, args.forms, args.questions_per_page)
+        seed_s = time.perf_counter() - t0
+        random.Random(2026).shuffle(tokens)
+        fields = ",".join(f"u0-p2q{i:02d}" for i in range(1, args.questions_per_page + 1))
+        app_env = {"PAR_SURVEY_DATABASE_URL": url, "PAR_SURVEY_INSTANCE_DIR": str(tmpdir)}
+        base_env = {"BASELINE_DATABASE_URL": url, "BASELINE_FIELDS": fields}
+        results: dict[str, Any] = {}
+        with gunicorn("survey:create_app()", args.workers, app_env, tmpdir, "app",
+                      args.python) as app_port, \
+                gunicorn("baseline_app:create_app()", args.workers, base_env, tmpdir,
+                         "baseline", args.python, ["--pythonpath", str(HERE)]) as base_port:
+            # warm every worker (questionnaire parse and form class caches, pools)
+            warm = [tokens.pop() for _ in range(min(len(tokens) // 4, 40 if not args.smoke
+                                                    else 2))]
+            asyncio.run(fc.respondents("127.0.0.1", app_port, warm, min(levels[0], 8),
+                                       2.0 if not args.smoke else 0.5, PAGES))
+            for i, clients in enumerate(levels):
+                results[str(clients)] = measure_level(clients, args.seconds, app_port,
+                                                      base_port, tokens, seed_=i + 1)
+        low, all_levels = results[str(levels[0])], results.values()
+        out = {
+            "database": url.split("://", 1)[0],
+            "workers": args.workers,
+            "questions_per_page": args.questions_per_page,
+            "pages": PAGES,
+            "seconds_per_phase": args.seconds,
+            "forms_created": args.forms,
+            "seed_s": round(seed_s, 2),
+            "tokens_left": len(tokens),
+            "python": platform.python_implementation() + " " + platform.python_version(),
+            "gunicorn_python": args.python,
+            "cpus": os.cpu_count(),
+            "clients": results,
+            "best_forms_per_s": max(r["flow"]["forms_per_s"] for r in all_levels),
+            "best_page_post_per_s": max(r["page_post"]["per_s"] for r in all_levels),
+            "best_baseline_post_per_s": max(r["baseline"]["per_s"] for r in all_levels),
+        }
+        out["targets"] = {
+            "ratio_at_least_0.5_every_level": all(
+                (r["ratio_page_post_to_baseline"] or 0) >= 0.5 for r in all_levels),
+            "forms_per_s_at_least_40": out["best_forms_per_s"] >= 40,
+            f"page_post_p99_under_150ms_at_{levels[0]}": max(
+                low["page_post"]["p99_ms"], low["flow"]["page_post"]["p99_ms"]) < 150,
+        }
+    print(json.dumps(out, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
