@@ -7,7 +7,7 @@ AXE_VERSION := 4.14.1
 AXE := .cache/axe/node_modules/axe-core/axe.min.js
 PG_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
 
-.PHONY: demo test test-fast bench bench-smoke serve translations browser-deps lint clean
+.PHONY: system-deps demo test test-fast chaos bench bench-smoke serve translations browser-deps lint clean
 
 $(BIN)/activate:
 	$(PYTHON) -m venv $(VENV)
@@ -20,7 +20,7 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/activate
 translations: $(VENV)/.installed
 	$(BIN)/pybabel compile --use-fuzzy -d survey/translations -D messages >/dev/null
 
-demo: $(VENV)/.installed translations
+demo: $(VENV)/.installed translations system-deps
 	$(BIN)/par-survey demo
 
 serve: $(VENV)/.installed translations
@@ -29,6 +29,12 @@ serve: $(VENV)/.installed translations
 
 # Headless Chromium from Debian and axe-core from npm for the browser tests. A failure here is
 # reported, and the browser tests then skip with the reason; everything else still runs.
+# Debian packages the app needs: a Unicode font for the PDF cards and paper forms.
+system-deps:
+	@test -f /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf || \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq fonts-dejavu-core >/dev/null) \
+	  || echo "WARNING: could not install fonts-dejavu-core; PDF cards and paper forms will fail"
+
 browser-deps:
 	@command -v chromium >/dev/null 2>&1 || { \
 	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) \
@@ -37,11 +43,16 @@ browser-deps:
 	  --prefix .cache/axe axe-core@$(AXE_VERSION) >/dev/null) \
 	  || echo "WARNING: could not install axe-core; accessibility audits will be skipped"
 
-test: $(VENV)/.installed translations browser-deps
+test: $(VENV)/.installed translations system-deps browser-deps
 	$(BIN)/python -m pytest -q
 
 test-fast: $(VENV)/.installed translations
 	PAR_SURVEY_SKIP_BROWSER=1 $(BIN)/python -m pytest -q -x
+
+# Fault tests that kill gunicorn workers under load (minutes; PostgreSQL required).
+chaos: $(VENV)/.installed translations
+	PAR_SURVEY_TEST_DATABASE_URL=$${PAR_SURVEY_TEST_DATABASE_URL:-$(PG_URL)} \
+	  $(BIN)/python -m pytest -q -m chaos -p no:cacheprovider -s tests/chaos
 
 bench: $(VENV)/.installed
 	$(BIN)/python bench/run.py

@@ -129,7 +129,7 @@ def gunicorn(database_url: str, tmp_path: Path, workers: int = 2) -> Iterator[Se
             cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
     server = Server(port, proc, log)
     try:
-        deadline = time.monotonic() + 20
+        deadline = time.monotonic() + 60  # a loaded 2-core machine boots workers slowly
         while True:
             assert proc.poll() is None, f"gunicorn exited:\n{server.tail()}"
             assert time.monotonic() < deadline, f"gunicorn did not start:\n{server.tail()}"

@@ -12,7 +12,10 @@ def init_app(app: Flask) -> None:
         campaign_cmd,
         db_cmd,
         demo_cmd,
+        integrity_cmd,
+        invite_cmd,
         privacy_cmd,
+        qr_cmd,
         questionnaires_cmd,
         scores_cmd,
         users_cmd,
@@ -27,6 +30,9 @@ def init_app(app: Flask) -> None:
     app.cli.add_command(campaign_cmd.quotas)
     app.cli.add_command(users_cmd.users_group)
     app.cli.add_command(privacy_cmd.privacy_group)
+    app.cli.add_command(integrity_cmd.integrity_group)
+    app.cli.add_command(qr_cmd.qr)
+    app.cli.add_command(invite_cmd.invite_group)
 
 
 def _create_app() -> Flask:

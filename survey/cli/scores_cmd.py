@@ -10,11 +10,12 @@ from flask.cli import with_appcontext
 
 from survey.services.scores import (
     FORMATS,
-    default_scoring_config,
+    AppraisedRejected,
     export_scores,
     find_campaign_id,
-    load_campaign_questionnaires,
+    read_appraised,
 )
+from survey.services.scoring_config import ScoringConfigError, scoring_for_campaign
 
 
 @click.command("scores", help="Score a campaign's valid responses and export them "
@@ -22,19 +23,41 @@ from survey.services.scores import (
 @click.option("--campaign", "campaign_code", required=True, help="Campaign code.")
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="xlsx", show_default=True)
 @click.option("--out", "out", required=True, type=click.Path(dir_okay=False, path_type=Path),
-              help="File to write (csv also writes <stem>.units.csv beside it).")
+              help="File to write (csv also writes <stem>.units.csv, and <stem>.sipas.csv "
+                   "when the questionnaires have SIPAS items, beside it).")
+@click.option("--appraised", "appraised_file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="Appraised points, CSV or XLSX with columns unit, appraised_points, "
+                   "max_appraised_points: fills the index %, ranks and bands.")
 @with_appcontext
-def scores(campaign_code: str, fmt: str, out: Path) -> None:
+def scores(campaign_code: str, fmt: str, out: Path, appraised_file: Path | None) -> None:
     campaign_id = find_campaign_id(campaign_code)
     if campaign_id is None:
         click.echo(f"Không có chiến dịch mã {campaign_code!r}; kiểm tra lại mã chiến dịch. / "
                    f"No campaign with code {campaign_code!r}; check the campaign code.", err=True)
         sys.exit(1)
-    # Until the campaign definition carries its points table, every sub-criterion is worth 1.
-    config = default_scoring_config(load_campaign_questionnaires(campaign_id))
+    try:
+        config = scoring_for_campaign(campaign_id).config
+    except ScoringConfigError as exc:
+        click.echo("Phần scoring của chiến dịch không hợp lệ: / The campaign's scoring section is invalid:",
+                   err=True)
+        for problem in exc.problems:
+            click.echo(f"  {problem}", err=True)
+        sys.exit(1)
     if not config.sub_criteria:
         click.echo("Các phiếu của chiến dịch không có câu hỏi chấm điểm. / "
                    "The campaign's questionnaires have no scored questions.", err=True)
         sys.exit(1)
-    for path in export_scores(campaign_id, config, fmt, out):
+    appraised = None
+    if appraised_file is not None:
+        try:
+            imported = read_appraised(campaign_id, appraised_file, config)
+        except AppraisedRejected as exc:
+            click.echo(f"Tệp điểm thẩm định bị từ chối, không dòng nào được dùng: / "
+                       f"The appraised points file was refused, no row was used: {appraised_file}",
+                       err=True)
+            for problem in exc.problems:
+                click.echo(f"  {problem}", err=True)
+            sys.exit(1)
+        config, appraised = imported.config, dict(imported.points)
+    for path in export_scores(campaign_id, config, fmt, out, appraised=appraised):
         click.echo(f"wrote {path}")

@@ -25,6 +25,13 @@ def _load(nonce: str) -> StaffLogin | None:
 def init_app(app: Flask) -> None:
     app.config.setdefault("STAFF_IDLE_MINUTES", 30)
     login_manager.init_app(app)
-    from survey.manage import admin, auth, campaigns  # noqa: F401  (routes register on import)
+    from survey.manage import (  # noqa: F401  (routes register on import)
+        admin,
+        auth,
+        campaigns,
+        integrity,
+        paper,
+        scores,
+    )
 
     app.register_blueprint(bp)

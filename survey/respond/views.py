@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from flask import abort, redirect, render_template, request, session, url_for
@@ -9,6 +10,7 @@ from werkzeug.wrappers import Response as WerkzeugResponse
 
 from survey.respond import bp
 from survey.respond.forms import SubmitForm, page_answers, page_data, page_form_class
+from survey.services.paradata import PageTiming, current_client
 from survey.services.responding import (
     Availability,
     FormContext,
@@ -21,6 +23,7 @@ from survey.services.responding import (
 )
 
 SESSION_KEY = "form_id"
+PAGE_SHOWN_KEY = "page_shown"  # [form id, page index, time shown]: paradata, never trusted for more
 
 
 @bp.get("/")
@@ -35,7 +38,7 @@ def open_token(token: str) -> WerkzeugResponse:
     Opening changes nothing a respondent did (mail scanners open links first); it only records
     that the link was opened.
     """
-    form_id = open_link(token)
+    form_id = open_link(token, current_client())
     if form_id is None:
         abort(404)
     session.clear()
@@ -88,11 +91,13 @@ def page(page: int) -> Any:
     if request.method == "GET":
         form = form_cls(formdata=None, data=page_data(
             q, index, [ctx.answers_for(a) for a in ctx.assignments]))
+        session[PAGE_SHOWN_KEY] = [ctx.form.id, index, time.time()]
         return render_template("respond/page.html", ctx=ctx, form=form, index=index, missing={})
     form = form_cls()
     form.validate()
     answers = page_answers(form, q, index, n)
-    save_page(ctx, index, {str(a.id): answers[i] for i, a in enumerate(ctx.assignments)})
+    save_page(ctx, index, {str(a.id): answers[i] for i, a in enumerate(ctx.assignments)},
+              PageTiming(_page_seconds(ctx.form.id, index), current_client()))
     action = request.form.get("action", "next")
     if action == "back":
         previous = _neighbour_page(ctx, index, -1)
@@ -106,12 +111,22 @@ def page(page: int) -> Any:
     }
     has_errors = any(f.errors for f in form) or any(missing.values())
     if has_errors:
+        session[PAGE_SHOWN_KEY] = [ctx.form.id, index, time.time()]  # shown again
         return render_template("respond/page.html", ctx=ctx, form=form, index=index,
                                missing=missing), 422
     following = _neighbour_page(ctx, index, +1)
     if following is not None:
         return redirect(url_for("respond.page", page=following + 1))
     return redirect(url_for("respond.review"))
+
+
+def _page_seconds(form_id: int, index: int) -> float | None:
+    """Seconds since this page was last shown in this session (None if it was not)."""
+    shown = session.pop(PAGE_SHOWN_KEY, None)
+    if (not isinstance(shown, list) or len(shown) != 3 or shown[0] != form_id or shown[1] != index
+            or not isinstance(shown[2], int | float)):
+        return None
+    return max(0.0, time.time() - float(shown[2]))
 
 
 def _neighbour_page(ctx: FormContext, index: int, step: int) -> int | None:
@@ -148,6 +163,8 @@ def submit() -> Any:
         return _message("closed", 403, ctx)
     if outcome is SubmitOutcome.ALREADY_SUBMITTED:
         return _message("already_submitted", 200, ctx)
+    if outcome is SubmitOutcome.QUOTA_FULL:
+        return _message("quota_full", 409, ctx)  # nothing stored; the draft is kept
     return redirect(url_for("respond.done"))
 
 

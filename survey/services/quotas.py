@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from sampling import RateMode
 from sqlalchemy import case, func, select
@@ -92,6 +93,17 @@ def cell_for_assignment(cells: Sequence[QuotaCell], unit_id: int | None,
     return next((c for c in cells if c.source_unit_id is None), cells[0])
 
 
+def _nearest_source_cell(by_source: Mapping[int, QuotaCell], unit_id: int | None,
+                         parents: Mapping[int, int | None]) -> QuotaCell | None:
+    current = unit_id
+    while current is not None and by_source:
+        cell = by_source.get(current)
+        if cell is not None:
+            return cell
+        current = parents.get(current)
+    return None
+
+
 @dataclass
 class Tally:
     """Counts summed over cells; ``target`` sums known targets, ``unknown_targets`` counts
@@ -170,12 +182,24 @@ def invitations_by_cell(s: Session, campaign_id: int, cells: Sequence[QuotaCell]
         .where(Form.campaign_id == campaign_id)
         .group_by(Form.group_id, Form.questionnaire_version_id, Assignment.rated_unit_id,
                   Respondent.unit_id))
+    # cell_for_assignment, without a distance per candidate: the nearest source cell is the
+    # first of the respondent's unit and its ancestors that is some cell's source (a key has
+    # at most one cell per source unit).
+    by_source: dict[ResponseKey, dict[int, QuotaCell]] = {}
+    fallback: dict[ResponseKey, QuotaCell] = {}
+    for key, members in by_key.items():
+        by_source[key] = {}
+        for c in members:
+            if c.source_unit_id is not None:
+                by_source[key].setdefault(c.source_unit_id, c)
+        fallback[key] = next((c for c in members if c.source_unit_id is None), members[0])
     out: dict[int, tuple[int, int]] = {}
     for group_id, qv_id, rated_id, unit_id, n, n_started in rows:
-        candidates = by_key.get((group_id, qv_id, rated_id))
+        key = (group_id, qv_id, rated_id)
+        candidates = by_key.get(key)
         if not candidates:
             continue  # a form outside the plan (e.g. made by hand)
-        cell = cell_for_assignment(candidates, unit_id, parents)
+        cell = _nearest_source_cell(by_source[key], unit_id, parents) or fallback[key]
         invited, begun = out.get(cell.id, (0, 0))
         out[cell.id] = (invited + n, begun + int(n_started or 0))
     return out
@@ -247,3 +271,68 @@ def quota_state(campaign_id: int) -> QuotaState:
         by_unit[rated_code].add(tally)
         total.add(tally)
     return QuotaState(tuple(states), dict(by_group), dict(by_unit), total)
+
+
+def closed_units(s: Session, campaign_id: int, group_id: int, questionnaire_version_id: int,
+                 rated_unit_ids: Iterable[int]) -> set[int]:
+    """Rated units (of ``rated_unit_ids``) whose closing cells are full; call it inside the
+    submit transaction, before storing responses.
+
+    The close rule. Responses carry no source, so a closing cell is judged by what a
+    response does carry: the key (group, questionnaire version, rated unit), whatever the
+    source. A key is *closing* when every quota cell with that key is ``close_when_full``
+    and has a known target (a census cell before its list is imported has none); it is
+    *full* when its valid responses (excluded ones free their place) reach the sum of those
+    targets. In the clear case, one cell per key, that is "valid responses >= target".
+    A key shared by a closing and a non-closing cell (e.g. a pooled cell and a per-source
+    cell rating the same unit, or a census cell without a target) never closes: which cell a
+    response fills cannot be told, and turning away someone whose own cell is still open
+    would be wrong. Units without any cell (forms made by hand) are always open.
+
+    Exactly once under concurrency: the closing cells are locked (``SELECT ... FOR UPDATE``
+    on PostgreSQL, in id order so matrix forms cannot deadlock) before the responses are
+    counted, so concurrent submits into one key queue behind each other and each counts
+    what the previous ones committed (READ COMMITTED takes a new snapshot per statement).
+    SQLite needs no lock: :func:`survey.db.write_transaction` already serialises writers
+    with ``BEGIN IMMEDIATE``. Non-closing keys take no lock.
+    """
+    units = set(rated_unit_ids)
+    if not units:
+        return set()
+    key = (QuotaCell.campaign_id == campaign_id, QuotaCell.group_id == group_id,
+           QuotaCell.questionnaire_version_id == questionnaire_version_id,
+           QuotaCell.rated_unit_id.in_(units))
+    # Cheap unlocked look first: most cells never close, and those must not serialise.
+    cells = s.execute(select(QuotaCell.id, QuotaCell.rated_unit_id, QuotaCell.close_when_full,
+                             QuotaCell.target).where(*key)).all()
+    candidates = _closing_targets(cells)
+    if not candidates:
+        return set()
+    # Lock and read again: the locked values are the ones that count.
+    locked = s.execute(
+        select(QuotaCell.id, QuotaCell.rated_unit_id, QuotaCell.close_when_full,
+               QuotaCell.target)
+        .where(*key[:3], QuotaCell.rated_unit_id.in_(candidates))
+        .order_by(QuotaCell.id).with_for_update()).all()
+    targets = _closing_targets(locked)
+    if not targets:
+        return set()
+    counts = dict(s.execute(
+        select(Response.rated_unit_id, func.count())
+        .where(Response.campaign_id == campaign_id, Response.group_id == group_id,
+               Response.questionnaire_version_id == questionnaire_version_id,
+               Response.rated_unit_id.in_(targets), Response.status == ResponseStatus.VALID)
+        .group_by(Response.rated_unit_id)).tuples().all())
+    return {u for u, target in targets.items() if counts.get(u, 0) >= target}
+
+
+def _closing_targets(cells: Iterable[Any]) -> dict[int, int]:
+    """Rated unit -> summed target, for the keys whose every cell closes with a known target."""
+    targets: dict[int, int] = {}
+    open_units: set[int] = set()
+    for _id, unit, close, target in cells:
+        if not close or target is None:
+            open_units.add(unit)
+        else:
+            targets[unit] = targets.get(unit, 0) + target
+    return {u: t for u, t in targets.items() if u not in open_units}

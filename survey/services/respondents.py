@@ -15,7 +15,7 @@ from typing import Any
 
 import sampling
 from questionnaires import RatingLayout
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
 from survey import db
@@ -24,10 +24,12 @@ from survey.models import (
     Campaign,
     Form,
     FormStatus,
+    Mode,
     QuestionnaireVersion,
     Respondent,
     RespondentGroup,
     Unit,
+    utcnow,
 )
 from survey.models.quota import QuotaCell
 from survey.services.campaigns import build_sampling_campaign, find_campaign
@@ -100,7 +102,11 @@ Plan = dict[int, list[tuple[int, tuple[int, ...]]]]
 
 def _plan_forms(clean: sampling.CleanList, cells: list[QuotaCell], units: dict[str, Unit],
                 groups: dict[str, RespondentGroup], parents: dict[int, int | None]) -> Plan:
-    """The forms each row needs; a member whose unit no cell of the group takes is an error."""
+    """The forms each row needs; a member whose unit no cell of the group takes is an error.
+
+    The forms depend only on (group, unit, rated units named), so each such combination is
+    worked out once, however many rows share it.
+    """
     cells_of: dict[int, list[QuotaCell]] = defaultdict(list)
     for c in cells:
         cells_of[c.group_id].append(c)
@@ -112,103 +118,228 @@ def _plan_forms(clean: sampling.CleanList, cells: list[QuotaCell], units: dict[s
     level_of = {u.id: u.level for u in units.values()}
     errors: list[sampling.ListError] = []
     plan: Plan = {}
+    known: dict[tuple[str, str, tuple[str, ...]], list[tuple[int, tuple[int, ...]]] | None] = {}
     for r in clean.respondents:
-        group = groups[r.group]
-        unit = units[r.unit]
-        chosen = cells_for_member(cells_of[group.id], unit.id, parents)
-        if r.rated_units:
-            named = {units[code].id for code in r.rated_units}
-            chosen = [c for c in cells_of[group.id] if c.rated_unit_id in named
-                      and (c in chosen or c.source_unit_id is None)]
-        if not chosen:
+        combo = (r.group, r.unit, tuple(r.rated_units))
+        if combo not in known:
+            known[combo] = _forms_for(groups[r.group], units[r.unit], r.rated_units, cells_of,
+                                      units, parents, matrix)
+        forms = known[combo]
+        if forms is None:
+            group, unit = groups[r.group], units[r.unit]
             allowed = sorted({level_of[c.source_unit_id or c.rated_unit_id]
                               for c in cells_of[group.id]})
             errors.append(sampling.ListError.make(
                 "LIST-UNIT-LEVEL", clean.file, r.row, "unit", value=r.unit, level=unit.level,
                 group=r.group, allowed=", ".join(allowed) or "-"))
             continue
-        rated: dict[int, list[int]] = defaultdict(list)
-        for c in chosen:
-            if c.rated_unit_id not in rated[c.questionnaire_version_id]:
-                rated[c.questionnaire_version_id].append(c.rated_unit_id)
-        forms: list[tuple[int, tuple[int, ...]]] = []
-        for vid, unit_ids in sorted(rated.items()):
-            if vid in matrix:
-                forms.append((vid, tuple(unit_ids)))
-            else:
-                forms.extend((vid, (u,)) for u in unit_ids)
         plan[r.row] = forms
     if errors:
         raise ListRejected(clean.file, tuple(errors), len(errors))
     return plan
 
 
+def _forms_for(group: RespondentGroup, unit: Unit, rated_units: tuple[str, ...],
+               cells_of: dict[int, list[QuotaCell]], units: dict[str, Unit],
+               parents: dict[int, int | None], matrix: set[int]
+               ) -> list[tuple[int, tuple[int, ...]]] | None:
+    """The forms of one member (None: no cell of the group takes their unit)."""
+    chosen = cells_for_member(cells_of[group.id], unit.id, parents)
+    if rated_units:
+        named = {units[code].id for code in rated_units}
+        chosen = [c for c in cells_of[group.id] if c.rated_unit_id in named
+                  and (c in chosen or c.source_unit_id is None)]
+    if not chosen:
+        return None
+    rated: dict[int, list[int]] = defaultdict(list)
+    for c in chosen:
+        if c.rated_unit_id not in rated[c.questionnaire_version_id]:
+            rated[c.questionnaire_version_id].append(c.rated_unit_id)
+    forms: list[tuple[int, tuple[int, ...]]] = []
+    for vid, unit_ids in sorted(rated.items()):
+        if vid in matrix:
+            forms.append((vid, tuple(unit_ids)))
+        else:
+            forms.extend((vid, (u,)) for u in unit_ids)
+    return forms
+
+
+# Columns written in bulk; ``id`` first where the import allocates ids itself.
+_RESPONDENT_COLUMNS = ("id", "campaign_id", "created_at") + _FIELDS
+_FORM_COLUMNS = ("id", "campaign_id", "respondent_id", "group_id", "questionnaire_version_id",
+                 "mode", "status", "created_at")
+_ASSIGNMENT_COLUMNS = ("form_id", "rated_unit_id")
+_CHUNK = 20_000  # rows per statement: each stays far below the statement timeout
+
+
+class _ExistingForm:
+    """A stored (or just planned) form of a respondent and the units it rates."""
+
+    __slots__ = ("id", "status", "units")
+
+    def __init__(self, form_id: int, status: FormStatus, units: set[int]) -> None:
+        self.id = form_id
+        self.status = status
+        self.units = units
+
+
 def _write(s: Session, campaign: Campaign, clean: sampling.CleanList, plan: Plan,
            units: dict[str, Unit], groups: dict[str, RespondentGroup]
            ) -> tuple[int, int, int, int, int, int]:
-    people = s.scalars(select(Respondent).filter_by(campaign_id=campaign.id)).all()
-    by_external = {p.external_id: p for p in people if p.external_id}
-    by_email = {p.email: p for p in people if p.email}
+    """Write respondents, forms and assignments in bulk (ids allocated up front, rows sent
+    with ``executemany`` on SQLite and ``COPY`` on PostgreSQL), no ORM objects per row."""
+    stored = s.execute(select(Respondent.id, *(getattr(Respondent, k) for k in _FIELDS))
+                       .where(Respondent.campaign_id == campaign.id)).tuples().all()
+    current = {row[0]: row[1:] for row in stored}
+    by_external = {row[4]: row[0] for row in stored if row[4]}
+    by_email = {row[5]: row[0] for row in stored if row[5]}
     created = updated = unchanged = 0
-    rows: list[tuple[Respondent, int]] = []
+    new_people: list[tuple[Any, ...]] = []
+    changes: list[dict[str, Any]] = []
+    rows: list[tuple[int | None, int, int]] = []  # (person id or None if new, row, group id)
     for r in clean.respondents:
-        values: dict[str, Any] = {
-            "full_name": r.full_name, "group_id": groups[r.group].id,
-            "unit_id": units[r.unit].id, "external_id": r.external_id or None,
-            "email": r.email, "phone": r.phone, "position": r.position or None}
+        values = (r.full_name, groups[r.group].id, units[r.unit].id, r.external_id or None,
+                  r.email, r.phone, r.position or None)
         person = by_external.get(r.external_id) or (by_email.get(r.email) if r.email else None)
         if person is None:
-            person = Respondent(campaign_id=campaign.id, **values)
-            s.add(person)
+            new_people.append(values)
+            rows.append((None, r.row, values[1]))
             created += 1
-        elif any(getattr(person, k) != values[k] for k in _FIELDS):
-            for k in _FIELDS:
-                setattr(person, k, values[k])
+            continue
+        if current[person] != values:
+            changes.append({"id": person, **dict(zip(_FIELDS, values, strict=True))})
+            current[person] = values
             updated += 1
         else:
             unchanged += 1
-        rows.append((person, r.row))
-    s.flush()
+        rows.append((person, r.row, values[1]))
 
-    ids = [p.id for p, _ in rows]
-    have: dict[int, dict[int, list[tuple[Form, set[int]]]]] = defaultdict(lambda: defaultdict(list))
-    forms = s.scalars(select(Form).where(Form.respondent_id.in_(ids))).all() if ids else []
-    assigned: dict[int, set[int]] = defaultdict(set)
-    if forms:
-        for form_id, unit_id in s.execute(select(Assignment.form_id, Assignment.rated_unit_id)
-                                          .where(Assignment.form_id.in_([f.id for f in forms]))):
-            assigned[form_id].add(unit_id)
-    for f in forms:
-        assert f.respondent_id is not None
-        have[f.respondent_id][f.questionnaire_version_id].append((f, assigned[f.id]))
+    now = _db_value(Respondent, "created_at", utcnow(), s)
+    people_ids = iter(_reserve_ids(s, Respondent, len(new_people)))
+    person_rows = [(next(people_ids), campaign.id, now) + v for v in new_people]
+    _insert_rows(s, Respondent, _RESPONDENT_COLUMNS, person_rows)
+    new_ids = iter(row[0] for row in person_rows)
+    rows = [(p if p is not None else next(new_ids), row, g) for p, row, g in rows]
+    if changes:
+        s.execute(update(Respondent), changes)
 
-    forms_created = assignments_created = 0
+    # Forms of the people on the list (new people have none yet).
+    have: dict[int, dict[int, list[_ExistingForm]]] = defaultdict(lambda: defaultdict(list))
+    matched = {p for p, _, _ in rows if p in current}
+    old_forms: dict[int, _ExistingForm] = {}
+    if matched:
+        for form_id, person, vid, status, unit_id in s.execute(
+                select(Form.id, Form.respondent_id, Form.questionnaire_version_id, Form.status,
+                       Assignment.rated_unit_id)
+                .outerjoin(Assignment, Assignment.form_id == Form.id)
+                .where(Form.campaign_id == campaign.id, Form.respondent_id.is_not(None))
+                .order_by(Form.id)).tuples():
+            if person not in matched:
+                continue
+            form = old_forms.get(form_id)
+            if form is None:
+                form = old_forms[form_id] = _ExistingForm(form_id, status, set())
+                have[person][vid].append(form)
+            if unit_id is not None:
+                form.units.add(unit_id)
+
+    new_forms: list[tuple[int, int, int]] = []  # (respondent, group, questionnaire version)
+    new_assignments: list[tuple[_ExistingForm, int]] = []
     keep: set[int] = set()
-    for person, row in rows:
+    next_new = -1  # placeholder ids for forms made here, replaced once ids are allocated
+    for person, row, group_id in rows:
+        if person not in matched:
+            # Someone new has no forms, and one row's plan never names a unit twice for a
+            # questionnaire, so each planned form is new: no search needed.
+            for vid, unit_ids in plan[row]:
+                new_forms.append((person, group_id, vid))
+                form = _ExistingForm(next_new, FormStatus.PENDING, set(unit_ids))
+                next_new -= 1
+                new_assignments.extend((form, u) for u in unit_ids)
+            continue
         for vid, unit_ids in plan[row]:
-            existing = have[person.id][vid]
-            match = next((f for f, got in existing if set(unit_ids) <= got
-                          or (len(unit_ids) > 1 and got & set(unit_ids))), None)
+            existing = have[person][vid]
+            wanted = set(unit_ids)
+            match = next((f for f in existing if wanted <= f.units
+                          or (len(unit_ids) > 1 and f.units & wanted)), None)
             if match is None:
-                match = Form(campaign_id=campaign.id, respondent_id=person.id,
-                             group_id=person.group_id, questionnaire_version_id=vid)
-                s.add(match)
-                s.flush()
-                existing.append((match, set()))
-                forms_created += 1
-            got = next(g for f, g in existing if f is match)
+                match = _ExistingForm(next_new, FormStatus.PENDING, set())
+                next_new -= 1
+                new_forms.append((person, group_id, vid))
+                existing.append(match)
             for unit_id in unit_ids:
-                if unit_id not in got and match.status is not FormStatus.SUBMITTED:
-                    s.add(Assignment(form_id=match.id, rated_unit_id=unit_id))
-                    got.add(unit_id)
-                    assignments_created += 1
+                if unit_id not in match.units and match.status is not FormStatus.SUBMITTED:
+                    new_assignments.append((match, unit_id))
+                    match.units.add(unit_id)
             keep.add(match.id)
+
+    form_ids = _reserve_ids(s, Form, len(new_forms))
+    mode, status = _db_value(Form, "mode", Mode.WEB, s), _db_value(Form, "status",
+                                                                    FormStatus.PENDING, s)
+    _insert_rows(s, Form, _FORM_COLUMNS, [
+        (fid, campaign.id, person, group_id, vid, mode, status, now)
+        for fid, (person, group_id, vid) in zip(form_ids, new_forms, strict=True)])
+    _insert_rows(s, Assignment, _ASSIGNMENT_COLUMNS, [
+        (form.id if form.id > 0 else form_ids[-form.id - 1], unit_id)
+        for form, unit_id in new_assignments])
+
     # A changed group or unit leaves forms nobody should fill; drop them while untouched.
-    stale = [f.id for f in forms if f.id not in keep
+    stale = [f.id for f in old_forms.values() if f.id not in keep
              and f.status in (FormStatus.PENDING, FormStatus.OPENED)]
-    if stale:
-        s.execute(delete(Form).where(Form.id.in_(stale)))
-    return created, updated, unchanged, forms_created, assignments_created, len(stale)
+    for i in range(0, len(stale), _CHUNK):
+        s.execute(delete(Form).where(Form.id.in_(stale[i:i + _CHUNK])))
+    return (created, updated, unchanged, len(new_forms), len(new_assignments), len(stale))
+
+
+def _reserve_ids(s: Session, model: type[Any], n: int) -> list[int]:
+    """``n`` fresh primary keys for ``model``'s table, inside the current write transaction.
+
+    PostgreSQL: drawn from the table's sequence (safe beside concurrent inserts). SQLite:
+    after the largest id; ``BEGIN IMMEDIATE`` holds the only write lock until commit.
+    """
+    if n == 0:
+        return []
+    table = model.__table__
+    if s.get_bind().dialect.name == "postgresql":
+        return list(s.scalars(
+            select(func.nextval(func.pg_get_serial_sequence(table.name, "id")))
+            .select_from(func.generate_series(1, n))))
+    start = (s.scalar(select(func.max(table.c.id))) or 0) + 1
+    return list(range(start, start + n))
+
+
+def _db_value(model: type[Any], column: str, value: Any, s: Session) -> Any:
+    """``value`` as the column's type sends it to the database (enum names, SQLite dates)."""
+    dialect = s.get_bind().dialect
+    process = model.__table__.c[column].type.dialect_impl(dialect).bind_processor(dialect)
+    return process(value) if process else value
+
+
+def _insert_rows(s: Session, model: type[Any], columns: tuple[str, ...],
+                 rows: list[tuple[Any, ...]]) -> None:
+    """Insert tuples of database-ready values (see :func:`_db_value`) in chunks through the
+    driver: ``COPY`` on PostgreSQL, ``executemany`` elsewhere."""
+    if not rows:
+        return
+    table = model.__table__
+    dialect = s.get_bind().dialect
+    raw = s.connection().connection.dbapi_connection
+    assert raw is not None
+    names = ", ".join(columns)
+    cursor = raw.cursor()
+    try:
+        for i in range(0, len(rows), _CHUNK):
+            chunk = rows[i:i + _CHUNK]
+            if dialect.name == "postgresql":
+                with cursor.copy(f"COPY {table.name} ({names}) FROM STDIN") as copy:
+                    for row in chunk:
+                        copy.write_row(row)
+            else:
+                marks = ", ".join("?" * len(columns))
+                cursor.executemany(f"INSERT INTO {table.name} ({names}) VALUES ({marks})",
+                                   chunk)
+    finally:
+        cursor.close()
 
 
 def _resolve_census(s: Session, campaign: Campaign, cells: list[QuotaCell],

@@ -27,7 +27,9 @@ from survey.models import (
     Unit,
     utcnow,
 )
+from survey.services.paradata import ClientInfo, PageTiming, copy_to_responses, record_open, record_page
 from survey.services.questionnaires import questionnaire_for
+from survey.services.quotas import closed_units
 from survey.services.tokens import find_form_id
 
 Answers = dict[str, dict[str, Any]]  # assignment id (as text) -> question id -> value
@@ -44,6 +46,7 @@ class SubmitOutcome(enum.Enum):
     ALREADY_SUBMITTED = "already_submitted"
     INCOMPLETE = "incomplete"
     CLOSED = "closed"
+    QUOTA_FULL = "quota_full"  # every unit it rates is in a full close-when-full cell
 
 
 @dataclass(frozen=True)
@@ -88,14 +91,20 @@ def campaign_availability(campaign: Campaign, now: dt.datetime | None = None) ->
     return Availability.OPEN
 
 
-def open_link(raw_token: str) -> int | None:
-    """The form a token opens (recording the first opening), or None for unknown/revoked."""
+def open_link(raw_token: str, client: ClientInfo | None = None) -> int | None:
+    """The form a token opens (recording the first opening), or None for unknown/revoked.
+
+    ``client``: the opener's keyed hashes, kept as paradata (devices that opened the link).
+    """
     form_id = find_form_id(raw_token)
     if form_id is None:
         return None
     with db.write_transaction() as s:
+        now = utcnow()
         s.execute(update(Form).where(Form.id == form_id, Form.status == FormStatus.PENDING)
-                  .values(status=FormStatus.OPENED, opened_at=utcnow()))
+                  .values(status=FormStatus.OPENED, opened_at=now))
+        if client is not None:
+            record_open(s, form_id, client, now)
     return form_id
 
 
@@ -117,8 +126,12 @@ def load_form(form_id: int) -> FormContext | None:
     )
 
 
-def save_page(ctx: FormContext, section_index: int, page_answers: Answers) -> None:
-    """Merge one page's answers into the draft; answers hidden by show-if are dropped."""
+def save_page(ctx: FormContext, section_index: int, page_answers: Answers,
+              timing: PageTiming | None = None) -> None:
+    """Merge one page's answers into the draft; answers hidden by show-if are dropped.
+
+    ``timing`` (time on the page, client hashes) is recorded as the form's paradata.
+    """
     section = ctx.questionnaire.sections[section_index]
     page_ids = {q.id for q in section.questions}
     merged: Answers = {}
@@ -141,6 +154,9 @@ def save_page(ctx: FormContext, section_index: int, page_answers: Answers) -> No
         if form.status in (FormStatus.PENDING, FormStatus.OPENED):
             form.status = FormStatus.STARTED
             form.started_at = utcnow()
+        if timing is not None:
+            items = sum(sum(1 for q in section.questions if q.visible(v)) for v in merged.values())
+            record_page(s, form.id, section_index, items, timing, utcnow())
     ctx.answers.clear()
     ctx.answers.update(merged)
 
@@ -156,6 +172,11 @@ def submit_form(ctx: FormContext) -> SubmitOutcome:
 
     The conditional update on the form's status is the gate: of many concurrent submits only
     one sees a row to update; the unique ``response_key`` backs it up at the database level.
+
+    Close-when-full cells are checked in the same transaction (see
+    :func:`survey.services.quotas.closed_units` for the rule and the locking): a form whose
+    every rated unit is full is turned away (:attr:`SubmitOutcome.QUOTA_FULL`), nothing is
+    stored and the draft stays; a matrix form with only some full units stores the others.
     """
     if ctx.submitted:
         return SubmitOutcome.ALREADY_SUBMITTED
@@ -170,7 +191,13 @@ def submit_form(ctx: FormContext) -> SubmitOutcome:
     except IntegrityError:
         # Another submit of the same form won the race; its responses stand.
         return SubmitOutcome.ALREADY_SUBMITTED
+    except _QuotaFull:
+        return SubmitOutcome.QUOTA_FULL
     return SubmitOutcome.SUBMITTED
+
+
+class _QuotaFull(Exception):
+    """Raised inside the submit transaction to roll it back: every rated unit is full."""
 
 
 def _store_responses(ctx: FormContext, q: Questionnaire, now: dt.datetime) -> None:
@@ -180,15 +207,27 @@ def _store_responses(ctx: FormContext, q: Questionnaire, now: dt.datetime) -> No
             .values(status=FormStatus.SUBMITTED, submitted_at=now)).rowcount
         if claimed != 1:
             raise IntegrityError("form already submitted", None, ValueError("claimed"))
+        # After the claim, so duplicate submits of one form never wait on a cell lock.
+        full = closed_units(s, ctx.campaign.id, ctx.form.group_id,
+                            ctx.form.questionnaire_version_id,
+                            (a.rated_unit_id for a in ctx.assignments))
+        if full and all(a.rated_unit_id in full for a in ctx.assignments):
+            raise _QuotaFull()  # rolls back the claim: the form stays open, its draft kept
+        stored: list[Response] = []
         for a in ctx.assignments:
+            if a.rated_unit_id in full:
+                continue  # a matrix form: the full units are left out, the others stored
             answers = q.visible_answers(ctx.answers_for(a))
-            s.add(Response(
+            stored.append(Response(
                 campaign_id=ctx.campaign.id,
                 questionnaire_version_id=ctx.form.questionnaire_version_id,
                 content_hash=q.content_hash, group_id=ctx.form.group_id,
                 rated_unit_id=a.rated_unit_id, mode=ctx.form.mode,
                 submitted_on=now.date(), response_key=response_key(a.id),
                 answers=answers, item_codes=q.item_codes(answers)))
+        s.add_all(stored)
+        s.flush()
+        copy_to_responses(s, ctx.form, [r.id for r in stored], len(q.sections), now)
         draft = s.get(Draft, ctx.form.id)
         if draft is not None:
             s.delete(draft)

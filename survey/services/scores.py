@@ -14,8 +14,12 @@ without ``N`` counting as a census (``N_h = n_h``).
 
 from __future__ import annotations
 
+import csv
 import dataclasses
+import io
+import math
 import re
+import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,11 +34,14 @@ from analysis import (
     NoSurvey,
     Pooling,
     ScoringConfig,
+    SipasConfig,
+    SipasElement,
     SubCriterion,
     SurveyDesign,
     WeightsSummary,
     compile_index,
     score_survey,
+    sipas,
     weights_summary,
 )
 from analysis.exports import (
@@ -44,6 +51,8 @@ from analysis.exports import (
     Report,
     Table,
     Variable,
+    csv_bytes,
+    json_bytes,
     write_csv,
     write_dta,
     write_json,
@@ -61,6 +70,7 @@ from survey.models import (
     ResponseStatus,
     Unit,
 )
+from survey.models.integrity import UnitAnnulment
 from survey.services.questionnaires import questionnaire_for
 
 FORMATS = ("csv", "xlsx", "json", "sav", "dta")
@@ -146,6 +156,7 @@ def load_score_inputs(campaign_id: int) -> ScoreInputs:
         .join(Unit, Unit.id == Response.rated_unit_id)
         .join(RespondentGroup, RespondentGroup.id == Response.group_id)
         .where(Response.campaign_id == campaign_id, Response.status == ResponseStatus.VALID)
+        .where(Response.rated_unit_id.not_in(select(UnitAnnulment.unit_id)))  # annulled units
         .order_by(Response.id)
     ).all()
     all_units = s.execute(select(Unit.code, Unit.name_vi, Unit.level).where(Unit.campaign_id == campaign_id)).all()
@@ -244,6 +255,18 @@ class UnitResult:
     rank: int  # by index_pct when appraised given, else by survey points
     band: str | None  # only with appraised points
     responses: int
+    survey_band: str | None = None  # band of survey_pct (the reading without appraised points)
+
+
+@dataclass(frozen=True)
+class SipasRow:
+    """One SIPAS index of one rated unit: an item (S1.1), an element (S1) or the overall index."""
+
+    unit: str
+    level: str
+    kind: str  # "item" | "element" | "overall"
+    code: str
+    estimate: Estimate  # share satisfied, 0..1
 
 
 @dataclass(frozen=True)
@@ -257,6 +280,7 @@ class CampaignScores:
     versions: tuple[VersionInfo, ...]
     weights: WeightsSummary | None  # None when there is no valid response
     population: Mapping[tuple[str, str], float]
+    sipas: tuple[SipasRow, ...] = ()  # per rated unit, when the questionnaires have SIPAS items
 
 
 def _design(inputs: ScoreInputs, population: Mapping[tuple[str, str], float]) -> SurveyDesign:
@@ -306,7 +330,13 @@ def score_campaign(
     if inputs.n_rows == 0:
         return CampaignScores(inputs.campaign_code, config, (), (), inputs.versions, None, population)
     design = _design(inputs, population)
-    survey = score_survey(design, inputs.answers, inputs.option_scores, config, unit="unit", group="group")
+    answers, option_scores = dict(inputs.answers), dict(inputs.option_scores)
+    for sub in config.sub_criteria:
+        for item in sub.items:
+            if item not in answers:  # a planned questionnaire nobody has answered yet
+                answers[item] = np.zeros(inputs.n_rows, dtype=np.uint8)
+                option_scores[item] = [math.nan]
+    survey = score_survey(design, answers, option_scores, config, unit="unit", group="group")
     level_of = inputs.unit_levels
     blocks = {u: level_of[u] for u in survey}
     if appraised is None:
@@ -333,11 +363,71 @@ def score_campaign(
             appraised=None if appraised is None else entry.appraised,
             index_pct=None if appraised is None else entry.index_pct,
             rank=entry.rank, band=None if appraised is None else entry.band,
-            responses=int(responses.get(u, 0))))
+            responses=int(responses.get(u, 0)),
+            survey_band=band_of(s.points.value / config.survey_max * 100, config)))
     order = {sub.code: k for k, sub in enumerate(config.sub_criteria)}
     subs.sort(key=lambda r: (r.level, _natural(r.unit), order[r.sub_criterion]))
     return CampaignScores(inputs.campaign_code, config, tuple(subs), tuple(units), inputs.versions,
-                          weights_summary(design), population)
+                          weights_summary(design), population, sipas_rows(inputs, design))
+
+
+def band_of(pct: float, config: ScoringConfig) -> str | None:
+    """The first band (highest threshold first) that ``pct`` reaches, else None."""
+    for band in sorted(config.bands, key=lambda b: -b.min_pct):
+        if pct >= band.min_pct:
+            return band.label
+    return None
+
+
+_SIPAS_CODE = re.compile(r"^S(\d+)\.(\d+)$")
+SATISFIED_MIN = 0.75  # "Hài lòng" on the 0 / 0.25 / 0.5 / 0.75 / 1 scale
+
+
+def sipas_rows(inputs: ScoreInputs, design: SurveyDesign) -> tuple[SipasRow, ...]:
+    """SIPAS item / element / overall indices per rated unit (Decision 1001/QĐ-BNV reading).
+
+    A SIPAS item is a scored question whose sub-criterion reads ``S<element>.<item>``; the
+    same code in several questionnaires (full and short form) is one item. An answer is
+    satisfied when its option scores >= 0.75; "don't know" is not a valid answer.
+    """
+    recoded: dict[str, NDArray[np.uint8]] = {}
+    for v in inputs.versions:
+        q = v.questionnaire
+        for question in q.scored_questions:
+            code = question.subcriterion or ""
+            if not _SIPAS_CODE.match(code):
+                continue
+            # 0 = no valid answer, 1 = valid not satisfied, 2 = satisfied
+            lut = np.zeros(len(question.options) + 1, dtype=np.uint8)
+            for i, o in enumerate(question.options, start=1):
+                if not o.dont_know and o.score is not None:
+                    lut[i] = 2 if o.score >= SATISFIED_MIN else 1
+            own = lut[inputs.answers[item_key(q, question.id)]]
+            recoded[code] = np.maximum(recoded.get(code, np.zeros(inputs.n_rows, np.uint8)), own)
+    if not recoded or inputs.n_rows == 0:
+        return ()
+    by_element: dict[str, list[str]] = {}
+    for code in sorted(recoded, key=_natural):
+        by_element.setdefault(code.split(".", 1)[0], []).append(code)
+    config = SipasConfig(tuple(SipasElement(e, tuple(items)) for e, items in by_element.items()),
+                         satisfied_codes=frozenset({2}))
+    result = sipas(design, recoded, config, by="unit")
+    units = sorted({u for u in inputs.unit.tolist()}, key=_natural)
+    level = inputs.unit_levels
+    rows: list[SipasRow] = []
+    for u in units:
+        for kind, table in (("item", result.items), ("element", result.elements)):
+            for code, by_unit in table.items():
+                assert isinstance(by_unit, dict)
+                if u in by_unit and by_unit[u].n > 0:
+                    rows.append(SipasRow(u, level.get(u, ""), kind, code, by_unit[u]))
+        overall = result.overall
+        assert isinstance(overall, dict)
+        if u in overall and overall[u].n > 0:
+            rows.append(SipasRow(u, level.get(u, ""), "overall", "SIPAS", overall[u]))
+    order = {"overall": 0, "element": 1, "item": 2}
+    rows.sort(key=lambda r: (r.level, _natural(r.unit), order[r.kind], _natural(r.code)))
+    return tuple(rows)
 
 
 _N, _I, _T = ColumnKind.NUMBER, ColumnKind.INTEGER, ColumnKind.TEXT
@@ -356,6 +446,13 @@ UNIT_COLUMNS = (
     Column("survey_points", _N), Column("survey_points_se", _N), Column("survey_points_ci_low", _N),
     Column("survey_points_ci_high", _N), Column("survey_max", _N), Column("survey_pct", _N),
     Column("appraised_points", _N), Column("index_pct", _N), Column("rank", _I), Column("band", _T),
+    Column("survey_band", _T, "band of survey_pct"),
+)
+SIPAS_COLUMNS = (
+    Column("unit", _T), Column("level", _T), Column("kind", _T, "item / element / overall"),
+    Column("code", _T), Column("satisfied", _N, "share satisfied 0..1"), Column("se", _N),
+    Column("ci_low", _N), Column("ci_high", _N), Column("n", _I, "responses with a valid answer"),
+    Column("n_eff", _N),
 )
 METHOD_COLUMNS = (Column("section", _T), Column("key", _T), Column("value", _T))
 
@@ -370,8 +467,14 @@ def score_tables(result: CampaignScores) -> Report:
     )
     unit_rows = tuple(
         (u.unit, u.name, u.level, u.responses, u.points.value, u.points.se, u.points.ci_low,
-         u.points.ci_high, u.survey_max, u.survey_pct, u.appraised, u.index_pct, u.rank, u.band)
+         u.points.ci_high, u.survey_max, u.survey_pct, u.appraised, u.index_pct, u.rank, u.band,
+         u.survey_band)
         for u in result.units
+    )
+    sipas_table = tuple(
+        (r.unit, r.level, r.kind, r.code, r.estimate.value, r.estimate.se, r.estimate.ci_low,
+         r.estimate.ci_high, r.estimate.n, r.estimate.n_eff)
+        for r in result.sipas
     )
     c = result.config
     methods: list[tuple[str, str, str]] = [
@@ -404,11 +507,14 @@ def score_tables(result: CampaignScores) -> Report:
         for name in ("n", "total", "min", "max", "mean", "cv", "deff", "n_eff"):
             value = getattr(w, name)
             methods.append(("weights", name, f"{value:.12g}"))
-    return Report((
-        Table("scores", SCORE_COLUMNS, score_rows),
-        Table("units", UNIT_COLUMNS, unit_rows),
-        Table("methods", METHOD_COLUMNS, tuple(methods)),
-    ))
+    if sipas_table:
+        methods.append(("sipas", "reading", f"share of valid answers with option score >= {SATISFIED_MIN:g}; "
+                                            "element = mean of items; SIPAS = mean of elements"))
+    tables = [Table("scores", SCORE_COLUMNS, score_rows), Table("units", UNIT_COLUMNS, unit_rows)]
+    if sipas_table:
+        tables.append(Table("sipas", SIPAS_COLUMNS, sipas_table))
+    tables.append(Table("methods", METHOD_COLUMNS, tuple(methods)))
+    return Report(tuple(tables))
 
 
 _NAME_BAD = re.compile(r"[^A-Za-z0-9_]")
@@ -446,11 +552,13 @@ def score_microdata(inputs: ScoreInputs) -> Microdata:
 
 
 def export_scores(campaign_id: int, config: ScoringConfig, fmt: str, path: str | Path,
-                  population: Mapping[tuple[str, str], float] | None = None) -> list[Path]:
+                  population: Mapping[tuple[str, str], float] | None = None,
+                  appraised: Mapping[str, float] | None = None) -> list[Path]:
     """Score the campaign and write ``fmt`` to ``path``; return the files written.
 
     ``csv`` writes the scores table to ``path`` and the unit totals beside it
-    (``<stem>.units.csv``); ``sav`` / ``dta`` write the response microdata.
+    (``<stem>.units.csv``, and ``<stem>.sipas.csv`` when there are SIPAS items);
+    ``sav`` / ``dta`` write the response microdata.
     """
     path = Path(path)
     if fmt in ("sav", "dta"):
@@ -459,7 +567,7 @@ def export_scores(campaign_id: int, config: ScoringConfig, fmt: str, path: str |
         return [path]
     if fmt not in FORMATS:
         raise ValueError(f"unknown format {fmt!r}; use one of {', '.join(FORMATS)}")
-    report = score_tables(score_campaign(campaign_id, config, population))
+    report = score_tables(score_campaign(campaign_id, config, population, appraised))
     if fmt == "xlsx":
         write_xlsx(report, path)
         return [path]
@@ -467,7 +575,200 @@ def export_scores(campaign_id: int, config: ScoringConfig, fmt: str, path: str |
         write_json(report, path)
         return [path]
     tables = {t.name: t for t in report.tables}
-    units_path = path.with_name(f"{path.stem}.units{path.suffix or '.csv'}")
+    written = [path]
     write_csv(tables["scores"], path)
-    write_csv(tables["units"], units_path)
-    return [path, units_path]
+    for name in ("units", "sipas"):
+        if name in tables:
+            extra = path.with_name(f"{path.stem}.{name}{path.suffix or '.csv'}")
+            write_csv(tables[name], extra)
+            written.append(extra)
+    return written
+
+
+# -- appraised points ---------------------------------------------------------------------
+
+APPRAISED_COLUMNS = ("unit", "appraised_points", "max_appraised_points")
+
+
+@dataclass(frozen=True)
+class AppraisedProblem:
+    """A refused cell or row of an appraised-points file (row 1 is the header)."""
+
+    row: int
+    column: str
+    vi: str
+    en: str
+
+    def __str__(self) -> str:
+        where = f"dòng/row {self.row}" + (f", {self.column}" if self.column else "")
+        return f"{where}: {self.vi} / {self.en}"
+
+
+class AppraisedRejected(ValueError):
+    """The file was refused as a whole; ``problems`` lists every located problem."""
+
+    def __init__(self, problems: Sequence[AppraisedProblem]):
+        self.problems = tuple(problems)
+        super().__init__("; ".join(str(p) for p in self.problems))
+
+
+@dataclass(frozen=True)
+class Appraised:
+    """Imported appraised points and the config with the appraised maximum they imply."""
+
+    points: Mapping[str, float]
+    config: ScoringConfig
+
+
+def _appraised_rows(name: str, data: bytes) -> list[list[Any]]:
+    suffix = Path(name).suffix.lower()
+    if suffix == ".xlsx":
+        from openpyxl import load_workbook
+
+        try:
+            wb = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
+        except Exception as exc:  # a damaged or mislabelled file
+            raise AppraisedRejected([AppraisedProblem(0, "", "không đọc được tệp XLSX",
+                                                      f"cannot read the XLSX file ({type(exc).__name__})")]) from exc
+        ws = wb.worksheets[0]
+        rows = [list(r) for r in ws.iter_rows(values_only=True)]
+        wb.close()
+        return rows
+    if suffix == ".csv":
+        try:
+            text = data.decode("utf-8-sig")
+        except UnicodeDecodeError as exc:
+            raise AppraisedRejected([AppraisedProblem(0, "", "tệp CSV phải mã hóa UTF-8",
+                                                      "the CSV file must be UTF-8")]) from exc
+        first = text.split("\n", 1)[0]
+        delimiter = ";" if first.count(";") > first.count(",") else ","
+        return [list(r) for r in csv.reader(io.StringIO(text), delimiter=delimiter)]
+    raise AppraisedRejected([AppraisedProblem(0, "", "chỉ nhận tệp .csv hoặc .xlsx",
+                                              "only .csv or .xlsx files are accepted")])
+
+
+def _cell_number(value: Any) -> float | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int | float):
+        f = float(value)
+    elif isinstance(value, str) and value.strip():
+        try:
+            f = float(value.strip().replace(",", "."))
+        except ValueError:
+            return None
+    else:
+        return None
+    return f if math.isfinite(f) else None
+
+
+def parse_appraised(name: str, data: bytes, unit_codes: Sequence[str] | Mapping[str, Any],
+                    config: ScoringConfig, surveyed: Sequence[str] = ()) -> Appraised:
+    """Read appraised points (columns unit, appraised_points, max_appraised_points).
+
+    All or nothing: every problem is collected and :class:`AppraisedRejected` raised. The
+    file's ``max_appraised_points`` must be the same on every row and, when the scoring
+    section sets the index's ``max_points``, equal its appraised share
+    (``max_points`` - survey points); without one the file sets it. Every unit in
+    ``surveyed`` (units with valid responses) needs a row.
+    """
+    rows = _appraised_rows(name, data)
+    problems: list[AppraisedProblem] = []
+    if not rows:
+        raise AppraisedRejected([AppraisedProblem(1, "", "tệp rỗng", "the file is empty")])
+    header = [str(h).strip().lower() if h is not None else "" for h in rows[0]]
+    missing = [c for c in APPRAISED_COLUMNS if c not in header]
+    if missing:
+        raise AppraisedRejected([AppraisedProblem(1, c, "thiếu cột", "missing column") for c in missing])
+    at = {c: header.index(c) for c in APPRAISED_COLUMNS}
+    known = set(unit_codes)
+    points: dict[str, float] = {}
+    first_row: dict[str, int] = {}
+    maxima: set[float] = set()
+    for n, raw in enumerate(rows[1:], start=2):
+        cells = list(raw) + [None] * (len(header) - len(raw))
+        if all(c is None or (isinstance(c, str) and not c.strip()) for c in cells):
+            continue
+        unit = cells[at["unit"]]
+        unit = str(unit).strip() if unit is not None else ""
+        if not unit:
+            problems.append(AppraisedProblem(n, "unit", "thiếu mã đơn vị", "missing unit code"))
+        elif unit not in known:
+            problems.append(AppraisedProblem(n, "unit", f"đơn vị {unit!r} không thuộc chiến dịch",
+                                             f"unit {unit!r} is not a unit of the campaign"))
+        elif unit in first_row:
+            problems.append(AppraisedProblem(n, "unit", f"đơn vị {unit!r} trùng với dòng {first_row[unit]}",
+                                             f"unit {unit!r} repeats row {first_row[unit]}"))
+        value = _cell_number(cells[at["appraised_points"]])
+        top = _cell_number(cells[at["max_appraised_points"]])
+        if top is None or top <= 0:
+            problems.append(AppraisedProblem(n, "max_appraised_points", "phải là số > 0", "must be a number > 0"))
+        else:
+            maxima.add(top)
+        if value is None:
+            problems.append(AppraisedProblem(n, "appraised_points", "phải là một số", "must be a number"))
+        elif value < 0 or (top is not None and value > top):
+            problems.append(AppraisedProblem(n, "appraised_points", "phải nằm trong khoảng 0 đến điểm tối đa",
+                                             "must lie between 0 and the max points"))
+        if unit and unit in known and unit not in first_row:
+            first_row[unit] = n
+            if value is not None:
+                points[unit] = value
+    if not first_row and not problems:
+        problems.append(AppraisedProblem(2, "", "tệp không có dòng dữ liệu", "the file has no data rows"))
+    for unit in sorted(set(surveyed) - set(first_row), key=_natural):
+        problems.append(AppraisedProblem(0, "unit", f"đơn vị {unit!r} có phiếu khảo sát nhưng thiếu điểm thẩm định",
+                                         f"unit {unit!r} has survey responses but no appraised points"))
+    if len(maxima) > 1:
+        problems.append(AppraisedProblem(0, "max_appraised_points",
+                                         "điểm tối đa phải giống nhau ở mọi dòng",
+                                         "max points must be the same on every row"))
+    elif maxima and config.appraised_max > 0 and not math.isclose(next(iter(maxima)), config.appraised_max,
+                                                                   abs_tol=1e-9):
+        problems.append(AppraisedProblem(
+            0, "max_appraised_points",
+            f"khác điểm thẩm định tối đa của cấu hình ({config.appraised_max:g})",
+            f"differs from the scoring section's appraised maximum ({config.appraised_max:g})"))
+    if problems:
+        raise AppraisedRejected(problems)
+    top = next(iter(maxima))
+    return Appraised(points, dataclasses.replace(config, appraised_max=top))
+
+
+def read_appraised(campaign_id: int, path: str | Path, config: ScoringConfig) -> Appraised:
+    """:func:`parse_appraised` on a file, checked against the campaign's units."""
+    path = Path(path)
+    s = db.session()
+    codes = s.scalars(select(Unit.code).where(Unit.campaign_id == campaign_id)).all()
+    surveyed = s.scalars(select(Unit.code).distinct().join(Response, Response.rated_unit_id == Unit.id).where(
+        Response.campaign_id == campaign_id, Response.status == ResponseStatus.VALID)).all()
+    return parse_appraised(path.name, path.read_bytes(), list(codes), config, list(surveyed))
+
+
+# -- web downloads ------------------------------------------------------------------------
+
+DOWNLOADS = {"csv": "text/csv; charset=utf-8", "json": "application/json",
+             "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"}
+
+
+def download_scores(campaign: Campaign, config: ScoringConfig, fmt: str) -> bytes:
+    """The campaign's scores as CSV (the units table), XLSX or JSON bytes; the download is audited."""
+    if fmt not in DOWNLOADS:
+        raise ValueError(f"unknown format {fmt!r}; use one of {', '.join(DOWNLOADS)}")
+    report = score_tables(score_campaign(campaign.id, config))
+    if fmt == "csv":
+        data = csv_bytes({t.name: t for t in report.tables}["units"])
+    elif fmt == "json":
+        data = json_bytes(report)
+    else:
+        with tempfile.TemporaryDirectory() as tmp:
+            out = Path(tmp) / "scores.xlsx"
+            write_xlsx(report, out)
+            data = out.read_bytes()
+    from survey.services.audit import record_audit
+
+    with db.write_transaction():
+        record_audit("export.scores", province_code=campaign.province_code, object_type="campaign",
+                     object_id=campaign.code, detail={"format": fmt,
+                                                      "units": len(report.tables[1].rows)})
+    return data

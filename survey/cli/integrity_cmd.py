@@ -1,0 +1,36 @@
+"""``par-survey integrity``: scan a campaign's responses for speeders, straight-lining, bursts ..."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+from flask.cli import with_appcontext
+from sqlalchemy import select
+
+from survey import db
+from survey.models import Campaign
+from survey.services.integrity import scan_campaign
+
+
+@click.group("integrity", help="Response-integrity checks.")
+def integrity_group() -> None:
+    pass
+
+
+@integrity_group.command("scan", help="Scan a campaign's responses. Re-running replaces the "
+                                      "previous scan's flags and keeps reviewers' decisions.")
+@click.option("--campaign", "campaign_code", required=True, help="Campaign code.")
+@with_appcontext
+def scan(campaign_code: str) -> None:
+    campaign = db.session().scalar(select(Campaign).where(Campaign.code == campaign_code))
+    if campaign is None:
+        click.echo(f"Không có chiến dịch mã {campaign_code!r}; kiểm tra lại mã chiến dịch. / "
+                   f"No campaign with code {campaign_code!r}; check the campaign code.", err=True)
+        sys.exit(1)
+    summary = scan_campaign(campaign, actor_email="cli")
+    c = summary.counts
+    click.echo(f"{summary.campaign_code}: {summary.responses} responses; ok {c.get('ok', 0)}, "
+               f"review {c.get('review', 0)}, exclude {c.get('exclude', 0)}; "
+               f"excluded {summary.excluded}; unit flags {summary.unit_flags}; "
+               f"reviewer decisions kept {summary.decided}")

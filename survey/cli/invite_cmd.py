@@ -1,0 +1,146 @@
+"""``par-survey invite``: queue and deliver invitations and reminders by email (the outbox).
+
+``send`` and ``remind`` queue and then deliver (``--queue-only`` leaves delivery to workers);
+``work`` is the delivery worker (several may run at once); ``problems`` lists bounced, failed
+and uncertain messages; ``resolve`` settles an uncertain one.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import NoReturn
+
+import click
+from flask.cli import with_appcontext
+
+from survey.models import Campaign
+from survey.services.campaigns import CampaignNotFound, find_campaign
+from survey.services.mail import MailConfigError, smtp_settings
+from survey.services.outbox import (
+    NotUncertain,
+    QueueReport,
+    WorkReport,
+    bounced_recipients,
+    due_count,
+    failed_messages,
+    queue_invitations,
+    queue_reminders,
+    resolve_uncertain,
+    uncertain_messages,
+    work,
+)
+
+
+def _fail(message: str) -> NoReturn:
+    click.echo(message, err=True)
+    sys.exit(1)
+
+
+def _campaign(code: str) -> Campaign:
+    try:
+        return find_campaign(code)
+    except CampaignNotFound as exc:
+        _fail(str(exc))
+
+
+def _echo_queue(report: QueueReport) -> None:
+    click.echo(f"QUEUED {report.queued} (already {report.already_queued}, "
+               f"no email {report.no_email}, bounced address {report.bounced})")
+
+
+def _deliver(once: bool = True, campaign_id: int | None = None) -> WorkReport:
+    try:
+        settings = smtp_settings()
+    except MailConfigError as exc:
+        _fail(str(exc))
+    total = due_count(campaign_id)
+    try:
+        with click.progressbar(length=total, label="Gửi thư / sending", file=sys.stderr,
+                               show_pos=True) as bar:
+            report = work(once=once, settings=settings, progress=bar.update)
+    except MailConfigError as exc:
+        _fail(str(exc))
+    click.echo(f"SENT {report.sent}, bounced {report.bounced}, retry later {report.retried}"
+               f" (+{report.released} not attempted), failed {report.failed}, "
+               f"uncertain {report.uncertain}")
+    return report
+
+
+@click.group("invite", help="Email invitations and reminders (thư mời, nhắc nhở).")
+def invite_group() -> None:
+    pass
+
+
+@invite_group.command("send", help="Queue invitations for a campaign's web forms not yet "
+                      "invited, then deliver them.")
+@click.option("--campaign", "code", required=True)
+@click.option("--group", default=None, help="only this respondent group code")
+@click.option("--unit", default=None, help="only forms rating this unit code")
+@click.option("--language", type=click.Choice(["vi", "en"]), default="vi", show_default=True)
+@click.option("--queue-only", is_flag=True, help="queue; leave delivery to `invite work`")
+@with_appcontext
+def send(code: str, group: str | None, unit: str | None, language: str, queue_only: bool) -> None:
+    campaign = _campaign(code)
+    _echo_queue(queue_invitations(campaign, group=group, unit=unit, language=language))
+    if not queue_only:
+        _deliver(campaign_id=None)
+
+
+@invite_group.command("remind", help="Queue reminders to respondents who have not completed, "
+                      "invited (or last reminded) at least N days ago, then deliver them.")
+@click.option("--campaign", "code", required=True)
+@click.option("--after-days", type=float, required=True)
+@click.option("--group", default=None)
+@click.option("--unit", default=None)
+@click.option("--queue-only", is_flag=True)
+@with_appcontext
+def remind(code: str, after_days: float, group: str | None, unit: str | None,
+           queue_only: bool) -> None:
+    campaign = _campaign(code)
+    _echo_queue(queue_reminders(campaign, after_days=after_days, group=group, unit=unit))
+    if not queue_only:
+        _deliver()
+
+
+@invite_group.command("work", help="Deliver queued messages (safe to run several at once). "
+                      "With --once: until nothing is due, else forever.")
+@click.option("--once", is_flag=True)
+@with_appcontext
+def work_cmd(once: bool) -> None:
+    if once:
+        _deliver(once=True)
+        return
+    try:
+        settings = smtp_settings()
+    except MailConfigError as exc:
+        _fail(str(exc))
+    click.echo("worker started; Ctrl-C to stop", err=True)
+    try:
+        work(once=False, settings=settings,
+             progress=lambda n: click.echo(".", nl=False, err=True))
+    except KeyboardInterrupt:
+        click.echo("\nstopped", err=True)
+
+
+@invite_group.command("problems", help="Bounced, failed and uncertain messages of a campaign.")
+@click.option("--campaign", "code", required=True)
+@with_appcontext
+def problems(code: str) -> None:
+    campaign = _campaign(code)
+    for p in (bounced_recipients(campaign.id) + failed_messages(campaign.id)
+              + uncertain_messages(campaign.id)):
+        click.echo(f"{p.status.upper()} id={p.outbox_id} {p.kind} {p.email} ({p.full_name}): "
+                   f"{p.detail or ''}")
+
+
+@invite_group.command("resolve", help="Settle an uncertain message: --delivered marks it sent, "
+                      "--not-delivered revokes its link and queues it again.")
+@click.option("--id", "outbox_id", type=int, required=True)
+@click.option("--delivered/--not-delivered", required=True)
+@with_appcontext
+def resolve(outbox_id: int, delivered: bool) -> None:
+    try:
+        resolve_uncertain(outbox_id, delivered=delivered)
+    except NotUncertain as exc:
+        _fail(str(exc))
+    click.echo(f"RESOLVED {outbox_id} {'delivered' if delivered else 'queued again'}")

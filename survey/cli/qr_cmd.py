@@ -1,0 +1,68 @@
+"""``par-survey qr``: cards (PDF) or individual QR codes (SVG/PNG) for respondent links."""
+
+from __future__ import annotations
+
+import csv
+import sys
+from pathlib import Path
+
+import click
+from flask import current_app
+from flask.cli import with_appcontext
+
+from survey.services.campaigns import CampaignNotFound, find_campaign
+from survey.services.cards import FontMissing, cards_pdf, forms_query, issue_for_forms
+from survey.services.paper import paper_items_for, paper_pdf
+from survey.services.qr import png_many, qr_matrices, svg_many
+
+
+@click.command("qr", help="Issue a fresh link per open form and write printable cards "
+               "(PDF, default), paper questionnaires (--paper) or one QR code per form "
+               "(--format svg|png, --out DIR). Earlier links stay valid unless --revoke-old.")
+@click.option("--campaign", "code", required=True)
+@click.option("--unit", default=None, help="Only forms of respondents in / rating this unit.")
+@click.option("--group", default=None, help="Only forms of this respondent group.")
+@click.option("--format", "fmt", type=click.Choice(["pdf", "svg", "png"]), default="pdf",
+              show_default=True)
+@click.option("--paper", is_flag=True, help="Paper questionnaires instead of cards (PDF).")
+@click.option("--revoke-old", is_flag=True, help="Revoke the links issued before.")
+@click.option("--out", "out", required=True, type=click.Path(),
+              help="The PDF file, or the directory for SVG/PNG files.")
+@with_appcontext
+def qr(code: str, unit: str | None, group: str | None, fmt: str, paper: bool,
+       revoke_old: bool, out: str) -> None:
+    try:
+        campaign = find_campaign(code)
+    except CampaignNotFound as exc:
+        click.echo(str(exc), err=True)
+        sys.exit(1)
+    target = Path(out)
+    if fmt != "pdf":
+        target.mkdir(parents=True, exist_ok=True)
+    elif target.is_dir():
+        click.echo(f"--out {out} is a directory; name the PDF file", err=True)
+        sys.exit(2)
+    base = current_app.config["PUBLIC_URL"]
+    try:
+        issued = issue_for_forms(campaign, forms_query(campaign, unit, group), base, "vi",
+                                 revoke_old, action="paper.issue" if paper else "cards.issue")
+        if fmt == "pdf":
+            data = (paper_pdf(paper_items_for(issued, campaign), title=campaign.name_vi)
+                    if paper else cards_pdf(issued, campaign.name_vi))
+            target.write_bytes(data)
+        else:
+            render = svg_many if fmt == "svg" else png_many
+            rows = [["file", "form_id", "name", "group", "rated_units", "code"]]
+            images = render(qr_matrices([i.link for i in issued]))
+            for item, image in zip(issued, images, strict=True):
+                name = f"form-{item.form_id}.{fmt}"
+                (target / name).write_bytes(image)
+                rows.append([name, str(item.form_id), item.name, item.group,
+                             "; ".join(item.units), item.code])
+            with (target / "index.csv").open("w", encoding="utf-8-sig", newline="") as fh:
+                csv.writer(fh).writerows(rows)  # which file is whose; the links stay in the QRs
+    except FontMissing as exc:
+        click.echo(str(exc), err=True)
+        sys.exit(1)
+    click.echo(f"QR {campaign.code}: {len(issued)} form(s) -> {out}"
+               + (" (old links revoked)" if revoke_old else ""))

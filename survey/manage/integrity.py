@@ -1,0 +1,116 @@
+"""Home Affairs: integrity review (flags and evidence, decisions, annulments) and the report.
+
+Admin only ("campaign.manage"): agencies and focal points never see paradata or flags.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Response, flash, redirect, render_template, url_for
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import IntegerField, SelectField, SelectChoice, StringField
+from wtforms.validators import InputRequired, Length
+
+from survey.manage import bp
+from survey.manage.access import campaign_in_scope, identity, staff_route
+from survey.services.integrity import (
+    ReviewError,
+    annul_unit,
+    decide_response,
+    export_report,
+    report_rows,
+    review_data,
+    scan_campaign,
+)
+
+
+class DecideForm(FlaskForm):
+    response_id = IntegerField(_l("Response number"), validators=[InputRequired()])
+    decision = SelectField(_l("Decision"), choices=[SelectChoice("accept", _l("Accept (valid)")),
+                                                    SelectChoice("exclude", _l("Exclude"))])
+    reason = StringField(_l("Reason"), validators=[InputRequired(), Length(min=5, max=500)])
+
+
+class AnnulForm(FlaskForm):
+    unit = StringField(_l("Unit code"), validators=[InputRequired(), Length(max=64)])
+    reason = StringField(_l("Reason"), validators=[InputRequired(), Length(min=5, max=500)])
+
+
+class ScanForm(FlaskForm):
+    pass
+
+
+def _review(campaign: Any, status: int = 200, **extra: Any) -> Any:
+    return render_template("manage/integrity.html", campaign=campaign, data=review_data(campaign),
+                           decide_form=extra.pop("decide_form", None) or DecideForm(formdata=None),
+                           annul_form=extra.pop("annul_form", None) or AnnulForm(formdata=None),
+                           scan_form=ScanForm(formdata=None), **extra), status
+
+
+@staff_route(bp, "/c/<code>/integrity", "campaign.manage")
+def integrity(code: str) -> Any:
+    return _review(campaign_in_scope(code))
+
+
+@staff_route(bp, "/c/<code>/integrity/scan", "campaign.manage", methods=("POST",))
+def integrity_scan(code: str) -> Any:
+    campaign = campaign_in_scope(code)
+    if not ScanForm().validate_on_submit():
+        return _review(campaign, 422, error=_l("The form expired; try again."))
+    summary = scan_campaign(campaign)
+    flash(_l("Scan finished: %(n)s responses, %(review)s to review, %(exclude)s excluded.",
+             n=summary.responses, review=summary.counts.get("review", 0),
+             exclude=summary.excluded))
+    return redirect(url_for("manage.integrity", code=code))
+
+
+@staff_route(bp, "/c/<code>/integrity/decide", "campaign.manage", methods=("POST",))
+def integrity_decide(code: str) -> Any:
+    campaign = campaign_in_scope(code)
+    form = DecideForm()
+    if not form.validate_on_submit():
+        return _review(campaign, 422, decide_form=form,
+                       error=_l("Give the response number, a decision and a reason."))
+    try:
+        decide_response(campaign, form.response_id.data or 0, form.decision.data or "",
+                        form.reason.data or "", identity().user_id)
+    except ReviewError as exc:
+        return _review(campaign, 422, decide_form=form, error=str(exc))
+    flash(_l("Decision saved."))
+    return redirect(url_for("manage.integrity", code=code))
+
+
+@staff_route(bp, "/c/<code>/integrity/annul", "campaign.manage", methods=("POST",))
+def integrity_annul(code: str) -> Any:
+    campaign = campaign_in_scope(code)
+    form = AnnulForm()
+    if not form.validate_on_submit():
+        return _review(campaign, 422, annul_form=form, error=_l("Give the unit code and a reason."))
+    try:
+        annul_unit(campaign, (form.unit.data or "").strip(), form.reason.data or "",
+                   identity().user_id)
+    except ReviewError as exc:
+        return _review(campaign, 422, annul_form=form, error=str(exc))
+    flash(_l("The unit's survey result is annulled."))
+    return redirect(url_for("manage.integrity", code=code))
+
+
+@staff_route(bp, "/c/<code>/integrity/report", "campaign.manage")
+def integrity_report(code: str) -> Any:
+    campaign = campaign_in_scope(code)
+    return render_template("manage/integrity_report.html", campaign=campaign,
+                           rows=report_rows(campaign))
+
+
+@staff_route(bp, "/c/<code>/integrity.<fmt>", "campaign.manage")
+def integrity_download(code: str, fmt: str) -> Any:
+    campaign = campaign_in_scope(code)
+    if fmt not in ("csv", "xlsx"):
+        return render_template("errors.html", kind="not_found", status=404), 404
+    mime = ("text/csv; charset=utf-8" if fmt == "csv" else
+            "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+    return Response(export_report(campaign, fmt), mimetype=mime, headers={
+        "Content-Disposition": f'attachment; filename="integrity-{campaign.code}.{fmt}"'})
+

@@ -1,0 +1,236 @@
+"""Printable cards: one per form, with the respondent's name, the rated unit, the short
+link, the short code and the QR code; A4, ten cards a page, with cut marks.
+
+Making cards issues a fresh token per form (the raw token exists only in the PDF); earlier
+links stay valid unless ``revoke_old``. Submitted forms get no card.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from fpdf import FPDF
+from sqlalchemy import Select, select, update
+from sqlalchemy.orm import selectinload
+
+from survey import db
+from survey.models import (
+    AccessToken,
+    Assignment,
+    Campaign,
+    Form,
+    FormStatus,
+    Respondent,
+    RespondentGroup,
+    Unit,
+    utcnow,
+)
+from survey.services.audit import record_audit
+from survey.services.qr import form_link, qr_matrices, short_code, short_link
+from survey.services.tokens import issue_token
+
+FONT_DIR = Path(os.environ.get("PAR_SURVEY_FONT_DIR", "/usr/share/fonts/truetype/dejavu"))
+FONT_FILES = {"": "DejaVuSans.ttf", "B": "DejaVuSans-Bold.ttf"}
+FONT_PACKAGE = "fonts-dejavu-core"
+
+# A4 in mm; 2 x 5 cards of 95 x 55 mm inside 10 mm margins (cut along the grid)
+PAGE_W, PAGE_H = 210.0, 297.0
+COLS, ROWS = 2, 5
+CARD_W, CARD_H = 95.0, 55.0
+LEFT = (PAGE_W - COLS * CARD_W) / 2
+TOP = (PAGE_H - ROWS * CARD_H) / 2
+QR_MM = 36.0  # 33 modules (version 4): about 1.1 mm each; 4 mm quiet zone to the cut
+
+
+class FontMissing(RuntimeError):
+    """The Unicode font for Vietnamese text is not installed."""
+
+
+@dataclass(frozen=True)
+class IssuedForm:
+    """A form with the fresh token just issued for it (exists only until printed)."""
+
+    form_id: int
+    name: str
+    group: str
+    units: tuple[str, ...]
+    token: str
+    link: str
+    code: str
+
+
+def check_fonts() -> None:
+    """Raise :class:`FontMissing` (saying what to install) unless the PDF fonts are there."""
+    missing = [f for f in FONT_FILES.values() if not (FONT_DIR / f).is_file()]
+    if missing:
+        raise FontMissing(
+            f"font {', '.join(missing)} not found in {FONT_DIR}: install the Debian package "
+            f"{FONT_PACKAGE} (apt-get install -y {FONT_PACKAGE}) or set PAR_SURVEY_FONT_DIR")
+
+
+def new_pdf() -> FPDF:
+    """An A4 portrait FPDF with DejaVu Sans (regular and bold) as ``sans``."""
+    check_fonts()
+    pdf = FPDF(orientation="P", unit="mm", format="A4")
+    pdf.set_auto_page_break(False)
+    pdf.set_creator("par-survey")
+    for style, name in FONT_FILES.items():
+        pdf.add_font("sans", style, str(FONT_DIR / name))
+    return pdf
+
+
+def forms_query(campaign: Campaign, unit: str | None = None, group: str | None = None
+                ) -> Select[tuple[Form]]:
+    """Open (not submitted) forms of a campaign, optionally of one respondent group and of
+    one unit (the respondent's own unit or a unit the form rates)."""
+    stmt = select(Form).where(Form.campaign_id == campaign.id,
+                              Form.status != FormStatus.SUBMITTED)
+    if group:
+        stmt = stmt.where(Form.group_id.in_(select(RespondentGroup.id).where(
+            RespondentGroup.campaign_id == campaign.id, RespondentGroup.code == group)))
+    if unit:
+        unit_ids = select(Unit.id).where(Unit.campaign_id == campaign.id, Unit.code == unit)
+        stmt = stmt.where(
+            Form.respondent_id.in_(select(Respondent.id).where(Respondent.unit_id.in_(unit_ids)))
+            | Form.id.in_(select(Assignment.form_id).where(Assignment.rated_unit_id.in_(unit_ids))))
+    return stmt
+
+
+def issue_for_forms(campaign: Campaign, stmt: Select[tuple[Form]], base_url: str, lang: str,
+                    revoke_old: bool = False, action: str = "cards.issue"
+                    ) -> list[IssuedForm]:
+    """Issue one fresh token per selected form (revoking the old ones if asked), in one
+    transaction, and return what is printed. Audited (counts only, never tokens)."""
+    check_fonts()  # before any token is issued (or an old one revoked)
+    out: list[IssuedForm] = []
+    with db.write_transaction() as s:
+        forms = list(s.scalars(stmt.options(
+            selectinload(Form.respondent), selectinload(Form.group),
+            selectinload(Form.assignments).selectinload(Assignment.rated_unit))))
+        ids = [f.id for f in forms]
+        if revoke_old and ids:
+            for i in range(0, len(ids), 1000):
+                s.execute(update(AccessToken).where(
+                    AccessToken.form_id.in_(ids[i:i + 1000]),
+                    AccessToken.revoked_at.is_(None)).values(revoked_at=utcnow()))
+        for f in forms:
+            token = issue_token(f)
+            link = form_link(token, base_url)
+            out.append(IssuedForm(
+                form_id=f.id, name=f.respondent.full_name if f.respondent else "",
+                group=f.group.name(lang), units=tuple(a.rated_unit.name(lang)
+                                                      for a in f.assignments),
+                token=token, link=link, code=short_code(token)))
+        record_audit(action, province_code=campaign.province_code, object_type="campaign",
+                     object_id=campaign.code, detail={"forms": len(out), "revoke_old": revoke_old})
+    out.sort(key=lambda c: (c.units, c.group, c.name, c.form_id))
+    return out
+
+
+class _Fitter:
+    """Cuts text with an ellipsis to a width; widths are cached (groups and units repeat)."""
+
+    def __init__(self, pdf: FPDF) -> None:
+        self.pdf = pdf
+        self.cache: dict[tuple[str, float, str, float], str] = {}
+
+    def __call__(self, text: str, width: float) -> str:
+        key = (self.pdf.font_style, self.pdf.font_size_pt, text, width)
+        if key not in self.cache:
+            if len(self.cache) > 10000:
+                self.cache.clear()
+            fitted = text
+            if self.pdf.get_string_width(text) > width:
+                while fitted and self.pdf.get_string_width(fitted + "…") > width:
+                    fitted = fitted[:-1]
+                fitted += "…"
+            self.cache[key] = fitted
+        return self.cache[key]
+
+
+def draw_qr(pdf: FPDF, matrix: np.ndarray, x: float, y: float, size: float) -> None:
+    """Draw a QR matrix as vector rectangles (one per run of dark modules) at (x, y), ``size``
+    mm wide. Written straight into the page content (one transform, one fill) because
+    thousands of ``rect`` calls per page are too slow for large print runs."""
+    n = matrix.shape[0]
+    module = size / n * pdf.k
+    padded = np.zeros((n, n + 2), dtype=np.int8)
+    padded[:, 1:-1] = matrix
+    diff = np.diff(padded, axis=1)
+    starts = np.argwhere(diff == 1)
+    lengths = np.argwhere(diff == -1)[:, 1] - starts[:, 1]
+    runs = zip(starts[:, 1].tolist(), starts[:, 0].tolist(), lengths.tolist(), strict=True)
+    body = "".join(map("%d %d %d 1 re\n".__mod__, runs))
+    pdf._out(f"q 0 g {module:.4f} 0 0 {-module:.4f} {x * pdf.k:.2f} {(pdf.h - y) * pdf.k:.2f} cm\n"
+             f"{body}f Q")  # noqa: SLF001 - fpdf2 2.8.9's page content writer
+
+
+def _cut_marks(pdf: FPDF) -> None:
+    """Dashed guides along the card grid and solid ticks in the margins."""
+    pdf.set_draw_color(150)
+    pdf.set_line_width(0.1)
+    right, bottom = LEFT + COLS * CARD_W, TOP + ROWS * CARD_H
+    with pdf.local_context():
+        pdf.set_dash_pattern(dash=1, gap=2)
+        for c in range(COLS + 1):
+            x = LEFT + c * CARD_W
+            pdf.line(x, TOP, x, bottom)
+        for r in range(ROWS + 1):
+            y = TOP + r * CARD_H
+            pdf.line(LEFT, y, right, y)
+    pdf.set_draw_color(0)
+    pdf.set_line_width(0.2)
+    for c in range(COLS + 1):
+        x = LEFT + c * CARD_W
+        pdf.line(x, 2, x, TOP - 2)
+        pdf.line(x, bottom + 2, x, PAGE_H - 2)
+    for r in range(ROWS + 1):
+        y = TOP + r * CARD_H
+        pdf.line(2, y, LEFT - 2, y)
+        pdf.line(right + 2, y, PAGE_W - 2, y)
+
+
+def cards_pdf(items: Sequence[IssuedForm], title: str) -> bytes:
+    """The cards as an A4 PDF (``COLS`` x ``ROWS`` a page); the QR codes are 1-bit images."""
+    pdf = new_pdf()
+    pdf.set_title(title)
+    fit = _Fitter(pdf)
+    matrices = qr_matrices([c.link for c in items])
+    per_page = COLS * ROWS
+    text_w = CARD_W - QR_MM - 8
+    for n, (card, matrix) in enumerate(zip(items, matrices, strict=True)):
+        slot = n % per_page
+        if slot == 0:
+            pdf.add_page()
+            _cut_marks(pdf)
+        x = LEFT + (slot % COLS) * CARD_W
+        y = TOP + (slot // COLS) * CARD_H
+        draw_qr(pdf, matrix, x + CARD_W - QR_MM - 4.5, y + (CARD_H - QR_MM) / 2, QR_MM)
+        tx = x + 4
+        pdf.set_font("sans", "", 6.5)
+        pdf.text(tx, y + 6, fit(title, text_w))
+        pdf.set_font("sans", "B", 10)
+        pdf.text(tx, y + 13, fit(card.name or "—", text_w))
+        pdf.set_font("sans", "", 7)
+        pdf.text(tx, y + 19, fit(card.group, text_w))
+        pdf.text(tx, y + 25, "Đánh giá / Rating:")
+        pdf.set_font("sans", "B", 8)
+        units = card.units or ("—",)
+        pdf.text(tx, y + 29.5, fit(units[0] + (f" (+{len(units) - 1})"
+                                                     if len(units) > 1 else ""), text_w))
+        pdf.set_font("sans", "", 6.5)
+        pdf.text(tx, y + 35, "Quét mã QR hoặc mở / Scan or open:")
+        host, _, token = short_link(card.link).rpartition("/")
+        pdf.text(tx, y + 39, fit(host + "/", text_w + 2))
+        pdf.text(tx, y + 43, token)
+        pdf.set_font("sans", "B", 8)
+        pdf.text(tx, y + 49, f"Mã / Code: {card.code}")
+    if not items:
+        pdf.add_page()
+        pdf.set_font("sans", "", 10)
+        pdf.text(LEFT, TOP, "—")
+    return bytes(pdf.output())

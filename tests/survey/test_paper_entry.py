@@ -1,0 +1,202 @@
+"""Paper questionnaires and paper data entry (single and double, blind), staff only."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from sqlalchemy import func, select
+
+import survey.manage.paper  # noqa: F401  (registers the staff routes before any app is made)
+from questionnaires import load_builtin_by_id
+from survey import db
+from survey.models import (
+    AccessToken,
+    Campaign,
+    Form,
+    FormStatus,
+    Mode,
+    PaperEntry,
+    Response,
+    StaffUser,
+)
+from survey.services.cards import forms_query, issue_for_forms
+from survey.services.paper import (
+    EntryOutcome,
+    blank_items,
+    paper_items_for,
+    paper_pdf,
+    record_entry,
+)
+from survey.services.qr import find_form_by_code, short_code
+from survey.services.responding import load_form
+from survey.services.tokens import revoke_tokens
+from tests.conftest import csrf_from
+from tests.survey.test_qr_cards import BASE, pdf_pages, pdf_qr_matrices, pdf_text
+from tests.survey.test_staff_access import ANSWERS, login, world  # noqa: F401  (fixture)
+
+ENTRY = "/manage/c/OWN-2026/paper/entry"
+
+
+def test_paper_pdf_per_form_and_matrix_grid(app, make_campaign, make_form, tmp_path):
+    make_campaign(departments=3, group="council_delegate")
+    matrix_q = load_builtin_by_id("hdnd-rates-departments")
+    make_form(matrix_q, units=("S01", "S02", "S03"))
+    with app.test_request_context():
+        campaign = db.session().scalar(select(Campaign))
+        issued = issue_for_forms(campaign, forms_query(campaign), BASE, "vi",
+                                 action="paper.issue")
+        data = paper_pdf(paper_items_for(issued, campaign))
+        assert pdf_pages(data) >= len(matrix_q.sections)  # at least a page per section
+        drawn = pdf_qr_matrices(data)
+        assert len(drawn) == pdf_pages(data)  # the QR on every page
+        text = pdf_text(data, tmp_path)
+        assert issued[0].code in text
+        assert all(f"Sở thử {i}" in text for i in (1, 2, 3))  # the grid's unit columns
+        assert matrix_q.sections[0].title.vi.split()[0] in text
+        blank = paper_pdf(blank_items(campaign, "council_delegate"))
+        assert pdf_pages(blank) >= len(matrix_q.sections) and pdf_qr_matrices(blank) == []
+
+
+def test_short_code_link_and_token_find_the_form(app, make_campaign, make_form):
+    make_campaign()
+    form_id, token = make_form()
+    with app.test_request_context():
+        code = short_code(token)
+        assert re.fullmatch(r"[0-9A-F]{4}-[0-9A-F]{4}-[0-9A-F]{4}", code)
+        assert find_form_by_code(code) == form_id
+        assert find_form_by_code(code.lower().replace("-", " ")) == form_id
+        assert find_form_by_code(f"{BASE}/s/{token}") == form_id
+        assert find_form_by_code(token) == form_id
+        assert find_form_by_code("0000-0000-0000") is None
+        assert find_form_by_code("") is None
+        assert not db.session().scalar(select(func.count()).select_from(AccessToken).where(
+            AccessToken.token_hash == token))  # only the hash is stored
+        revoke_tokens(form_id)
+        assert find_form_by_code(code) is None
+
+
+def _entry_data(html: str, answers: dict[str, str], **extra: str) -> dict[str, str]:
+    data = {"csrf_token": csrf_from(html)}
+    data.update({f"u0-{k}": v for k, v in answers.items()})
+    data.update(extra)
+    return data
+
+
+def _open_form(world):  # noqa: F811
+    with world.app_context():
+        return db.session().scalar(select(Form.id).order_by(Form.id))
+
+
+def _responses(world) -> list[Response]:  # noqa: F811
+    with world.app_context():
+        return list(db.session().scalars(select(Response)))
+
+
+def test_single_entry_found_by_code_submits_as_paper(world):  # noqa: F811
+    with world.test_request_context():
+        campaign = db.session().scalar(select(Campaign).filter_by(code="OWN-2026"))
+        issued = issue_for_forms(campaign, forms_query(campaign, unit="S01"), BASE, "vi")
+    client = world.test_client()
+    login(client, "contractor@tvh.gov.vn")
+    page = client.get("/manage/c/OWN-2026/paper").get_data(as_text=True)
+    r = client.post("/manage/c/OWN-2026/paper", data={"csrf_token": csrf_from(page),
+                                                      "code": "FFFF-FFFF-FFFF"})
+    assert r.status_code == 422
+    r = client.post("/manage/c/OWN-2026/paper", data={"csrf_token": csrf_from(page),
+                                                      "code": issued[0].code})
+    assert r.status_code == 302 and f"form={issued[0].form_id}" in r.headers["Location"]
+    html = client.get(r.headers["Location"]).get_data(as_text=True)
+    assert 'name="u0-lead_plan"' in html
+    url = f"{ENTRY}?form={issued[0].form_id}"
+    incomplete = dict(ANSWERS)
+    del incomplete["egov_online"]
+    r = client.post(url, data=_entry_data(html, incomplete))
+    assert r.status_code == 422 and not _responses(world)
+    with world.app_context():
+        assert db.session().get(Form, issued[0].form_id).mode is Mode.WEB
+    r = client.post(url, data=_entry_data(html, ANSWERS))
+    assert r.status_code == 302
+    rows = _responses(world)
+    assert len(rows) == 1 and rows[0].mode is Mode.PAPER and rows[0].answers == ANSWERS
+    with world.app_context():
+        form = db.session().get(Form, issued[0].form_id)
+        assert form.status is FormStatus.SUBMITTED and form.mode is Mode.PAPER
+        assert db.session().scalar(select(func.count()).select_from(PaperEntry)) == 0
+    again = client.post(url, data=_entry_data(html, ANSWERS))
+    assert again.status_code == 200 and len(_responses(world)) == 1
+
+
+def test_double_entry_blind_mismatch_resolution_submits_once(world):  # noqa: F811
+    form_id = _open_form(world)
+    url = f"{ENTRY}?form={form_id}"
+    first = world.test_client()
+    login(first, "contractor@tvh.gov.vn")
+    html = first.get(url).get_data(as_text=True)
+    assert 'id="double"' in html
+    r = first.post(url, data=_entry_data(html, ANSWERS, double="y"))
+    assert r.status_code == 302 and not _responses(world)
+    second = world.test_client()
+    login(second, "admin@tvh.gov.vn")
+    blind = second.get(url).get_data(as_text=True)
+    assert "checked" not in blind.split('name="u0-lead_plan"')[1].split("</div>")[0]
+    assert 'id="double"' not in blind  # the first entry decided
+    other = dict(ANSWERS, lead_head="C", proc_ontime="B")
+    r = second.post(url, data=_entry_data(blind, other))
+    assert r.status_code == 302 and "/paper/resolve" in r.headers["Location"]
+    assert not _responses(world)
+    listing = first.get("/manage/c/OWN-2026/paper").get_data(as_text=True)
+    assert f"form={form_id}" in listing
+    page = second.get(r.headers["Location"]).get_data(as_text=True)
+    assert 'name="m-' in page and page.count('type="radio"') == 4  # two items, two choices
+    names = sorted(set(re.findall(r'name="(m-[^"]+)"', page)))
+    r = second.post(r.headers["Location"], data={"csrf_token": csrf_from(page),
+                                                 names[0]: "1"})
+    assert r.status_code == 422 and not _responses(world)  # every mismatch must be settled
+    picks = {n: ("1" if n.endswith("lead_head") else "2") for n in names}
+    r = second.post(f"/manage/c/OWN-2026/paper/resolve?form={form_id}",
+                    data={"csrf_token": csrf_from(page), **picks})
+    assert r.status_code == 302
+    rows = _responses(world)
+    assert len(rows) == 1 and rows[0].mode is Mode.PAPER
+    assert rows[0].answers == dict(ANSWERS, proc_ontime="B")
+    # nothing can be keyed or resolved again
+    assert first.post(url, data=_entry_data(html, ANSWERS)).status_code == 200
+    assert len(_responses(world)) == 1
+
+
+def test_double_entry_agreement_submits_exactly_once(world):  # noqa: F811
+    form_id = _open_form(world)
+    with world.test_request_context():
+        ctx = load_form(form_id)
+        key = str(ctx.assignments[0].id)
+        clerks = list(db.session().scalars(select(StaffUser.id).order_by(StaffUser.id)))
+        assert record_entry(ctx, clerks[0], {key: ANSWERS}, True).outcome is EntryOutcome.WAITING
+        # the same clerk again replaces their own entry; it is not a second entry
+        assert record_entry(ctx, clerks[0], {key: ANSWERS}, True).outcome is EntryOutcome.WAITING
+        result = record_entry(ctx, clerks[1], {key: ANSWERS}, False)  # the choice is locked
+        assert result.outcome is EntryOutcome.SUBMITTED
+        assert db.session().scalar(select(func.count()).select_from(Response)) == 1
+        ctx = load_form(form_id)
+        assert record_entry(ctx, clerks[2], {key: ANSWERS}, True).outcome is \
+            EntryOutcome.ALREADY_SUBMITTED
+        assert db.session().scalar(select(func.count()).select_from(Response)) == 1
+        assert db.session().scalar(select(func.count()).select_from(PaperEntry)) == 0
+
+
+@pytest.mark.parametrize("role", ["viewer", "focal_point"])
+def test_paper_pages_are_staff_only(world, role):  # noqa: F811
+    form_id = _open_form(world)
+    anonymous = world.test_client()
+    for path in ("/manage/c/OWN-2026/paper", f"{ENTRY}?form={form_id}",
+                 f"/manage/c/OWN-2026/paper/resolve?form={form_id}"):
+        r = anonymous.get(path)
+        assert r.status_code == 302 and "/manage/login" in r.headers["Location"]
+    client = world.test_client()
+    login(client, f"{role}@tvh.gov.vn")
+    assert client.get(f"{ENTRY}?form={form_id}").status_code == 403
+    contractor = world.test_client()
+    login(contractor, "contractor@tvh.gov.vn")
+    # a form of another campaign is not found from this one
+    assert contractor.get(f"/manage/c/OTHER-2026/paper/entry?form={form_id}").status_code == 404
+    assert contractor.get(f"{ENTRY}?form=999999").status_code == 302
