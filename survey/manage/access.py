@@ -26,6 +26,7 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "campaigns.list": frozenset(Role),
     "quotas.view": frozenset({Role.ADMIN, Role.CONTRACTOR, Role.FOCAL_POINT}),
     "lists.upload": frozenset({Role.ADMIN, Role.CONTRACTOR}),
+    "invites.send": frozenset({Role.ADMIN, Role.CONTRACTOR}),
     "campaign.manage": frozenset({Role.ADMIN}),
     "scores.view": frozenset({Role.ADMIN, Role.VIEWER}),
     "audit.view": frozenset({Role.ADMIN}),

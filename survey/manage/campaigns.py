@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Response, jsonify, render_template, request
+from flask import Response, flash, jsonify, redirect, render_template, request, url_for
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
+from wtforms import HiddenField
+from wtforms.validators import InputRequired
 
 from survey.manage import bp
 from survey.manage.access import (
@@ -20,10 +22,12 @@ from survey.manage.access import (
 from survey.models import Role
 from survey.services.console import (
     ConsoleError,
+    bounced_by_cell,
     cell_progress,
     daily_completions,
     export_quotas,
     list_template,
+    remind_cell,
     upload_respondent_list,
 )
 from survey.services.quota_reports import quota_state_dict
@@ -31,6 +35,11 @@ from survey.services.quotas import CellState, QuotaState, quota_state
 from survey.services.respondents import ListRejected
 
 SORTS = ("lag", "unit", "group", "completed")
+
+
+class RemindForm(FlaskForm):
+    group = HiddenField(validators=[InputRequired()])
+    unit = HiddenField(validators=[InputRequired()])
 
 
 class UploadForm(FlaskForm):
@@ -74,8 +83,22 @@ def dashboard(code: str) -> Any:
         groups=sorted({c.group for c in cells}), units=sorted({c.rated_unit for c in cells}),
         group=group, unit=unit, sort=sort, sorts=SORTS,
         daily=[] if focal else daily_completions(campaign),
+        bounced={} if focal else bounced_by_cell(campaign),
         can_upload=allowed("lists.upload", identity().role),
+        can_remind=allowed("invites.send", identity().role),
         can_manage=allowed("campaign.manage", identity().role))
+
+
+@staff_route(bp, "/c/<code>/remind", "invites.send", methods=("POST",))
+def remind(code: str) -> Any:
+    campaign = campaign_in_scope(code)
+    form = RemindForm()
+    if not form.validate_on_submit():
+        return redirect(url_for("manage.dashboard", code=code))
+    queued = remind_cell(campaign, form.group.data or "", form.unit.data or "")
+    flash(_l("%(n)d reminder(s) queued for this cell.", n=queued))
+    return redirect(url_for("manage.dashboard", code=code, group=form.group.data,
+                            unit=form.unit.data))
 
 
 @staff_route(bp, "/c/<code>/quotas.json", "quotas.view")

@@ -200,3 +200,28 @@ def list_template(campaign: Campaign) -> bytes:
     buf = io.BytesIO()
     write_list_template(buf, build_sampling_campaign(campaign))
     return buf.getvalue()
+
+
+def bounced_by_cell(campaign: Campaign) -> dict[tuple[str, str], int]:
+    """Forms whose email bounced, per (group code, rated unit code)."""
+    from survey.models import OutboxMessage, OutboxStatus, RespondentGroup, Unit
+
+    rows = db.session().execute(
+        select(RespondentGroup.code, Unit.code, func.count(func.distinct(Form.id)))
+        .select_from(OutboxMessage)
+        .join(Form, Form.id == OutboxMessage.form_id)
+        .join(RespondentGroup, RespondentGroup.id == Form.group_id)
+        .join(Assignment, Assignment.form_id == Form.id)
+        .join(Unit, Unit.id == Assignment.rated_unit_id)
+        .where(OutboxMessage.campaign_id == campaign.id,
+               OutboxMessage.status == OutboxStatus.BOUNCED)
+        .group_by(RespondentGroup.code, Unit.code)).all()
+    return {(g, u): n for g, u, n in rows}
+
+
+def remind_cell(campaign: Campaign, group: str, unit: str) -> int:
+    """Queue reminders for the cell's forms that were invited but not completed; audited by
+    the outbox. Returns how many reminders were queued."""
+    from survey.services.outbox import queue_reminders
+
+    return queue_reminders(campaign, after_days=0, group=group, unit=unit).queued

@@ -362,3 +362,34 @@ def test_list_template_download(world):
     sheet = load_workbook(__import__("io").BytesIO(r.data)).worksheets[0]
     header = [c.value for c in sheet[1]]
     assert "full_name" in header and "group" in header and "unit" in header
+
+
+def test_contractor_reminds_a_cell_and_sees_bounces(world):
+    from survey.models import Campaign, MailKind, OutboxMessage, OutboxStatus
+    from survey.services.outbox import queue_invitations
+
+    with world.app_context():
+        campaign = db.session().scalar(select(Campaign).filter_by(code="OWN-2026"))
+        queue_invitations(campaign)
+        with db.write_transaction() as s:
+            messages = s.scalars(select(OutboxMessage).order_by(OutboxMessage.id)).all()
+            messages[0].status = OutboxStatus.SENT
+            messages[0].sent_at = utcnow() - dt.timedelta(days=2)
+            messages[1].status = OutboxStatus.BOUNCED
+    client = world.test_client()
+    login(client, "contractor@tvh.gov.vn")
+    page = client.get("/manage/c/OWN-2026/?sort=unit").get_data(as_text=True)
+    assert page.count('class="bounced">1<') == 1  # S02's respondent bounced
+    r = client.post("/manage/c/OWN-2026/remind", data={
+        "csrf_token": csrf_from(page), "group": "dept_division_leader", "unit": "S01"})
+    assert r.status_code == 302
+    with world.app_context():
+        reminders = db.session().scalars(select(OutboxMessage).where(
+            OutboxMessage.kind == MailKind.REMINDER)).all()
+        assert [m.to_address for m in reminders] == ["an@example.vn"]
+    assert "invite.remind" in _actions(world)
+    viewer = world.test_client()
+    login(viewer, "viewer@tvh.gov.vn")
+    assert viewer.post("/manage/c/OWN-2026/remind", data={
+        "csrf_token": csrf_from(page), "group": "dept_division_leader",
+        "unit": "S01"}).status_code in (400, 403)
