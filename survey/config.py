@@ -37,4 +37,6 @@ def load_config() -> dict[str, Any]:
         "SESSION_COOKIE_SECURE": env.get("PAR_SURVEY_SECURE_COOKIES", "0") == "1",
         "WTF_CSRF_TIME_LIMIT": None,  # the CSRF token lives as long as the session
         "MAX_CONTENT_LENGTH": 16 * 1024 * 1024,
+        # where failed logins are counted across workers: "database" or a redis:// URL
+        "RATE_LIMIT_STORAGE": env.get("PAR_SURVEY_RATE_LIMIT_STORAGE", "database"),
     }

@@ -28,6 +28,7 @@ from survey.services.console import (
     export_quotas,
     list_template,
     remind_cell,
+    unit_levels,
     upload_respondent_list,
 )
 from survey.services.quota_reports import quota_state_dict
@@ -69,9 +70,12 @@ def dashboard(code: str) -> Any:
     cells = _visible_cells(state)
     group = request.args.get("group", "")
     unit = request.args.get("unit", "")
+    level = request.args.get("level", "")
     sort = request.args.get("sort", "lag")
+    levels = unit_levels(campaign)
     rows = [p for p in cell_progress(state, campaign) if p.cell in cells
-            and (not group or p.cell.group == group) and (not unit or p.cell.rated_unit == unit)]
+            and (not group or p.cell.group == group) and (not unit or p.cell.rated_unit == unit)
+            and (not level or levels.get(p.cell.rated_unit) == level)]
     keys = {"lag": lambda p: (p.share if p.share is not None else 2.0, p.cell.rated_unit),
             "unit": lambda p: (p.cell.rated_unit, p.cell.group),
             "group": lambda p: (p.cell.group, p.cell.rated_unit),
@@ -81,7 +85,8 @@ def dashboard(code: str) -> Any:
     return render_template(
         "manage/dashboard.html", campaign=campaign, rows=rows, state=state, focal=focal,
         groups=sorted({c.group for c in cells}), units=sorted({c.rated_unit for c in cells}),
-        group=group, unit=unit, sort=sort, sorts=SORTS,
+        group=group, unit=unit, sort=sort, sorts=SORTS, level=level,
+        levels=sorted({levels[c.rated_unit] for c in cells if c.rated_unit in levels}),
         daily=[] if focal else daily_completions(campaign),
         bounced={} if focal else bounced_by_cell(campaign),
         can_upload=allowed("lists.upload", identity().role),

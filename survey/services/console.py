@@ -225,3 +225,11 @@ def remind_cell(campaign: Campaign, group: str, unit: str) -> int:
     from survey.services.outbox import queue_reminders
 
     return queue_reminders(campaign, after_days=0, group=group, unit=unit).queued
+
+
+def unit_levels(campaign: Campaign) -> dict[str, str]:
+    """Unit code -> level (department, district, commune ...) of a campaign."""
+    from survey.models import Unit
+
+    return dict(db.session().execute(
+        select(Unit.code, Unit.level).where(Unit.campaign_id == campaign.id)).all())

@@ -12,12 +12,13 @@ from dataclasses import dataclass
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from flask import current_app
-from sqlalchemy import delete, func, select, update
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy import select, update
+from sqlalchemy.orm import selectinload
 
 from survey import db
-from survey.models import LoginFailure, Role, StaffProvince, StaffSession, StaffUser, utcnow
+from survey.models import Role, StaffProvince, StaffSession, StaffUser, utcnow
 from survey.services.audit import record_audit
+from survey.services.ratelimit import failure_counter
 
 _hasher = PasswordHasher()  # argon2id with the library's current parameters
 # A hash to verify against when the account does not exist, so timing does not tell.
@@ -91,11 +92,6 @@ def create_staff_user(email: str, full_name: str, password: str, role: Role,
     return user
 
 
-def _failures(s: Session, key: str, since: dt.datetime) -> int:
-    return s.scalar(select(func.count()).select_from(LoginFailure).where(
-        LoginFailure.key == key, LoginFailure.at >= since)) or 0
-
-
 def log_in(email: str, password: str, address: str) -> LoginResult:
     """Check a password; on success open a session record and return its nonce.
 
@@ -104,10 +100,11 @@ def log_in(email: str, password: str, address: str) -> LoginResult:
     """
     now = utcnow()
     account_key, address_key = _key("account", email), _key("address", address)
+    failures = failure_counter()
     with db.write_transaction() as s:
         since = now - FAILURE_WINDOW
-        if (_failures(s, account_key, since) >= MAX_FAILURES_PER_ACCOUNT
-                or _failures(s, address_key, since) >= MAX_FAILURES_PER_ADDRESS):
+        if (failures.count(account_key, since) >= MAX_FAILURES_PER_ACCOUNT
+                or failures.count(address_key, since) >= MAX_FAILURES_PER_ADDRESS):
             record_audit("login.blocked", actor_email=email.strip().lower()[:254])
             return LoginResult(None, blocked=True)
         user = s.scalar(select(StaffUser).options(selectinload(StaffUser.provinces))
@@ -117,12 +114,12 @@ def log_in(email: str, password: str, address: str) -> LoginResult:
         except (VerificationError, InvalidHashError):
             ok = False
         if not ok or user is None or not user.active:
-            s.add_all([LoginFailure(key=account_key, at=now), LoginFailure(key=address_key, at=now)])
+            failures.add([account_key, address_key], now, FAILURE_WINDOW)
             record_audit("login.failure", actor_email=email.strip().lower()[:254])
             return LoginResult(None)
         if _hasher.check_needs_rehash(user.password_hash):
             user.password_hash = _hasher.hash(password)
-        s.execute(delete(LoginFailure).where(LoginFailure.key == account_key))
+        failures.clear(account_key)
         nonce = secrets.token_urlsafe(32)
         session_row = StaffSession(user_id=user.id, nonce_hash=_nonce_hash(nonce),
                                    created_at=now, last_seen_at=now)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
 import subprocess
 import sys
 import textwrap
@@ -160,6 +161,10 @@ def test_dashboard_numbers_follow_a_submission(world):
     assert data["total"]["invited"] == 2
     page = client.get("/manage/c/OWN-2026/?sort=unit").get_data(as_text=True)
     assert "1 / 2" in page and "0 / 2" in page
+    assert "0 / 2" in client.get("/manage/c/OWN-2026/?level=department").get_data(as_text=True)
+    assert "1 / 2" not in client.get("/manage/c/OWN-2026/?unit=S02").get_data(as_text=True)
+    assert "data-cell=" not in client.get(  # no commune cells in this campaign
+        "/manage/c/OWN-2026/?level=commune").get_data(as_text=True)
     csv = client.get("/manage/c/OWN-2026/quotas.csv")
     assert csv.status_code == 200 and csv.data.startswith(b"\xef\xbb\xbf")
     assert b"dept_division_leader" in csv.data
@@ -216,7 +221,8 @@ import os, sys, re
 os.environ["PAR_SURVEY_SECRET_KEY"] = "test-secret-key-not-for-production"
 from survey import create_app
 app = create_app({"TESTING": True, "SQLALCHEMY_DATABASE_URI": sys.argv[1],
-                  "SERVER_NAME": "survey.test"})
+                  "SERVER_NAME": "survey.test",
+                  "RATE_LIMIT_STORAGE": os.environ.get("PAR_SURVEY_RATE_LIMIT_STORAGE", "database")})
 for _ in range(int(sys.argv[2])):
     c = app.test_client()
     page = c.get("/manage/login").get_data(as_text=True)
@@ -227,21 +233,50 @@ for _ in range(int(sys.argv[2])):
 """
 
 
-def test_login_rate_limit_holds_across_processes(world, database_url):
+REDIS_URL = "redis://127.0.0.1:6379/15"
+
+
+@pytest.fixture(params=["database", "redis"])
+def storage(request, world):
+    """Where failed logins are counted: the database, or a real Redis on this machine."""
+    if request.param == "redis":
+        import redis
+
+        try:
+            redis.Redis.from_url(REDIS_URL).flushdb()
+        except redis.exceptions.ConnectionError as exc:
+            pytest.skip(f"Redis storage: no Redis at {REDIS_URL} ({exc})")
+        world.config["RATE_LIMIT_STORAGE"] = REDIS_URL
+        yield REDIS_URL
+        redis.Redis.from_url(REDIS_URL).flushdb()
+    else:
+        yield "database"
+
+
+def test_login_rate_limit_holds_across_processes(world, database_url, storage):
     # another worker process makes three failed attempts from one address
     subprocess.run([sys.executable, "-c", CHILD, database_url, "3", "10.0.0.7"], check=True,
-                   cwd=ROOT, timeout=120)
+                   cwd=ROOT, timeout=120,
+                   env={**os.environ, "PAR_SURVEY_RATE_LIMIT_STORAGE": storage})
     client = world.test_client()
     assert login(client, "admin@tvh.gov.vn", "wrong-again", "10.0.0.8").status_code == 401
     assert login(client, "admin@tvh.gov.vn", "wrong-again", "10.0.0.9").status_code == 401
     blocked = login(client, "admin@tvh.gov.vn", PASSWORD, "10.0.0.10")  # right password
     assert blocked.status_code == 429
+    with world.app_context():
+        from survey.models import LoginFailure
+        in_db = db.session().scalar(select(func.count()).select_from(LoginFailure))
+    if storage == "database":
+        assert in_db == 10  # 5 failures, each counted per account and per address
+    else:
+        import redis
+        assert in_db == 0 and redis.Redis.from_url(REDIS_URL).keys("par:account:*")
     assert "15" in blocked.get_data(as_text=True)
     # another account from a fresh address is not affected
     assert login(world.test_client(), "viewer@tvh.gov.vn", PASSWORD, "10.0.0.11").status_code == 302
 
 
-def test_address_limit_stops_password_spraying(world):
+def test_address_limit_stops_password_spraying(world, storage):
     client = world.test_client()
     for i in range(20):
         assert login(client, f"user{i}@tvh.gov.vn", "guess", "10.9.9.9").status_code == 401

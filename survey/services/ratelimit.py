@@ -1,0 +1,75 @@
+"""Counting failures over a sliding window, in storage every worker process shares.
+
+The database (default) or Redis, chosen by ``PAR_SURVEY_RATE_LIMIT_STORAGE`` (``database`` or
+a ``redis://`` URL). Keys are already hashed by the caller; no raw address or email is stored.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import secrets
+from collections.abc import Sequence
+from functools import lru_cache
+from typing import Protocol
+
+from flask import current_app
+from sqlalchemy import delete, func, select
+
+from survey import db
+from survey.models import LoginFailure
+
+
+class FailureCounter(Protocol):
+    def count(self, key: str, since: dt.datetime) -> int: ...
+    def add(self, keys: Sequence[str], at: dt.datetime, window: dt.timedelta) -> None: ...
+    def clear(self, key: str) -> None: ...
+
+
+class DatabaseCounter:
+    """Rows in ``login_failures``; writes join the caller's transaction."""
+
+    def count(self, key: str, since: dt.datetime) -> int:
+        return db.session().scalar(select(func.count()).select_from(LoginFailure).where(
+            LoginFailure.key == key, LoginFailure.at >= since)) or 0
+
+    def add(self, keys: Sequence[str], at: dt.datetime, window: dt.timedelta) -> None:
+        db.session().add_all([LoginFailure(key=k, at=at) for k in keys])
+
+    def clear(self, key: str) -> None:
+        db.session().execute(delete(LoginFailure).where(LoginFailure.key == key))
+
+
+class RedisCounter:
+    """A sorted set of failure times per key, trimmed to the window, expiring with it."""
+
+    def __init__(self, url: str):
+        import redis
+
+        self.client = redis.Redis.from_url(url)
+
+    def count(self, key: str, since: dt.datetime) -> int:
+        self.client.zremrangebyscore(f"par:{key}", "-inf", f"({since.timestamp()}")
+        return int(self.client.zcard(f"par:{key}"))
+
+    def add(self, keys: Sequence[str], at: dt.datetime, window: dt.timedelta) -> None:
+        pipe = self.client.pipeline()
+        for k in keys:
+            # a unique member per failure: two failures in the same microsecond both count
+            pipe.zadd(f"par:{k}", {f"{at.timestamp()}:{secrets.token_hex(8)}": at.timestamp()})
+            pipe.expire(f"par:{k}", int(window.total_seconds()) + 60)
+        pipe.execute()
+
+    def clear(self, key: str) -> None:
+        self.client.delete(f"par:{key}")
+
+
+@lru_cache(maxsize=8)
+def _redis(url: str) -> RedisCounter:
+    return RedisCounter(url)
+
+
+def failure_counter() -> FailureCounter:
+    storage = current_app.config.get("RATE_LIMIT_STORAGE", "database")
+    if storage.startswith(("redis://", "rediss://", "unix://")):
+        return _redis(storage)
+    return DatabaseCounter()
