@@ -15,6 +15,7 @@ from survey.services.responding import (
     Availability,
     FormContext,
     SubmitOutcome,
+    TooManyAttempts,
     campaign_availability,
     load_form,
     open_link,
@@ -38,7 +39,10 @@ def open_token(token: str) -> WerkzeugResponse:
     Opening changes nothing a respondent did (mail scanners open links first); it only records
     that the link was opened.
     """
-    form_id = open_link(token, current_client())
+    try:
+        form_id = open_link(token, current_client())
+    except TooManyAttempts:
+        return render_template("errors.html", kind="rate_limited", status=429), 429
     if form_id is None:
         abort(404)
     session.clear()

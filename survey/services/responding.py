@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import enum
 import hashlib
 import hmac
@@ -30,7 +31,10 @@ from survey.models import (
 from survey.services.paradata import ClientInfo, PageTiming, copy_to_responses, record_open, record_page
 from survey.services.questionnaires import questionnaire_for
 from survey.services.quotas import closed_units
+from survey.services.ratelimit import failure_counter
 from survey.services.tokens import find_form_id
+
+log = logging.getLogger(__name__)
 
 Answers = dict[str, dict[str, Any]]  # assignment id (as text) -> question id -> value
 
@@ -91,13 +95,34 @@ def campaign_availability(campaign: Campaign, now: dt.datetime | None = None) ->
     return Availability.OPEN
 
 
+class TooManyAttempts(Exception):
+    """Too many invalid links from one network: guessing tokens is slowed down."""
+
+
+TOKEN_FAILURE_WINDOW = dt.timedelta(minutes=15)
+MAX_TOKEN_FAILURES = 50  # per network prefix; offices share one address, so not too low
+
+
 def open_link(raw_token: str, client: ClientInfo | None = None) -> int | None:
     """The form a token opens (recording the first opening), or None for unknown/revoked.
 
     ``client``: the opener's keyed hashes, kept as paradata (devices that opened the link).
+    Invalid links are counted per network prefix in storage all workers share; past the limit
+    every link from that network is refused for a while (:class:`TooManyAttempts`). Only the
+    count is logged, never the token.
     """
+    counter = failure_counter()
+    key = f"token:{client.network_hash if client else 0:x}"
+    now = utcnow()
+    if counter.count(key, now - TOKEN_FAILURE_WINDOW) >= MAX_TOKEN_FAILURES:
+        raise TooManyAttempts
     form_id = find_form_id(raw_token)
     if form_id is None:
+        with db.write_transaction():
+            counter.add([key], now, TOKEN_FAILURE_WINDOW)
+        log.warning("invalid link from network %s: %d in the last %d minutes", key[6:14],
+                    counter.count(key, now - TOKEN_FAILURE_WINDOW),
+                    TOKEN_FAILURE_WINDOW.seconds // 60)
         return None
     with db.write_transaction() as s:
         now = utcnow()
