@@ -38,5 +38,7 @@ def load_config() -> dict[str, Any]:
         "WTF_CSRF_TIME_LIMIT": None,  # the CSRF token lives as long as the session
         "MAX_CONTENT_LENGTH": 16 * 1024 * 1024,
         # where failed logins are counted across workers: "database" or a redis:// URL
+        # exports leave estimates from fewer answers than this blank (small-cell suppression)
+        "SMALL_CELL_K": int(env.get("PAR_SURVEY_SMALL_CELL_K", "5")),
         "RATE_LIMIT_STORAGE": env.get("PAR_SURVEY_RATE_LIMIT_STORAGE", "database"),
     }

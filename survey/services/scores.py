@@ -457,23 +457,44 @@ SIPAS_COLUMNS = (
 METHOD_COLUMNS = (Column("section", _T), Column("key", _T), Column("value", _T))
 
 
-def score_tables(result: CampaignScores) -> Report:
-    """The result as tables: ``scores`` (unit x sub-criterion), ``units``, ``methods``."""
+def small_cell_k() -> int:
+    """Estimates from fewer answers than this are suppressed in exports (default 5)."""
+    from flask import current_app
+
+    return int(current_app.config.get("SMALL_CELL_K", 5))
+
+
+def _shown(values: tuple[Any, ...], n: int, k: int) -> tuple[Any, ...]:
+    """The estimate columns, or blanks when the cell is too small to publish."""
+    return values if n >= k else (None,) * len(values)
+
+
+def score_tables(result: CampaignScores, k: int | None = None) -> Report:
+    """The result as tables: ``scores`` (unit x sub-criterion), ``units``, ``methods``.
+
+    Cells with fewer than ``k`` answers (responses, for unit totals) keep their counts but
+    have their estimates blanked, so a small group's answers cannot be read back.
+    """
+    k = small_cell_k() if k is None else k
     score_rows = tuple(
-        (r.unit, r.level, r.sub_criterion, r.max_points, r.points.value, r.points.se, r.points.ci_low,
-         r.points.ci_high, r.score.value, r.score.se, r.score.ci_low, r.score.ci_high, r.score.n,
-         r.score.n_eff, r.answers, r.dont_know, r.dont_know_rate)
+        (r.unit, r.level, r.sub_criterion, r.max_points,
+         *_shown((r.points.value, r.points.se, r.points.ci_low, r.points.ci_high, r.score.value,
+                  r.score.se, r.score.ci_low, r.score.ci_high), r.score.n, k),
+         r.score.n, r.score.n_eff, r.answers, r.dont_know, r.dont_know_rate)
         for r in result.sub_criteria
     )
     unit_rows = tuple(
-        (u.unit, u.name, u.level, u.responses, u.points.value, u.points.se, u.points.ci_low,
-         u.points.ci_high, u.survey_max, u.survey_pct, u.appraised, u.index_pct, u.rank, u.band,
-         u.survey_band)
+        (u.unit, u.name, u.level, u.responses,
+         *_shown((u.points.value, u.points.se, u.points.ci_low, u.points.ci_high), u.responses, k),
+         u.survey_max, *_shown((u.survey_pct,), u.responses, k), u.appraised,
+         *_shown((u.index_pct, u.rank, u.band, u.survey_band), u.responses, k))
         for u in result.units
     )
     sipas_table = tuple(
-        (r.unit, r.level, r.kind, r.code, r.estimate.value, r.estimate.se, r.estimate.ci_low,
-         r.estimate.ci_high, r.estimate.n, r.estimate.n_eff)
+        (r.unit, r.level, r.kind, r.code,
+         *_shown((r.estimate.value, r.estimate.se, r.estimate.ci_low, r.estimate.ci_high),
+                 r.estimate.n, k),
+         r.estimate.n, r.estimate.n_eff)
         for r in result.sipas
     )
     c = result.config
@@ -485,6 +506,7 @@ def score_tables(result: CampaignScores) -> Report:
         ("settings", "appraised_max", f"{c.appraised_max:g}"),
         ("settings", "survey_max", f"{c.survey_max:g}"),
         ("settings", "no_survey", c.no_survey.value),
+        ("settings", "small_cells", f"estimates from fewer than {k} answers are left blank"),
     ]
     for band in sorted(c.bands, key=lambda b: -b.min_pct):
         methods.append(("band", band.label, f">= {band.min_pct:g} %"))

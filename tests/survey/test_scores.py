@@ -24,6 +24,13 @@ from survey.services.scores import (
     score_campaign,
 )
 
+@pytest.fixture(autouse=True)
+def _publish_small_cells(app):
+    """The hand-computed examples have two or three answers a cell: publish them here
+    (small-cell suppression has its own test)."""
+    app.config["SMALL_CELL_K"] = 1
+
+
 QUESTIONNAIRE = load_builtin_by_id("dept-division-rates-own-department")
 QID = QUESTIONNAIRE.key
 ITEMS = tuple(q.id for q in QUESTIONNAIRE.scored_questions)  # options A 1.0 B 0.6 C 0.2 D 0 E ?
@@ -238,3 +245,20 @@ def test_cli_unknown_campaign_exits_1_in_both_languages(app, tmp_path):
 
 def test_item_key_names_questionnaire_version_and_question():
     assert item_key(QUESTIONNAIRE, "lead_plan") == "dept-division-rates-own-department@v1/lead_plan"
+
+
+def test_small_cells_are_suppressed_in_exports_by_default(app, scored_campaign, tmp_path):
+    app.config["SMALL_CELL_K"] = 5  # the default: this campaign has 2 answers a cell
+    out = tmp_path / "scores.xlsx"
+    result = app.test_cli_runner().invoke(
+        scores, ["--campaign", "T-2026", "--format", "xlsx", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    wb = load_workbook(out)
+    rows = {(r["unit"], r["sub_criterion"]): r for r in _rows(wb["scores"])}
+    r = rows["S01", SUBS[0]]
+    assert r["n"] == 2 and r["answers"] == 3  # counts stay
+    assert r["points"] is None and r["score"] is None and r["points_se"] is None
+    units = {u["unit"]: u for u in _rows(wb["units"])}
+    assert units["S01"]["survey_points"] is None and units["S01"]["rank"] is None
+    methods = {(m["section"], m["key"]): m["value"] for m in _rows(wb["methods"])}
+    assert "fewer than 5 answers" in methods["settings", "small_cells"]

@@ -26,6 +26,13 @@ from survey.services.scoring_config import ScoringConfigError, parse_scoring, sc
 from survey.services.staff import create_staff_user
 from tests.survey.test_staff_access import PASSWORD, login
 
+@pytest.fixture(autouse=True)
+def _publish_small_cells(app):
+    """The hand-computed examples have two or three answers a cell: publish them here
+    (small-cell suppression has its own test)."""
+    app.config["SMALL_CELL_K"] = 1
+
+
 ROOT = Path(__file__).resolve().parents[2]
 TRAVINH = ROOT / "examples" / "campaigns" / "travinh-2023.yaml"
 LEADER_Q = load_builtin_by_id("dept-division-rates-own-department")
