@@ -145,10 +145,34 @@ def _cell_text(value: object) -> str:
     return str(value)
 
 
+#: An XLSX is a zip: refuse one whose parts expand beyond this before any part is parsed.
+MAX_XLSX_EXPANDED_BYTES = 200 * 1024 * 1024
+MAX_XLSX_RATIO = 200  # no honest spreadsheet part compresses better than this
+
+
+def _check_zip_expansion(data: bytes) -> None:
+    """Refuse zip bombs from the zip directory alone, before decompressing anything."""
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            infos = archive.infolist()
+    except (zipfile.BadZipFile, OSError, ValueError) as exc:
+        raise TableReadError(TableProblem.READ, str(exc) or type(exc).__name__) from exc
+    total = sum(i.file_size for i in infos)
+    worst = max((i.file_size / max(i.compress_size, 1) for i in infos), default=0.0)
+    if total > MAX_XLSX_EXPANDED_BYTES or (worst > MAX_XLSX_RATIO and total > 10 * 1024 * 1024):
+        raise TableReadError(
+            TableProblem.READ,
+            f"the workbook expands to {total // (1024 * 1024)} MB (a part compresses "
+            f"{worst:.0f}:1); the limit is {MAX_XLSX_EXPANDED_BYTES // (1024 * 1024)} MB. "
+            "Save the list again from Excel, or as CSV.")
+
+
 def _read_xlsx(data: bytes, limits: TableLimits) -> Table:
     # Imported here so that CSV-only callers do not pay for openpyxl's import.
     import openpyxl
     from openpyxl.utils.exceptions import InvalidFileException
+
+    _check_zip_expansion(data)
 
     try:
         with warnings.catch_warnings():

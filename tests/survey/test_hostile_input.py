@@ -153,3 +153,53 @@ def test_broken_files_are_refused_cleanly(app, tmp_path, payload):
             path.write_bytes(payload)
             with pytest.raises(ListRejected):
                 import_respondents("TVH-2023", path)
+
+
+def _xlsx_with(part: str, content: bytes) -> bytes:
+    """A real workbook with one part replaced (e.g. a sheet that expands enormously)."""
+    import zipfile
+
+    from openpyxl import Workbook
+
+    buf = io.BytesIO()
+    wb = Workbook()
+    wb.active.append(["external_id", "full_name", "group", "unit", "email"])
+    wb.save(buf)
+    out = io.BytesIO()
+    with zipfile.ZipFile(buf) as src, zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as dst:
+        for item in src.infolist():
+            dst.writestr(item, content if item.filename == part else src.read(item.filename))
+        if part not in src.namelist():
+            dst.writestr(part, content)
+    return out.getvalue()
+
+
+def test_xlsx_zip_and_xml_bombs_are_refused_quickly(app, tmp_path):
+    import time
+    import tracemalloc
+
+    zip_bomb = _xlsx_with("xl/worksheets/sheet1.xml", b"<" + b" " * (400 * 1024 * 1024) + b">")
+    laughs = (b'<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol "lol">'
+              + b"".join(b'<!ENTITY lol%d "%s">' % (i, (b"&lol%d;" % (i - 1) if i > 1 else b"&lol;") * 10)
+                         for i in range(1, 10))
+              + b']><sst xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main">'
+              b'<si><t>&lol9;</t></si></sst>')
+    xml_bomb = _xlsx_with("xl/sharedStrings.xml", laughs)
+    assert len(zip_bomb) < 2 * 1024 * 1024  # small on disk, 400 MB inside
+    with app.app_context():
+        create_campaign_from_config(CONFIG)
+        for name, payload in (("zip-bomb.xlsx", zip_bomb), ("xml-bomb.xlsx", xml_bomb)):
+            path = tmp_path / name
+            path.write_bytes(payload)
+            tracemalloc.start()
+            started = time.monotonic()
+            with pytest.raises(ListRejected) as info:
+                import_respondents("TVH-2023", path)
+            elapsed = time.monotonic() - started
+            _, peak = tracemalloc.get_traced_memory()
+            tracemalloc.stop()
+            assert elapsed < 10, (name, elapsed)
+            assert peak < 100 * 1024 * 1024, (name, peak)
+            # refused cleanly, within time and memory (the zip bomb by its zip directory
+            # before anything is inflated; the entities are never expanded)
+            assert info.value.errors and info.value.errors[0].code.startswith("LIST-")
