@@ -27,7 +27,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import numpy as np
 from numpy.typing import NDArray
@@ -207,7 +207,7 @@ def write_json(report: Report, path: str | Path) -> None:
 _SHEET_BAD = re.compile(r"[\[\]:*?/\\]")
 
 
-def write_xlsx(report: Report, path: str | Path) -> None:
+def write_xlsx(report: Report, path: str | Path | BinaryIO) -> None:
     """One sheet per table (header row bold and frozen); numeric columns as typed numbers,
     text through :func:`safe_cell` so no cell is ever a formula."""
     from openpyxl import Workbook
@@ -232,7 +232,18 @@ def write_xlsx(report: Report, path: str | Path) -> None:
         for i, c in enumerate(table.columns, start=1):
             width = max([len(c.name)] + [len(_text(r[i - 1], c.kind)) for r in table.rows[:200]])
             ws.column_dimensions[ws.cell(1, i).column_letter].width = min(60, width + 2)
-    wb.save(str(path))
+    wb.save(str(path) if isinstance(path, (str, Path)) else path)
+
+
+def table_bytes(table: Table, fmt: str) -> bytes:
+    """One table as CSV (see :func:`csv_bytes`) or single-sheet XLSX bytes, for downloads."""
+    if fmt == "csv":
+        return csv_bytes(table)
+    if fmt != "xlsx":
+        raise ValueError(f"unsupported format {fmt!r}")
+    buf = io.BytesIO()
+    write_xlsx(Report((table,)), buf)
+    return buf.getvalue()
 
 
 def _frame(micro: Microdata) -> Any:

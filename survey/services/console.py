@@ -9,7 +9,7 @@ from pathlib import Path
 
 from sqlalchemy import delete, func, select, update
 
-from analysis.exports import Column, ColumnKind, Report, Table
+from analysis.exports import Column, ColumnKind, Table
 from survey import db
 from survey.models import (
     Assignment,
@@ -72,16 +72,10 @@ def quota_table(cells: list[CellState]) -> Table:
 
 def export_quotas(campaign: Campaign, cells: list[CellState], fmt: str) -> bytes:
     """Progress as CSV or XLSX bytes; the download is audited."""
-    from analysis.exports import csv_bytes, write_xlsx
+    from analysis.exports import table_bytes
 
     table = quota_table(cells)
-    if fmt == "csv":
-        data = csv_bytes(table)
-    else:
-        with tempfile.TemporaryDirectory() as tmp:
-            path = Path(tmp) / "quotas.xlsx"
-            write_xlsx(Report((table,)), path)
-            data = path.read_bytes()
+    data = table_bytes(table, fmt)
     with db.write_transaction():
         record_audit("export.quotas", province_code=campaign.province_code,
                      object_type="campaign", object_id=campaign.code,

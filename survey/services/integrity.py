@@ -12,16 +12,14 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-import tempfile
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 from sqlalchemy import delete, select, update
 
-from analysis.exports import Column, ColumnKind, Report, Table, csv_bytes, write_xlsx
+from analysis.exports import Column, ColumnKind, Table, table_bytes
 from analysis.integrity import (
     RESPONSE_CHECKS,
     IntegrityConfig,
@@ -396,13 +394,7 @@ def export_report(campaign: Campaign, fmt: str) -> bytes:
     if fmt not in ("csv", "xlsx"):
         raise ReviewError(f"Định dạng không hỗ trợ: {fmt}. / Unsupported format: {fmt}.")
     table = report_table(report_rows(campaign))
-    if fmt == "csv":
-        data = csv_bytes(table)
-    else:
-        with tempfile.TemporaryDirectory() as tmp:
-            path = Path(tmp) / "integrity.xlsx"
-            write_xlsx(Report((table,)), path)
-            data = path.read_bytes()
+    data = table_bytes(table, fmt)
     with db.write_transaction():
         record_audit("export.integrity", province_code=campaign.province_code,
                      object_type="campaign", object_id=campaign.code,
