@@ -49,7 +49,16 @@ def create_campaign_from_config(path: str | Path) -> Campaign:
     expanded quota cells are written in one transaction. A census cell keeps the target an
     imported list gave it.
     """
-    config = sampling.load_campaign(path, known_questionnaires={q.id for q in load_builtin()})
+    return save_campaign_config(load_campaign_config(path))
+
+
+def load_campaign_config(path: str | Path) -> sampling.Campaign:
+    """Parse and validate a campaign YAML against the built-in questionnaires; writes nothing."""
+    return sampling.load_campaign(path, known_questionnaires={q.id for q in load_builtin()})
+
+
+def save_campaign_config(config: sampling.Campaign) -> Campaign:
+    """Store an already validated campaign config (see :func:`create_campaign_from_config`)."""
     versions = publish_builtin_questionnaires()
     with db.write_transaction() as s:
         campaign = _store_campaign(s, config)

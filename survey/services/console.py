@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import datetime as dt
+import io
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 from sqlalchemy import delete, func, select, update
 
-from analysis.exports import Column, ColumnKind, Table
+from analysis.exports import Column, ColumnKind, Table, table_bytes
+from sampling import write_list_template
 from survey import db
 from survey.models import (
     Assignment,
@@ -18,11 +20,21 @@ from survey.models import (
     Draft,
     Form,
     FormStatus,
+    OutboxMessage,
+    OutboxStatus,
     Respondent,
+    RespondentGroup,
     Response,
+    Unit,
     utcnow,
 )
 from survey.services.audit import record_audit
+from survey.services.campaigns import (
+    build_sampling_campaign,
+    load_campaign_config,
+    save_campaign_config,
+)
+from survey.services.outbox import queue_reminders
 from survey.services.quota_reports import QUOTA_COLUMNS, quota_rows
 from survey.services.quotas import CellState, QuotaState
 from survey.services.respondents import ImportReport, import_respondents
@@ -72,8 +84,6 @@ def quota_table(cells: list[CellState]) -> Table:
 
 def export_quotas(campaign: Campaign, cells: list[CellState], fmt: str) -> bytes:
     """Progress as CSV or XLSX bytes; the download is audited."""
-    from analysis.exports import table_bytes
-
     table = quota_table(cells)
     data = table_bytes(table, fmt)
     with db.write_transaction():
@@ -162,21 +172,17 @@ def create_campaign_upload(provinces: tuple[str, ...], filename: str, data: byte
 
     Raises :class:`sampling.CampaignInvalid` with located messages, or ConsoleError.
     """
-    import sampling
-    from questionnaires import load_builtin
-    from survey.services.campaigns import create_campaign_from_config
-
     if Path(filename).suffix.lower() not in (".yaml", ".yml"):
         raise ConsoleError("Chỉ nhận tệp .yaml. / Only .yaml files are accepted.")
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / Path(filename).name
         path.write_bytes(data)
-        config = sampling.load_campaign(path, known_questionnaires={q.id for q in load_builtin()})
+        config = load_campaign_config(path)
         if config.province not in provinces:
             raise ConsoleError(
                 f"Tỉnh {config.province} không thuộc phạm vi tài khoản. / "
                 f"Province {config.province} is outside this account's provinces.")
-        campaign = create_campaign_from_config(path)
+        campaign = save_campaign_config(config)
     with db.write_transaction():
         record_audit("campaign.create", province_code=campaign.province_code,
                      object_type="campaign", object_id=campaign.code,
@@ -186,11 +192,6 @@ def create_campaign_upload(provinces: tuple[str, ...], filename: str, data: byte
 
 def list_template(campaign: Campaign) -> bytes:
     """The XLSX list template of a campaign (drop-downs for group and unit)."""
-    import io
-
-    from sampling import write_list_template
-    from survey.services.campaigns import build_sampling_campaign
-
     buf = io.BytesIO()
     write_list_template(buf, build_sampling_campaign(campaign))
     return buf.getvalue()
@@ -198,8 +199,6 @@ def list_template(campaign: Campaign) -> bytes:
 
 def bounced_by_cell(campaign: Campaign) -> dict[tuple[str, str], int]:
     """Forms whose email bounced, per (group code, rated unit code)."""
-    from survey.models import OutboxMessage, OutboxStatus, RespondentGroup, Unit
-
     rows = db.session().execute(
         select(RespondentGroup.code, Unit.code, func.count(func.distinct(Form.id)))
         .select_from(OutboxMessage)
@@ -216,14 +215,10 @@ def bounced_by_cell(campaign: Campaign) -> dict[tuple[str, str], int]:
 def remind_cell(campaign: Campaign, group: str, unit: str) -> int:
     """Queue reminders for the cell's forms that were invited but not completed; audited by
     the outbox. Returns how many reminders were queued."""
-    from survey.services.outbox import queue_reminders
-
     return queue_reminders(campaign, after_days=0, group=group, unit=unit).queued
 
 
 def unit_levels(campaign: Campaign) -> dict[str, str]:
     """Unit code -> level (department, district, commune ...) of a campaign."""
-    from survey.models import Unit
-
     return dict(db.session().execute(
         select(Unit.code, Unit.level).where(Unit.campaign_id == campaign.id)).all())

@@ -16,7 +16,6 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from argon2 import PasswordHasher
 from sqlalchemy import select, update
 
 from survey import db
@@ -33,7 +32,7 @@ from survey.models import (
 )
 from survey.services.campaigns import create_campaign_from_config
 from survey.services.respondents import import_respondents
-from survey.services.staff import create_staff_user
+from survey.services.staff import create_staff_user, set_staff_password
 from survey.services.tokens import issue_token
 
 DEMO_CONFIG = PROJECT_ROOT / "examples" / "campaigns" / "travinh-2023.yaml"
@@ -128,7 +127,5 @@ def _demo_admin(campaign: Campaign) -> str:
         create_staff_user(DEMO_ADMIN, "Quản trị demo", password, Role.ADMIN,
                           [campaign.province_code])
     else:
-        with db.write_transaction() as s:
-            s.execute(update(StaffUser).where(StaffUser.id == exists).values(
-                password_hash=PasswordHasher().hash(password)))
+        set_staff_password(DEMO_ADMIN, password)
     return password

@@ -131,6 +131,17 @@ def log_in(email: str, password: str, address: str) -> LoginResult:
     return LoginResult(identity, nonce)
 
 
+def set_staff_password(email: str, password: str) -> None:
+    """Replace an account's password (argon2id), e.g. the demo admin's on every demo run."""
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise StaffError(f"Mật khẩu cần ít nhất {MIN_PASSWORD_LENGTH} ký tự. / "
+                         f"The password needs at least {MIN_PASSWORD_LENGTH} characters.")
+    with db.write_transaction() as s:
+        s.execute(update(StaffUser).where(StaffUser.email == email.strip().lower())
+                  .values(password_hash=_hasher.hash(password)))
+        record_audit("user.password", object_type="staff_user", object_id=email.strip().lower())
+
+
 def _identity(user: StaffUser, session_id: int) -> Identity:
     return Identity(user_id=user.id, email=user.email, full_name=user.full_name, role=user.role,
                     provinces=user.province_codes, agency_code=user.agency_code,
