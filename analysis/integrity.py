@@ -29,7 +29,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
-from enum import IntEnum, StrEnum
+from enum import Enum, IntEnum, StrEnum
 from types import MappingProxyType
 from typing import Any
 
@@ -42,10 +42,12 @@ from .design import BoolArray, FloatArray, IntArray, factorize
 __all__ = [
     "CHECK_FAMILY",
     "Check",
+    "ConfigProblem",
     "Correction",
     "Family",
     "Flag",
     "IntegrityConfig",
+    "IntegrityConfigError",
     "IntegrityReport",
     "Mode",
     "Paradata",
@@ -53,6 +55,7 @@ __all__ = [
     "Recommendation",
     "UNIT_CHECKS",
     "UnitFlag",
+    "config_problems",
     "decide",
     "scan",
 ]
@@ -200,6 +203,184 @@ class IntegrityConfig:
     def without(self, *checks: Check) -> IntegrityConfig:
         """The same configuration with ``checks`` switched off."""
         return replace(self, enabled=self.enabled - frozenset(checks))
+
+    @classmethod
+    def from_mapping(cls, raw: Mapping[str, Any] | None) -> IntegrityConfig:
+        """The configuration a campaign file's ``integrity`` section describes.
+
+        Keys are the field names of this class (thresholds), plus ``checks`` (the checks to
+        run) or ``disable`` (checks to switch off); missing keys keep their defaults.
+
+        Raises
+        ------
+        IntegrityConfigError
+            With every problem found, each located by key (see :func:`config_problems`).
+        """
+        problems = config_problems(raw)
+        if problems:
+            raise IntegrityConfigError(problems)
+        return _config_from_valid(raw or {})
+
+    def thresholds(self) -> dict[str, Any]:
+        """Every threshold by name (``enabled`` excluded), as plain values for display."""
+        out: dict[str, Any] = {}
+        for name in _THRESHOLD_KINDS:
+            value = getattr(self, name)
+            out[name] = (list(value) if isinstance(value, tuple)
+                         else value.value if isinstance(value, Enum) else value)
+        return out
+
+
+@dataclass(frozen=True)
+class ConfigProblem:
+    """One problem in an ``integrity`` section: the key (``burst_min_forms``,
+    ``checks[2]``) and what is wrong, in Vietnamese and English."""
+
+    path: str
+    message_vi: str
+    message_en: str
+
+
+class IntegrityConfigError(ValueError):
+    """An ``integrity`` section is invalid; ``problems`` lists each located problem."""
+
+    def __init__(self, problems: Iterable[ConfigProblem]):
+        self.problems = tuple(problems)
+        super().__init__("; ".join(f"{p.path}: {p.message_en}" for p in self.problems))
+
+
+# Kind of every threshold: how a file's value is checked.  "share" is in (0, 1], "alpha"
+# in (0, 1), "count" a whole number >= 1, "distance" a whole number >= 0, "seconds" > 0.
+_THRESHOLD_KINDS: Mapping[str, str] = MappingProxyType({
+    "speeder_fraction": "share",
+    "speeder_min_completes": "count",
+    "seconds_per_item": "seconds",
+    "speeder_page_share": "share",
+    "straightline_min_items": "count",
+    "straightline_share": "share",
+    "pattern_share": "share",
+    "pattern_periods": "periods",
+    "duplicate_max_distance": "distance",
+    "duplicate_min_items": "count",
+    "duplicate_min_varied": "count",
+    "duplicate_max_bucket": "count",
+    "burst_window_seconds": "seconds",
+    "burst_min_forms": "count",
+    "shared_link_devices": "count",
+    "unit_min_forms": "count",
+    "unit_alpha": "alpha",
+    "unit_correction": "correction",
+    "window_seconds": "seconds",
+    "window_share": "share",
+    "window_min_forms": "count",
+    "exclude_min_families": "families",
+})
+
+_KIND_RULE: Mapping[str, tuple[str, str]] = MappingProxyType({
+    "share": ("một số lớn hơn 0 và không quá 1 (ví dụ 0.33)",
+              "a number above 0 and at most 1 (e.g. 0.33)"),
+    "alpha": ("một số lớn hơn 0 và nhỏ hơn 1 (ví dụ 0.001)",
+              "a number above 0 and below 1 (e.g. 0.001)"),
+    "count": ("một số nguyên từ 1 trở lên", "a whole number of at least 1"),
+    "distance": ("một số nguyên từ 0 trở lên", "a whole number of at least 0"),
+    "seconds": ("một số giây lớn hơn 0", "a number of seconds above 0"),
+    "periods": ("một danh sách số nguyên từ 1 trở lên (ví dụ [2, 3])",
+                "a list of whole numbers of at least 1 (e.g. [2, 3])"),
+    "correction": ("một trong: holm, bh", "one of: holm, bh"),
+    "families": (f"một số nguyên từ 1 đến {len(_RESPONSE_FAMILIES) + 1}",
+                 f"a whole number from 1 to {len(_RESPONSE_FAMILIES) + 1}"),
+})
+
+
+def _is_int(v: Any) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def _is_number(v: Any) -> bool:
+    return (_is_int(v) or isinstance(v, float)) and math.isfinite(v)
+
+
+def _valid_value(kind: str, v: Any) -> bool:
+    if kind == "share":
+        return _is_number(v) and 0 < v <= 1
+    if kind == "alpha":
+        return _is_number(v) and 0 < v < 1
+    if kind == "count":
+        return _is_int(v) and v >= 1
+    if kind == "distance":
+        return _is_int(v) and v >= 0
+    if kind == "seconds":
+        return _is_number(v) and v > 0
+    if kind == "periods":
+        return isinstance(v, list) and bool(v) and all(_is_int(p) and p >= 1 for p in v)
+    if kind == "correction":
+        return v in {c.value for c in Correction}
+    if kind == "families":
+        return _is_int(v) and 1 <= v <= len(_RESPONSE_FAMILIES) + 1
+    raise AssertionError(kind)
+
+
+def config_problems(raw: Any) -> list[ConfigProblem]:
+    """Every problem in an ``integrity`` section (empty when it is valid or absent).
+
+    The campaign loader reports these with the file and line; see
+    :meth:`IntegrityConfig.from_mapping` for the accepted keys.
+    """
+    if raw is None:
+        return []
+    if not isinstance(raw, Mapping):
+        return [ConfigProblem("", "Mục 'integrity' phải là một bảng 'khóa: giá trị'.",
+                              "The 'integrity' section must be a mapping of 'key: value'.")]
+    problems: list[ConfigProblem] = []
+    names = ", ".join(c.value for c in Check)
+    if "checks" in raw and "disable" in raw:
+        problems.append(ConfigProblem(
+            "disable", "Chỉ dùng một trong hai khóa 'checks' (các phép kiểm tra được chạy) "
+            "hoặc 'disable' (các phép kiểm tra bị tắt).",
+            "Use only one of 'checks' (the checks to run) or 'disable' (checks to switch off)."))
+    for key, value in raw.items():
+        if key in ("checks", "disable"):
+            if not isinstance(value, list):
+                problems.append(ConfigProblem(
+                    str(key), f"Phải là một danh sách tên phép kiểm tra: {names}.",
+                    f"Must be a list of check names: {names}."))
+                continue
+            for i, item in enumerate(value):
+                if item not in {c.value for c in Check}:
+                    problems.append(ConfigProblem(
+                        f"{key}[{i}]", f"Không có phép kiểm tra '{item}'. Các tên hợp lệ: {names}.",
+                        f"There is no check '{item}'. Valid names: {names}."))
+        elif key in _THRESHOLD_KINDS:
+            kind = _THRESHOLD_KINDS[key]
+            if not _valid_value(kind, value):
+                vi, en = _KIND_RULE[kind]
+                problems.append(ConfigProblem(
+                    str(key), f"Giá trị '{value}' không hợp lệ: cần {vi}.",
+                    f"The value '{value}' is not valid: expected {en}."))
+        else:
+            allowed = ", ".join(("checks", "disable", *_THRESHOLD_KINDS))
+            problems.append(ConfigProblem(
+                str(key), f"Khóa '{key}' không được hỗ trợ ở đây. Các khóa hợp lệ: {allowed}.",
+                f"Key '{key}' is not allowed here. Allowed keys: {allowed}."))
+    return problems
+
+
+def _config_from_valid(raw: Mapping[str, Any]) -> IntegrityConfig:
+    values: dict[str, Any] = {}
+    for key, value in raw.items():
+        if key == "checks":
+            values["enabled"] = frozenset(Check(v) for v in value)
+        elif key == "disable":
+            values["enabled"] = frozenset(Check) - {Check(v) for v in value}
+        elif _THRESHOLD_KINDS[key] == "periods":
+            values[key] = tuple(value)
+        elif _THRESHOLD_KINDS[key] == "correction":
+            values[key] = Correction(value)
+        elif _THRESHOLD_KINDS[key] in ("share", "alpha", "seconds"):
+            values[key] = float(value)
+        else:
+            values[key] = value
+    return IntegrityConfig(**values)
 
 
 def _column(values: ArrayLike, name: str, dtype: Any, n: int | None) -> NDArray[Any]:

@@ -28,6 +28,7 @@ and the priority used when one person is listed in two groups.  See
          count: 3, per: department, rate: own}
     duplicate_priority: [...]     # optional; default: council delegates first
     scoring: {...}                # optional, kept as a raw mapping for the scoring package
+    integrity: {...}              # optional: checks and thresholds (analysis.IntegrityConfig)
 
 :func:`load_campaign` either returns a :class:`Campaign` or raises
 :class:`~sampling.errors.CampaignInvalid` carrying every problem found, each with a code,
@@ -134,6 +135,7 @@ class Campaign:
     quota_rules: tuple[QuotaRule, ...]
     duplicate_priority: tuple[str, ...]
     scoring: Mapping[str, Any] | None = field(default=None, repr=False)
+    integrity: Mapping[str, Any] | None = field(default=None, repr=False)
 
     def group(self, code: str) -> RespondentGroup:
         """The group with this code (``KeyError`` if unknown)."""
@@ -588,11 +590,15 @@ def _check_rules_against_tree(ctx: _Ctx, rules: Sequence[tuple[int, QuotaRule]],
 
 _TOP_REQUIRED = ("version", "code", "name", "province", "year", "opens_at", "closes_at",
                  "levels", "units", "groups", "quotas")
-_TOP_OPTIONAL = ("timezone", "duplicate_priority", "scoring")
+_TOP_OPTIONAL = ("timezone", "duplicate_priority", "scoring", "integrity")
+
+#: Checks a section the sampling package keeps raw (its schema belongs to another package) and
+#: returns its problems as (path inside the section, message vi, message en).
+SectionValidator = Callable[[Any], Sequence[tuple[str, str, str]]]
 
 
-def load_campaign(path: str | Path, *, known_questionnaires: Collection[str] | None = None
-                  ) -> Campaign:
+def load_campaign(path: str | Path, *, known_questionnaires: Collection[str] | None = None,
+                  integrity_validator: SectionValidator | None = None) -> Campaign:
     """Load and validate a campaign YAML file.
 
     Parameters
@@ -601,6 +607,9 @@ def load_campaign(path: str | Path, *, known_questionnaires: Collection[str] | N
         The YAML file; a units file it names is read relative to its folder.
     known_questionnaires : collection of str, optional
         Questionnaire ids that exist; when given, every id the campaign names must be one.
+    integrity_validator : callable, optional
+        Checks the ``integrity`` section (the web layer passes the analysis package's rules);
+        each problem it returns is reported as ``CFG-INTEGRITY`` at its key and line.
 
     Raises
     ------
@@ -617,11 +626,13 @@ def load_campaign(path: str | Path, *, known_questionnaires: Collection[str] | N
         raise CampaignInvalid((ConfigError.make("CFG-FILE-READ", str(path), "",
                                                 detail=str(exc)),)) from exc
     return parse_campaign(text, file=str(path), base_dir=path.parent,
-                          known_questionnaires=known_questionnaires)
+                          known_questionnaires=known_questionnaires,
+                          integrity_validator=integrity_validator)
 
 
 def parse_campaign(text: str, *, file: str = "<campaign>", base_dir: Path | None = None,
-                   known_questionnaires: Collection[str] | None = None) -> Campaign:
+                   known_questionnaires: Collection[str] | None = None,
+                   integrity_validator: SectionValidator | None = None) -> Campaign:
     """Validate campaign YAML given as text (see :func:`load_campaign`).
 
     A units file can only be referenced when ``base_dir`` is given.
@@ -654,14 +665,15 @@ def parse_campaign(text: str, *, file: str = "<campaign>", base_dir: Path | None
         finally:
             loader.dispose()
 
-    campaign = _build(ctx, raw, base_dir, known_questionnaires)
+    campaign = _build(ctx, raw, base_dir, known_questionnaires, integrity_validator)
     if ctx.errors or campaign is None:
         raise CampaignInvalid(tuple(ctx.errors))
     return campaign
 
 
 def _build(ctx: _Ctx, raw: Any, base_dir: Path | None,
-           known_questionnaires: Collection[str] | None) -> Campaign | None:
+           known_questionnaires: Collection[str] | None,
+           integrity_validator: SectionValidator | None = None) -> Campaign | None:
     top = _mapping(ctx, raw, "", _TOP_REQUIRED, _TOP_OPTIONAL)
     if top is None:
         return None
@@ -828,6 +840,16 @@ def _build(ctx: _Ctx, raw: Any, base_dir: Path | None,
         else:
             scoring = MappingProxyType(dict(get("scoring")))
 
+    integrity = None
+    if "integrity" in top and get("integrity") is not None:
+        if not isinstance(get("integrity"), dict):
+            _type_error(ctx, "integrity", "mapping", get("integrity"))
+        else:
+            integrity = MappingProxyType(dict(get("integrity")))
+            for sub, vi, en in (integrity_validator or (lambda _raw: ()))(get("integrity")):
+                ctx.err("CFG-INTEGRITY", _join("integrity", sub) if sub else "integrity",
+                        detail_vi=vi, detail_en=en)
+
     if ctx.errors or tree is None or None in (code, names, province, year, opens, closes):
         return None
     assert code and names and province and year and opens and closes  # for the type checker
@@ -835,5 +857,5 @@ def _build(ctx: _Ctx, raw: Any, base_dir: Path | None,
         file=ctx.file, code=code, name_vi=names[0], name_en=names[1], province=province,
         year=year, opens_at=opens, closes_at=closes, timezone=tz_name, units=tree,
         groups=tuple(groups.values()), quota_rules=tuple(r for _, r in rules),
-        duplicate_priority=priority, scoring=scoring,
+        duplicate_priority=priority, scoring=scoring, integrity=integrity,
     )

@@ -91,6 +91,15 @@ _SPECS: tuple[ErrorSpec, ...] = (
         "Change the value to the required type (see the examples in examples/campaigns/).",
     ),
     ErrorSpec(
+        "CFG-INTEGRITY",
+        "{detail_vi}",
+        "{detail_en}",
+        "Xem các khóa và ngưỡng hợp lệ của mục 'integrity' trong README (mục Integrity) hoặc "
+        "examples/campaigns/travinh-2023.yaml; bỏ khóa để dùng giá trị mặc định.",
+        "See the keys and thresholds the 'integrity' section accepts in the README (Integrity) "
+        "or examples/campaigns/travinh-2023.yaml; leave a key out to keep its default.",
+    ),
+    ErrorSpec(
         "CFG-TEXT-EMPTY",
         "Giá trị không được để trống.",
         "The value must not be empty.",

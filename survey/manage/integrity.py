@@ -22,6 +22,7 @@ from survey.services.integrity import (
     export_report,
     report_rows,
     review_data,
+    integrity_config,
     scan_campaign,
 )
 
@@ -43,7 +44,11 @@ class ScanForm(FlaskForm):
 
 
 def _review(campaign: Any, status: int = 200, **extra: Any) -> Any:
+    config = integrity_config(campaign)
     return render_template("manage/integrity.html", campaign=campaign, data=review_data(campaign),
+                           checks=sorted(c.value for c in config.enabled),
+                           thresholds=config.thresholds(),
+                           from_file=set(campaign.integrity or {}),
                            decide_form=extra.pop("decide_form", None) or DecideForm(formdata=None),
                            annul_form=extra.pop("annul_form", None) or AnnulForm(formdata=None),
                            scan_form=ScanForm(formdata=None), **extra), status

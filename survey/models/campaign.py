@@ -45,6 +45,8 @@ class Campaign(Named, Base):
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
     # The config's scoring section (points table, pooling, group weights, bands), kept as given.
     scoring: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    # The config's integrity section (checks and thresholds), validated when the file is loaded.
+    integrity: Mapped[dict[str, Any] | None] = mapped_column(JSON)
 
     units: Mapped[list[Unit]] = relationship(back_populates="campaign")
     groups: Mapped[list[RespondentGroup]] = relationship(back_populates="campaign")

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import sampling
+from analysis.integrity import config_problems
 from questionnaires import load_builtin
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
@@ -54,7 +55,12 @@ def create_campaign_from_config(path: str | Path) -> Campaign:
 
 def load_campaign_config(path: str | Path) -> sampling.Campaign:
     """Parse and validate a campaign YAML against the built-in questionnaires; writes nothing."""
-    return sampling.load_campaign(path, known_questionnaires={q.id for q in load_builtin()})
+    return sampling.load_campaign(path, known_questionnaires={q.id for q in load_builtin()},
+                                  integrity_validator=_integrity_problems)
+
+
+def _integrity_problems(raw: Any) -> list[tuple[str, str, str]]:
+    return [(p.path, p.message_vi, p.message_en) for p in config_problems(raw)]
 
 
 def save_campaign_config(config: sampling.Campaign) -> Campaign:
@@ -80,7 +86,8 @@ def _store_campaign(s: Session, config: sampling.Campaign) -> Campaign:
     values = {"name_vi": config.name_vi, "name_en": config.name_en,
               "province_code": config.province, "year": config.year,
               "opens_at": config.opens_at, "closes_at": config.closes_at,
-              "scoring": dict(config.scoring) if config.scoring is not None else None}
+              "scoring": dict(config.scoring) if config.scoring is not None else None,
+              "integrity": dict(config.integrity) if config.integrity is not None else None}
     campaign = s.scalar(select(Campaign).filter_by(code=config.code))
     if campaign is None:
         campaign = Campaign(code=config.code, **values)

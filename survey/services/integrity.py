@@ -128,11 +128,19 @@ def _json_safe(params: Any) -> dict[str, Any]:
     return out
 
 
+def integrity_config(campaign: Campaign) -> IntegrityConfig:
+    """The checks and thresholds of the campaign file's ``integrity`` section (else defaults)."""
+    return IntegrityConfig.from_mapping(campaign.integrity)
+
+
 def scan_campaign(campaign: Campaign, config: IntegrityConfig | None = None,
                   actor_email: str | None = None) -> ScanSummary:
-    """Scan the campaign's responses; idempotent (flags replaced, decisions kept); audited."""
+    """Scan the campaign's responses; idempotent (flags replaced, decisions kept); audited.
+
+    ``config`` defaults to the campaign's own (:func:`integrity_config`).
+    """
     data = load_paradata(campaign.id)
-    report = scan(data, config)
+    report = scan(data, config or integrity_config(campaign))
     raw_rec = report.recommendation.copy()
     now = utcnow()
     with db.write_transaction() as s:

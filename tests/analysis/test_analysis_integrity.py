@@ -9,6 +9,7 @@ import pytest
 
 from analysis.integrity import (
     Check,
+    Correction,
     Family,
     IntegrityConfig,
     Mode,
@@ -212,3 +213,32 @@ def test_paradata_rejects_inconsistent_columns() -> None:
         paradata(2, mode=np.array([0, 7]))
     with pytest.raises(ValueError, match="'codes' must have shape"):
         paradata(2, codes=np.ones(2, dtype=np.uint8))
+
+
+def test_config_from_a_campaign_section_and_its_located_problems() -> None:
+    from analysis.integrity import IntegrityConfigError, config_problems
+
+    cfg = IntegrityConfig.from_mapping({"disable": ["pattern", "honeypot"], "burst_min_forms": 3,
+                                        "unit_correction": "bh", "pattern_periods": [2],
+                                        "seconds_per_item": 3})
+    assert Check.PATTERN not in cfg.enabled and Check.HONEYPOT not in cfg.enabled
+    assert Check.BURST in cfg.enabled and cfg.burst_min_forms == 3
+    assert cfg.unit_correction is Correction.BH and cfg.pattern_periods == (2,)
+    assert isinstance(cfg.seconds_per_item, float) and cfg.seconds_per_item == 3.0
+    assert IntegrityConfig.from_mapping(None) == IntegrityConfig()
+    assert IntegrityConfig.from_mapping({"checks": ["burst"]}).enabled == {Check.BURST}
+    assert IntegrityConfig().thresholds()["unit_correction"] == "holm"
+    bad = {"checks": ["burst", "speeding"], "disable": [], "speeder_fraction": 1.5,
+           "burst_min_forms": True, "unit_alpha": 1, "duplicate_max_distance": -1,
+           "exclude_min_families": 5, "pattern_periods": [0], "unit_correction": "fdr",
+           "burst_minutes": 3}
+    problems = config_problems(bad)
+    assert [p.path for p in problems] == [
+        "disable", "checks[1]", "speeder_fraction", "burst_min_forms", "unit_alpha",
+        "duplicate_max_distance", "exclude_min_families", "pattern_periods", "unit_correction",
+        "burst_minutes"]
+    assert all(p.message_vi and p.message_en and p.message_vi != p.message_en for p in problems)
+    with pytest.raises(IntegrityConfigError) as info:
+        IntegrityConfig.from_mapping(bad)
+    assert len(info.value.problems) == 10
+    assert config_problems([1]) and config_problems(None) == []

@@ -99,6 +99,10 @@ CASES: list[tuple[str, Mutate, str, dict[str, Any]]] = [
      "duplicate_priority[2]", {}),
     ("CFG-PRIORITY-INCOMPLETE", lambda d: d.update(duplicate_priority=["delegate"]),
      "duplicate_priority", {}),
+    ("CFG-INTEGRITY", lambda d: d.update(integrity={"burst_min_forms": 0}),
+     "integrity.burst_min_forms", {"integrity_validator": lambda raw: [
+         (k, f"'{k}' phải lớn hơn 0", f"'{k}' must be above 0")
+         for k, v in raw.items() if v <= 0]}),
 ]
 
 # Codes whose cases need raw text or files rather than a dict mutation; tested below.
@@ -228,6 +232,19 @@ def test_scoring_section_is_kept_raw(config_dict: Callable[[], dict[str, Any]],
     data["scoring"] = {"options": {"A": 1.0, "B": 0.6}, "anything": [1, 2]}
     c = make_campaign(data)
     assert c.scoring is not None and c.scoring["options"] == {"A": 1.0, "B": 0.6}
+
+
+def test_integrity_section_is_kept_and_checked_by_the_validator_given(
+        config_dict: Callable[[], dict[str, Any]], make_campaign: Callable[..., Campaign]) -> None:
+    data = config_dict()
+    data["integrity"] = {"burst_min_forms": 3, "disable": ["pattern"]}
+    seen: list[Any] = []
+    c = parse_campaign(_dump(data), file="test.yaml",
+                       integrity_validator=lambda raw: seen.append(raw) or [])
+    assert c.integrity == {"burst_min_forms": 3, "disable": ["pattern"]} and seen == [c.integrity]
+    data["integrity"] = [1, 2]
+    (error,) = _errors(_dump(data))
+    assert (error.code, error.path) == ("CFG-TYPE", "integrity")
 
 
 def test_unquoted_numeric_codes_are_read_as_text(

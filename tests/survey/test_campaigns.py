@@ -99,6 +99,31 @@ def test_bad_config_writes_nothing_and_prints_located_errors(app, tmp_path):
         assert db.session().scalar(select(func.count()).select_from(QuestionnaireVersion)) == 0
 
 
+def test_integrity_section_is_stored_and_a_bad_one_is_located(app, tmp_path):
+    (tmp_path / "travinh-2023-units.csv").write_bytes(
+        (TRAVINH.parent / "travinh-2023-units.csv").read_bytes())
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(TRAVINH.read_text(encoding="utf-8").replace(
+        "  burst_min_forms: 5\n", "  burst_min_forms: 0\n  burst_minutes: 30\n"),
+        encoding="utf-8")
+    result = _create(app, bad)
+    assert result.exit_code == 1
+    lines = [x for x in result.output.splitlines() if "CFG-INTEGRITY" in x]
+    assert len(lines) == 4  # two problems, each in Vietnamese and English
+    line_no = next(i for i, x in enumerate(bad.read_text(encoding="utf-8").splitlines(), 1)
+                   if x.startswith("  burst_min_forms:"))
+    assert lines[0].startswith(f"{bad}:{line_no}: integrity.burst_min_forms:")
+    assert "số nguyên từ 1 trở lên" in lines[0] and "whole number of at least 1" in lines[1]
+    assert any("integrity.burst_minutes" in x and "not allowed here" in x for x in lines)
+    with app.app_context():
+        assert set(_counts().values()) == {0}
+    assert _create(app, TRAVINH).exit_code == 0
+    with app.app_context():
+        campaign = db.session().scalar(select(Campaign).filter_by(code="TVH-2023"))
+        assert campaign.integrity["burst_min_forms"] == 5
+        assert campaign.integrity["speeder_fraction"] == 0.333
+
+
 def test_a_failure_while_writing_leaves_no_half_campaign(app, monkeypatch):
     import survey.services.campaigns as campaigns
 

@@ -163,6 +163,40 @@ def test_scan_flags_speeders_and_straight_liners_and_excludes_on_two_families(
         assert len(events) == 1 and events[0].detail["exclude"] == 1
 
 
+def _set_integrity(section: dict | None) -> None:
+    with db.write_transaction() as s:
+        s.scalar(select(Campaign)).integrity = section
+
+
+def test_the_campaign_files_thresholds_drive_the_scan(app, make_campaign, make_form):
+    ids = _seed(app, make_campaign, make_form)
+    with app.app_context():
+        # defaults: six answers are too few for the straight-line check (8 items)
+        scan_campaign(_campaign(app))
+        s = db.session()
+        flagged = {(f.response_id, f.check_code) for f in s.scalars(select(IntegrityFlag))}
+        assert (ids["straight"], "straight_line") not in flagged
+        assert (ids["speeder"], "speeder_pages") in flagged
+        # the campaign lowers the minimum and switches the timing checks off
+        _set_integrity({"straightline_min_items": 5,
+                        "disable": ["speeder_pages", "speeder_total"]})
+        summary = scan_campaign(_campaign(app))
+        s.expire_all()
+        flagged = {(f.response_id, f.check_code) for f in s.scalars(select(IntegrityFlag))}
+        assert (ids["straight"], "straight_line") in flagged
+        assert not any(c.startswith("speeder") for _r, c in flagged)
+        assert summary.excluded == 0  # "both" has one family left: review only
+        assert s.get(IntegrityVerdict, ids["both"]).recommendation == "review"
+        # timing back on: two families agree on "both"
+        _set_integrity({"straightline_min_items": 5})
+    runner = app.test_cli_runner()
+    result = runner.invoke(integrity_group, ["scan", "--campaign", "T-2026"])
+    assert result.exit_code == 0, result.output
+    assert "excluded 1" in result.output
+    with app.app_context():
+        assert db.session().get(Response, ids["both"]).status is ResponseStatus.EXCLUDED
+
+
 def test_reviewer_decisions_survive_a_rescan(app, make_campaign, make_form):
     ids = _seed(app, make_campaign, make_form)
     with app.app_context():
@@ -261,6 +295,7 @@ def test_review_page_shows_evidence_to_admins_only(world):
     assert page.status_code == 200
     assert "6 of 6 answers are option A" in html and "pages faster than 2 s per item" in html
     assert "Nguyễn Văn An" not in html and "an@example.vn" not in html
+    assert "<code>burst_min_forms</code></td><td>5</td>" in html  # the thresholds in use
     assert client.get("/manage/c/OTHER-2026/integrity").status_code == 404
     r = client.post("/manage/c/OWN-2026/integrity/decide",
                     data={"csrf_token": csrf_from(html), "response_id": bad,
