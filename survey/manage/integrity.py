@@ -43,12 +43,47 @@ class ScanForm(FlaskForm):
     pass
 
 
+# The analysis package's evidence (its EVIDENCE, stored in English with each flag) as translatable
+# templates over the same params, worded alike in English; a flag whose params do not fit shows
+# the stored text.
+_EVIDENCE = {
+    "speeder_total": _l("total %(total).0f s vs median %(median).0f s (limit %(limit).0f s over "
+                        "%(completes)s timed forms of this questionnaire)"),
+    "speeder_pages": _l("%(fast)s of %(pages)s pages faster than %(per_item)g s per item"),
+    "straight_line": _l("%(same)s of %(answered)s answers are option %(option)s"),
+    "pattern": _l("answers repeat every %(period)s items at %(share_pct).0f%% of positions"),
+    "near_duplicate": _l("answers differ from response %(other)s (same unit) in %(distance)s of "
+                         "%(items)s items; %(partners)s similar form(s)"),
+    "burst": _l("%(count)s forms for this unit from one %(source_name)s within %(minutes).0f min"),
+    "shared_link": _l("personal link opened from %(devices)s devices"),
+    "honeypot": _l("hidden honeypot field was filled"),
+    "unit_anomaly": _l("spread between respondents sd %(sd).2f vs %(sd_others).2f in the other "
+                       "units: chi-square %(chi2).1f on %(df)s df, p = %(p).2g, %(method)s-adjusted "
+                       "p = %(p_adjusted).2g"),
+    "unit_window": _l("%(count)s of %(forms)s timed forms submitted within %(minutes).0f min"),
+}
+_SOURCES = {"network": _l("network"), "device": _l("device")}
+
+
+def evidence_text(check: str, params: dict[str, Any] | None, stored: str) -> str:
+    """A flag's evidence in the page language (the stored English text if it cannot be built)."""
+    template = _EVIDENCE.get(check)
+    values = dict(params or {})
+    if isinstance(values.get("share"), int | float):
+        values["share_pct"] = 100 * values["share"]
+    values["source_name"] = str(_SOURCES.get(values.get("source"), values.get("source", "")))
+    try:
+        return str(template) % values if template is not None else stored
+    except (KeyError, TypeError, ValueError):
+        return stored
+
+
 def _review(campaign: Any, status: int = 200, **extra: Any) -> Any:
     config = integrity_config(campaign)
     return render_template("manage/integrity.html", campaign=campaign, data=review_data(campaign),
                            checks=sorted(c.value for c in config.enabled),
                            thresholds=config.thresholds(),
-                           from_file=set(campaign.integrity or {}),
+                           from_file=set(campaign.integrity or {}), evidence=evidence_text,
                            decide_form=extra.pop("decide_form", None) or DecideForm(formdata=None),
                            annul_form=extra.pop("annul_form", None) or AnnulForm(formdata=None),
                            scan_form=ScanForm(formdata=None), **extra), status

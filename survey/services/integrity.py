@@ -272,6 +272,7 @@ class UnitFlagRow:
     check: str
     evidence: str
     forms: int
+    params: dict[str, Any]
 
 
 @dataclass(frozen=True)
@@ -310,7 +311,8 @@ def review_data(campaign: Campaign, limit: int = 500) -> ReviewData:
             out[f.response_id].flags.append(f)
     units = {u.id: u.code for u in s.scalars(select(Unit).where(Unit.campaign_id == campaign.id))}
     unit_rows = [UnitFlagRow(units.get(f.unit_id or 0, ""), q_key.get(f.questionnaire_version_id or 0, ""),
-                             f.check_code, f.evidence, int(f.params.get("forms", 0) or 0))
+                             f.check_code, f.evidence, int(f.params.get("forms", 0) or 0),
+                             dict(f.params or {}))
                  for f in s.scalars(select(IntegrityFlag).where(
                      IntegrityFlag.campaign_id == campaign.id, IntegrityFlag.unit_id.is_not(None))
                      .order_by(IntegrityFlag.id))]

@@ -293,7 +293,9 @@ def test_review_page_shows_evidence_to_admins_only(world):
     page = client.get("/manage/c/OWN-2026/integrity")
     html = page.get_data(as_text=True)
     assert page.status_code == 200
-    assert "6 of 6 answers are option A" in html and "pages faster than 2 s per item" in html
+    # evidence in the page language (Vietnamese by default)
+    assert "6 trên 6 câu trả lời là phương án A" in html
+    assert "trang nhanh hơn 2 giây mỗi câu" in html
     assert "Nguyễn Văn An" not in html and "an@example.vn" not in html
     assert "<code>burst_min_forms</code></td><td>5</td>" in html  # the thresholds in use
     assert client.get("/manage/c/OTHER-2026/integrity").status_code == 404
@@ -329,3 +331,28 @@ def test_review_page_shows_evidence_to_admins_only(world):
                 "export.integrity"} <= actions
         accept = s.scalar(select(AuditEvent).where(AuditEvent.action == "integrity.accept"))
         assert accept.actor_email == "admin@tvh.gov.vn"
+
+
+def test_evidence_of_every_check_reads_in_vietnamese_and_as_stored_in_english(app):
+    import numpy as np
+
+    from analysis.integrity import Check, scan
+    from analysis.synthetic import synthetic_campaign
+    from survey.manage.integrity import evidence_text
+    from survey.services.integrity import _json_safe
+
+    report = scan(synthetic_campaign(np.random.default_rng(7)).paradata)
+    flags = [f for fs in report.flags.values() for f in fs]
+    examples = {f.check: (_json_safe(f.params), f.evidence) for f in flags}
+    examples |= {u.check: (_json_safe(u.params), u.evidence) for u in report.units}
+    assert set(examples) == set(Check)  # the synthetic campaign trips every check
+    for lang in ("en", "vi"):
+        with app.test_request_context(f"/manage/?lang={lang}"):
+            for check, (params, stored) in examples.items():
+                text = evidence_text(check.value, params, stored)
+                if lang == "en":
+                    assert text == stored, check
+                else:
+                    assert text != stored and "%(" not in text, check
+    with app.test_request_context("/manage/?lang=vi"):
+        assert evidence_text("burst", {"count": 1}, "stored text") == "stored text"
