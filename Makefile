@@ -7,7 +7,7 @@ AXE_VERSION := 4.14.1
 AXE := .cache/axe/node_modules/axe-core/axe.min.js
 PG_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
 
-.PHONY: system-deps demo test test-fast chaos bench bench-smoke serve translations browser-deps lint clean
+.PHONY: system-deps pdf-test-deps demo test test-fast chaos bench bench-smoke serve translations browser-deps lint clean
 
 $(BIN)/activate:
 	$(PYTHON) -m venv $(VENV)
@@ -29,11 +29,17 @@ serve: $(VENV)/.installed translations
 
 # Headless Chromium from Debian and axe-core from npm for the browser tests. A failure here is
 # reported, and the browser tests then skip with the reason; everything else still runs.
-# Debian packages the app needs: a Unicode font for the PDF cards and paper forms.
+# Debian packages the app needs: a Unicode font for the PDF cards and paper forms; and for the
+# tests, pdftotext (poppler-utils) to read back the text of the PDFs they make.
 system-deps:
 	@test -f /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf || \
 	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq fonts-dejavu-core >/dev/null) \
 	  || echo "WARNING: could not install fonts-dejavu-core; PDF cards and paper forms will fail"
+
+pdf-test-deps:
+	@command -v pdftotext >/dev/null 2>&1 || \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq poppler-utils >/dev/null) \
+	  || echo "WARNING: could not install poppler-utils; the PDF text checks will be skipped"
 
 browser-deps:
 	@command -v chromium >/dev/null 2>&1 || { \
@@ -43,7 +49,7 @@ browser-deps:
 	  --prefix .cache/axe axe-core@$(AXE_VERSION) >/dev/null) \
 	  || echo "WARNING: could not install axe-core; accessibility audits will be skipped"
 
-test: $(VENV)/.installed translations system-deps browser-deps
+test: $(VENV)/.installed translations system-deps pdf-test-deps browser-deps
 	$(BIN)/python -m pytest -q
 
 test-fast: $(VENV)/.installed translations

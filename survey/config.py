@@ -37,8 +37,18 @@ def load_config() -> dict[str, Any]:
         "SESSION_COOKIE_SECURE": env.get("PAR_SURVEY_SECURE_COOKIES", "0") == "1",
         "WTF_CSRF_TIME_LIMIT": None,  # the CSRF token lives as long as the session
         "MAX_CONTENT_LENGTH": 16 * 1024 * 1024,
-        # where failed logins are counted across workers: "database" or a redis:// URL
         # exports leave estimates from fewer answers than this blank (small-cell suppression)
         "SMALL_CELL_K": int(env.get("PAR_SURVEY_SMALL_CELL_K", "5")),
+        # where failed logins are counted across workers: "database" or a redis:// URL
         "RATE_LIMIT_STORAGE": env.get("PAR_SURVEY_RATE_LIMIT_STORAGE", "database"),
+        # reverse proxies in front of the app whose X-Forwarded-For/-Proto to trust (0: none).
+        # Behind nginx set 1, or every client looks like the proxy's address to the rate limits.
+        "TRUSTED_PROXIES": int(env.get("PAR_SURVEY_TRUSTED_PROXIES", "0")),
+        # public QR links (see survey/services/public.py): forms per link that one browser may
+        # start a day, one user agent + network a day (phones of a model share an agent, so
+        # higher), one network prefix an hour; and a new link's daily cap
+        "PUBLIC_PER_DEVICE_PER_DAY": int(env.get("PAR_SURVEY_PUBLIC_PER_DEVICE_PER_DAY", "3")),
+        "PUBLIC_PER_AGENT_PER_DAY": int(env.get("PAR_SURVEY_PUBLIC_PER_AGENT_PER_DAY", "20")),
+        "PUBLIC_PER_NETWORK_PER_HOUR": int(env.get("PAR_SURVEY_PUBLIC_PER_NETWORK_PER_HOUR", "60")),
+        "PUBLIC_DAILY_CAP": int(env.get("PAR_SURVEY_PUBLIC_DAILY_CAP", "300")),
     }

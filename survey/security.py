@@ -12,11 +12,11 @@ from flask import Flask, Response, g, request
 CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
        "form-action 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'")
 
-TOKEN_IN_PATH = re.compile(r"(/s/)[A-Za-z0-9_\-]+")
+TOKEN_IN_PATH = re.compile(r"(/[sq]/)[A-Za-z0-9_\-]+")  # personal links, public QR codes
 
 
 class RedactTokens(logging.Filter):
-    """Rewrite ``/s/<token>`` to ``/s/[redacted]`` in any log record (e.g. access logs)."""
+    """Rewrite ``/s/<token>`` (and ``/q/<code>``) to ``/s/[redacted]`` in any log record."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         if isinstance(record.msg, str):

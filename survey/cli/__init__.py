@@ -15,6 +15,7 @@ def init_app(app: Flask) -> None:
         integrity_cmd,
         invite_cmd,
         privacy_cmd,
+        public_cmd,
         qr_cmd,
         questionnaires_cmd,
         scores_cmd,
@@ -33,6 +34,7 @@ def init_app(app: Flask) -> None:
     app.cli.add_command(integrity_cmd.integrity_group)
     app.cli.add_command(qr_cmd.qr)
     app.cli.add_command(invite_cmd.invite_group)
+    app.cli.add_command(public_cmd.public_group)
 
 
 def _create_app() -> Flask:

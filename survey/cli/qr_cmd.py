@@ -1,4 +1,5 @@
-"""``par-survey qr``: cards (PDF) or individual QR codes (SVG/PNG) for respondent links."""
+"""``par-survey qr``: cards (PDF) or individual QR codes (SVG/PNG) for respondent links, and
+posters for the public QR links (``--public``)."""
 
 from __future__ import annotations
 
@@ -11,14 +12,24 @@ from flask import current_app
 from flask.cli import with_appcontext
 
 from survey.services.campaigns import CampaignNotFound, find_campaign
-from survey.services.cards import FontMissing, cards_pdf, forms_query, issue_for_forms
+from survey.models import Campaign
+from survey.services.cards import (
+    FontMissing,
+    Poster,
+    cards_pdf,
+    forms_query,
+    issue_for_forms,
+    posters_pdf,
+)
 from survey.services.paper import paper_items_for, paper_pdf
+from survey.services.public import PublicLinkError, public_url, select_public_links
 from survey.services.qr import png_many, qr_matrices, svg_many
 
 
 @click.command("qr", help="Issue a fresh link per open form and write printable cards "
                "(PDF, default), paper questionnaires (--paper) or one QR code per form "
-               "(--format svg|png, --out DIR). Earlier links stay valid unless --revoke-old.")
+               "(--format svg|png, --out DIR). Earlier links stay valid unless --revoke-old. "
+               "--public: one A4 poster per public link instead (see 'par-survey public').")
 @click.option("--campaign", "code", required=True)
 @click.option("--unit", default=None, help="Only forms of respondents in / rating this unit.")
 @click.option("--group", default=None, help="Only forms of this respondent group.")
@@ -26,11 +37,17 @@ from survey.services.qr import png_many, qr_matrices, svg_many
               show_default=True)
 @click.option("--paper", is_flag=True, help="Paper questionnaires instead of cards (PDF).")
 @click.option("--revoke-old", is_flag=True, help="Revoke the links issued before.")
+@click.option("--public", "public", is_flag=True,
+              help="Posters of the live public links (of --unit / --group), no tokens issued.")
 @click.option("--out", "out", required=True, type=click.Path(),
               help="The PDF file, or the directory for SVG/PNG files.")
 @with_appcontext
 def qr(code: str, unit: str | None, group: str | None, fmt: str, paper: bool,
-       revoke_old: bool, out: str) -> None:
+       revoke_old: bool, public: bool, out: str) -> None:
+    if public and (paper or revoke_old):
+        click.echo("--public không đi cùng --paper / --revoke-old. / "
+                   "--public cannot be combined with --paper or --revoke-old.", err=True)
+        sys.exit(2)
     try:
         campaign = find_campaign(code)
     except CampaignNotFound as exc:
@@ -43,6 +60,9 @@ def qr(code: str, unit: str | None, group: str | None, fmt: str, paper: bool,
         click.echo(f"--out {out} is a directory; name the PDF file", err=True)
         sys.exit(2)
     base = current_app.config["PUBLIC_URL"]
+    if public:
+        _public_posters(campaign, unit, group, fmt, target, base)
+        return
     try:
         issued = issue_for_forms(campaign, forms_query(campaign, unit, group), base, "vi",
                                  revoke_old, action="paper.issue" if paper else "cards.issue")
@@ -66,3 +86,34 @@ def qr(code: str, unit: str | None, group: str | None, fmt: str, paper: bool,
         sys.exit(1)
     click.echo(f"QR {campaign.code}: {len(issued)} form(s) -> {out}"
                + (" (old links revoked)" if revoke_old else ""))
+
+
+def _public_posters(campaign: Campaign, unit: str | None, group: str | None, fmt: str,
+                    target: Path, base: str) -> None:
+    """Posters (PDF) or QR files of the live public links; their codes are derived, so
+    printing again gives the same posters until the links are rotated."""
+    try:
+        links = [x for x in select_public_links(campaign, group, [unit] if unit else [])
+                 if x.revoked_at is None]
+    except PublicLinkError as exc:
+        click.echo(str(exc), err=True)
+        sys.exit(1)
+    items = [Poster(unit_vi=x.rated_unit.name_vi, unit_en=x.rated_unit.name_en or "",
+                    group=x.group.name("vi"), url=public_url(x, base)) for x in links]
+    try:
+        if fmt == "pdf":
+            target.write_bytes(posters_pdf(items, campaign.name_vi))
+        else:
+            render = svg_many if fmt == "svg" else png_many
+            rows = [["file", "unit", "group", "url"]]
+            images = render(qr_matrices([p.url for p in items]))
+            for link, item, image in zip(links, items, images, strict=True):
+                name = f"public-{link.rated_unit.code}-{link.group.code}-{link.id}.{fmt}"
+                (target / name).write_bytes(image)
+                rows.append([name, link.rated_unit.code, link.group.code, item.url])
+            with (target / "index.csv").open("w", encoding="utf-8-sig", newline="") as fh:
+                csv.writer(fh).writerows(rows)  # public URLs: printed on the posters anyway
+    except FontMissing as exc:
+        click.echo(str(exc), err=True)
+        sys.exit(1)
+    click.echo(f"QR {campaign.code}: {len(items)} public poster(s) -> {target}")

@@ -4,6 +4,7 @@ from survey.models.campaign import Campaign, CampaignStatus, QuestionnaireVersio
 from survey.models.integrity import FormParadata, IntegrityFlag, IntegrityVerdict, ResponseParadata, UnitAnnulment  # noqa: E501,F401
 from survey.models.outbox import MailKind, MailTemplate, OutboxMessage, OutboxStatus  # noqa: F401
 from survey.models.paper import PaperEntry  # noqa: F401
+from survey.models.public import PublicLink  # noqa: F401
 from survey.models.quota import QuotaCell
 from survey.models.respondent import AccessToken, Assignment, Draft, Form, FormStatus, Mode, Respondent
 from survey.models.response import Response, ResponseStatus

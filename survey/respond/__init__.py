@@ -4,4 +4,4 @@ from flask import Blueprint
 
 bp = Blueprint("respond", __name__)
 
-from survey.respond import views  # noqa: E402,F401  (routes register on import)
+from survey.respond import public, views  # noqa: E402,F401  (routes register on import)

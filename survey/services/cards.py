@@ -24,6 +24,7 @@ from survey.models import (
     Campaign,
     Form,
     FormStatus,
+    Mode,
     Respondent,
     RespondentGroup,
     Unit,
@@ -86,9 +87,10 @@ def new_pdf() -> FPDF:
 def forms_query(campaign: Campaign, unit: str | None = None, group: str | None = None
                 ) -> Select[tuple[Form]]:
     """Open (not submitted) forms of a campaign, optionally of one respondent group and of
-    one unit (the respondent's own unit or a unit the form rates)."""
+    one unit (the respondent's own unit or a unit the form rates). Forms started from a
+    public QR poster belong to whoever scanned it and get no card."""
     stmt = select(Form).where(Form.campaign_id == campaign.id,
-                              Form.status != FormStatus.SUBMITTED)
+                              Form.status != FormStatus.SUBMITTED, Form.mode != Mode.PUBLIC)
     if group:
         stmt = stmt.where(Form.group_id.in_(select(RespondentGroup.id).where(
             RespondentGroup.campaign_id == campaign.id, RespondentGroup.code == group)))
@@ -229,6 +231,78 @@ def cards_pdf(items: Sequence[IssuedForm], title: str) -> bytes:
         pdf.text(tx, y + 43, token)
         pdf.set_font("sans", "B", 8)
         pdf.text(tx, y + 49, f"Mã / Code: {card.code}")
+    if not items:
+        pdf.add_page()
+        pdf.set_font("sans", "", 10)
+        pdf.text(LEFT, TOP, "—")
+    return bytes(pdf.output())
+
+
+# --- public posters ----------------------------------------------------------------------
+
+POSTER_QR_MM = 120.0  # about 3 mm a module for a 33-module code: readable from a metre away
+
+
+@dataclass(frozen=True)
+class Poster:
+    """One unit's public QR poster (the URL holds the link's public code, not a token)."""
+
+    unit_vi: str
+    unit_en: str
+    group: str
+    url: str
+
+
+POSTER_STEPS_VI = ("1. Mở camera điện thoại và quét mã QR.",
+                   "2. Bấm «Bắt đầu» và trả lời vài câu hỏi (khoảng 5 phút).",
+                   "Không cần ghi tên. Câu trả lời được bảo mật.")
+POSTER_STEPS_EN = ("1. Open your phone's camera and scan the QR code.",
+                   "2. Press “Start” and answer a few questions (about 5 minutes).",
+                   "No name needed. Your answers are confidential.")
+
+
+def posters_pdf(items: Sequence[Poster], title: str) -> bytes:
+    """One A4 page per poster: the survey, the unit, a large QR of the URL, the short URL and
+    short instructions in Vietnamese and English."""
+    pdf = new_pdf()
+    pdf.set_title(title)
+    fit = _Fitter(pdf)
+    matrices = qr_matrices([p.url for p in items])
+    margin = 15.0
+    width = PAGE_W - 2 * margin
+
+    def centred(text: str, size: float, style: str = "", h: float | None = None,
+                one_line: bool = False) -> None:
+        pdf.set_font("sans", style, size)
+        pdf.set_x(margin)
+        pdf.multi_cell(width, h or size * 0.5, fit(text, width) if one_line else text,
+                       align="C", new_x="LMARGIN", new_y="NEXT")
+
+    for poster, matrix in zip(items, matrices, strict=True):
+        pdf.add_page()
+        pdf.set_y(margin)
+        centred(title, 11, one_line=True)
+        pdf.ln(3)
+        centred("Ý KIẾN CỦA BẠN VỀ DỊCH VỤ CÔNG", 22, "B")
+        centred("Your opinion on the public service you received", 13)
+        pdf.ln(4)
+        centred(poster.unit_vi, 18, "B")
+        if poster.unit_en and poster.unit_en != poster.unit_vi:
+            centred(poster.unit_en, 12)
+        y = max(pdf.get_y() + 4, 82.0)
+        size = min(POSTER_QR_MM, PAGE_H - y - 78)
+        draw_qr(pdf, matrix, (PAGE_W - size) / 2, y, size)
+        pdf.set_y(y + size + 3)
+        centred(short_link(poster.url), 14, "B")
+        pdf.ln(3)
+        for line in POSTER_STEPS_VI:
+            centred(line, 12, h=6)
+        pdf.ln(2)
+        for line in POSTER_STEPS_EN:
+            centred(line, 10.5, h=5.2)
+        pdf.set_y(PAGE_H - margin - 10)
+        centred("Không dùng điện thoại? Xin nhân viên tại quầy một phiếu giấy.", 10, "B", h=5)
+        centred("No phone? Ask the staff at the counter for a paper form.", 9.5, h=5)
     if not items:
         pdf.add_page()
         pdf.set_font("sans", "", 10)

@@ -68,6 +68,25 @@ def test_tokens_never_reach_the_logs(caplog):
         logger.info(f"GET /s/{token}?lang=en")
     assert token not in caplog.text
     assert caplog.text.count("/s/[redacted]") == 2
+    with caplog.at_level(logging.INFO, logger="werkzeug"):
+        logger.info("GET /q/ABCDEFGHIJKLMNOPQRST HTTP/1.1")  # a public QR code
+    assert "ABCDEFGHIJ" not in caplog.text and "/q/[redacted]" in caplog.text
+
+
+def test_client_address_behind_a_trusted_proxy(database_url):
+    """Rate limits key on the client's network: behind nginx that is X-Forwarded-For."""
+    from flask import request
+
+    from survey import create_app
+
+    for proxies, expected in ((0, "10.0.0.1"), (1, "203.0.113.7")):
+        app = create_app({"TESTING": True, "SQLALCHEMY_DATABASE_URI": database_url,
+                          "TRUSTED_PROXIES": proxies})
+        app.add_url_rule("/_addr", "addr", lambda: request.remote_addr or "")
+        reply = app.test_client().get("/_addr", environ_base={"REMOTE_ADDR": "10.0.0.1"},
+                                      headers={"X-Forwarded-For": "203.0.113.7"})
+        app.extensions["db_engine"].dispose()
+        assert reply.get_data(as_text=True) == expected
 
 
 def test_the_real_server_log_has_no_token(app, make_form, tmp_path):

@@ -58,9 +58,11 @@ def pdf_pages(data: bytes) -> int:
 def pdf_qr_matrices(data: bytes) -> list[np.ndarray]:
     """The QR matrices drawn in a PDF by ``draw_qr`` (unit-square runs after one ``cm``)."""
     out = []
-    for stream in re.findall(rb"stream\r?\n(.*?)\r?\nendstream", data, re.S):
+    # The compressed bytes may themselves end in "\r": take everything up to "\nendstream" and let
+    # the decompressor drop what follows its end (a "\r" of the line ending, if any).
+    for stream in re.findall(rb"stream\r?\n(.*?)\nendstream", data, re.S):
         try:
-            text = zlib.decompress(stream).decode("latin-1")
+            text = zlib.decompressobj().decompress(stream).decode("latin-1")
         except zlib.error:
             continue
         for block in re.findall(r"q 0 g [^\n]* cm\n(.*?)f Q", text, re.S):

@@ -1,0 +1,122 @@
+"""``par-survey public``: public QR links per unit (posters at service counters)."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable, Sequence
+
+import click
+from flask.cli import with_appcontext
+
+from survey.models import Campaign, PublicLink
+from survey.services.campaigns import CampaignNotFound, find_campaign
+from survey.services.public import (
+    PublicLinkError,
+    create_public_links,
+    list_public_links,
+    public_url,
+    revoke_public_links,
+    rotate_public_links,
+)
+
+
+def _campaign(code: str) -> Campaign:
+    try:
+        return find_campaign(code)
+    except CampaignNotFound as exc:
+        click.echo(str(exc), err=True)
+        sys.exit(1)
+
+
+@click.group("public", help="Public QR links, one per unit a group rates: citizens scan the "
+             "poster at the counter and get a fresh form each visit (mode 'public').")
+def public_group() -> None:
+    pass
+
+
+@public_group.command("create", help="Create the links of a group for the given units (default: "
+                      "every unit its quota cells rate). Idempotent; --daily-cap also updates "
+                      "existing links.")
+@click.option("--campaign", "code", required=True)
+@click.option("--group", required=True, help="The respondent group (e.g. citizen).")
+@click.option("--unit", "units", multiple=True, help="A rated unit's code (repeatable).")
+@click.option("--daily-cap", type=click.IntRange(min=0), default=None,
+              help="Public forms per link per day (default PAR_SURVEY_PUBLIC_DAILY_CAP, 300).")
+@with_appcontext
+def create(code: str, group: str, units: Sequence[str], daily_cap: int | None) -> None:
+    campaign = _campaign(code)
+    try:
+        links = create_public_links(campaign, group, list(units), daily_cap)
+    except PublicLinkError as exc:
+        click.echo(str(exc), err=True)
+        sys.exit(1)
+    for link in links:
+        click.echo(f"PUBLIC {link.rated_unit.code} {public_url(link)}")
+    click.echo(f"{len(links)} public link(s) for {campaign.code}/{group}")
+
+
+@public_group.command("list", help="Each link: unit, group, daily cap, public forms started "
+                      "today, generation, state and URL.")
+@click.option("--campaign", "code", required=True)
+@click.option("--group", default=None)
+@click.option("--unit", "units", multiple=True)
+@with_appcontext
+def list_links(code: str, group: str | None, units: Sequence[str]) -> None:
+    campaign = _campaign(code)
+    try:
+        rows = list_public_links(campaign, group, list(units))
+    except PublicLinkError as exc:
+        click.echo(str(exc), err=True)
+        sys.exit(1)
+    click.echo(f"{'unit':<12} {'group':<26} {'cap':>5} {'today':>5} {'gen':>3} {'state':<7} url")
+    for r in rows:
+        click.echo(f"{r.unit_code:<12} {r.group:<26} {r.daily_cap:>5} {r.today:>5} "
+                   f"{r.generation:>3} {'revoked' if r.revoked else 'live':<7} "
+                   f"{'-' if r.revoked else r.url}")
+
+
+def _change(verb: str, action: Callable[..., list[PublicLink]], code: str, group: str | None,
+            units: Sequence[str], every: bool) -> None:
+    if not (group or units or every):
+        click.echo(f"Chọn --group, --unit hoặc --all. / Name --group, --unit or --all to {verb}.",
+                   err=True)
+        sys.exit(2)
+    campaign = _campaign(code)
+    try:
+        links = action(campaign, group, list(units))
+    except PublicLinkError as exc:
+        click.echo(str(exc), err=True)
+        sys.exit(1)
+    if verb == "rotate":
+        for link in links:
+            click.echo(f"PUBLIC {link.rated_unit.code} {public_url(link)}")
+        click.echo(f"{len(links)} link(s) rotated: print their posters again "
+                   "(par-survey qr --public); the old posters no longer open a form")
+    else:
+        click.echo(f"{len(links)} link(s) revoked: their posters no longer open a form")
+
+
+def _selection(fn: Callable[..., None]) -> Callable[..., None]:
+    for option in reversed([
+            click.option("--campaign", "code", required=True),
+            click.option("--group", default=None),
+            click.option("--unit", "units", multiple=True),
+            click.option("--all", "every", is_flag=True, help="Every link of the campaign.")]):
+        fn = option(fn)
+    return fn
+
+
+@public_group.command("rotate", help="New codes for the selected links (revoked links come "
+                      "back): every poster printed before stops working.")
+@_selection
+@with_appcontext
+def rotate(code: str, group: str | None, units: Sequence[str], every: bool) -> None:
+    _change("rotate", rotate_public_links, code, group, units, every)
+
+
+@public_group.command("revoke", help="Stop the selected links; forms already started go on. "
+                      "'rotate' brings a link back with a new code.")
+@_selection
+@with_appcontext
+def revoke(code: str, group: str | None, units: Sequence[str], every: bool) -> None:
+    _change("revoke", revoke_public_links, code, group, units, every)
