@@ -25,6 +25,11 @@ class FailureCounter(Protocol):
     def clear(self, key: str) -> None: ...
 
 
+#: No window is longer than a day (public QR visits); older rows count for nothing.
+KEEP_ROWS_FOR = dt.timedelta(days=2)
+PRUNE_EVERY = 200  # adds, on average: keeps the table at about two days of rows
+
+
 class DatabaseCounter:
     """Rows in ``login_failures``; writes join the caller's transaction."""
 
@@ -33,7 +38,16 @@ class DatabaseCounter:
             LoginFailure.key == key, LoginFailure.at >= since)) or 0
 
     def add(self, keys: Sequence[str], at: dt.datetime, window: dt.timedelta) -> None:
-        db.session().add_all([LoginFailure(key=k, at=at) for k in keys])
+        s = db.session()
+        s.add_all([LoginFailure(key=k, at=at) for k in keys])
+        if secrets.randbelow(PRUNE_EVERY) == 0:
+            prune_counts(at)
+
+
+def prune_counts(now: dt.datetime) -> int:
+    """Delete counted events older than any window (joins the caller's transaction)."""
+    return db.session().execute(
+        delete(LoginFailure).where(LoginFailure.at < now - KEEP_ROWS_FOR)).rowcount or 0
 
     def clear(self, key: str) -> None:
         db.session().execute(delete(LoginFailure).where(LoginFailure.key == key))

@@ -27,3 +27,25 @@ def test_invalid_links_are_limited_per_network_and_logged_without_tokens(client,
     assert f"{MAX_TOKEN_FAILURES} in the last 15 minutes" in caplog.text
     assert not any(g in caplog.text for g in guesses) and token not in caplog.text
     assert "10.1.2" not in caplog.text
+
+
+def test_counted_events_older_than_any_window_are_pruned(app, monkeypatch):
+    import datetime as dt
+
+    from sqlalchemy import func, select
+
+    from survey import db
+    from survey.models import LoginFailure, utcnow
+    from survey.services import ratelimit
+
+    now = utcnow()
+    with app.app_context():
+        with db.write_transaction() as s:
+            s.add_all([LoginFailure(key="public:old", at=now - dt.timedelta(days=3)),
+                       LoginFailure(key="public:day", at=now - dt.timedelta(hours=23))])
+        monkeypatch.setattr(ratelimit, "PRUNE_EVERY", 1)  # prune on this add
+        with db.write_transaction():
+            ratelimit.DatabaseCounter().add(["public:new"], now, dt.timedelta(days=1))
+        keys = set(db.session().scalars(select(LoginFailure.key)))
+        assert keys == {"public:day", "public:new"}  # a day-long window still sees its events
+        assert db.session().scalar(select(func.count()).select_from(LoginFailure)) == 2
