@@ -43,14 +43,14 @@ class DatabaseCounter:
         if secrets.randbelow(PRUNE_EVERY) == 0:
             prune_counts(at)
 
+    def clear(self, key: str) -> None:
+        db.session().execute(delete(LoginFailure).where(LoginFailure.key == key))
+
 
 def prune_counts(now: dt.datetime) -> int:
     """Delete counted events older than any window (joins the caller's transaction)."""
     return db.session().execute(
         delete(LoginFailure).where(LoginFailure.at < now - KEEP_ROWS_FOR)).rowcount or 0
-
-    def clear(self, key: str) -> None:
-        db.session().execute(delete(LoginFailure).where(LoginFailure.key == key))
 
 
 class RedisCounter:
