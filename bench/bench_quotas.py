@@ -11,8 +11,14 @@ Prints one JSON object. Per backend (a temporary SQLite file; PostgreSQL at ``--
   same file imported again (changes nothing). Target: 10 s for 100,000 rows.
 - ``quota_state``: :func:`survey.services.quotas.quota_state` for a campaign of ``--cells``
   per-source cells (``bench_sampling.quota_campaign``: departments × districts) and
-  ``--respondents`` respondents, one form each rating one department, 40 % submitted; the data
-  is written with bulk inserts, then the best of ``--repeat`` calls is kept. Target: 200 ms.
+  ``--respondents`` respondents, one form each rating one department, 40 % submitted, plus
+  ``--public`` public QR forms (no respondent; half of them submitted), counted apart; the
+  data is written with bulk inserts, then the best of ``--repeat`` calls is kept. Target:
+  200 ms.
+
+On PostgreSQL ``import.copy_without_triggers`` says whether the import could copy its rows
+with the foreign-key triggers off (see ``survey.services.respondents._insert_bulk``): a
+superuser, or an account granted ``SET`` on ``session_replication_role``.
 
 Usage::
 
@@ -103,6 +109,11 @@ def bench_import(url: str, rows: int, tmp: Path) -> dict[str, Any]:
             create_campaign_from_config(TRAVINH)
             db.session().close()
             out["baseline_csv_reader_s"] = min(baseline(path) for _ in range(3))
+            if db.engine().dialect.name == "postgresql":
+                from survey.services.respondents import _may_skip_row_triggers
+
+                out["copy_without_triggers"] = _may_skip_row_triggers(db.session())
+                db.session().close()
             start = time.perf_counter()
             report = import_respondents("TVH-2023", path)
             out["import_s"] = time.perf_counter() - start
@@ -132,7 +143,7 @@ def _bulk(s: Any, model: Any, rows: list[dict[str, Any]]) -> None:
         s.execute(insert(model), rows[i:i + CHUNK])
 
 
-def build_quota_campaign(cells: int, respondents: int, tmp: Path) -> int:
+def build_quota_campaign(cells: int, respondents: int, tmp: Path, public: int = 0) -> int:
     """The quota campaign and its respondents, forms, assignments and responses; its id."""
     from survey import db
     from survey.models import (
@@ -183,6 +194,21 @@ def build_quota_campaign(cells: int, respondents: int, tmp: Path) -> int:
                               "rated_unit_id": rated, "mode": Mode.WEB,
                               "submitted_on": now.date(), "response_key": f"{i:064d}",
                               "answers": {}, "item_codes": b""})
+    for j in range(public):  # public QR visits: no respondent, half of them submitted
+        i = respondents + 1 + j
+        rated = departments[rng.randrange(len(departments))]
+        submitted = j % 2 == 0
+        forms.append({"id": i, "campaign_id": campaign.id, "respondent_id": None,
+                      "group_id": group, "questionnaire_version_id": qv, "mode": Mode.PUBLIC,
+                      "status": FormStatus.SUBMITTED if submitted else FormStatus.OPENED,
+                      "created_at": now})
+        assignments.append({"id": i, "form_id": i, "rated_unit_id": rated})
+        if submitted:
+            responses.append({"campaign_id": campaign.id, "questionnaire_version_id": qv,
+                              "content_hash": "0" * 64, "group_id": group,
+                              "rated_unit_id": rated, "mode": Mode.PUBLIC,
+                              "submitted_on": now.date(), "response_key": f"{i:064d}",
+                              "answers": {}, "item_codes": b""})
     with db.write_transaction() as s:
         _bulk(s, Respondent, people)
         _bulk(s, Form, forms)
@@ -195,16 +221,16 @@ def build_quota_campaign(cells: int, respondents: int, tmp: Path) -> int:
 
 
 def bench_quota_state(url: str, cells: int, respondents: int, repeat: int,
-                      tmp: Path) -> dict[str, Any]:
+                      tmp: Path, public: int = 0) -> dict[str, Any]:
     from survey import db
     from survey.services.quotas import quota_state
 
     app = make_app(url)
-    out: dict[str, Any] = {"cells": cells, "respondents": respondents}
+    out: dict[str, Any] = {"cells": cells, "respondents": respondents, "public_forms": public}
     try:
         with app.app_context():
             start = time.perf_counter()
-            campaign_id = build_quota_campaign(cells, respondents, tmp)
+            campaign_id = build_quota_campaign(cells, respondents, tmp, public)
             out["build_s"] = time.perf_counter() - start
             db.session().close()
             best = math.inf
@@ -217,7 +243,10 @@ def bench_quota_state(url: str, cells: int, respondents: int, repeat: int,
             out["state_cells"] = len(state.cells)
             out["state_invited"] = state.total.invited
             out["state_completed"] = state.total.completed
+            out["state_public_started"] = state.total.public_started
+            out["state_public_completed"] = state.total.public_completed
             assert len(state.cells) == cells and state.total.invited == respondents
+            assert state.total.public_completed == (public + 1) // 2
     finally:
         app.extensions["db_engine"].dispose()
     return out
@@ -229,13 +258,15 @@ def main() -> int:
     parser.add_argument("--rows", type=int, default=100_000, help="list rows to import")
     parser.add_argument("--cells", type=int, default=2_000)
     parser.add_argument("--respondents", type=int, default=100_000)
+    parser.add_argument("--public", type=int, default=5_000, help="public QR forms")
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--backend", choices=["sqlite", "postgresql", "both"], default="both")
     parser.add_argument("--pg-url", default=os.environ.get("PAR_SURVEY_BENCH_DATABASE_URL",
                                                            PG_URL))
     args = parser.parse_args()
-    rows, cells, respondents = ((500, 200, 1_000) if args.smoke
-                                else (args.rows, args.cells, args.respondents))
+    rows, cells, respondents, public = ((500, 200, 1_000, 50) if args.smoke
+                                        else (args.rows, args.cells, args.respondents,
+                                              args.public))
     backends = ["sqlite", "postgresql"] if args.backend == "both" else [args.backend]
     out: dict[str, Any] = {"python": platform.python_version(), "target_import_s": 10.0,
                            "target_quota_state_ms": 200.0}
@@ -246,7 +277,7 @@ def main() -> int:
                 result["import"] = bench_import(url, rows, Path(tmp))
             with database(backend, args.pg_url) as url:
                 result["quota_state"] = bench_quota_state(url, cells, respondents, args.repeat,
-                                                          Path(tmp))
+                                                          Path(tmp), public)
             out[backend] = result
     _round(out)
     print(json.dumps(out, ensure_ascii=False))

@@ -97,7 +97,8 @@ def template(code: str, out: str) -> None:
     click.echo(out)
 
 
-@click.command("quotas", help="Quota progress of a campaign, per cell with totals.")
+@click.command("quotas", help="Quota progress of a campaign, per cell with totals; public QR "
+               "forms (a self-selected sample) are counted apart in the public_* columns.")
 @click.option("--campaign", "code", required=True)
 @click.option("--format", "fmt", type=click.Choice(["table", "json", "csv"]), default="table",
               show_default=True)
@@ -130,4 +131,6 @@ def _echo_table(state: QuotaState, rows: list[list[object]]) -> None:
             unknown = f" (+{t.unknown_targets} unknown)" if t.unknown_targets else ""
             click.echo(f"TOTAL {title} {key}".rstrip() + f": target {t.target}{unknown}, "
                        f"invited {t.invited}, started {t.started}, completed {t.completed}, "
-                       f"valid {t.valid}, over quota {t.over_quota}")
+                       f"valid {t.valid}, over quota {t.over_quota}; public QR: "
+                       f"started {t.public_started}, completed {t.public_completed}, "
+                       f"valid {t.public_valid}")

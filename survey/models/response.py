@@ -26,7 +26,13 @@ class ResponseStatus(enum.Enum):
 
 class Response(Base):
     __tablename__ = "responses"
-    __table_args__ = (Index("ix_responses_campaign_unit", "campaign_id", "rated_unit_id"),)
+    __table_args__ = (
+        Index("ix_responses_campaign_unit", "campaign_id", "rated_unit_id"),
+        # quota state and the close-when-full check count responses per cell key, status and
+        # mode from this index alone, never reading a response's answers
+        Index("ix_responses_quota", "campaign_id", "group_id", "questionnaire_version_id",
+              "rated_unit_id", "status", "mode"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id", ondelete="CASCADE"))

@@ -35,7 +35,7 @@ from survey.services.campaigns import (
     save_campaign_config,
 )
 from survey.services.outbox import queue_reminders
-from survey.services.quota_reports import QUOTA_COLUMNS, quota_rows
+from survey.services.quota_reports import COUNT_COLUMNS, QUOTA_COLUMNS, quota_rows
 from survey.services.quotas import CellState, QuotaState
 from survey.services.respondents import ImportReport, import_respondents
 from survey.services.responding import response_key
@@ -75,10 +75,8 @@ def daily_completions(campaign: Campaign) -> list[tuple[dt.date, int]]:
 
 
 def quota_table(cells: list[CellState]) -> Table:
-    kinds = {"target": ColumnKind.INTEGER, "invited": ColumnKind.INTEGER,
-             "started": ColumnKind.INTEGER, "completed": ColumnKind.INTEGER,
-             "valid": ColumnKind.INTEGER, "over_quota": ColumnKind.INTEGER}
-    return Table("quotas", tuple(Column(n, kinds.get(n, ColumnKind.TEXT)) for n in QUOTA_COLUMNS),
+    return Table("quotas", tuple(Column(n, ColumnKind.INTEGER if n in COUNT_COLUMNS
+                                        else ColumnKind.TEXT) for n in QUOTA_COLUMNS),
                  tuple(tuple(r) for r in quota_rows(cells)))
 
 

@@ -7,8 +7,13 @@ from typing import Any
 
 from survey.services.quotas import CellState, QuotaState
 
+# The sampled counts first; public QR forms (a self-selected sample) in their own columns.
+PUBLIC_COLUMNS = ("public_started", "public_completed", "public_valid")
 QUOTA_COLUMNS = ("group", "questionnaire", "rated_unit", "source_unit", "rule", "target",
-                 "invited", "started", "completed", "valid", "over_quota")
+                 "invited", "started", "completed", "valid", "over_quota") + PUBLIC_COLUMNS
+# Columns holding counts (the others are codes and labels), e.g. typed cells in a download.
+COUNT_COLUMNS = ("target", "invited", "started", "completed", "valid", "over_quota",
+                 *PUBLIC_COLUMNS)
 
 
 def quota_rows(cells: tuple[CellState, ...] | list[CellState]) -> list[list[Any]]:

@@ -4,17 +4,23 @@ Responses carry no form or respondent (privacy, see :mod:`survey.models.response
 completed and valid counts come from ``responses`` per (group, questionnaire version, rated
 unit); invitations and starts come from ``forms`` and ``assignments``, where the
 respondent's own unit tells source cells apart.
+
+Public QR forms (``Mode.PUBLIC``: no respondent, one assignment) are a self-selected sample:
+they never count as invited, started, completed, valid or over quota in a cell, nor towards
+closing a full cell; they are counted apart (``public_started``, ``public_completed``,
+``public_valid``) in the cell their key falls to without a respondent (see
+:func:`cell_for_assignment`).
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass, field, fields
+from typing import Any, Protocol, TypeVar
 
 from sampling import RateMode
-from sqlalchemy import case, func, select
+from sqlalchemy import and_, case, func, select
 from sqlalchemy.orm import Session, aliased
 
 from survey import db
@@ -22,7 +28,9 @@ from survey.models import (
     Assignment,
     Form,
     FormStatus,
+    Mode,
     QuestionnaireVersion,
+    Respondent,
     RespondentGroup,
     Response,
     ResponseStatus,
@@ -93,8 +101,8 @@ def cell_for_assignment(cells: Sequence[QuotaCell], unit_id: int | None,
     return next((c for c in cells if c.source_unit_id is None), cells[0])
 
 
-def _nearest_source_cell(by_source: Mapping[int, QuotaCell], unit_id: int | None,
-                         parents: Mapping[int, int | None]) -> QuotaCell | None:
+def _nearest_source_cell(by_source: Mapping[int, _CellT], unit_id: int | None,
+                         parents: Mapping[int, int | None]) -> _CellT | None:
     current = unit_id
     while current is not None and by_source:
         cell = by_source.get(current)
@@ -107,7 +115,8 @@ def _nearest_source_cell(by_source: Mapping[int, QuotaCell], unit_id: int | None
 @dataclass
 class Tally:
     """Counts summed over cells; ``target`` sums known targets, ``unknown_targets`` counts
-    census cells still without one (then ``target`` is a lower bound)."""
+    census cells still without one (then ``target`` is a lower bound). The ``public_*``
+    counts are public QR forms, kept out of every other count."""
 
     target: int = 0
     unknown_targets: int = 0
@@ -116,16 +125,19 @@ class Tally:
     completed: int = 0
     valid: int = 0
     over_quota: int = 0
+    public_started: int = 0
+    public_completed: int = 0
+    public_valid: int = 0
 
     def add(self, other: Tally) -> None:
-        for name in ("target", "unknown_targets", "invited", "started", "completed", "valid",
-                     "over_quota"):
-            setattr(self, name, getattr(self, name) + getattr(other, name))
+        for f in fields(self):
+            setattr(self, f.name, getattr(self, f.name) + getattr(other, f.name))
 
 
 @dataclass(frozen=True)
 class CellState:
-    """One quota cell and its progress."""
+    """One quota cell and its progress; ``invited`` to ``valid`` count sampled forms only,
+    ``public_*`` the public QR forms of the cell's key."""
 
     cell_id: int
     group: str
@@ -139,6 +151,9 @@ class CellState:
     started: int
     completed: int
     valid: int
+    public_started: int = 0
+    public_completed: int = 0
+    public_valid: int = 0
 
     @property
     def over_quota(self) -> int:
@@ -151,8 +166,13 @@ class CellState:
         return self.target is not None and self.completed >= self.target
 
     def tally(self) -> Tally:
-        return Tally(self.target or 0, int(self.target is None), self.invited, self.started,
-                     self.completed, self.valid, self.over_quota)
+        return Tally(*self.tally_row())
+
+    def tally_row(self) -> tuple[int, ...]:
+        """The cell's :class:`Tally` as a tuple in field order (cheap to sum by column)."""
+        return (self.target or 0, int(self.target is None), self.invited, self.started,
+                self.completed, self.valid, self.over_quota, self.public_started,
+                self.public_completed, self.public_valid)
 
 
 @dataclass(frozen=True)
@@ -165,44 +185,81 @@ class QuotaState:
     total: Tally = field(default_factory=Tally)
 
 
-def invitations_by_cell(s: Session, campaign_id: int, cells: Sequence[QuotaCell],
-                        parents: Mapping[int, int | None]) -> dict[int, tuple[int, int]]:
-    """(invited, started) per cell id, from one aggregate over forms and assignments."""
-    from survey.models import Respondent
+class _CellLike(Protocol):
+    """What the counting needs of a cell: a :class:`QuotaCell` or a row with its columns."""
 
-    by_key: dict[ResponseKey, list[QuotaCell]] = defaultdict(list)
+    @property
+    def id(self) -> int: ...
+    @property
+    def group_id(self) -> int: ...
+    @property
+    def questionnaire_version_id(self) -> int: ...
+    @property
+    def rated_unit_id(self) -> int: ...
+    @property
+    def source_unit_id(self) -> int | None: ...
+
+
+_CellT = TypeVar("_CellT", bound=_CellLike)
+
+
+def _by_key(cells: Iterable[_CellT]) -> dict[ResponseKey, list[_CellT]]:
+    out: dict[ResponseKey, list[_CellT]] = defaultdict(list)
     for c in cells:
-        by_key[(c.group_id, c.questionnaire_version_id, c.rated_unit_id)].append(c)
-    started = case((Form.status.in_((FormStatus.STARTED, FormStatus.SUBMITTED)), 1), else_=0)
+        out[(c.group_id, c.questionnaire_version_id, c.rated_unit_id)].append(c)
+    return out
+
+
+def _form_counts(s: Session, campaign_id: int, by_key: Mapping[ResponseKey, list[_CellT]],
+                 parents: Mapping[int, int | None]) -> dict[int, tuple[int, int, int]]:
+    """(invited, started, public started) per cell id, from one aggregate over forms and
+    assignments (and the respondent's own unit, which tells source cells apart)."""
+    public = Form.mode == Mode.PUBLIC
+    begun = Form.status.in_((FormStatus.STARTED, FormStatus.SUBMITTED))
     rows = s.execute(
         select(Form.group_id, Form.questionnaire_version_id, Assignment.rated_unit_id,
-               Respondent.unit_id, func.count(), func.sum(started))
+               Respondent.unit_id, func.sum(case((public, 0), else_=1)),
+               func.sum(case((and_(begun, ~public), 1), else_=0)),
+               func.sum(case((and_(begun, public), 1), else_=0)))
         .join(Assignment, Assignment.form_id == Form.id)
-        .outerjoin(Respondent, Respondent.id == Form.respondent_id)
+        # (the campaign in the join too: an index finds its respondents among all campaigns')
+        .outerjoin(Respondent, and_(Respondent.id == Form.respondent_id,
+                                    Respondent.campaign_id == campaign_id))
         .where(Form.campaign_id == campaign_id)
-        .group_by(Form.group_id, Form.questionnaire_version_id, Assignment.rated_unit_id,
-                  Respondent.unit_id))
+        # the most varied keys first: SQLite groups by sorting, and sorts faster so
+        .group_by(Assignment.rated_unit_id, Respondent.unit_id, Form.group_id,
+                  Form.questionnaire_version_id))
     # cell_for_assignment, without a distance per candidate: the nearest source cell is the
     # first of the respondent's unit and its ancestors that is some cell's source (a key has
     # at most one cell per source unit).
-    by_source: dict[ResponseKey, dict[int, QuotaCell]] = {}
-    fallback: dict[ResponseKey, QuotaCell] = {}
+    by_source: dict[ResponseKey, dict[int, _CellT]] = {}
+    fallback: dict[ResponseKey, _CellT] = {}
     for key, members in by_key.items():
         by_source[key] = {}
         for c in members:
             if c.source_unit_id is not None:
                 by_source[key].setdefault(c.source_unit_id, c)
         fallback[key] = next((c for c in members if c.source_unit_id is None), members[0])
-    out: dict[int, tuple[int, int]] = {}
-    for group_id, qv_id, rated_id, unit_id, n, n_started in rows:
+    out: dict[int, tuple[int, int, int]] = {}
+    for group_id, qv_id, rated_id, unit_id, n, n_started, n_public in rows:
         key = (group_id, qv_id, rated_id)
-        candidates = by_key.get(key)
-        if not candidates:
+        if key not in by_key:
             continue  # a form outside the plan (e.g. made by hand)
-        cell = _nearest_source_cell(by_source[key], unit_id, parents) or fallback[key]
-        invited, begun = out.get(cell.id, (0, 0))
-        out[cell.id] = (invited + n, begun + int(n_started or 0))
+        source = by_source[key]
+        cell = (_nearest_source_cell(source, unit_id, parents) if source and unit_id is not None
+                else None) or fallback[key]
+        invited, begun_n, public_n = out.get(cell.id, (0, 0, 0))
+        out[cell.id] = (invited + int(n or 0), begun_n + int(n_started or 0),
+                        public_n + int(n_public or 0))
     return out
+
+
+def invitations_by_cell(s: Session, campaign_id: int, cells: Sequence[_CellLike],
+                        parents: Mapping[int, int | None]) -> dict[int, tuple[int, int]]:
+    """(invited, started) per cell id, sampled forms only (public QR forms are nobody's
+    invitation), from one aggregate over forms and assignments."""
+    return {cell_id: (invited, started) for cell_id, (invited, started, _public)
+            in _form_counts(s, campaign_id, _by_key(cells), parents).items()}
 
 
 def unit_parents(s: Session, campaign_id: int) -> dict[int, int | None]:
@@ -217,60 +274,80 @@ def quota_state(campaign_id: int) -> QuotaState:
     Four aggregate queries (cells, units, forms × assignments, responses). When several
     source cells rate the same unit, their responses cannot be told apart; they are shared
     out by each cell's started forms (in cell order), any rest going to the first cell.
+    Public QR responses carry their mode, so they are counted apart, in the cell a public
+    form of their key counts in (the cell without a source, else the first).
     """
     s = db.session()
     rated, source = aliased(Unit), aliased(Unit)
-    rows = s.execute(
-        select(QuotaCell, RespondentGroup.code, QuestionnaireVersion.qid, rated.code,
-               source.code)
+    # Plain columns, not ORM objects: thousands of cells are read on every dashboard refresh.
+    cells = s.execute(
+        select(QuotaCell.id, QuotaCell.group_id, QuotaCell.questionnaire_version_id,
+               QuotaCell.rated_unit_id, QuotaCell.source_unit_id, QuotaCell.target,
+               QuotaCell.close_when_full, QuotaCell.rule,
+               RespondentGroup.code.label("group_code"), QuestionnaireVersion.qid,
+               rated.code.label("rated_code"), source.code.label("source_code"))
         .join(RespondentGroup, RespondentGroup.id == QuotaCell.group_id)
         .join(QuestionnaireVersion, QuestionnaireVersion.id == QuotaCell.questionnaire_version_id)
         .join(rated, rated.id == QuotaCell.rated_unit_id)
         .outerjoin(source, source.id == QuotaCell.source_unit_id)
-        .where(QuotaCell.campaign_id == campaign_id).order_by(QuotaCell.id)).tuples().all()
-    cells = [r[0] for r in rows]
+        .where(QuotaCell.campaign_id == campaign_id).order_by(QuotaCell.id)).all()
     parents = unit_parents(s, campaign_id)
-    invitations = invitations_by_cell(s, campaign_id, cells, parents)
+    by_key = _by_key(cells)
+    forms = _form_counts(s, campaign_id, by_key, parents)
 
-    valid_case = case((Response.status == ResponseStatus.VALID, 1), else_=0)
-    responses: dict[ResponseKey, tuple[int, int]] = {
-        (g, q, u): (n, int(v or 0)) for g, q, u, n, v in s.execute(
+    public = Response.mode == Mode.PUBLIC
+    valid = Response.status == ResponseStatus.VALID
+    responses: dict[ResponseKey, tuple[int, int, int, int]] = {
+        (g, q, u): (int(n or 0), int(v or 0), int(pn or 0), int(pv or 0))
+        for g, q, u, n, v, pn, pv in s.execute(
             select(Response.group_id, Response.questionnaire_version_id,
-                   Response.rated_unit_id, func.count(), func.sum(valid_case))
+                   Response.rated_unit_id, func.sum(case((public, 0), else_=1)),
+                   func.sum(case((and_(valid, ~public), 1), else_=0)),
+                   func.sum(case((public, 1), else_=0)),
+                   func.sum(case((and_(valid, public), 1), else_=0)))
             .where(Response.campaign_id == campaign_id)
             .group_by(Response.group_id, Response.questionnaire_version_id,
                       Response.rated_unit_id))}
 
-    shares: dict[int, tuple[int, int]] = {}
-    by_key: dict[ResponseKey, list[QuotaCell]] = defaultdict(list)
-    for c in cells:
-        by_key[(c.group_id, c.questionnaire_version_id, c.rated_unit_id)].append(c)
+    shares: dict[int, tuple[int, int, int, int]] = {}
     for key, members in by_key.items():
-        completed, valid = responses.get(key, (0, 0))
+        completed, n_valid, public_completed, public_valid = responses.get(key, (0, 0, 0, 0))
         for c in members:
-            take = min(completed, invitations.get(c.id, (0, 0))[1])
-            keep_valid = min(valid, take)
-            shares[c.id] = (take, keep_valid)
+            take = min(completed, forms.get(c.id, (0, 0, 0))[1])
+            keep_valid = min(n_valid, take)
+            shares[c.id] = (take, keep_valid, 0, 0)
             completed -= take
-            valid -= keep_valid
+            n_valid -= keep_valid
         first = members[0].id
-        shares[first] = (shares[first][0] + completed, shares[first][1] + valid)
+        shares[first] = (shares[first][0] + completed, shares[first][1] + n_valid, 0, 0)
+        # the cell a public form of this key counts in (see _form_counts)
+        home = next((c for c in members if c.source_unit_id is None), members[0]).id
+        take, keep_valid, _, _ = shares[home]
+        shares[home] = (take, keep_valid, public_completed, public_valid)
 
     states = []
-    by_group: dict[str, Tally] = defaultdict(Tally)
-    by_unit: dict[str, Tally] = defaultdict(Tally)
-    total = Tally()
-    for cell, group, qid, rated_code, source_code in rows:
-        invited, started = invitations.get(cell.id, (0, 0))
-        completed, valid = shares[cell.id]
-        state = CellState(cell.id, group, qid, rated_code, source_code, cell.rule,
-                          cell.close_when_full, cell.target, invited, started, completed, valid)
+    # each cell's tally as a tuple, summed column-wise per group, per unit and overall
+    group_rows: dict[str, list[tuple[int, ...]]] = defaultdict(list)
+    unit_rows: dict[str, list[tuple[int, ...]]] = defaultdict(list)
+    for c in cells:
+        invited, started, public_started = forms.get(c.id, (0, 0, 0))
+        completed, n_valid, public_completed, public_valid = shares[c.id]
+        state = CellState(c.id, c.group_code, c.qid, c.rated_code, c.source_code, c.rule,
+                          c.close_when_full, c.target, invited, started, completed, n_valid,
+                          public_started, public_completed, public_valid)
         states.append(state)
-        tally = state.tally()
-        by_group[group].add(tally)
-        by_unit[rated_code].add(tally)
-        total.add(tally)
-    return QuotaState(tuple(states), dict(by_group), dict(by_unit), total)
+        row = state.tally_row()
+        group_rows[c.group_code].append(row)
+        unit_rows[c.rated_code].append(row)
+    return QuotaState(
+        tuple(states), {g: _sum_tally(rows) for g, rows in group_rows.items()},
+        {u: _sum_tally(rows) for u, rows in unit_rows.items()},
+        _sum_tally([r for rows in group_rows.values() for r in rows]))
+
+
+def _sum_tally(rows: list[tuple[int, ...]]) -> Tally:
+    """The column sums of cells' tallies (as tuples in :class:`Tally`'s field order)."""
+    return Tally(*map(sum, zip(*rows))) if rows else Tally()
 
 
 def closed_units(s: Session, campaign_id: int, group_id: int, questionnaire_version_id: int,
@@ -282,7 +359,8 @@ def closed_units(s: Session, campaign_id: int, group_id: int, questionnaire_vers
     response does carry: the key (group, questionnaire version, rated unit), whatever the
     source. A key is *closing* when every quota cell with that key is ``close_when_full``
     and has a known target (a census cell before its list is imported has none); it is
-    *full* when its valid responses (excluded ones free their place) reach the sum of those
+    *full* when its valid sampled responses (excluded ones free their place; public QR
+    responses are a self-selected sample and never fill a cell) reach the sum of those
     targets. In the clear case, one cell per key, that is "valid responses >= target".
     A key shared by a closing and a non-closing cell (e.g. a pooled cell and a per-source
     cell rating the same unit, or a census cell without a target) never closes: which cell a
@@ -321,7 +399,8 @@ def closed_units(s: Session, campaign_id: int, group_id: int, questionnaire_vers
         select(Response.rated_unit_id, func.count())
         .where(Response.campaign_id == campaign_id, Response.group_id == group_id,
                Response.questionnaire_version_id == questionnaire_version_id,
-               Response.rated_unit_id.in_(targets), Response.status == ResponseStatus.VALID)
+               Response.rated_unit_id.in_(targets), Response.status == ResponseStatus.VALID,
+               Response.mode != Mode.PUBLIC)
         .group_by(Response.rated_unit_id)).tuples().all())
     return {u for u, target in targets.items() if counts.get(u, 0) >= target}
 
