@@ -19,6 +19,11 @@ client). Targets (issue): page POST/s >= 50 % of the baseline's; >= 40 completed
 page POST p99 < 150 ms at 8 clients. The client runs on the same machine and takes some of
 its CPU (``client_cpu_share`` says how much).
 
+``cpu_ms`` (Linux, from ``/proc``): CPU time per completed form and per page POST of the
+gunicorn workers (``app``, ``baseline``) and of the PostgreSQL backends (``db``), in each
+phase. On a machine shared with other work, throughput moves with the load; CPU per request
+moves much less, so it says what a form costs next to the baseline's single POST.
+
 Usage::
 
     .venv/bin/python bench/bench_forms.py                       # 8/32/64 clients on test_h2
@@ -182,6 +187,74 @@ def wait_http(port: int, proc: subprocess.Popen[bytes], log: Path, timeout: floa
     raise RuntimeError(f"gunicorn did not answer in {timeout} s:\n{log.read_text()[-3000:]}")
 
 
+MASTERS: dict[int, int] = {}  # port -> gunicorn master pid
+
+
+def _cpu_seconds(pids: list[int]) -> float:
+    """User + system CPU of ``pids`` (0 for a pid that is gone)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])
+    return total / tick
+
+
+def _children(pid: int) -> list[int]:
+    out = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+            if ppid == pid:
+                out.append(int(entry.name))
+    return out
+
+
+def _db_backends(url: str) -> list[int]:
+    if not url.startswith("postgresql"):
+        return []
+    import psycopg
+    from sqlalchemy.engine import make_url
+
+    u = make_url(url)
+    with psycopg.connect(host=u.host, port=u.port, user=u.username, password=u.password,
+                         dbname=u.database, autocommit=True) as conn:
+        return [r[0] for r in conn.execute(
+            "SELECT pid FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()",
+            (u.database,))]
+
+
+class CpuMeter:
+    """CPU seconds used by one app's gunicorn workers and by the database's backends."""
+
+    def __init__(self, port: int, url: str):
+        self.port, self.url = port, url
+        self.available = Path("/proc/self/stat").exists()
+
+    def sample(self) -> tuple[float, float]:
+        if not self.available:
+            return 0.0, 0.0
+        workers = _children(MASTERS[self.port])
+        try:
+            backends = _db_backends(self.url)
+        except Exception:  # noqa: BLE001 - a figure we can do without
+            backends = []
+        return _cpu_seconds(workers), _cpu_seconds(backends)
+
+    def per(self, before: tuple[float, float], n: int) -> dict[str, float | None]:
+        after = self.sample()
+        if not self.available or not n:
+            return {"app": None, "db": None}
+        return {"app": round((after[0] - before[0]) * 1000 / n, 2),
+                "db": round((after[1] - before[1]) * 1000 / n, 2)}
+
+
 @contextlib.contextmanager
 def gunicorn(app_spec: str, workers: int, env: dict[str, str], logdir: Path, name: str,
              python: str, extra: list[str] | None = None) -> Iterator[int]:
@@ -193,6 +266,7 @@ def gunicorn(app_spec: str, workers: int, env: dict[str, str], logdir: Path, nam
              "--bind", f"127.0.0.1:{port}", "--backlog", "2048", "--timeout", "60",
              "--log-level", "warning", *(extra or []), app_spec],
             cwd=ROOT, env={**os.environ, **env}, stdout=out, stderr=subprocess.STDOUT)
+    MASTERS[port] = proc.pid
     try:
         wait_http(port, proc, log)
         yield port
@@ -212,15 +286,18 @@ def lat(rec: fc.Recorder, kinds: list[str] | None = None) -> dict[str, float]:
 
 
 def measure_level(clients: int, seconds: float, app_port: int, base_port: int,
-                  tokens: list[str], seed_: int) -> dict[str, Any]:
+                  tokens: list[str], seed_: int, url: str) -> dict[str, Any]:
     host = "127.0.0.1"
     out: dict[str, Any] = {}
     cpu0 = time.process_time()
+    app_cpu, base_cpu = CpuMeter(app_port, url), CpuMeter(base_port, url)
 
     post_tokens = [tokens.pop() for _ in range(clients)]
     # 1. complete forms, as respondents do
+    before = app_cpu.sample()
     rec, wall = asyncio.run(fc.respondents(host, app_port, tokens, clients, seconds, PAGES,
                                            seed=seed_))
+    cpu_flow = app_cpu.per(before, rec.forms_completed)
     requests = sum(len(v) for v in rec.latencies.values())
     out["flow"] = {
         "forms_completed": rec.forms_completed,
@@ -241,12 +318,17 @@ def measure_level(clients: int, seconds: float, app_port: int, base_port: int,
         opened = await asyncio.gather(*(
             fc.open_for_posting(host, app_port, post_tokens[i], 2, setup,
                                 random.Random(seed_ * 7 + i)) for i in range(clients)))
+        before = app_cpu.sample()
         app_rec, app_wall = await fc.page_posts(host, app_port, opened, 2, seconds)
+        cpu["page_post"] = app_cpu.per(before, app_rec.page_posts)
         base = [(fc.Browser(host, base_port, setup, random.Random(seed_ * 11 + i)), html)
                 for i, (_, html) in enumerate(opened)]
+        before = base_cpu.sample()
         base_rec, base_wall = await fc.page_posts(host, base_port, base, 2, seconds)
+        cpu["baseline_post"] = base_cpu.per(before, base_rec.page_posts)
         return app_rec, app_wall, base_rec, base_wall
 
+    cpu: dict[str, dict[str, float | None]] = {"form": cpu_flow}
     app_rec, app_wall, base_rec, base_wall = asyncio.run(posts())
     out["page_post"] = {"per_s": round(app_rec.page_posts / app_wall, 1), **lat(app_rec),
                         "errors": sum(app_rec.errors.values())}
@@ -259,6 +341,7 @@ def measure_level(clients: int, seconds: float, app_port: int, base_port: int,
             errors[k] = errors.get(k, 0) + v
     if errors:
         out["error_samples"] = dict(list(errors.items())[:5])
+    out["cpu_ms"] = cpu  # per completed form / per page POST: app or baseline workers, db
     out["client_cpu_share"] = round((time.process_time() - cpu0) /
                                     (wall + app_wall + base_wall) / (os.cpu_count() or 1), 3)
     return out
@@ -282,7 +365,7 @@ def main() -> int:
         tmpdir = Path(tmp)
         if args.smoke:
             args.workers, args.clients, args.seconds = 2, "2", 1.5
-            args.questions_per_page, args.forms = 5, 40
+            args.questions_per_page, args.forms = 5, 300  # a fast flow needs tokens
         url = args.database_url or (f"sqlite:///{tmpdir / 'bench.db'}" if args.smoke
                                     else DEFAULT_URL)
         levels = [int(c) for c in args.clients.split(",")]
@@ -306,7 +389,7 @@ def main() -> int:
                                        2.0 if not args.smoke else 0.5, PAGES))
             for i, clients in enumerate(levels):
                 results[str(clients)] = measure_level(clients, args.seconds, app_port,
-                                                      base_port, tokens, seed_=i + 1)
+                                                      base_port, tokens, seed_=i + 1, url=url)
         low, all_levels = results[str(levels[0])], results.values()
         out = {
             "database": url.split("://", 1)[0],

@@ -9,7 +9,10 @@ from flask import abort, redirect, render_template, request, session, url_for
 from werkzeug.wrappers import Response as WerkzeugResponse
 
 from survey.respond import bp
-from survey.respond.forms import SubmitForm, page_answers, page_data, page_form_class
+from survey.i18n import current_language
+from survey.models import Mode
+from survey.respond.forms import FieldView, SubmitForm, field_name, page_answers, validate_page
+from survey.respond.pages import page_blocks, review_sections
 from survey.services.paradata import PageTiming, current_client
 from survey.services.responding import (
     Availability,
@@ -24,6 +27,7 @@ from survey.services.responding import (
 )
 
 SESSION_KEY = "form_id"
+HONEYPOT = "homepage"  # a public form's hidden field; no browser autofills a name like it
 PAGE_SHOWN_KEY = "page_shown"  # [form id, page index, time shown]: paradata, never trusted for more
 
 
@@ -91,17 +95,19 @@ def page(page: int) -> Any:
         abort(404)
     index = page - 1
     n = len(ctx.assignments)
-    form_cls = page_form_class(q, index, n)
     if request.method == "GET":
-        form = form_cls(formdata=None, data=page_data(
-            q, index, [ctx.answers_for(a) for a in ctx.assignments]))
+        # Nothing to validate: the saved answers are shown without building a WTForms form.
+        saved = [ctx.answers_for(a) for a in ctx.assignments]
+        fields = {field_name(i, question.id): FieldView(field_name(i, question.id),
+                                                        saved[i].get(question.id))
+                  for i in range(n) for question in q.sections[index].questions}
         session[PAGE_SHOWN_KEY] = [ctx.form.id, index, time.time()]
-        return render_template("respond/page.html", ctx=ctx, form=form, index=index, missing={})
-    form = form_cls()
-    form.validate()
+        return _render_page(ctx, index, fields, {})
+    form = validate_page(q, index, n, request.form)
     answers = page_answers(form, q, index, n)
     save_page(ctx, index, {str(a.id): answers[i] for i, a in enumerate(ctx.assignments)},
-              PageTiming(_page_seconds(ctx.form.id, index), current_client()))
+              PageTiming(_page_seconds(ctx.form.id, index), current_client()),
+              honeypot=ctx.form.mode is Mode.PUBLIC and bool(request.form.get(HONEYPOT, "").strip()))
     action = request.form.get("action", "next")
     if action == "back":
         previous = _neighbour_page(ctx, index, -1)
@@ -113,15 +119,21 @@ def page(page: int) -> Any:
         i: {m.id for m in q.missing_required(ctx.answers_for(a), (q.sections[index],))}
         for i, a in enumerate(ctx.assignments)
     }
-    has_errors = any(f.errors for f in form) or any(missing.values())
+    has_errors = any(f.errors for f in form.values()) or any(missing.values())
     if has_errors:
         session[PAGE_SHOWN_KEY] = [ctx.form.id, index, time.time()]  # shown again
-        return render_template("respond/page.html", ctx=ctx, form=form, index=index,
-                               missing=missing), 422
+        return _render_page(ctx, index, form, missing), 422
     following = _neighbour_page(ctx, index, +1)
     if following is not None:
         return redirect(url_for("respond.page", page=following + 1))
     return redirect(url_for("respond.review"))
+
+
+def _render_page(ctx: FormContext, index: int, fields: Any, missing: dict[int, set[str]]
+                 ) -> str:
+    blocks, errors = page_blocks(ctx, index, fields, missing, current_language())
+    return render_template("respond/page.html", ctx=ctx, index=index, blocks=blocks,
+                           errors=errors, honeypot=HONEYPOT)
 
 
 def _page_seconds(form_id: int, index: int) -> float | None:
@@ -149,8 +161,13 @@ def review() -> Any:
     ctx = _current()
     if not isinstance(ctx, FormContext):
         return ctx
+    return _render_review(ctx)
+
+
+def _render_review(ctx: FormContext) -> str:
     return render_template("respond/review.html", ctx=ctx, form=SubmitForm(),
-                           incomplete=ctx.first_incomplete_section())
+                           incomplete=ctx.first_incomplete_section(),
+                           review=review_sections(ctx))
 
 
 @bp.post("/f/submit")
@@ -158,11 +175,10 @@ def submit() -> Any:
     ctx = _current()
     if not isinstance(ctx, FormContext):
         return ctx
-    SubmitForm().validate()  # CSRF is checked before the view runs; nothing else to read
+    # CSRF is checked before the view runs (CSRFProtect); the form has nothing else to read.
     outcome = submit_form(ctx)
     if outcome is SubmitOutcome.INCOMPLETE:
-        return render_template("respond/review.html", ctx=ctx, form=SubmitForm(),
-                               incomplete=ctx.first_incomplete_section()), 422
+        return _render_review(ctx), 422
     if outcome is SubmitOutcome.CLOSED:
         return _message("closed", 403, ctx)
     if outcome is SubmitOutcome.ALREADY_SUBMITTED:

@@ -20,14 +20,21 @@ import ipaddress
 import math
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Protocol
 
 from flask import current_app, has_request_context, request
-from sqlalchemy import select
+from sqlalchemy import BigInteger, bindparam, delete, func, insert, select, update
+from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
 from analysis.integrity import Mode as ScanMode
 from survey.models import Form, FormStatus, Mode
 from survey.models.integrity import SUBMIT_GRAIN_SECONDS, FormParadata, ResponseParadata
+
+class _FormLike(Protocol):
+    id: int
+    mode: Mode
+
 
 #: Form mode -> :class:`analysis.integrity.Mode` (stored as a small integer).
 SCAN_MODE = {Mode.WEB: int(ScanMode.WEB), Mode.PUBLIC: int(ScanMode.QR),
@@ -67,10 +74,20 @@ def network_prefix(address: str | None) -> str | None:
     return str(ipaddress.ip_network(f"{ip}/{bits}", strict=False))
 
 
+def _paradata_key(secret: str) -> bytes:
+    key = _KEYS.get(secret)
+    if key is None:
+        key = _KEYS[secret] = hmac.new(secret.encode("utf-8"), b"paradata-key",
+                                       hashlib.sha256).digest()
+    return key
+
+
+_KEYS: dict[str, bytes] = {}  # server secret -> derived paradata key (derived once)
+
+
 def keyed_hash(kind: str, value: str) -> int:
     """HMAC-SHA-256 of ``value`` under a paradata key, as a signed 64-bit integer (never 0)."""
-    secret = current_app.config["SECRET_KEY"].encode("utf-8")
-    key = hmac.new(secret, b"paradata-key", hashlib.sha256).digest()
+    key = _paradata_key(current_app.config["SECRET_KEY"])
     digest = hmac.new(key, f"{kind}:{value}".encode(), hashlib.sha256).digest()
     return int.from_bytes(digest[:8], "big", signed=True) or 1
 
@@ -89,44 +106,104 @@ def current_client() -> ClientInfo:
     return client_info(request.remote_addr, request.user_agent.string)
 
 
-def _row(s: Session, form_id: int, now: dt.datetime) -> FormParadata:
-    row = s.get(FormParadata, form_id)
+@dataclass
+class PageState:
+    """A form's page paradata as read with the form (see ``load_form``), kept up to date by
+    :func:`record_page` (so one context can save several pages)."""
+
+    exists: bool = False  # False: the form has no paradata row yet
+    page_seconds: dict[str, float] | None = None
+    page_items: dict[str, int] | None = None
+    honeypot_filled: bool = False
+
+
+_PAGE_STATE = (select(FormParadata.page_seconds, FormParadata.page_items,
+                      FormParadata.honeypot_filled)
+               .where(FormParadata.form_id == bindparam("fid")))
+_OPEN_STATE = (select(Form.status, FormParadata.form_id, FormParadata.link_devices)
+               .outerjoin(FormParadata, FormParadata.form_id == Form.id)
+               .where(Form.id == bindparam("fid")))
+_INSERT_ROW = insert(FormParadata)
+_UPDATE_OPEN = (update(FormParadata).where(FormParadata.form_id == bindparam("fid"))
+                .values(link_devices=bindparam("v_link_devices"), updated_at=bindparam("now")))
+_UPDATE_PAGE = (update(FormParadata).where(FormParadata.form_id == bindparam("fid"))
+                .values(page_seconds=bindparam("v_page_seconds"),
+                        page_items=bindparam("v_page_items"),
+                        # 0 = unknown: keep the hash seen before
+                        network_hash=func.coalesce(func.nullif(bindparam("v_network_hash",
+                                                                         type_=BigInteger), 0),
+                                                   FormParadata.network_hash),
+                        device_hash=func.coalesce(func.nullif(bindparam("v_device_hash",
+                                                                        type_=BigInteger), 0),
+                                                  FormParadata.device_hash),
+                        honeypot_filled=bindparam("v_honeypot_filled"),
+                        updated_at=bindparam("now")))
+
+
+def _conn(s: Session | Connection) -> Connection:
+    return s.connection() if isinstance(s, Session) else s
+
+
+def read_page_state(s: Session | Connection, form_id: int) -> PageState:
+    row = _conn(s).execute(_PAGE_STATE, {"fid": form_id}).first()
     if row is None:
-        row = FormParadata(form_id=form_id, first_opened_at=now, page_seconds={}, page_items={},
-                           network_hash=0, device_hash=0, link_devices=[], honeypot_filled=False,
-                           updated_at=now)
-        s.add(row)
-    return row
+        return PageState()
+    return PageState(True, row.page_seconds, row.page_items, bool(row.honeypot_filled))
+
+
+def _insert_row(conn: Connection, form_id: int, now: dt.datetime, values: dict[str, object]
+                ) -> None:
+    conn.execute(_INSERT_ROW, {
+        "form_id": form_id, "first_opened_at": now, "page_seconds": {}, "page_items": {},
+        "network_hash": 0, "device_hash": 0, "link_devices": [], "honeypot_filled": False,
+        "updated_at": now, **{k: v for k, v in values.items() if k != "now"}})
 
 
 def record_open(s: Session, form_id: int, client: ClientInfo, now: dt.datetime) -> None:
     """A personal link was opened: note the first opening and the opening device."""
-    status = s.scalar(select(Form.status).where(Form.id == form_id))
-    if status is None or status is FormStatus.SUBMITTED:
+    conn = s.connection()
+    found = conn.execute(_OPEN_STATE, {"fid": form_id}).first()
+    if found is None or found.status is FormStatus.SUBMITTED:
         return
-    row = _row(s, form_id, now)
-    devices = list(row.link_devices or [])
+    devices = list(found.link_devices or [])
     if client.device_hash and client.device_hash not in devices and len(devices) < MAX_LINK_DEVICES:
-        row.link_devices = [*devices, client.device_hash]
-    row.updated_at = now
+        devices.append(client.device_hash)
+    params = {"fid": form_id, "v_link_devices": devices, "now": now}
+    # Writers of one form's row are serialised by the form's lock or SQLite's write lock.
+    if found.form_id is None or not conn.execute(_UPDATE_OPEN, params).rowcount:
+        _insert_row(conn, form_id, now, {"link_devices": devices})
 
 
-def record_page(s: Session, form_id: int, section_index: int, items: int, timing: PageTiming,
-                now: dt.datetime, honeypot: bool = False) -> None:
-    """Add one visit's time to a page and keep the latest client hashes."""
-    row = _row(s, form_id, now)
+def record_page(s: Session | Connection, form_id: int, section_index: int, items: int,
+                timing: PageTiming, now: dt.datetime, honeypot: bool = False,
+                state: PageState | None = None) -> None:
+    """Add one visit's time to a page and keep the latest client hashes.
+
+    ``state``: the row as read earlier in the request (saves reading it again; it is updated
+    here). Two tabs saving pages of one form at the same moment may then lose one visit's
+    seconds, as a read-modify-write under READ COMMITTED always could.
+    """
+    conn = _conn(s)
+    if state is None:
+        state = read_page_state(conn, form_id)
     key = str(section_index)
+    seconds = dict(state.page_seconds or {})
     if timing.seconds is not None and math.isfinite(timing.seconds) and timing.seconds >= 0:
-        seconds = dict(row.page_seconds or {})
         seconds[key] = float(seconds.get(key, 0.0)) + min(float(timing.seconds), MAX_PAGE_SECONDS)
-        row.page_seconds = seconds
-    row.page_items = {**(row.page_items or {}), key: int(items)}
-    if timing.client.network_hash:
-        row.network_hash = timing.client.network_hash
-    if timing.client.device_hash:
-        row.device_hash = timing.client.device_hash
-    row.honeypot_filled = bool(row.honeypot_filled or honeypot)
-    row.updated_at = now
+    page_items = {**(state.page_items or {}), key: int(items)}
+    filled = bool(state.honeypot_filled or honeypot)
+    params = {"fid": form_id, "v_page_seconds": seconds, "v_page_items": page_items,
+              "v_network_hash": timing.client.network_hash,
+              "v_device_hash": timing.client.device_hash, "v_honeypot_filled": filled, "now": now}
+    if not (state.exists and conn.execute(_UPDATE_PAGE, params).rowcount):
+        _insert_row(conn, form_id, now, {
+            "page_seconds": seconds, "page_items": page_items, "honeypot_filled": filled,
+            "network_hash": timing.client.network_hash,
+            "device_hash": timing.client.device_hash})
+    state.exists = True
+    state.page_seconds = seconds
+    state.page_items = page_items
+    state.honeypot_filled = filled
 
 
 def coarse_time(at: dt.datetime) -> dt.datetime:
@@ -135,13 +212,22 @@ def coarse_time(at: dt.datetime) -> dt.datetime:
     return dt.datetime.fromtimestamp(epoch - epoch % SUBMIT_GRAIN_SECONDS, dt.UTC)
 
 
-def copy_to_responses(s: Session, form: Form, response_ids: Iterable[int], sections: int,
+_FORM_ROW = (select(FormParadata.page_seconds, FormParadata.page_items,
+                    FormParadata.network_hash, FormParadata.device_hash,
+                    FormParadata.link_devices, FormParadata.honeypot_filled)
+             .where(FormParadata.form_id == bindparam("fid")))
+_DELETE_ROW = delete(FormParadata).where(FormParadata.form_id == bindparam("fid"))
+_INSERT_RESPONSE_ROW = insert(ResponseParadata)
+
+
+def copy_to_responses(s: Session, form: _FormLike, response_ids: Iterable[int], sections: int,
                       now: dt.datetime) -> None:
     """Write the scan's paradata for each response of ``form`` and drop the form-side row.
 
-    Call inside the submit transaction, after the responses are flushed.
+    Call inside the submit transaction, after the responses are inserted.
     """
-    row = s.get(FormParadata, form.id)
+    conn = s.connection()
+    row = conn.execute(_FORM_ROW, {"fid": form.id}).first()
     pages: list[float | None] = [None] * sections
     items: list[int] = [0] * sections
     if row is not None:
@@ -154,14 +240,16 @@ def copy_to_responses(s: Session, form: Form, response_ids: Iterable[int], secti
     timed = [p for p in pages if p is not None]
     mode = SCAN_MODE[form.mode]
     paper = mode == int(ScanMode.PAPER)
-    for rid in response_ids:
-        s.add(ResponseParadata(
-            response_id=rid, mode=mode, submitted_at=coarse_time(now),
-            total_seconds=None if paper or not timed else float(sum(timed)),
-            page_seconds=[None] * sections if paper else pages, page_items=items,
-            network_hash=0 if row is None or paper else row.network_hash,
-            device_hash=0 if row is None or paper else row.device_hash,
-            link_open_devices=0 if row is None else len(row.link_devices or []),
-            honeypot_filled=bool(row.honeypot_filled) if row is not None else False))
+    rows = [dict(
+        response_id=rid, mode=mode, submitted_at=coarse_time(now),
+        total_seconds=None if paper or not timed else float(sum(timed)),
+        page_seconds=[None] * sections if paper else pages, page_items=items,
+        network_hash=0 if row is None or paper else row.network_hash,
+        device_hash=0 if row is None or paper else row.device_hash,
+        link_open_devices=0 if row is None else len(row.link_devices or []),
+        honeypot_filled=bool(row.honeypot_filled) if row is not None else False)
+        for rid in response_ids]
+    if rows:
+        conn.execute(_INSERT_RESPONSE_ROW, rows)
     if row is not None:
-        s.delete(row)
+        conn.execute(_DELETE_ROW, {"fid": form.id})

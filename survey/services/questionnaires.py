@@ -53,3 +53,15 @@ def questionnaire_for(row: QuestionnaireVersion) -> Questionnaire:
     if key not in _CACHE:
         _CACHE[key] = build_questionnaire(row.document, f"db:{row.qid}@v{row.version}")
     return _CACHE[key]
+
+
+def questionnaire_by_version(version_id: int, content_hash: str) -> Questionnaire:
+    """The questionnaire of a published version by id and hash; its stored document is read
+    only the first time in a process (the pages' hot path never loads it again)."""
+    cached = _CACHE.get((version_id, content_hash))
+    if cached is not None:
+        return cached
+    row = db.session().get(QuestionnaireVersion, version_id)
+    if row is None:
+        raise LookupError(f"questionnaire version {version_id} does not exist")
+    return questionnaire_for(row)

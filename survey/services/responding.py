@@ -3,17 +3,29 @@
 from __future__ import annotations
 
 import datetime as dt
-import logging
 import enum
 import hashlib
 import hmac
-from dataclasses import dataclass
+import logging
+import time
+from dataclasses import dataclass, field
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import select, update
+from sqlalchemy import (
+    String,
+    bindparam,
+    case,
+    cast,
+    delete,
+    func,
+    insert,
+    literal,
+    select,
+    update,
+)
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import selectinload
+from sqlalchemy.engine import Connection
 
 from questionnaires import Questionnaire
 from survey import db
@@ -23,13 +35,25 @@ from survey.models import (
     CampaignStatus,
     Draft,
     Form,
+    FormParadata,
     FormStatus,
+    Mode,
+    QuestionnaireVersion,
+    RespondentGroup,
     Response,
+    ResponseStatus,
     Unit,
     utcnow,
 )
-from survey.services.paradata import ClientInfo, PageTiming, copy_to_responses, record_open, record_page
-from survey.services.questionnaires import questionnaire_for
+from survey.services.paradata import (
+    ClientInfo,
+    PageState,
+    PageTiming,
+    copy_to_responses,
+    record_open,
+    record_page,
+)
+from survey.services.questionnaires import questionnaire_by_version
 from survey.services.quotas import closed_units
 from survey.services.ratelimit import failure_counter
 from survey.services.tokens import find_form_id
@@ -53,26 +77,85 @@ class SubmitOutcome(enum.Enum):
     QUOTA_FULL = "quota_full"  # every unit it rates is in a full close-when-full cell
 
 
+class _Named:
+    name_vi: str
+    name_en: str | None
+
+    def name(self, lang: str) -> str:
+        return self.name_en if lang == "en" and self.name_en else self.name_vi
+
+
+@dataclass(frozen=True)
+class UnitInfo(_Named):
+    id: int
+    code: str
+    name_vi: str
+    name_en: str | None
+
+
+@dataclass(frozen=True)
+class GroupInfo(_Named):
+    id: int
+    code: str
+    name_vi: str
+    name_en: str | None
+
+
+@dataclass(frozen=True)
+class CampaignInfo(_Named):
+    """What the respondent's pages need of a campaign; status and dates are read every request."""
+
+    id: int
+    code: str
+    province_code: str
+    name_vi: str
+    name_en: str | None
+    status: CampaignStatus
+    opens_at: dt.datetime
+    closes_at: dt.datetime
+
+
+@dataclass(frozen=True)
+class FormInfo:
+    id: int
+    campaign_id: int
+    group_id: int
+    questionnaire_version_id: int
+    mode: Mode
+    status: FormStatus
+    group: GroupInfo
+
+
+@dataclass(frozen=True)
+class AssignmentInfo:
+    id: int
+    rated_unit_id: int
+    rated_unit: UnitInfo
+
+
 @dataclass(frozen=True)
 class FormContext:
-    form: Form
-    campaign: Campaign
+    """A form as its pages need it: plain values read in one query (see :func:`load_form`)."""
+
+    form: FormInfo
+    campaign: CampaignInfo
     questionnaire: Questionnaire
-    assignments: tuple[Assignment, ...]
+    assignments: tuple[AssignmentInfo, ...]
     answers: Answers
+    paradata: PageState = field(default_factory=PageState)
 
     @property
-    def units(self) -> tuple[Unit, ...]:
+    def units(self) -> tuple[UnitInfo, ...]:
         return tuple(a.rated_unit for a in self.assignments)
 
     @property
     def submitted(self) -> bool:
         return self.form.status is FormStatus.SUBMITTED
 
-    def answers_for(self, assignment: Assignment) -> dict[str, Any]:
+    def answers_for(self, assignment: AssignmentInfo) -> dict[str, Any]:
         return self.answers.get(str(assignment.id), {})
 
-    def page_has_questions(self, index: int, assignment: Assignment) -> bool:
+    def page_has_questions(self, index: int, assignment: AssignmentInfo) -> bool:
         visible = self.questionnaire.visible_answers(self.answers_for(assignment))
         return any(q.visible(visible) for q in self.questionnaire.sections[index].questions)
 
@@ -86,7 +169,7 @@ class FormContext:
         return None
 
 
-def campaign_availability(campaign: Campaign, now: dt.datetime | None = None) -> Availability:
+def campaign_availability(campaign: Campaign | CampaignInfo, now: dt.datetime | None = None) -> Availability:
     now = now or utcnow()
     if campaign.status is CampaignStatus.CLOSED or now >= campaign.closes_at:
         return Availability.CLOSED
@@ -111,6 +194,7 @@ def open_link(raw_token: str, client: ClientInfo | None = None) -> int | None:
     every link from that network is refused for a while (:class:`TooManyAttempts`). Only the
     count is logged, never the token.
     """
+    _read_outside_transaction()
     counter = failure_counter()
     key = f"token:{client.network_hash if client else 0:x}"
     now = utcnow()
@@ -126,36 +210,135 @@ def open_link(raw_token: str, client: ClientInfo | None = None) -> int | None:
         return None
     with db.write_transaction() as s:
         now = utcnow()
-        s.execute(update(Form).where(Form.id == form_id, Form.status == FormStatus.PENDING)
-                  .values(status=FormStatus.OPENED, opened_at=now))
+        s.connection().execute(_OPEN_FORM, {"fid": form_id, "now": now})
         if client is not None:
             record_open(s, form_id, client, now)
     return form_id
 
 
-def load_form(form_id: int) -> FormContext | None:
+#: How long a worker keeps unit names (they are not edited during fieldwork; a rename shows
+#: within this time). Campaign status and dates are never cached: they are read every request.
+UNIT_CACHE_SECONDS = 300.0
+
+
+def _assignment_list() -> Any:
+    """``"<assignment id>:<unit id>,..."`` of a form, as one column of the form's query."""
+    pair = cast(Assignment.id, String) + ":" + cast(Assignment.rated_unit_id, String)
+    return (select(func.aggregate_strings(pair, ","))
+            .where(Assignment.form_id == Form.id).scalar_subquery())
+
+
+# The hot path's statements are built once: building a statement (and its cache key) cost
+# more CPU than running it. They run on the session's connection, skipping the ORM layer.
+_FORM_QUERY = (
+    select(Form.id, Form.campaign_id, Form.group_id, Form.questionnaire_version_id,
+           Form.mode, Form.status,
+           Campaign.code.label("c_code"), Campaign.province_code,
+           Campaign.name_vi.label("c_name_vi"), Campaign.name_en.label("c_name_en"),
+           Campaign.status.label("c_status"), Campaign.opens_at, Campaign.closes_at,
+           RespondentGroup.code.label("g_code"), RespondentGroup.name_vi.label("g_name_vi"),
+           RespondentGroup.name_en.label("g_name_en"), QuestionnaireVersion.content_hash,
+           Draft.answers, FormParadata.form_id.label("para_id"), FormParadata.page_seconds,
+           FormParadata.page_items, FormParadata.honeypot_filled,
+           _assignment_list().label("assigned"))
+    .select_from(Form)
+    .join(Campaign, Campaign.id == Form.campaign_id)
+    .join(RespondentGroup, RespondentGroup.id == Form.group_id)
+    .join(QuestionnaireVersion, QuestionnaireVersion.id == Form.questionnaire_version_id)
+    .outerjoin(Draft, Draft.form_id == Form.id)
+    .outerjoin(FormParadata, FormParadata.form_id == Form.id)
+    .where(Form.id == bindparam("fid")))
+_UNITS_QUERY = (select(Unit.id, Unit.code, Unit.name_vi, Unit.name_en)
+                .where(Unit.id.in_(bindparam("ids", expanding=True))))
+_OPEN_FORM = (update(Form)
+              .where(Form.id == bindparam("fid"), Form.status == FormStatus.PENDING)
+              .values(status=FormStatus.OPENED, opened_at=bindparam("now")))
+# A page save's gate: locks the form's row (a submit takes the same lock), marks a new form
+# as started, and matches nothing once the form is submitted.
+_GATE_FORM = (update(Form)
+              .where(Form.id == bindparam("fid"), Form.status != FormStatus.SUBMITTED)
+              .values(status=case((Form.status.in_([FormStatus.PENDING, FormStatus.OPENED]),
+                                   literal(FormStatus.STARTED, Form.status.type)),
+                                  else_=Form.status),
+                      started_at=case((Form.status.in_([FormStatus.PENDING, FormStatus.OPENED]),
+                                       bindparam("now")), else_=Form.started_at)))
+_UPDATE_DRAFT = (update(Draft).where(Draft.form_id == bindparam("fid"))
+                 .values(answers=bindparam("v_answers"), updated_at=bindparam("now")))
+_INSERT_DRAFT = insert(Draft)
+_CLAIM_FORM = (update(Form)
+               .where(Form.id == bindparam("fid"), Form.status != FormStatus.SUBMITTED)
+               .values(status=FormStatus.SUBMITTED, submitted_at=bindparam("now")))
+_DELETE_DRAFT = delete(Draft).where(Draft.form_id == bindparam("fid"))
+_INSERT_RESPONSES = insert(Response).returning(Response.id, sort_by_parameter_order=True)
+
+
+def _read_outside_transaction() -> Connection:
+    """The session's connection; on PostgreSQL, when the session has no transaction yet, one
+    whose reads run in autocommit (each statement its own snapshot): a request's first reads
+    then cost no BEGIN and COMMIT round trips. Writes still go through
+    :func:`survey.db.write_transaction`."""
     s = db.session()
-    form = s.scalar(
-        select(Form).where(Form.id == form_id).options(
-            selectinload(Form.assignments).selectinload(Assignment.rated_unit),
-            selectinload(Form.campaign), selectinload(Form.questionnaire_version),
-            selectinload(Form.group)))
-    if form is None:
+    if not s.in_transaction() and s.get_bind().dialect.name == "postgresql":
+        return s.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
+    return s.connection()
+
+
+def _units(conn: Connection, ids: list[int]) -> dict[int, UnitInfo]:
+    """Units by id from this worker's cache (per app; entries expire), reading the misses."""
+    cache: dict[int, tuple[float, UnitInfo]] = current_app.extensions.setdefault(
+        "respond_units", {})
+    now = time.monotonic()
+    out = {i: hit[1] for i in ids if (hit := cache.get(i)) is not None and hit[0] > now}
+    missing = [i for i in ids if i not in out]
+    if missing:
+        if len(cache) > 20_000:
+            cache.clear()
+        for row in conn.execute(_UNITS_QUERY, {"ids": missing}):
+            out[row.id] = UnitInfo(row.id, row.code, row.name_vi, row.name_en)
+            cache[row.id] = (now + UNIT_CACHE_SECONDS, out[row.id])
+    return out
+
+
+def load_form(form_id: int) -> FormContext | None:
+    """The form with its campaign, rated units, draft and paradata: one query.
+
+    On PostgreSQL a request that starts with this read runs it outside a transaction (one
+    statement sees one snapshot), saving BEGIN and COMMIT. The parsed questionnaire and unit
+    names come from per-worker caches (see :func:`questionnaire_by_version`, ``_units``).
+    """
+    conn = _read_outside_transaction()
+    row = conn.execute(_FORM_QUERY, {"fid": form_id}).first()
+    if row is None:
         return None
-    draft = s.get(Draft, form_id)
+    pairs = sorted(tuple(int(x) for x in p.split(":"))
+                   for p in (row.assigned or "").split(",") if p)
+    units = _units(conn, [u for _, u in pairs])
+    group = GroupInfo(row.group_id, row.g_code, row.g_name_vi, row.g_name_en)
     return FormContext(
-        form=form, campaign=form.campaign,
-        questionnaire=questionnaire_for(form.questionnaire_version),
-        assignments=tuple(form.assignments),
-        answers={k: dict(v) for k, v in (draft.answers if draft else {}).items()},
+        form=FormInfo(row.id, row.campaign_id, row.group_id, row.questionnaire_version_id,
+                      row.mode, row.status, group),
+        campaign=CampaignInfo(row.campaign_id, row.c_code, row.province_code, row.c_name_vi,
+                              row.c_name_en, row.c_status, row.opens_at, row.closes_at),
+        questionnaire=questionnaire_by_version(row.questionnaire_version_id, row.content_hash),
+        assignments=tuple(AssignmentInfo(a, u, units[u]) for a, u in pairs),
+        answers={k: dict(v) for k, v in (row.answers or {}).items()},
+        paradata=PageState(row.para_id is not None, row.page_seconds, row.page_items,
+                           bool(row.honeypot_filled)),
     )
 
 
 def save_page(ctx: FormContext, section_index: int, page_answers: Answers,
-              timing: PageTiming | None = None) -> None:
+              timing: PageTiming | None = None, honeypot: bool = False) -> bool:
     """Merge one page's answers into the draft; answers hidden by show-if are dropped.
 
-    ``timing`` (time on the page, client hashes) is recorded as the form's paradata.
+    ``timing`` (time on the page, client hashes) and ``honeypot`` (a public form's hidden
+    field was filled) are recorded as the form's paradata. Returns False, saving nothing,
+    when the form was submitted meanwhile.
+
+    The form's row is updated first, only if it is not submitted (which also marks a new
+    form as started): that locks it, and a submit of the same form takes the same lock, so a
+    page can never be saved as a draft after its form was submitted (SQLite's ``BEGIN
+    IMMEDIATE`` already serialises writers).
     """
     section = ctx.questionnaire.sections[section_index]
     page_ids = {q.id for q in section.questions}
@@ -166,24 +349,23 @@ def save_page(ctx: FormContext, section_index: int, page_answers: Answers,
         current.update({k: v for k, v in page_answers.get(key, {}).items()
                         if k in page_ids and v not in (None, "", [])})
         merged[key] = ctx.questionnaire.visible_answers(current)
+    now = utcnow()
+    params = {"fid": ctx.form.id, "v_answers": merged, "now": now}
     with db.write_transaction() as s:
-        form = s.get(Form, ctx.form.id)
-        if form is None or form.status is FormStatus.SUBMITTED:
-            return
-        draft = s.get(Draft, form.id)
-        if draft is None:
-            s.add(Draft(form_id=form.id, answers=merged, updated_at=utcnow()))
-        else:
-            draft.answers = merged
-            draft.updated_at = utcnow()
-        if form.status in (FormStatus.PENDING, FormStatus.OPENED):
-            form.status = FormStatus.STARTED
-            form.started_at = utcnow()
-        if timing is not None:
+        conn = s.connection()
+        if conn.execute(_GATE_FORM, params).rowcount != 1:
+            return False  # gone, or submitted meanwhile
+        if not conn.execute(_UPDATE_DRAFT, params).rowcount:
+            conn.execute(_INSERT_DRAFT, {"form_id": ctx.form.id, "answers": merged,
+                                         "updated_at": now})
+        if timing is not None or honeypot:
             items = sum(sum(1 for q in section.questions if q.visible(v)) for v in merged.values())
-            record_page(s, form.id, section_index, items, timing, utcnow())
+            record_page(conn, ctx.form.id, section_index, items,
+                        timing or PageTiming(None, ClientInfo()), now, honeypot=honeypot,
+                        state=ctx.paradata)
     ctx.answers.clear()
     ctx.answers.update(merged)
+    return True
 
 
 def response_key(assignment_id: int) -> str:
@@ -227,10 +409,8 @@ class _QuotaFull(Exception):
 
 def _store_responses(ctx: FormContext, q: Questionnaire, now: dt.datetime) -> None:
     with db.write_transaction() as s:
-        claimed = s.execute(
-            update(Form).where(Form.id == ctx.form.id, Form.status != FormStatus.SUBMITTED)
-            .values(status=FormStatus.SUBMITTED, submitted_at=now)).rowcount
-        if claimed != 1:
+        conn = s.connection()
+        if conn.execute(_CLAIM_FORM, {"fid": ctx.form.id, "now": now}).rowcount != 1:
             raise IntegrityError("form already submitted", None, ValueError("claimed"))
         # After the claim, so duplicate submits of one form never wait on a cell lock.
         full = closed_units(s, ctx.campaign.id, ctx.form.group_id,
@@ -238,21 +418,19 @@ def _store_responses(ctx: FormContext, q: Questionnaire, now: dt.datetime) -> No
                             (a.rated_unit_id for a in ctx.assignments))
         if full and all(a.rated_unit_id in full for a in ctx.assignments):
             raise _QuotaFull()  # rolls back the claim: the form stays open, its draft kept
-        stored: list[Response] = []
+        rows: list[dict[str, Any]] = []
         for a in ctx.assignments:
             if a.rated_unit_id in full:
                 continue  # a matrix form: the full units are left out, the others stored
             answers = q.visible_answers(ctx.answers_for(a))
-            stored.append(Response(
+            rows.append(dict(
                 campaign_id=ctx.campaign.id,
                 questionnaire_version_id=ctx.form.questionnaire_version_id,
                 content_hash=q.content_hash, group_id=ctx.form.group_id,
                 rated_unit_id=a.rated_unit_id, mode=ctx.form.mode,
-                submitted_on=now.date(), response_key=response_key(a.id),
-                answers=answers, item_codes=q.item_codes(answers)))
-        s.add_all(stored)
-        s.flush()
-        copy_to_responses(s, ctx.form, [r.id for r in stored], len(q.sections), now)
-        draft = s.get(Draft, ctx.form.id)
-        if draft is not None:
-            s.delete(draft)
+                status=ResponseStatus.VALID, submitted_on=now.date(),
+                response_key=response_key(a.id), answers=answers,
+                item_codes=q.item_codes(answers)))
+        ids = list(conn.execute(_INSERT_RESPONSES, rows).scalars()) if rows else []
+        copy_to_responses(s, ctx.form, ids, len(q.sections), now)
+        conn.execute(_DELETE_DRAFT, {"fid": ctx.form.id})

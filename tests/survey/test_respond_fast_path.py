@@ -1,0 +1,94 @@
+"""What the respondent's fast path (one query per page, cached questionnaire, unit names and
+question fragments, core statements) must keep: the same answers, states and pages."""
+
+from __future__ import annotations
+
+import re
+
+from sqlalchemy import select, update
+
+from survey import db
+from survey.models import Campaign, CampaignStatus, Draft, Form, FormStatus, Unit
+from survey.models.integrity import FormParadata
+from survey.services.paradata import ClientInfo, PageTiming
+from survey.services.responding import SubmitOutcome, load_form, save_page, submit_form
+from tests.conftest import csrf_from
+
+PAGE1 = {"lead_plan": "A", "lead_head": "B", "lead_innovation": "E"}
+
+
+def test_first_save_starts_the_form_once_and_later_saves_keep_the_start(app, make_form):
+    form_id, _ = make_form()
+    with app.app_context():
+        ctx = load_form(form_id)
+        key = str(ctx.assignments[0].id)
+        assert save_page(ctx, 0, {key: PAGE1}, PageTiming(12.0, ClientInfo(5, 7)))
+        started = db.session().get(Form, form_id).started_at
+        assert db.session().get(Form, form_id).status is FormStatus.STARTED
+    with app.app_context():
+        ctx = load_form(form_id)
+        assert ctx.answers_for(ctx.assignments[0]) == PAGE1
+        assert save_page(ctx, 0, {key: {**PAGE1, "lead_plan": "C"}},
+                         PageTiming(3.0, ClientInfo(0, 9)), honeypot=True)
+        assert save_page(ctx, 1, {key: {}}, PageTiming(4.0, ClientInfo()))  # same context
+        form = db.session().get(Form, form_id)
+        assert form.started_at == started and form.status is FormStatus.STARTED
+        row = db.session().get(FormParadata, form_id)
+        assert row.page_seconds == {"0": 15.0, "1": 4.0}
+        assert row.network_hash == 5 and row.device_hash == 9  # 0 = unknown keeps the last
+        assert row.honeypot_filled is True
+        assert db.session().get(Draft, form_id).answers[key]["lead_plan"] == "C"
+
+
+def test_a_page_saved_after_submit_leaves_no_draft(app, make_form):
+    form_id, _ = make_form()
+    with app.app_context():
+        stale = load_form(form_id)
+        fresh = load_form(form_id)
+        key = str(fresh.assignments[0].id)
+        for i, section in enumerate(fresh.questionnaire.sections):
+            save_page(fresh, i, {key: {q.id: q.options[0].code if q.options else 1
+                                       for q in section.questions if q.type.is_choice}})
+        assert submit_form(load_form(form_id)) is SubmitOutcome.SUBMITTED
+        assert save_page(stale, 0, {key: PAGE1}) is False  # the tab left open
+        assert db.session().get(Draft, form_id) is None
+        assert db.session().get(Form, form_id).status is FormStatus.SUBMITTED
+
+
+def test_closing_a_campaign_locks_its_pages_at_once(client, app, make_form):
+    form_id, token = make_form()
+    client.get(f"/s/{token}")
+    assert client.get("/f/p/1").status_code == 200  # the worker's caches are warm
+    with app.app_context(), db.write_transaction() as s:
+        s.execute(update(Campaign).values(status=CampaignStatus.CLOSED))
+    assert client.get("/f/p/1").status_code == 403
+    assert client.get("/f/").status_code == 403
+
+
+def test_saved_answers_come_back_checked_and_errors_are_marked(client, app, make_form):
+    form_id, token = make_form()
+    client.get(f"/s/{token}")
+    html = client.get("/f/p/1").get_data(as_text=True)
+    assert " checked" not in html
+    r = client.post("/f/p/1", data={"csrf_token": csrf_from(html), "u0-lead_plan": "B",
+                                    "u0-lead_head": "Z", "action": "next"})
+    assert r.status_code == 422
+    body = r.get_data(as_text=True)
+    assert re.search(r'name="u0-lead_plan" value="B" checked>', body)
+    assert 'id="u0-lead_head-error"' in body and 'aria-describedby="u0-lead_head-error"' in body
+    assert body.count(" checked") == 1
+    again = client.get("/f/p/1").get_data(as_text=True)  # the valid answer was saved
+    assert re.search(r'name="u0-lead_plan" value="B" checked>', again)
+    assert again.count(" checked") == 1 and 'class="error"' not in again
+
+
+def test_matrix_pages_name_each_unit_in_the_page_language(client, app, make_form):
+    _, token = make_form("hdnd-rates-departments", units=("S01", "S02"))
+    client.get(f"/s/{token}")
+    vi = client.get("/f/p/1").get_data(as_text=True)
+    en = client.get("/f/p/1?lang=en").get_data(as_text=True)
+    assert "Sở thử 2" in vi and "Test department 2" in en and "Sở thử 2" not in en
+    assert "\x00" not in vi + en  # no fragment placeholder left
+    with app.app_context():
+        names = db.session().scalars(select(Unit.name_vi)).all()
+    assert all(vi.count(n) >= 1 for n in names[:2])
