@@ -250,3 +250,44 @@ def test_axe_finds_no_wcag_violations_on_the_english_landing_page(
         page, axe_source, STRUCTURE_RULES)
     assert not violations, describe("landing (en)", violations)
     assert page.problems == []  # type: ignore[attr-defined]
+
+
+def test_public_qr_form_on_a_phone_passes_axe_and_its_honeypot_stays_out_of_reach(
+        phone: Any, app: Flask, live_server: str, make_form: Any, axe_source: str) -> None:
+    """A citizen scans a counter's poster: the landing, Start and the first page (which carries
+    the hidden honeypot field) pass the audits; the field is neither seen nor tabbed to."""
+    from sampling import RateMode
+    from survey.models import QuotaCell, RespondentGroup, Unit
+    from survey.respond.views import HONEYPOT
+    from survey.services.campaigns import find_campaign
+    from survey.services.public import create_public_links, public_code
+
+    form_id, _token = make_form()  # campaign T-2026 with its group and questionnaire
+    with app.app_context():
+        s = db.session()
+        with db.write_transaction() as w:
+            form = w.get(Form, form_id)
+            w.add(QuotaCell(campaign_id=form.campaign_id, group_id=form.group_id,
+                            questionnaire_version_id=form.questionnaire_version_id,
+                            rated_unit_id=w.scalar(select(Unit.id).filter_by(code="S01")),
+                            target=20, rate=RateMode.OWN, rule="t"))
+        group = s.scalar(select(RespondentGroup.code))
+        (link,) = create_public_links(find_campaign("T-2026"), group, ["S01"])
+        code = public_code(link)
+    page = phone
+    found: list[str] = []
+    page.goto(f"{live_server}/q/{code}")
+    found += [describe("public landing", v) for v in [axe_violations(page, axe_source)] if v]
+    tap_button(page, "Bắt đầu")  # the poster's Start: a fresh public form
+    tap_button(page, "Bắt đầu")  # the form's own landing page
+    assert page.url.endswith("/f/p/1")
+    found += [describe("public page 1", v) for v in [axe_violations(page, axe_source)] if v]
+    bait = page.locator(f'input[name="{HONEYPOT}"]')
+    assert bait.count() == 1
+    box = bait.bounding_box()
+    assert box is None or box["x"] + box["width"] <= 0  # off the screen, left of it
+    for _ in range(40):  # Tab through the whole page: the field never takes the focus
+        page.keyboard.press("Tab")
+        assert page.evaluate("document.activeElement.name") != HONEYPOT
+    assert not found, "\n\n".join(found)
+    assert page.problems == []  # type: ignore[attr-defined]

@@ -113,7 +113,13 @@ def test_start_creates_a_public_form_and_the_flow_completes(app, client, links):
         assert [a.rated_unit.code for a in form.assignments] == ["S02"]
         assert s.scalar(select(func.count()).select_from(AccessToken)
                         .where(AccessToken.form_id == form_id)) == 1
-    assert "Sở thử 2" in client.get("/f/").get_data(as_text=True)
+    landing = client.get("/f/").get_data(as_text=True)
+    assert "Sở thử 2" in landing
+    assert "quét lại mã này bằng cùng điện thoại" in landing  # no personal link to come back with
+    page1 = client.get("/f/p/1").get_data(as_text=True)
+    assert "cùng điện thoại và trình duyệt" in client.post(
+        "/f/p/1", data={**PAGE1, "action": "save", "csrf_token": csrf_from(page1)}
+    ).get_data(as_text=True)
     post_page(client, 1, PAGE1)
     post_page(client, 2, PAGE2)
     post_page(client, 3, {"u0-has_suggestion": "N"})
@@ -167,6 +173,49 @@ def _submit_current(client):
     post_page(client, 3, {"u0-has_suggestion": "N"})
     review = client.get("/f/review").get_data(as_text=True)
     assert client.post("/f/submit", data={"csrf_token": csrf_from(review)}).status_code == 302
+
+
+def test_a_filled_honeypot_on_a_public_form_is_flagged_and_an_empty_one_is_not(
+        app, make_form, links):
+    from analysis.integrity import IntegrityConfig
+    from survey.models.integrity import FormParadata, IntegrityFlag, ResponseParadata
+    from survey.respond.views import HONEYPOT
+    from survey.services.integrity import scan_campaign
+
+    for addr, bait in (("198.51.100.1", "http://spam.example"), ("192.0.2.44", "")):
+        client = app.test_client()
+        start(client, links["S01"], env={**PHONE, "REMOTE_ADDR": addr})
+        page = client.get("/f/p/1").get_data(as_text=True)
+        # the field is in the page, hidden from people and from the keyboard
+        assert f'name="{HONEYPOT}"' in page and 'class="hp" aria-hidden="true"' in page
+        assert 'tabindex="-1"' in page
+        r = client.post("/f/p/1", data={**PAGE1, HONEYPOT: bait, "action": "next",
+                                        "csrf_token": csrf_from(page)})
+        assert r.status_code == 302
+        post_page(client, 2, PAGE2)
+        post_page(client, 3, {"u0-has_suggestion": "N"})
+        review = client.get("/f/review").get_data(as_text=True)
+        assert client.post("/f/submit", data={"csrf_token": csrf_from(review)}).status_code == 302
+    # a personal link's page has no honeypot; a posted one is ignored
+    form_id, token = make_form(units=("S03",))
+    personal = app.test_client()
+    personal.get(f"/s/{token}")
+    page = personal.get("/f/p/1").get_data(as_text=True)
+    assert f'name="{HONEYPOT}"' not in page
+    personal.post("/f/p/1", data={**PAGE1, HONEYPOT: "x", "action": "next",
+                                  "csrf_token": csrf_from(page)})
+    with app.app_context():
+        s = db.session()
+        bot, person = s.scalars(select(Response.id).where(Response.mode == Mode.PUBLIC)
+                                .order_by(Response.id)).all()  # submitted in this order
+        filled = dict(s.execute(select(ResponseParadata.response_id,
+                                       ResponseParadata.honeypot_filled)).tuples().all())
+        assert filled == {bot: True, person: False}
+        assert s.get(FormParadata, form_id).honeypot_filled is False
+        scan_campaign(find_campaign("T-2026"), IntegrityConfig(straightline_min_items=50))
+        flagged = [f.response_id for f in s.scalars(
+            select(IntegrityFlag).where(IntegrityFlag.check_code == "honeypot"))]
+        assert flagged == [bot]
 
 
 def test_one_browser_is_limited_per_day(app, client, links):
