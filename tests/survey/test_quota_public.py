@@ -32,37 +32,16 @@ from survey.services.respondents import import_respondents
 from survey.services.responding import SubmitOutcome, load_form, submit_form
 from survey.services.staff import create_staff_user
 from tests.conftest import csrf_from
+from tests.survey.test_quotas import CONFIG as QUOTA_CONFIG
 
 ROOT = Path(__file__).resolve().parents[2]
 TRAVINH = ROOT / "examples" / "campaigns" / "travinh-2023.yaml"
 PASSWORD = "mật-khẩu-đủ-dài-2026"
 
 # S01 closes when full (target 1); S02 does not.
-CONFIG = """\
-version: 1
-code: PUB-TEST
-name: {vi: Thử phiếu công khai, en: Public forms test}
-province: "99"
-year: 2026
-opens_at: 2020-01-01
-closes_at: 2099-12-31
-levels:
-  - {code: province, name: {vi: Tỉnh, en: Province}}
-  - {code: department, name: {vi: Sở, en: Department}, parent: province}
-units:
-  - {code: "99", level: province, name: {vi: Tỉnh thử, en: Test province}}
-  - {code: S01, level: department, parent: "99", name: {vi: Sở một, en: Department one}}
-  - {code: S02, level: department, parent: "99", name: {vi: Sở hai, en: Department two}}
-groups:
-  - code: dept_division_leader
-    name: {vi: Lãnh đạo phòng thuộc sở, en: Department division leaders}
-    kind: department_division_leader
-    unit_level: department
-    questionnaires: [dept-division-rates-own-department]
-quotas:
-  - {group: dept_division_leader, questionnaire: dept-division-rates-own-department,
-     count: 1, per: department, close_when_full: true}
-"""
+CONFIG = (QUOTA_CONFIG.replace("code: Q-TEST", "code: PUB-TEST")
+          .replace("count: 1, per: department}", "count: 1, per: department, close_when_full: true}"))
+assert "PUB-TEST" in CONFIG and "close_when_full: true" in CONFIG
 
 LIST = ("external_id,full_name,group,unit,email\n"
         "A,Nguyễn Văn An,dept_division_leader,S01,an@example.vn\n"
