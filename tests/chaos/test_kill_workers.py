@@ -25,6 +25,7 @@ from tests.test_serving import CSRF_RE, Browser, answers_for, gunicorn, worker_p
 
 pytestmark = pytest.mark.chaos
 FORMS = int(os.environ.get("CHAOS_FORMS", "60"))
+MIN_KILLS = 5
 CLIENTS = 8
 RESULTS = Path(__file__).resolve().parents[2] / "bench" / "results-chaos.json"
 
@@ -81,13 +82,18 @@ def complete(port: int, token: str, pages: int) -> bool:
 
 @pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
 def test_killing_workers_loses_and_duplicates_nothing(app, make_form, tmp_path, database_url):
+    # Load goes on until both FORMS forms were tried and MIN_KILLS workers were killed (the
+    # flow is fast enough that FORMS forms alone can finish between two kills); the rest of
+    # the pool is spare.
     forms = [make_form("dept-division-rates-own-department", email=f"c{i}@example.vn")
-             for i in range(FORMS)]
+             for i in range(FORMS * 8)]
     # the optional pages post fine empty; the show-if page is skipped after "no"
     todo: queue.Queue[tuple[int, str]] = queue.Queue()
     for f in forms:
         todo.put(f)
     acknowledged: list[int] = []
+    tried = [0]  # forms taken by the clients
+    lock = threading.Lock()
     kills = 0
     stop = threading.Event()
     with gunicorn(database_url, tmp_path, workers=4) as server:
@@ -104,10 +110,14 @@ def test_killing_workers_loses_and_duplicates_nothing(app, make_form, tmp_path, 
 
         def client() -> None:
             while True:
-                try:
-                    form_id, token = todo.get_nowait()
-                except queue.Empty:
-                    return
+                with lock:
+                    if kills >= MIN_KILLS and tried[0] >= FORMS:
+                        return
+                    try:
+                        form_id, token = todo.get_nowait()
+                    except queue.Empty:
+                        return
+                    tried[0] += 1
                 if complete(server.port, token, pages=3):
                     acknowledged.append(form_id)
 
@@ -132,12 +142,12 @@ def test_killing_workers_loses_and_duplicates_nothing(app, make_form, tmp_path, 
                 half += 1
     lost = [f for f in acknowledged if per_form.get(f, 0) == 0]
     duplicated = [f for f, n in per_form.items() if n > 1]
-    figures = {"kills": kills, "forms": FORMS, "acknowledged": len(acknowledged),
+    figures = {"kills": kills, "forms": tried[0], "acknowledged": len(acknowledged),
                "stored": len(stored), "lost": len(lost), "duplicated": len(duplicated),
                "half_stored": half}
     RESULTS.write_text(json.dumps(figures, indent=2) + "\n")
     print(figures)
-    assert kills >= 5, figures
-    assert len(acknowledged) == FORMS, figures
+    assert kills >= MIN_KILLS, figures
+    assert tried[0] >= FORMS and len(acknowledged) == tried[0], figures
     assert lost == [] and duplicated == [] and half == 0, figures
-    assert len(stored) == FORMS
+    assert len(stored) == tried[0]  # every form tried stored once; the spare ones not at all
