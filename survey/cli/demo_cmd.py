@@ -23,6 +23,9 @@ def demo(no_serve: bool, port: int, host: str) -> None:
     click.echo(f"CAMPAIGN {result.campaign_code}")
     for link in result.links:
         click.echo(f"LINK {link.group_code} {link.unit_code} {base}/s/{link.token}")
+    if result.public is not None:
+        p = result.public
+        click.echo(f"PUBLIC {p.group_code} {p.unit_code} {base}/q/{p.code}")
     click.echo(f"STAFF {base}/manage/login {result.admin_email} {result.admin_password}")
     if no_serve:
         return

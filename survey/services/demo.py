@@ -30,7 +30,8 @@ from survey.models import (
     Unit,
     utcnow,
 )
-from survey.services.campaigns import create_campaign_from_config
+from survey.services.campaigns import create_campaign_from_config, find_campaign
+from survey.services.public import create_public_links, public_code
 from survey.services.respondents import import_respondents
 from survey.services.staff import create_staff_user, set_staff_password
 from survey.services.tokens import issue_token
@@ -38,6 +39,7 @@ from survey.services.tokens import issue_token
 DEMO_CONFIG = PROJECT_ROOT / "examples" / "campaigns" / "travinh-2023.yaml"
 DEMO_CODE = "TVH-2023"
 DEMO_ADMIN = "demo-admin@example.vn"
+DEMO_PUBLIC_GROUP, DEMO_PUBLIC_UNIT = "citizen", "S-NOIVU"
 
 # group, own unit code, name: three people per group
 DEMO_PEOPLE = [
@@ -64,11 +66,19 @@ class DemoLink:
 
 
 @dataclass(frozen=True)
+class DemoPublic:
+    group_code: str
+    unit_code: str
+    code: str  # the poster's code: /q/<code>
+
+
+@dataclass(frozen=True)
 class DemoResult:
     campaign_code: str
     links: tuple[DemoLink, ...]
     admin_email: str
     admin_password: str
+    public: DemoPublic | None = None  # a counter poster's link for citizens
 
 
 def _ascii(name: str) -> str:
@@ -117,7 +127,13 @@ def load_demo_campaign(now: dt.datetime | None = None) -> DemoResult:
             unit = s.get(Unit, form.assignments[0].rated_unit_id)
             assert unit is not None
             links.append(DemoLink(group.code, unit.code, issue_token(form)))
-    return DemoResult(campaign.code, tuple(links), DEMO_ADMIN, password)
+    # public QR links for the citizens' units (idempotent; codes derive from the secret, so
+    # every run prints the same poster link)
+    posters = create_public_links(find_campaign(campaign.code), DEMO_PUBLIC_GROUP)
+    shown = next((p for p in posters if p.rated_unit.code == DEMO_PUBLIC_UNIT), None)
+    public = (DemoPublic(DEMO_PUBLIC_GROUP, DEMO_PUBLIC_UNIT, public_code(shown))
+              if shown is not None else None)
+    return DemoResult(campaign.code, tuple(links), DEMO_ADMIN, password, public)
 
 
 def _demo_admin(campaign: Campaign) -> str:

@@ -16,6 +16,7 @@ from tests.conftest import csrf_from
 ROOT = Path(__file__).resolve().parents[2]
 
 LINK_RE = re.compile(r"^LINK (\S+) (\S+) http://127\.0\.0\.1:5000/s/([A-Za-z0-9_-]{22,})$")
+PUBLIC_RE = re.compile(r"^PUBLIC citizen S-NOIVU http://127\.0\.0\.1:5000/q/([a-z2-7]{20})$")
 
 
 def test_questionnaires_check_builtin_ok(app):
@@ -53,8 +54,10 @@ def test_demo_prints_campaign_and_one_link_per_group_and_is_idempotent(app, clie
     assert first.exit_code == 0, first.output
     lines = first.output.splitlines()
     assert lines[0] == "CAMPAIGN TVH-2023"
-    links = [LINK_RE.match(x) for x in lines[1:-1]]
+    links = [LINK_RE.match(x) for x in lines[1:-2]]
     assert all(links), lines
+    poster = PUBLIC_RE.match(lines[-2])  # a service counter's public QR link
+    assert poster, lines
     assert [m.group(1) for m in links] == ["dept_division_leader", "district_division_leader",
                                             "commune_leader", "citizen"]
     staff = lines[-1].split()
@@ -73,7 +76,10 @@ def test_demo_prints_campaign_and_one_link_per_group_and_is_idempotent(app, clie
                 for t in (Unit, Respondent, Form)] == counts
         assert s.scalar(select(func.count()).select_from(AccessToken)) == 8
     # every printed link opens its form, and the printed unit is the one rated
-    for m in links + [LINK_RE.match(x) for x in second.output.splitlines()[1:-1]]:
+    assert second.output.splitlines()[-2] == lines[-2]  # the poster's code is stable
+    landing = client.get(f"/q/{poster.group(1)}")
+    assert landing.status_code == 200 and "Sở Nội vụ" in landing.get_data(as_text=True)
+    for m in links + [LINK_RE.match(x) for x in second.output.splitlines()[1:-2]]:
         assert client.get(f"/s/{m.group(3)}").status_code == 302
         with app.app_context():
             unit = db.session().scalar(select(Unit).filter_by(code=m.group(2)))
