@@ -15,14 +15,13 @@ from survey.services.campaigns import CampaignNotFound, find_campaign
 from survey.models import Campaign
 from survey.services.cards import (
     FontMissing,
-    Poster,
     cards_pdf,
     forms_query,
     issue_for_forms,
     posters_pdf,
 )
 from survey.services.paper import paper_items_for, paper_pdf
-from survey.services.public import PublicLinkError, public_url, select_public_links
+from survey.services.public import PublicLinkError, public_posters
 from survey.services.qr import png_many, qr_matrices, svg_many
 
 
@@ -93,13 +92,10 @@ def _public_posters(campaign: Campaign, unit: str | None, group: str | None, fmt
     """Posters (PDF) or QR files of the live public links; their codes are derived, so
     printing again gives the same posters until the links are rotated."""
     try:
-        links = [x for x in select_public_links(campaign, group, [unit] if unit else [])
-                 if x.revoked_at is None]
+        links, items = public_posters(campaign, group, [unit] if unit else [], base)
     except PublicLinkError as exc:
         click.echo(str(exc), err=True)
         sys.exit(1)
-    items = [Poster(unit_vi=x.rated_unit.name_vi, unit_en=x.rated_unit.name_en or "",
-                    group=x.group.name("vi"), url=public_url(x, base)) for x in links]
     try:
         if fmt == "pdf":
             target.write_bytes(posters_pdf(items, campaign.name_vi))

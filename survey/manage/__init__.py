@@ -31,6 +31,7 @@ def init_app(app: Flask) -> None:
         campaigns,
         integrity,
         paper,
+        public,
         scores,
     )
 

@@ -58,6 +58,7 @@ from survey.models import (
     utcnow,
 )
 from survey.services.audit import record_audit
+from survey.services.cards import Poster
 from survey.services.paradata import ClientInfo, record_open
 from survey.services.quotas import closed_units
 from survey.services.ratelimit import failure_counter
@@ -415,6 +416,15 @@ def list_public_links(campaign: Campaign, group: str | None = None, units: Seque
         today=counts.get((x.group_id, x.questionnaire_version_id, x.rated_unit_id), 0),
         generation=x.generation, revoked=x.revoked_at is not None, url=public_url(x))
         for x in links]
+
+
+def public_posters(campaign: Campaign, group: str | None = None, units: Sequence[str] = (),
+                   base_url: str | None = None) -> tuple[list[PublicLink], list[Poster]]:
+    """The live links selected and a poster for each (their codes are derived, so printing
+    again gives the same posters until the links are rotated)."""
+    links = [x for x in select_public_links(campaign, group, units) if x.revoked_at is None]
+    return links, [Poster(unit_vi=x.rated_unit.name_vi, unit_en=x.rated_unit.name_en or "",
+                          group=x.group.name("vi"), url=public_url(x, base_url)) for x in links]
 
 
 def rotate_public_links(campaign: Campaign, group: str | None = None,
