@@ -33,6 +33,7 @@ from survey.services.responding import SubmitOutcome, load_form, submit_form
 from survey.services.staff import create_staff_user
 from tests.conftest import csrf_from
 from tests.survey.test_quotas import CONFIG as QUOTA_CONFIG
+from tests.survey.test_quotas import _setup as setup_quota_campaign
 
 ROOT = Path(__file__).resolve().parents[2]
 TRAVINH = ROOT / "examples" / "campaigns" / "travinh-2023.yaml"
@@ -43,24 +44,12 @@ CONFIG = (QUOTA_CONFIG.replace("code: Q-TEST", "code: PUB-TEST")
           .replace("count: 1, per: department}", "count: 1, per: department, close_when_full: true}"))
 assert "PUB-TEST" in CONFIG and "close_when_full: true" in CONFIG
 
-LIST = ("external_id,full_name,group,unit,email\n"
-        "A,Nguyễn Văn An,dept_division_leader,S01,an@example.vn\n"
-        "B,Trần Thị Bích,dept_division_leader,S01,bich@example.vn\n"
-        "C,Lê Văn Cường,dept_division_leader,S02,cuong@example.vn\n")
-
 ANSWERS = {"lead_plan": "A", "lead_head": "B", "lead_innovation": "C", "proc_public": "A",
            "proc_ontime": "A", "egov_online": "B"}
 
 
 def _setup(app, tmp_path: Path) -> int:
-    config = tmp_path / "pub.yaml"
-    config.write_text(CONFIG, encoding="utf-8")
-    listing = tmp_path / "list.csv"
-    listing.write_text(LIST, encoding="utf-8")
-    with app.app_context():
-        campaign = create_campaign_from_config(config)
-        import_respondents("PUB-TEST", listing)
-        return campaign.id
+    return setup_quota_campaign(app, tmp_path, CONFIG)
 
 
 def _public_form(campaign_id: int, unit: str, group_id: int | None = None,

@@ -61,14 +61,15 @@ def _submit(form_id: int) -> None:
     assert submit_form(load_form(form_id)) is SubmitOutcome.SUBMITTED
 
 
-def _setup(app, tmp_path: Path) -> int:
+def _setup(app, tmp_path: Path, config_text: str = CONFIG) -> int:
+    """The campaign of ``config_text`` with LIST imported; its id."""
     config = tmp_path / "q.yaml"
-    config.write_text(CONFIG, encoding="utf-8")
+    config.write_text(config_text, encoding="utf-8")
     listing = tmp_path / "list.csv"
     listing.write_text(LIST, encoding="utf-8")
     with app.app_context():
         campaign = create_campaign_from_config(config)
-        import_respondents("Q-TEST", listing)
+        import_respondents(campaign.code, listing)
         return campaign.id
 
 
