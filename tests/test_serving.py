@@ -318,10 +318,40 @@ def test_a_database_outage_gives_503_then_recovers_without_restart(
 def test_postgres_connections_have_statement_and_idle_timeouts(database_url: str):
     engine = make_engine(database_url)
     try:
-        assert engine.pool._pre_ping  # a dead pooled connection is replaced, not handed out
         with engine.connect() as conn:
             assert conn.execute(text("SHOW statement_timeout")).scalar() == "30s"
             assert conn.execute(
                 text("SHOW idle_in_transaction_session_timeout")).scalar() == "1min"
+    finally:
+        engine.dispose()
+
+
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+def test_a_dead_idle_pooled_connection_is_replaced_and_a_busy_one_is_not_pinged(
+        database_url: str, monkeypatch):
+    from survey import db as dbmod
+
+    engine = make_engine(database_url)
+    pings: list[int] = []
+    real_ping = engine.dialect.do_ping
+    monkeypatch.setattr(engine.dialect, "do_ping", lambda c: pings.append(1) or real_ping(c))
+    try:
+        with engine.connect() as conn:
+            pid = conn.execute(text("SELECT pg_backend_pid()")).scalar()
+        first = len(pings)  # a new connection may be pinged once
+        for _ in range(5):  # handed back and out again at once: no ping
+            with engine.connect() as conn:
+                assert conn.execute(text("SELECT pg_backend_pid()")).scalar() == pid
+        assert len(pings) == first
+        # the server ends the pooled connection (a restart, a cut); after it idled, the pool
+        # pings it, finds it dead and hands out a new one: the caller sees no error
+        killer = make_engine(database_url)
+        with killer.connect() as k:
+            assert k.execute(text("SELECT pg_terminate_backend(:p)"), {"p": pid}).scalar()
+        killer.dispose()
+        time.sleep(dbmod.PING_AFTER_IDLE_SECONDS + 0.2)
+        with engine.connect() as conn:
+            assert conn.execute(text("SELECT pg_backend_pid()")).scalar() != pid
+        assert len(pings) > first
     finally:
         engine.dispose()
