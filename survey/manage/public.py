@@ -35,10 +35,15 @@ class RotateForm(FlaskForm):
     unit = StringField(_l("Unit code (empty: every poster)"), validators=[Optional(), Length(max=64)])
 
 
+def _create_form(campaign: Campaign, **kwargs: Any) -> CreateForm:
+    form = CreateForm(**kwargs)
+    form.group.choices = [(g.code, g.name_vi) for g in campaign.groups]
+    return form
+
+
 def _page(campaign: Campaign, status: int = 200, error: str | None = None,
           create: CreateForm | None = None) -> Any:
-    create = create or CreateForm(formdata=None)
-    create.group.choices = [(g.code, g.name_vi) for g in campaign.groups]
+    create = create or _create_form(campaign, formdata=None)
     return render_template("manage/public.html", campaign=campaign,
                            links=list_public_links(campaign), create_form=create,
                            rotate_form=RotateForm(formdata=None), error=error), status
@@ -49,8 +54,7 @@ def public_links(code: str) -> Any:
     campaign = campaign_in_scope(code)
     if request.method == "GET":
         return _page(campaign)
-    form = CreateForm()
-    form.group.choices = [(g.code, g.name_vi) for g in campaign.groups]
+    form = _create_form(campaign)
     if not form.validate_on_submit():
         return _page(campaign, 422, create=form)
     try:

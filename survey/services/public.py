@@ -63,10 +63,10 @@ from survey.services.paradata import ClientInfo, record_open
 from survey.services.quotas import closed_units
 from survey.services.ratelimit import failure_counter
 from survey.services.responding import (
-    MAX_TOKEN_FAILURES,
-    TOKEN_FAILURE_WINDOW,
     Availability,
+    TooManyAttempts,
     campaign_availability,
+    lookup_limited,
 )
 from survey.services.tokens import hash_token, issue_token
 
@@ -162,26 +162,14 @@ def find_public_link(code: str) -> PublicLink | None:
                  selectinload(PublicLink.group), selectinload(PublicLink.questionnaire_version)))
 
 
-def _invalid_key(client: ClientInfo) -> str:
-    return f"token:{client.network_hash:x}"  # the key open_link counts invalid links under
-
-
 def open_public_link(code: str, client: ClientInfo) -> PublicLink | Refusal:
-    """The link for the landing page, or why not; an invalid code counts against the network."""
-    counter = failure_counter()
-    key = _invalid_key(client)
-    now = utcnow()
-    if counter.count(key, now - TOKEN_FAILURE_WINDOW) >= MAX_TOKEN_FAILURES:
+    """The link for the landing page, or why not; an invalid code counts against the network
+    like an invalid personal link (:func:`survey.services.responding.lookup_limited`)."""
+    try:
+        link = lookup_limited(lambda: find_public_link(code), client, "public code")
+    except TooManyAttempts:
         return Refusal.TOO_MANY_INVALID
-    link = find_public_link(code)
-    if link is None:
-        with db.write_transaction():
-            counter.add([key], now, TOKEN_FAILURE_WINDOW)
-        log.warning("invalid public code from network %s: %d in the last %d minutes",
-                    key[6:14], counter.count(key, now - TOKEN_FAILURE_WINDOW),
-                    TOKEN_FAILURE_WINDOW.seconds // 60)
-        return Refusal.NOT_FOUND
-    return link
+    return link if link is not None else Refusal.NOT_FOUND
 
 
 # --- starting a form -------------------------------------------------------------------

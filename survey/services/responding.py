@@ -9,7 +9,8 @@ import hmac
 import logging
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from flask import current_app
 from sqlalchemy import (
@@ -182,8 +183,33 @@ class TooManyAttempts(Exception):
     """Too many invalid links from one network: guessing tokens is slowed down."""
 
 
+T = TypeVar("T")
+
 TOKEN_FAILURE_WINDOW = dt.timedelta(minutes=15)
 MAX_TOKEN_FAILURES = 50  # per network prefix; offices share one address, so not too low
+
+
+def lookup_limited(lookup: Callable[[], T | None], client: ClientInfo | None,
+                   what: str) -> T | None:
+    """``lookup()`` of a link or code under the per-network limit on invalid ones.
+
+    Invalid links (personal tokens and public QR codes alike) are counted per network prefix
+    in storage all workers share; past the limit every lookup from that network raises
+    :class:`TooManyAttempts` for a while. A miss is logged as a count, never the value.
+    """
+    counter = failure_counter()
+    key = f"token:{client.network_hash if client else 0:x}"
+    now = utcnow()
+    if counter.count(key, now - TOKEN_FAILURE_WINDOW) >= MAX_TOKEN_FAILURES:
+        raise TooManyAttempts
+    found = lookup()
+    if found is None:
+        with db.write_transaction():
+            counter.add([key], now, TOKEN_FAILURE_WINDOW)
+        log.warning("invalid %s from network %s: %d in the last %d minutes", what, key[6:14],
+                    counter.count(key, now - TOKEN_FAILURE_WINDOW),
+                    TOKEN_FAILURE_WINDOW.seconds // 60)
+    return found
 
 
 def open_link(raw_token: str, client: ClientInfo | None = None) -> int | None:
@@ -195,18 +221,8 @@ def open_link(raw_token: str, client: ClientInfo | None = None) -> int | None:
     count is logged, never the token.
     """
     _read_outside_transaction()
-    counter = failure_counter()
-    key = f"token:{client.network_hash if client else 0:x}"
-    now = utcnow()
-    if counter.count(key, now - TOKEN_FAILURE_WINDOW) >= MAX_TOKEN_FAILURES:
-        raise TooManyAttempts
-    form_id = find_form_id(raw_token)
+    form_id = lookup_limited(lambda: find_form_id(raw_token), client, "link")
     if form_id is None:
-        with db.write_transaction():
-            counter.add([key], now, TOKEN_FAILURE_WINDOW)
-        log.warning("invalid link from network %s: %d in the last %d minutes", key[6:14],
-                    counter.count(key, now - TOKEN_FAILURE_WINDOW),
-                    TOKEN_FAILURE_WINDOW.seconds // 60)
         return None
     with db.write_transaction() as s:
         now = utcnow()
