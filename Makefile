@@ -7,7 +7,7 @@ AXE_VERSION := 4.14.1
 AXE := .cache/axe/node_modules/axe-core/axe.min.js
 PG_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
 
-.PHONY: system-deps pdf-test-deps demo test test-fast chaos bench bench-smoke serve translations browser-deps lint clean
+.PHONY: system-deps pdf-test-deps demo test test-fast chaos bench serve translations browser-deps clean
 
 $(BIN)/activate:
 	$(PYTHON) -m venv $(VENV)

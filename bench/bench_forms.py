@@ -97,18 +97,10 @@ def questionnaire_doc(per_page: int) -> dict[str, Any]:
 
 
 def reset_database(url: str) -> None:
-    from sqlalchemy import create_engine, text
-
     from baseline_app import create_schema
-    from survey.cli.db_cmd import upgrade_database
+    from scratch_db import fresh_database
 
-    if url.startswith("postgresql"):
-        engine = create_engine(url)
-        with engine.begin() as conn:
-            conn.execute(text("DROP SCHEMA IF EXISTS public CASCADE"))
-            conn.execute(text("CREATE SCHEMA public"))
-        engine.dispose()
-    upgrade_database(url)
+    fresh_database(url)
     create_schema(url)
 
 

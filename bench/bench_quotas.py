@@ -51,7 +51,7 @@ sys.path.insert(0, str(ROOT / "bench"))
 os.environ.setdefault("PAR_SURVEY_SECRET_KEY", "bench-secret-key-not-for-production")
 
 from bench_sampling import make_list, quota_campaign  # noqa: E402
-from sqlalchemy import create_engine, func, insert, select, text  # noqa: E402
+from sqlalchemy import func, insert, select, text  # noqa: E402
 
 from sampling.config import load_campaign  # noqa: E402
 
@@ -63,20 +63,15 @@ CHUNK = 10_000
 @contextlib.contextmanager
 def database(backend: str, pg_url: str) -> Iterator[str]:
     """An empty, migrated database URL for ``backend``."""
-    from survey.cli.db_cmd import upgrade_database
+    from scratch_db import fresh_database
 
     if backend == "postgresql":
-        engine = create_engine(pg_url)
-        with engine.begin() as conn:
-            conn.execute(text("DROP SCHEMA IF EXISTS public CASCADE"))
-            conn.execute(text("CREATE SCHEMA public"))
-        engine.dispose()
-        upgrade_database(pg_url)
+        fresh_database(pg_url)
         yield pg_url
         return
     with tempfile.TemporaryDirectory() as tmp:
         url = f"sqlite:///{Path(tmp) / 'bench.db'}"
-        upgrade_database(url)
+        fresh_database(url)
         yield url
 
 
