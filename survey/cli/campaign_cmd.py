@@ -21,7 +21,7 @@ from survey.services.campaigns import (
     find_campaign,
 )
 from survey.services.quota_reports import QUOTA_COLUMNS, quota_rows, quota_state_dict
-from survey.services.quotas import QuotaState, quota_state
+from survey.services.quotas import QuotaState, quota_state, refresh_quota_counts
 from survey.services.respondents import ListRejected, import_respondents
 
 
@@ -102,9 +102,17 @@ def template(code: str, out: str) -> None:
 @click.option("--campaign", "code", required=True)
 @click.option("--format", "fmt", type=click.Choice(["table", "json", "csv"]), default="table",
               show_default=True)
+@click.option("--recount", is_flag=True,
+              help="First assign every form to its cell again and recount the cells' form "
+              "counts (after rows were changed by hand or restored).")
 @with_appcontext
-def quotas(code: str, fmt: str) -> None:
-    state = quota_state(_campaign_or_exit(code).id)
+def quotas(code: str, fmt: str, recount: bool) -> None:
+    campaign_id = _campaign_or_exit(code).id
+    if recount:
+        moved = refresh_quota_counts(campaign_id)
+        click.echo(f"Đã đếm lại; {moved} phân công đổi ô. / Recounted; {moved} assignments "
+                   "moved cell.", err=True)
+    state = quota_state(campaign_id)
     rows = quota_rows(state.cells)
     if fmt == "json":
         click.echo(json.dumps(quota_state_dict(state), ensure_ascii=False, indent=2))

@@ -46,6 +46,13 @@ class QuotaCell(Base):
     rule: Mapped[str] = mapped_column(String(200))
     label_vi: Mapped[str | None] = mapped_column(Text)
     label_en: Mapped[str | None] = mapped_column(Text)
+    # Forms counted in the cell (through their assignments' cell_id), kept by the services
+    # that make, start and drop forms, so that quota state reads them instead of counting
+    # every form: sampled forms (invited), those begun (started: a page saved, or submitted),
+    # and public QR forms begun (public QR forms are nobody's invitation).
+    invited: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    started: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    public_started: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
     campaign: Mapped[Campaign] = relationship()
     group: Mapped[RespondentGroup] = relationship()

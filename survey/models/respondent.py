@@ -88,6 +88,11 @@ class Assignment(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     form_id: Mapped[int] = mapped_column(ForeignKey("forms.id", ondelete="CASCADE"))
     rated_unit_id: Mapped[int] = mapped_column(ForeignKey("units.id"), index=True)
+    # The quota cell this assignment counts in (see survey.services.quotas.assign_cells):
+    # fixed when the form is made, worked out again when the cells or the respondent's unit
+    # change; None for a unit no cell takes (a form made by hand).
+    cell_id: Mapped[int | None] = mapped_column(
+        ForeignKey("quota_cells.id", ondelete="SET NULL"), index=True)
 
     form: Mapped[Form] = relationship(back_populates="assignments")
     rated_unit: Mapped[Unit] = relationship()

@@ -21,6 +21,7 @@ from survey import db
 from survey.models import Campaign, QuestionnaireVersion, RespondentGroup, Unit
 from survey.models.quota import QuotaCell
 from survey.services.questionnaires import publish_builtin_questionnaires
+from survey.services.quotas import assign_cells, recount_cells
 
 CellKey = tuple[int, int, int, int | None]  # group, questionnaire version, rated, source unit
 
@@ -72,6 +73,11 @@ def save_campaign_config(config: sampling.Campaign) -> Campaign:
         groups = _store_groups(s, campaign, config)
         _store_cells(s, campaign, config.quota_plan(), units, groups,
                      {qid: v.id for qid, v in versions.items()})
+        s.flush()
+        # Cells or the unit tree may have changed under forms made before: each assignment's
+        # cell is worked out again and the cells counted (nothing to do for a new campaign).
+        assign_cells(s, campaign.id)
+        recount_cells(s, campaign.id)
     return campaign
 
 
@@ -159,7 +165,7 @@ def _store_cells(s: Session, campaign: Campaign, plan: sampling.QuotaPlan,
             _assign(row, values)
     stale = [row.id for key, row in existing.items() if key not in wanted]
     if stale:
-        # Cells hold targets only (forms and responses never point at them).
+        # Assignments pointing at them are let go (SET NULL), then assigned again above.
         s.execute(delete(QuotaCell).where(QuotaCell.id.in_(stale)))
 
 

@@ -428,7 +428,8 @@ def _submit(ctx: FormContext, answers: Answers, clerks: list[int]) -> EntryResul
         if form is None or form.status is FormStatus.SUBMITTED:
             return EntryResult(EntryOutcome.ALREADY_SUBMITTED)
         previous_mode = form.mode
-        form.mode = Mode.PAPER
+        if form.mode is not Mode.PUBLIC:  # a public QR form stays one: counted apart
+            form.mode = Mode.PAPER
     fresh = load_form(ctx.form.id)
     assert fresh is not None
     for i in range(len(fresh.questionnaire.sections)):

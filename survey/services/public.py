@@ -60,7 +60,7 @@ from survey.models import (
 from survey.services.audit import record_audit
 from survey.services.cards import Poster
 from survey.services.paradata import ClientInfo, record_open
-from survey.services.quotas import closed_units
+from survey.services.quotas import cell_of_public_form, closed_units
 from survey.services.ratelimit import failure_counter
 from survey.services.responding import (
     Availability,
@@ -273,7 +273,10 @@ def start_public_form(code: str, client: ClientInfo, visitor: Visitor) -> Public
                     status=FormStatus.OPENED, opened_at=now, created_at=now)
         s.add(form)
         s.flush()
-        s.add(Assignment(form_id=form.id, rated_unit_id=link.rated_unit_id))
+        s.add(Assignment(form_id=form.id, rated_unit_id=link.rated_unit_id,
+                         cell_id=cell_of_public_form(s, link.campaign_id, link.group_id,
+                                                     link.questionnaire_version_id,
+                                                     link.rated_unit_id)))
         issue_token(form)  # this visit's token; the raw value is dropped here, unseen
         record_open(s, form.id, client, now)
         # the day-long keys outlive the day on purpose: counts start at local midnight

@@ -2,25 +2,29 @@
 
 Responses carry no form or respondent (privacy, see :mod:`survey.models.response`), so
 completed and valid counts come from ``responses`` per (group, questionnaire version, rated
-unit); invitations and starts come from ``forms`` and ``assignments``, where the
-respondent's own unit tells source cells apart.
+unit); invitations and starts are counted per cell as forms are made and begun: each
+assignment carries the cell it counts in (``cell_id``, where the respondent's own unit tells
+source cells apart: :class:`CellFinder`), and each cell its counts (:func:`recount_cells`
+after bulk changes, :func:`count_form_begun` as a form is begun), so quota state never reads
+every form.
 
 Public QR forms (``Mode.PUBLIC``: no respondent, one assignment) are a self-selected sample:
 they never count as invited, started, completed, valid or over quota in a cell, nor towards
 closing a full cell; they are counted apart (``public_started``, ``public_completed``,
 ``public_valid``) in the cell their key falls to without a respondent (see
-:func:`cell_for_assignment`).
+:class:`CellFinder`).
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field, fields
-from typing import Any, Protocol, TypeVar
+from typing import Any, Generic, Protocol, TypeVar
 
 from sampling import RateMode
-from sqlalchemy import and_, case, func, select
+from sqlalchemy import and_, bindparam, case, func, select, update
+from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session, aliased
 
 from survey import db
@@ -83,33 +87,6 @@ def cells_for_member(cells: Iterable[QuotaCell], unit_id: int,
     out = [c for _, found in best.values() for c in found]
     out += [c for q, found in pooled.items() if q not in best for c in found]
     return out
-
-
-def cell_for_assignment(cells: Sequence[QuotaCell], unit_id: int | None,
-                        parents: Mapping[int, int | None]) -> QuotaCell:
-    """Which of the cells sharing (group, questionnaire, rated unit) an invitation counts in.
-
-    The one whose source unit is nearest above the respondent's own unit; else a cell
-    without a source; else the first (e.g. a public-link form with no respondent).
-    """
-    if len(cells) == 1:
-        return cells[0]
-    ranked = [(d, c) for c in cells if c.source_unit_id is not None
-              and (d := _distance(unit_id, c.source_unit_id, parents)) is not None]
-    if ranked:
-        return min(ranked, key=lambda x: x[0])[1]
-    return next((c for c in cells if c.source_unit_id is None), cells[0])
-
-
-def _nearest_source_cell(by_source: Mapping[int, _CellT], unit_id: int | None,
-                         parents: Mapping[int, int | None]) -> _CellT | None:
-    current = unit_id
-    while current is not None and by_source:
-        cell = by_source.get(current)
-        if cell is not None:
-            return cell
-        current = parents.get(current)
-    return None
 
 
 @dataclass
@@ -186,7 +163,7 @@ class QuotaState:
 
 
 class _CellLike(Protocol):
-    """What the counting needs of a cell: a :class:`QuotaCell` or a row with its columns."""
+    """What finding a cell needs of it: a :class:`QuotaCell` or a row with its columns."""
 
     @property
     def id(self) -> int: ...
@@ -210,56 +187,45 @@ def _by_key(cells: Iterable[_CellT]) -> dict[ResponseKey, list[_CellT]]:
     return out
 
 
-def _form_counts(s: Session, campaign_id: int, by_key: Mapping[ResponseKey, list[_CellT]],
-                 parents: Mapping[int, int | None]) -> dict[int, tuple[int, int, int]]:
-    """(invited, started, public started) per cell id, from one aggregate over forms and
-    assignments (and the respondent's own unit, which tells source cells apart)."""
-    public = Form.mode == Mode.PUBLIC
-    begun = Form.status.in_((FormStatus.STARTED, FormStatus.SUBMITTED))
-    rows = s.execute(
-        select(Form.group_id, Form.questionnaire_version_id, Assignment.rated_unit_id,
-               Respondent.unit_id, func.sum(case((public, 0), else_=1)),
-               func.sum(case((and_(begun, ~public), 1), else_=0)),
-               func.sum(case((and_(begun, public), 1), else_=0)))
-        .join(Assignment, Assignment.form_id == Form.id)
-        # (the campaign in the join too: an index finds its respondents among all campaigns')
-        .outerjoin(Respondent, and_(Respondent.id == Form.respondent_id,
-                                    Respondent.campaign_id == campaign_id))
-        .where(Form.campaign_id == campaign_id)
-        # the most varied keys first: SQLite groups by sorting, and sorts faster so
-        .group_by(Assignment.rated_unit_id, Respondent.unit_id, Form.group_id,
-                  Form.questionnaire_version_id))
-    # cell_for_assignment, without a distance per candidate: the nearest source cell is the
-    # first of the respondent's unit and its ancestors that is some cell's source (a key has
-    # at most one cell per source unit).
-    by_source: dict[ResponseKey, dict[int, _CellT]] = {}
-    fallback: dict[ResponseKey, _CellT] = {}
-    for key, members in by_key.items():
-        by_source[key] = {}
-        for c in members:
-            if c.source_unit_id is not None:
-                by_source[key].setdefault(c.source_unit_id, c)
-        fallback[key] = next((c for c in members if c.source_unit_id is None), members[0])
-    out: dict[int, tuple[int, int, int]] = {}
-    for group_id, qv_id, rated_id, unit_id, n, n_started, n_public in rows:
-        key = (group_id, qv_id, rated_id)
-        if key not in by_key:
-            continue  # a form outside the plan (e.g. made by hand)
-        source = by_source[key]
-        cell = (_nearest_source_cell(source, unit_id, parents) if source and unit_id is not None
-                else None) or fallback[key]
-        invited, begun_n, public_n = out.get(cell.id, (0, 0, 0))
-        out[cell.id] = (invited + int(n or 0), begun_n + int(n_started or 0),
-                        public_n + int(n_public or 0))
-    return out
+class CellFinder(Generic[_CellT]):
+    """Which of a campaign's cells an assignment counts in (the one rule, used wherever an
+    assignment's ``cell_id`` is set).
 
+    Among the cells of the assignment's (group, questionnaire version, rated unit), in id
+    order: the one whose source unit is nearest above the respondent's own unit (the first of
+    that unit and its ancestors that is some cell's source); else the one without a source;
+    else the first (e.g. a public QR form, which has no respondent). None when no cell has
+    the key (a form outside the plan, e.g. made by hand).
+    """
 
-def invitations_by_cell(s: Session, campaign_id: int, cells: Sequence[_CellLike],
-                        parents: Mapping[int, int | None]) -> dict[int, tuple[int, int]]:
-    """(invited, started) per cell id, sampled forms only (public QR forms are nobody's
-    invitation), from one aggregate over forms and assignments."""
-    return {cell_id: (invited, started) for cell_id, (invited, started, _public)
-            in _form_counts(s, campaign_id, _by_key(cells), parents).items()}
+    def __init__(self, cells: Iterable[_CellT], parents: Mapping[int, int | None]) -> None:
+        self.parents = parents
+        self._by_source: dict[ResponseKey, dict[int, _CellT]] = {}
+        self._fallback: dict[ResponseKey, _CellT] = {}
+        for key, members in _by_key(sorted(cells, key=lambda c: c.id)).items():
+            by_source: dict[int, _CellT] = {}
+            for c in members:
+                if c.source_unit_id is not None:
+                    by_source.setdefault(c.source_unit_id, c)
+            self._by_source[key] = by_source
+            self._fallback[key] = next((c for c in members if c.source_unit_id is None),
+                                       members[0])
+
+    def find(self, group_id: int, questionnaire_version_id: int, rated_unit_id: int,
+             unit_id: int | None) -> _CellT | None:
+        """The cell for an assignment rating ``rated_unit_id`` by a member of ``unit_id``."""
+        key = (group_id, questionnaire_version_id, rated_unit_id)
+        fallback = self._fallback.get(key)
+        if fallback is None:
+            return None
+        by_source = self._by_source[key]
+        current = unit_id
+        while current is not None and by_source:
+            cell = by_source.get(current)
+            if cell is not None:
+                return cell
+            current = self.parents.get(current)
+        return fallback
 
 
 def unit_parents(s: Session, campaign_id: int) -> dict[int, int | None]:
@@ -268,14 +234,125 @@ def unit_parents(s: Session, campaign_id: int) -> dict[int, int | None]:
                 .tuples().all())
 
 
+# What a CellFinder reads of a cell.
+_FINDER_COLUMNS = (QuotaCell.id, QuotaCell.group_id, QuotaCell.questionnaire_version_id,
+                   QuotaCell.rated_unit_id, QuotaCell.source_unit_id)
+
+
+def cell_finder(s: Session, campaign_id: int) -> CellFinder[Any]:
+    """A :class:`CellFinder` over the campaign's stored cells."""
+    cells = s.execute(select(*_FINDER_COLUMNS).where(QuotaCell.campaign_id == campaign_id)).all()
+    return CellFinder(cells, unit_parents(s, campaign_id))
+
+
+def cell_of_public_form(s: Session, campaign_id: int, group_id: int,
+                        questionnaire_version_id: int, rated_unit_id: int) -> int | None:
+    """The cell a public QR form (no respondent) of this key counts in, or None."""
+    cells = s.execute(select(*_FINDER_COLUMNS).where(
+        QuotaCell.campaign_id == campaign_id, QuotaCell.group_id == group_id,
+        QuotaCell.questionnaire_version_id == questionnaire_version_id,
+        QuotaCell.rated_unit_id == rated_unit_id)).all()
+    cell = CellFinder(cells, {}).find(group_id, questionnaire_version_id, rated_unit_id, None)
+    return None if cell is None else cell.id
+
+
+_CHUNK = 20_000  # rows per statement
+
+
+def assign_cells(s: Session, campaign_id: int,
+                 respondent_ids: Collection[int] | None = None) -> int:
+    """Work out again the cell of every assignment of the campaign (or of the forms of
+    ``respondent_ids``), after the cells or a respondent's unit changed; returns how many
+    changed. Call :func:`recount_cells` after it, in the same transaction."""
+    finder = cell_finder(s, campaign_id)
+    query = (select(Assignment.id, Form.group_id, Form.questionnaire_version_id,
+                    Assignment.rated_unit_id, Respondent.unit_id, Assignment.cell_id)
+             .join(Form, Form.id == Assignment.form_id)
+             .outerjoin(Respondent, Respondent.id == Form.respondent_id)
+             .where(Form.campaign_id == campaign_id))
+    ids = None if respondent_ids is None else sorted(respondent_ids)
+    chunks = [query] if ids is None else [query.where(Form.respondent_id.in_(ids[i:i + _CHUNK]))
+                                          for i in range(0, len(ids), _CHUNK)]
+    changes = []
+    for chunk in chunks:
+        for a_id, group_id, qv_id, rated_id, unit_id, current in s.execute(chunk):
+            cell = finder.find(group_id, qv_id, rated_id, unit_id)
+            cell_id = None if cell is None else cell.id
+            if cell_id != current:
+                changes.append({"id": a_id, "cell_id": cell_id})
+    for i in range(0, len(changes), _CHUNK):
+        s.execute(update(Assignment), changes[i:i + _CHUNK])
+    return len(changes)
+
+
+def recount_cells(s: Session, campaign_id: int) -> None:
+    """Count each cell's forms again from the assignments' ``cell_id`` (after an import,
+    a change of cells, or rows written by hand), inside a write transaction.
+
+    The cells are locked first (in id order, as every writer of them does), so a page save
+    starting a form meanwhile either committed before the count, which sees it, or waits
+    and adds its one after: no count is lost.
+    """
+    s.execute(select(QuotaCell.id).where(QuotaCell.campaign_id == campaign_id)
+              .order_by(QuotaCell.id).with_for_update()).all()
+    public = Form.mode == Mode.PUBLIC
+    begun = Form.status.in_((FormStatus.STARTED, FormStatus.SUBMITTED))
+    counted = {
+        cell_id: (int(n or 0), int(b or 0), int(p or 0))
+        for cell_id, n, b, p in s.execute(
+            select(Assignment.cell_id, func.sum(case((public, 0), else_=1)),
+                   func.sum(case((and_(begun, ~public), 1), else_=0)),
+                   func.sum(case((and_(begun, public), 1), else_=0)))
+            .join(Form, Form.id == Assignment.form_id)
+            .where(Form.campaign_id == campaign_id, Assignment.cell_id.is_not(None))
+            .group_by(Assignment.cell_id))}
+    rows = s.execute(select(QuotaCell.id, QuotaCell.invited, QuotaCell.started,
+                            QuotaCell.public_started)
+                     .where(QuotaCell.campaign_id == campaign_id)).all()
+    changes = []
+    for cell_id, *stored in rows:
+        n, b, p = counted.get(cell_id, (0, 0, 0))
+        if tuple(stored) != (n, b, p):
+            changes.append({"id": cell_id, "invited": n, "started": b, "public_started": p})
+    if changes:
+        s.execute(update(QuotaCell), changes)
+
+
+def refresh_quota_counts(campaign_id: int) -> int:
+    """Assign every form of the campaign to its cell again and count the cells afresh (after
+    rows were written by hand or restored from elsewhere); returns the assignments moved."""
+    with db.write_transaction() as s:
+        moved = assign_cells(s, campaign_id)
+        recount_cells(s, campaign_id)
+    return moved
+
+
+def count_form_begun(conn: Connection, cell_ids: Iterable[int | None], public: bool) -> None:
+    """A form's first page was saved (or it was submitted unsaved): one more started form in
+    each of its cells, in the transaction that changed its status. Cells are updated in id
+    order, as :func:`closed_units` and :func:`recount_cells` lock them, so writers of
+    overlapping cells (matrix forms) queue instead of deadlocking."""
+    ids = sorted({c for c in cell_ids if c is not None})
+    if ids:
+        conn.execute(_PUBLIC_BEGUN if public else _BEGUN, [{"cid": c} for c in ids])
+
+
+_BEGUN = (update(QuotaCell).where(QuotaCell.id == bindparam("cid"))
+          .values(started=QuotaCell.started + 1))
+_PUBLIC_BEGUN = (update(QuotaCell).where(QuotaCell.id == bindparam("cid"))
+                 .values(public_started=QuotaCell.public_started + 1))
+
+
 def quota_state(campaign_id: int) -> QuotaState:
     """Targets and progress of every quota cell, with totals by group, rated unit and overall.
 
-    Four aggregate queries (cells, units, forms × assignments, responses). When several
-    source cells rate the same unit, their responses cannot be told apart; they are shared
-    out by each cell's started forms (in cell order), any rest going to the first cell.
-    Public QR responses carry their mode, so they are counted apart, in the cell a public
-    form of their key counts in (the cell without a source, else the first).
+    Two queries: the cells with their stored form counts (invited, started, public
+    started: see :func:`recount_cells` and :func:`count_form_begun`), and one aggregate
+    over responses. When several source cells rate the same unit, their responses cannot be
+    told apart; they are shared out by each cell's started forms (in cell order), any rest
+    going to the first cell. Public QR responses carry their mode, so they are counted
+    apart, in the cell a public form of their key counts in (the cell without a source,
+    else the first: :class:`CellFinder`'s rule without a respondent).
     """
     s = db.session()
     rated, source = aliased(Unit), aliased(Unit)
@@ -283,7 +360,8 @@ def quota_state(campaign_id: int) -> QuotaState:
     cells = s.execute(
         select(QuotaCell.id, QuotaCell.group_id, QuotaCell.questionnaire_version_id,
                QuotaCell.rated_unit_id, QuotaCell.source_unit_id, QuotaCell.target,
-               QuotaCell.close_when_full, QuotaCell.rule,
+               QuotaCell.close_when_full, QuotaCell.rule, QuotaCell.invited,
+               QuotaCell.started, QuotaCell.public_started,
                RespondentGroup.code.label("group_code"), QuestionnaireVersion.qid,
                rated.code.label("rated_code"), source.code.label("source_code"))
         .join(RespondentGroup, RespondentGroup.id == QuotaCell.group_id)
@@ -291,9 +369,8 @@ def quota_state(campaign_id: int) -> QuotaState:
         .join(rated, rated.id == QuotaCell.rated_unit_id)
         .outerjoin(source, source.id == QuotaCell.source_unit_id)
         .where(QuotaCell.campaign_id == campaign_id).order_by(QuotaCell.id)).all()
-    parents = unit_parents(s, campaign_id)
     by_key = _by_key(cells)
-    forms = _form_counts(s, campaign_id, by_key, parents)
+    forms = {c.id: (c.invited, c.started, c.public_started) for c in cells}
 
     public = Response.mode == Mode.PUBLIC
     valid = Response.status == ResponseStatus.VALID
@@ -320,7 +397,7 @@ def quota_state(campaign_id: int) -> QuotaState:
             n_valid -= keep_valid
         first = members[0].id
         shares[first] = (shares[first][0] + completed, shares[first][1] + n_valid, 0, 0)
-        # the cell a public form of this key counts in (see _form_counts)
+        # the cell a public form of this key counts in (CellFinder without a respondent)
         home = next((c for c in members if c.source_unit_id is None), members[0]).id
         take, keep_valid, _, _ = shares[home]
         shares[home] = (take, keep_valid, public_completed, public_valid)

@@ -36,7 +36,7 @@ from survey.models import (
 from survey.models.quota import QuotaCell
 from survey.services.campaigns import build_sampling_campaign, find_campaign
 from survey.services.questionnaires import questionnaire_for
-from survey.services.quotas import cells_for_member, invitations_by_cell
+from survey.services.quotas import CellFinder, assign_cells, cells_for_member, recount_cells
 
 
 class ListRejected(Exception):
@@ -93,8 +93,12 @@ def import_respondents(campaign_code: str, path: str | Path) -> ImportReport:
     plan = _plan_forms(outcome, cells, units, groups, parents)
 
     with db.write_transaction() as s:
-        counts = _write(s, campaign, outcome, plan, units, groups)
-        _resolve_census(s, campaign, cells, parents)
+        counts, moved = _write(s, campaign, outcome, plan, units, groups,
+                               CellFinder(cells, parents))
+        if moved:  # their forms kept (begun ones) now count where their new unit does
+            assign_cells(s, campaign.id, moved)
+        recount_cells(s, campaign.id)
+        _resolve_census(s, campaign, cells)
     return ImportReport(outcome.file, *counts, merges=outcome.merges)
 
 
@@ -170,7 +174,7 @@ def _forms_for(group: RespondentGroup, unit: Unit, rated_units: tuple[str, ...],
 _RESPONDENT_COLUMNS = ("id", "campaign_id", "created_at") + _FIELDS
 _FORM_COLUMNS = ("id", "campaign_id", "respondent_id", "group_id", "questionnaire_version_id",
                  "mode", "status", "created_at")
-_ASSIGNMENT_COLUMNS = ("form_id", "rated_unit_id")
+_ASSIGNMENT_COLUMNS = ("form_id", "rated_unit_id", "cell_id")
 _CHUNK = 20_000  # rows per statement: each stays far below the statement timeout
 
 
@@ -186,16 +190,19 @@ class _ExistingForm:
 
 
 def _write(s: Session, campaign: Campaign, clean: sampling.CleanList, plan: Plan,
-           units: dict[str, Unit], groups: dict[str, RespondentGroup]
-           ) -> tuple[int, int, int, int, int, int]:
+           units: dict[str, Unit], groups: dict[str, RespondentGroup], finder: CellFinder[Any]
+           ) -> tuple[tuple[int, int, int, int, int, int], set[int]]:
     """Write respondents, forms and assignments in bulk (ids allocated up front, rows sent
-    with ``executemany`` on SQLite and ``COPY`` on PostgreSQL), no ORM objects per row."""
+    with ``executemany`` on SQLite and ``COPY`` on PostgreSQL), no ORM objects per row; each
+    new assignment carries its quota cell. Returns the counts, and the people stored before
+    whose unit changed."""
     stored = s.execute(select(Respondent.id, *(getattr(Respondent, k) for k in _FIELDS))
                        .where(Respondent.campaign_id == campaign.id)).tuples().all()
     current = {row[0]: row[1:] for row in stored}
     by_external = {row[4]: row[0] for row in stored if row[4]}
     by_email = {row[5]: row[0] for row in stored if row[5]}
     created = updated = unchanged = 0
+    moved: set[int] = set()
     new_people: list[tuple[Any, ...]] = []
     changes: list[dict[str, Any]] = []
     rows: list[tuple[int | None, int, int]] = []  # (person id or None if new, row, group id)
@@ -209,6 +216,8 @@ def _write(s: Session, campaign: Campaign, clean: sampling.CleanList, plan: Plan
             created += 1
             continue
         if current[person] != values:
+            if current[person][2] != values[2]:
+                moved.add(person)
             changes.append({"id": person, **dict(zip(_FIELDS, values, strict=True))})
             current[person] = values
             updated += 1
@@ -244,9 +253,21 @@ def _write(s: Session, campaign: Campaign, clean: sampling.CleanList, plan: Plan
             if unit_id is not None:
                 form.units.add(unit_id)
 
+    # The cell of an assignment by (group, questionnaire, rated unit, member's unit).
+    unit_of = {r.row: units[r.unit].id for r in clean.respondents}
+    cell_ids: dict[tuple[int, int, int, int], int | None] = {}
+
+    def cell_of(group_id: int, vid: int, rated_id: int, unit_id: int) -> int | None:
+        key = (group_id, vid, rated_id, unit_id)
+        if key not in cell_ids:
+            cell = finder.find(*key)
+            cell_ids[key] = None if cell is None else cell.id
+        return cell_ids[key]
+
     # People stored before: their forms are matched to the plan (few on a first import).
     new_forms: list[tuple[int, int, int]] = []  # (respondent, group, questionnaire version)
-    new_assignments: list[tuple[_ExistingForm, int]] = []
+    # (form, rated unit, cell)
+    new_assignments: list[tuple[_ExistingForm, int, int | None]] = []
     keep: set[int] = set()
     fresh: list[tuple[int, int, int]] = []
     for person, row, group_id in rows:
@@ -265,7 +286,8 @@ def _write(s: Session, campaign: Campaign, clean: sampling.CleanList, plan: Plan
                 existing.append(match)
             for unit_id in unit_ids:
                 if unit_id not in match.units and match.status is not FormStatus.SUBMITTED:
-                    new_assignments.append((match, unit_id))
+                    new_assignments.append((match, unit_id,
+                                            cell_of(group_id, vid, unit_id, unit_of[row])))
                     match.units.add(unit_id)
             keep.add(match.id)
 
@@ -275,8 +297,8 @@ def _write(s: Session, campaign: Campaign, clean: sampling.CleanList, plan: Plan
                                                                     FormStatus.PENDING, s)
     form_rows = [(fid, campaign.id, person, group_id, vid, mode, status, now)
                  for fid, (person, group_id, vid) in zip(form_ids, new_forms)]
-    assignment_rows = [(form.id if form.id > 0 else form_ids[-form.id - 1], unit_id)
-                       for form, unit_id in new_assignments]
+    assignment_rows = [(form.id if form.id > 0 else form_ids[-form.id - 1], unit_id, cell)
+                       for form, unit_id, cell in new_assignments]
     # Someone new has no forms, and one row's plan never names a unit twice for a
     # questionnaire, so each planned form is new: no search, rows made straight away.
     next_form = len(new_forms)
@@ -286,14 +308,16 @@ def _write(s: Session, campaign: Campaign, clean: sampling.CleanList, plan: Plan
             next_form += 1
             form_rows.append((form_id, campaign.id, person, group_id, vid, mode, status, now))
             for unit_id in unit_ids:
-                assignment_rows.append((form_id, unit_id))
+                assignment_rows.append((form_id, unit_id,
+                                        cell_of(group_id, vid, unit_id, unit_of[row])))
     refs = _References(
         campaign.id,
         groups={r[4] for r in person_rows} | {r[3] for r in form_rows},
-        units={r[5] for r in person_rows} | {u for _, u in assignment_rows},
+        units={r[5] for r in person_rows} | {r[1] for r in assignment_rows},
         versions={r[4] for r in form_rows},
         respondents={person for person, _, _ in new_forms},
-        forms={form.id for form, _ in new_assignments if form.id > 0})
+        forms={form.id for form, _, _ in new_assignments if form.id > 0},
+        cells={r[2] for r in assignment_rows if r[2] is not None})
     _insert_bulk(s, refs, ((Respondent, _RESPONDENT_COLUMNS, person_rows),
                            (Form, _FORM_COLUMNS, form_rows),
                            (Assignment, _ASSIGNMENT_COLUMNS, assignment_rows)))
@@ -303,7 +327,7 @@ def _write(s: Session, campaign: Campaign, clean: sampling.CleanList, plan: Plan
              and f.status in (FormStatus.PENDING, FormStatus.OPENED)]
     for i in range(0, len(stale), _CHUNK):
         s.execute(delete(Form).where(Form.id.in_(stale[i:i + _CHUNK])))
-    return (created, updated, unchanged, len(form_rows), len(assignment_rows), len(stale))
+    return (created, updated, unchanged, len(form_rows), len(assignment_rows), len(stale)), moved
 
 
 def _reserve_ids(s: Session, model: type[Any], n: int) -> Sequence[int]:
@@ -340,7 +364,7 @@ def _db_value(model: type[Any], column: str, value: Any, s: Session) -> Any:
 @dataclass(frozen=True)
 class _References:
     """What the rows written in bulk point to, besides each other: the campaign, its groups
-    and units, questionnaire versions, and respondents and forms stored before."""
+    and units, questionnaire versions, respondents and forms stored before, and quota cells."""
 
     campaign: int
     groups: set[int]
@@ -348,6 +372,7 @@ class _References:
     versions: set[int]
     respondents: set[int]
     forms: set[int]
+    cells: set[int]
 
 
 # The foreign keys of the tables written in bulk, by column: what _lock_references stands in
@@ -358,7 +383,7 @@ _BULK_FOREIGN_KEYS = {
     "forms": {"campaign_id": "campaigns", "respondent_id": "respondents",
               "group_id": "respondent_groups",
               "questionnaire_version_id": "questionnaire_versions"},
-    "assignments": {"form_id": "forms", "rated_unit_id": "units"},
+    "assignments": {"form_id": "forms", "rated_unit_id": "units", "cell_id": "quota_cells"},
 }
 
 Batch = tuple[type[Any], tuple[str, ...], list[tuple[Any, ...]]]
@@ -430,7 +455,7 @@ def _lock_references(s: Session, refs: _References) -> bool:
     wanted: list[tuple[type[Any], set[int]]] = [
         (Campaign, {refs.campaign}), (RespondentGroup, refs.groups), (Unit, refs.units),
         (QuestionnaireVersion, refs.versions), (Respondent, refs.respondents),
-        (Form, refs.forms)]
+        (Form, refs.forms), (QuotaCell, refs.cells)]
     for model, ids in wanted:
         if not ids:
             continue
@@ -469,16 +494,16 @@ def _insert_rows(s: Session, model: type[Any], columns: tuple[str, ...],
         cursor.close()
 
 
-def _resolve_census(s: Session, campaign: Campaign, cells: list[QuotaCell],
-                    parents: dict[int, int | None]) -> None:
-    """A census cell's target is everyone on the list for it: its invitations."""
+def _resolve_census(s: Session, campaign: Campaign, cells: list[QuotaCell]) -> None:
+    """A census cell's target is everyone on the list for it: its invitations (as
+    :func:`recount_cells` just counted them)."""
     census = [c for c in cells if c.census]
     if not census:
         return
-    s.flush()
-    invited = invitations_by_cell(s, campaign.id, cells, parents)
+    invited = dict(s.execute(select(QuotaCell.id, QuotaCell.invited)
+                             .where(QuotaCell.id.in_([c.id for c in census]))).tuples().all())
     for c in census:
-        n = invited.get(c.id, (0, 0))[0]
+        n = invited.get(c.id, 0)
         if c.target != n:
             c.target = n
 

@@ -16,12 +16,10 @@ from flask import current_app
 from sqlalchemy import (
     String,
     bindparam,
-    case,
     cast,
     delete,
     func,
     insert,
-    literal,
     select,
     update,
 )
@@ -55,7 +53,7 @@ from survey.services.paradata import (
     record_page,
 )
 from survey.services.questionnaires import questionnaire_by_version
-from survey.services.quotas import closed_units
+from survey.services.quotas import closed_units, count_form_begun
 from survey.services.ratelimit import failure_counter
 from survey.services.tokens import find_form_id
 
@@ -132,6 +130,7 @@ class AssignmentInfo:
     id: int
     rated_unit_id: int
     rated_unit: UnitInfo
+    cell_id: int | None = None  # the quota cell it counts in
 
 
 @dataclass(frozen=True)
@@ -238,8 +237,10 @@ UNIT_CACHE_SECONDS = 300.0
 
 
 def _assignment_list() -> Any:
-    """``"<assignment id>:<unit id>,..."`` of a form, as one column of the form's query."""
-    pair = cast(Assignment.id, String) + ":" + cast(Assignment.rated_unit_id, String)
+    """``"<assignment id>:<unit id>:<cell id or 0>,..."`` of a form, as one column of the
+    form's query."""
+    pair = (cast(Assignment.id, String) + ":" + cast(Assignment.rated_unit_id, String) + ":"
+            + cast(func.coalesce(Assignment.cell_id, 0), String))
     return (select(func.aggregate_strings(pair, ","))
             .where(Assignment.form_id == Form.id).scalar_subquery())
 
@@ -269,18 +270,27 @@ _UNITS_QUERY = (select(Unit.id, Unit.code, Unit.name_vi, Unit.name_en)
 _OPEN_FORM = (update(Form)
               .where(Form.id == bindparam("fid"), Form.status == FormStatus.PENDING)
               .values(status=FormStatus.OPENED, opened_at=bindparam("now")))
-# A page save's gate: locks the form's row (a submit takes the same lock), marks a new form
-# as started, and matches nothing once the form is submitted.
+# A page save's gate: locks the form's row (a submit takes the same lock) and matches nothing
+# once the form is submitted. A form not begun yet (as the page loaded it) is first started
+# by _START_FORM, whose row count says whether this save began it (then its quota cells count
+# one more started form); a form only ever moves on (pending, opened, started, submitted; a
+# reopened one goes back to started), so when that matches nothing the gate finds it started
+# or submitted.
+_START_FORM = (update(Form)
+               .where(Form.id == bindparam("fid"),
+                      Form.status.in_([FormStatus.PENDING, FormStatus.OPENED]))
+               .values(status=FormStatus.STARTED, started_at=bindparam("now")))
 _GATE_FORM = (update(Form)
-              .where(Form.id == bindparam("fid"), Form.status != FormStatus.SUBMITTED)
-              .values(status=case((Form.status.in_([FormStatus.PENDING, FormStatus.OPENED]),
-                                   literal(FormStatus.STARTED, Form.status.type)),
-                                  else_=Form.status),
-                      started_at=case((Form.status.in_([FormStatus.PENDING, FormStatus.OPENED]),
-                                       bindparam("now")), else_=Form.started_at)))
+              .where(Form.id == bindparam("fid"), Form.status == FormStatus.STARTED)
+              .values(status=FormStatus.STARTED))
 _UPDATE_DRAFT = (update(Draft).where(Draft.form_id == bindparam("fid"))
                  .values(answers=bindparam("v_answers"), updated_at=bindparam("now")))
 _INSERT_DRAFT = insert(Draft)
+_CLAIM_UNBEGUN = (update(Form)
+                  .where(Form.id == bindparam("fid"),
+                         Form.status.in_([FormStatus.PENDING, FormStatus.OPENED]))
+                  .values(status=FormStatus.SUBMITTED, submitted_at=bindparam("now"),
+                          started_at=bindparam("now")))
 _CLAIM_FORM = (update(Form)
                .where(Form.id == bindparam("fid"), Form.status != FormStatus.SUBMITTED)
                .values(status=FormStatus.SUBMITTED, submitted_at=bindparam("now")))
@@ -326,9 +336,9 @@ def load_form(form_id: int) -> FormContext | None:
     row = conn.execute(_FORM_QUERY, {"fid": form_id}).first()
     if row is None:
         return None
-    pairs = sorted(tuple(int(x) for x in p.split(":"))
-                   for p in (row.assigned or "").split(",") if p)
-    units = _units(conn, [u for _, u in pairs])
+    triples = sorted(tuple(int(x) for x in p.split(":"))
+                     for p in (row.assigned or "").split(",") if p)
+    units = _units(conn, [u for _, u, _ in triples])
     group = GroupInfo(row.group_id, row.g_code, row.g_name_vi, row.g_name_en)
     return FormContext(
         form=FormInfo(row.id, row.campaign_id, row.group_id, row.questionnaire_version_id,
@@ -336,7 +346,7 @@ def load_form(form_id: int) -> FormContext | None:
         campaign=CampaignInfo(row.campaign_id, row.c_code, row.province_code, row.c_name_vi,
                               row.c_name_en, row.c_status, row.opens_at, row.closes_at),
         questionnaire=questionnaire_by_version(row.questionnaire_version_id, row.content_hash),
-        assignments=tuple(AssignmentInfo(a, u, units[u]) for a, u in pairs),
+        assignments=tuple(AssignmentInfo(a, u, units[u], c or None) for a, u, c in triples),
         answers={k: dict(v) for k, v in (row.answers or {}).items()},
         paradata=PageState(row.para_id is not None, row.page_seconds, row.page_items,
                            bool(row.honeypot_filled)),
@@ -369,7 +379,8 @@ def save_page(ctx: FormContext, section_index: int, page_answers: Answers,
     params = {"fid": ctx.form.id, "v_answers": merged, "now": now}
     with db.write_transaction() as s:
         conn = s.connection()
-        if conn.execute(_GATE_FORM, params).rowcount != 1:
+        if (not _begin_form(conn, ctx, _START_FORM, params)
+                and conn.execute(_GATE_FORM, params).rowcount != 1):
             return False  # gone, or submitted meanwhile
         if not conn.execute(_UPDATE_DRAFT, params).rowcount:
             conn.execute(_INSERT_DRAFT, {"form_id": ctx.form.id, "answers": merged,
@@ -381,6 +392,20 @@ def save_page(ctx: FormContext, section_index: int, page_answers: Answers,
                         state=ctx.paradata)
     ctx.answers.clear()
     ctx.answers.update(merged)
+    return True
+
+
+def _begin_form(conn: Connection, ctx: FormContext, statement: Any,
+                params: dict[str, Any]) -> bool:
+    """Begin a form that was not begun when its page loaded (``statement``: start it on a
+    page save, or submit it with no page saved), counting it in its quota cells; whether
+    this call began it (False: begun meanwhile, submitted, gone, or begun before)."""
+    if ctx.form.status not in (FormStatus.PENDING, FormStatus.OPENED):
+        return False
+    if conn.execute(statement, params).rowcount != 1:
+        return False
+    count_form_begun(conn, (a.cell_id for a in ctx.assignments),
+                     public=ctx.form.mode is Mode.PUBLIC)
     return True
 
 
@@ -426,7 +451,10 @@ class _QuotaFull(Exception):
 def _store_responses(ctx: FormContext, q: Questionnaire, now: dt.datetime) -> None:
     with db.write_transaction() as s:
         conn = s.connection()
-        if conn.execute(_CLAIM_FORM, {"fid": ctx.form.id, "now": now}).rowcount != 1:
+        params = {"fid": ctx.form.id, "now": now}
+        # (a form with nothing required may be submitted before any page was saved)
+        if (not _begin_form(conn, ctx, _CLAIM_UNBEGUN, params)
+                and conn.execute(_CLAIM_FORM, params).rowcount != 1):
             raise IntegrityError("form already submitted", None, ValueError("claimed"))
         # After the claim, so duplicate submits of one form never wait on a cell lock.
         full = closed_units(s, ctx.campaign.id, ctx.form.group_id,

@@ -138,10 +138,12 @@ def test_fast_path_refuses_extra_triggers_missing_rows_and_missing_rights(app):
         # leaves the checking to the triggers
         unit = s.scalar(select(func.max(Unit.id)).where(Unit.campaign_id == campaign.id))
         present = respondents._References(campaign.id, groups=set(), units={unit},
-                                          versions=set(), respondents=set(), forms=set())
+                                          versions=set(), respondents=set(), forms=set(),
+                                          cells=set())
         assert respondents._lock_references(s, present)
         missing = respondents._References(campaign.id, groups=set(), units={unit, unit + 1000},
-                                          versions=set(), respondents=set(), forms=set())
+                                          versions=set(), respondents=set(), forms=set(),
+                                          cells=set())
         assert not respondents._lock_references(s, missing)
         s.rollback()
         # an account neither superuser nor granted the setting

@@ -27,9 +27,9 @@ from survey.models import (
 from survey.models.quota import QuotaCell
 from survey.services.campaigns import create_campaign_from_config
 from survey.services.quota_reports import QUOTA_COLUMNS
-from survey.services.quotas import closed_units, quota_state
+from survey.services.quotas import cell_of_public_form, closed_units, quota_state
 from survey.services.respondents import import_respondents
-from survey.services.responding import SubmitOutcome, load_form, submit_form
+from survey.services.responding import SubmitOutcome, load_form, save_page, submit_form
 from survey.services.staff import create_staff_user
 from tests.conftest import csrf_from
 from tests.survey.test_quotas import CONFIG as QUOTA_CONFIG
@@ -67,17 +67,17 @@ def _public_form(campaign_id: int, unit: str, group_id: int | None = None,
                     mode=Mode.PUBLIC, status=FormStatus.OPENED, opened_at=utcnow())
         s.add(form)
         s.flush()
-        s.add(Assignment(form_id=form.id, rated_unit_id=unit_id))
+        s.add(Assignment(form_id=form.id, rated_unit_id=unit_id, cell_id=cell_of_public_form(
+            s, campaign_id, form.group_id, form.questionnaire_version_id, unit_id)))
         return form.id
 
 
 def _complete(form_ids: list[int]) -> None:
-    """Every form answered in full, as page saves would leave it."""
-    with db.write_transaction() as s:
-        for form_id in form_ids:
-            ids = s.scalars(select(Assignment.id).filter_by(form_id=form_id)).all()
-            s.add(Draft(form_id=form_id, answers={str(a): dict(ANSWERS) for a in ids}))
-        s.execute(update(Form).where(Form.id.in_(form_ids)).values(status=FormStatus.STARTED))
+    """Every form answered in full, page by page, as a respondent saves it."""
+    for form_id in form_ids:
+        ctx = load_form(form_id)
+        for page in range(len(ctx.questionnaire.sections)):
+            assert save_page(ctx, page, {str(a.id): dict(ANSWERS) for a in ctx.assignments})
 
 
 def _sampled_forms() -> dict[str, int]:
