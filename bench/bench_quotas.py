@@ -13,7 +13,9 @@ Prints one JSON object. Per backend (a temporary SQLite file; PostgreSQL at ``--
   per-source cells (``bench_sampling.quota_campaign``: departments × districts) and
   ``--respondents`` respondents, one form each rating one department, 40 % submitted, plus
   ``--public`` public QR forms (no respondent; half of them submitted), counted apart; the
-  data is written with bulk inserts, then the best of ``--repeat`` calls is kept. Target:
+  data is written with bulk inserts, then assigned to cells and counted once
+  (:func:`survey.services.quotas.refresh_quota_counts`, timed as ``refresh_s``: what an
+  import or migration 0011 does), then the best of ``--repeat`` calls is kept. Target:
   200 ms.
 
 On PostgreSQL ``import.copy_without_triggers`` says whether the import could copy its rows
