@@ -7,8 +7,9 @@ the baseline (``bench/baseline_app.py``: Flask + WTForms + SQLAlchemy ORM, one r
 under gunicorn with the same number of sync workers, then for each client count:
 
 - ``flow``: N simulated respondents (``bench/forms_client.py``) each open a token link and
-  complete a form as a browser does: GET /s/<token> -> GET /f/ -> (GET page, POST page) x 3
-  -> GET /f/review -> POST /f/submit -> GET /f/done (11 requests), fresh token each time.
+  complete a form as a browser does: GET /s/<token> -> (GET page, POST page) x 3 (the link
+  leads straight to page 1, which carries the landing page's welcome for a fresh form)
+  -> GET /f/review -> POST /f/submit -> GET /f/done (10 requests), fresh token each time.
   Reports completed forms/s, requests/s, and p50/p99 of every request and of page POSTs.
 - ``page_post``: N respondents on page 2 of an opened form post it (every question answered,
   *Next*) in a loop: load the form, validate, save the draft, redirect. Page POST/s, p50/p99.

@@ -138,11 +138,18 @@ class Browser:
         return out
 
 
+async def open_link(browser: Browser, token: str) -> Reply:
+    """Open a fresh form's link: it redirects to page 1 (which carries the welcome); page 1."""
+    opened = await browser.expect("open_link", "GET", f"/s/{token}", 302)
+    location = opened.header("location") or ""
+    if not location.endswith("/f/p/1"):
+        raise FlowError(f"open_link: redirected to {location!r}, expected /f/p/1")
+    return await browser.follow("page_get", opened)
+
+
 async def complete_form(browser: Browser, token: str, pages: int) -> None:
     """Open the link and fill in every page, review, submit; raise FlowError on a surprise."""
-    opened = await browser.expect("open_link", "GET", f"/s/{token}", 302)
-    await browser.follow("landing", opened)
-    page = await browser.expect("page_get", "GET", "/f/p/1", 200)
+    page = await open_link(browser, token)
     for n in range(1, pages + 1):
         posted = await browser.expect("page_post", "POST", f"/f/p/{n}", 302,
                                       browser.answers(page.body) + [("action", "next")])
@@ -187,8 +194,9 @@ async def open_for_posting(host: str, port: int, token: str, page: int, recorder
                            rng: random.Random) -> tuple[Browser, bytes]:
     """A respondent on ``page`` of an opened form, ready to post it again and again."""
     browser = Browser(host, port, recorder, rng)
-    await browser.expect("open_link", "GET", f"/s/{token}", 302)
-    reply = await browser.expect("page_get", "GET", f"/f/p/{page}", 200)
+    reply = await open_link(browser, token)
+    if page != 1:
+        reply = await browser.expect("page_get", "GET", f"/f/p/{page}", 200)
     return browser, reply.body
 
 

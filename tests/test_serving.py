@@ -245,7 +245,7 @@ class TcpProxy:
 def open_form(port: int, token: str) -> tuple[Browser, str]:
     b = Browser(port)
     opened = b.go("GET", f"/s/{token}")
-    assert opened.status == 302 and opened.header("Location", ).endswith("/f/")
+    assert opened.status == 302 and opened.header("Location").endswith("/f/p/1")
     page = b.go("GET", "/f/p/1")
     assert page.status == 200, page.body[:500]
     return b, page.body

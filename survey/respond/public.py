@@ -2,7 +2,8 @@
 
 A GET never creates anything (link previewers and QR scanner apps fetch it); the POST (CSRF)
 starts this browser's form, puts it in the session under the key the form pages read, and
-redirects into the normal flow (``respond.landing``).
+redirects into the normal flow like a personal link (:func:`survey.respond.views.enter_form`:
+page 1 of a new form, the landing page of a begun one).
 """
 
 from __future__ import annotations
@@ -10,10 +11,11 @@ from __future__ import annotations
 from types import SimpleNamespace
 from typing import Any
 
-from flask import abort, redirect, render_template, session, url_for
+from flask import abort, render_template, session
 from flask_wtf import FlaskForm
 
 from survey.respond import bp
+from survey.respond.views import enter_form
 from survey.services.paradata import current_client
 from survey.services.public import (
     Refusal,
@@ -91,4 +93,4 @@ def start_public(code: str) -> Any:
     session[PUBLIC_FORMS_KEY] = dict(list(forms.items())[-PUBLIC_FORMS_KEPT:])
     session[FORM_KEY] = started.form_id
     session.permanent = True
-    return redirect(url_for("respond.landing"))
+    return enter_form(started.begun)

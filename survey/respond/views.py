@@ -44,15 +44,26 @@ def open_token(token: str) -> WerkzeugResponse:
     that the link was opened.
     """
     try:
-        form_id = open_link(token, current_client())
+        opened = open_link(token, current_client())
     except TooManyAttempts:
         return render_template("errors.html", kind="rate_limited", status=429), 429
-    if form_id is None:
+    if opened is None:
         abort(404)
     session.clear()
-    session[SESSION_KEY] = form_id
+    session[SESSION_KEY] = opened.form_id
     session.permanent = True
-    return redirect(url_for("respond.landing"))
+    return enter_form(opened.begun)
+
+
+def enter_form(begun: bool) -> WerkzeugResponse:
+    """Where a link (or a poster's Start) leads: a form with no page saved yet straight to its
+    first page, which then carries the welcome of the landing page; a begun one to the landing
+    page, which resumes it or says it was submitted.
+
+    The first page is page 1: it always has a question to show, since show-if may only refer
+    to questions of earlier pages (the loader refuses others, ``QN-SHOW-IF-ORDER``).
+    """
+    return redirect(url_for("respond.landing") if begun else url_for("respond.page", page=1))
 
 
 def _current() -> FormContext | str:
@@ -132,8 +143,11 @@ def page(page: int) -> Any:
 def _render_page(ctx: FormContext, index: int, fields: Any, missing: dict[int, set[str]]
                  ) -> str:
     blocks, errors = page_blocks(ctx, index, fields, missing, current_language())
+    # A respondent who has saved nothing yet came straight here from the link: page 1 then
+    # also says what the landing page says (a page saved, even empty, leaves a draft).
     return render_template("respond/page.html", ctx=ctx, index=index, blocks=blocks,
-                           errors=errors, honeypot=HONEYPOT)
+                           errors=errors, honeypot=HONEYPOT,
+                           welcome=index == 0 and not ctx.answers)
 
 
 def _page_seconds(form_id: int, index: int) -> float | None:

@@ -109,6 +109,7 @@ class PublicStart:
     form_id: int | None = None
     link_id: int | None = None
     resumed: bool = False
+    begun: bool = False  # the resumed form has a page saved: enter it at the landing page
     refusal: Refusal | None = None
     campaign: Campaign | None = None  # for the closed / not-yet pages
     unit: Unit | None = None  # named on the refusal page
@@ -195,17 +196,18 @@ def count_public_forms(s: Session, link: PublicLink, since: dt.datetime) -> int:
         *_public_forms(link), Form.created_at >= since)) or 0
 
 
-def _resumable(s: Session, link: PublicLink, form_id: int | None) -> bool:
+def _resumable(s: Session, link: PublicLink, form_id: int | None) -> FormStatus | None:
+    """The status of ``form_id`` if it is an unsubmitted public form of ``link``, else None."""
     if not isinstance(form_id, int):
-        return False
-    return s.scalar(select(Form.id).join(Assignment).where(
+        return None
+    return s.scalar(select(Form.status).join(Assignment).where(
         *_public_forms(link), Form.id == form_id,
-        Form.status != FormStatus.SUBMITTED)) is not None
+        Form.status != FormStatus.SUBMITTED))
 
 
 def can_resume(link: PublicLink, visitor: Visitor) -> bool:
     """Whether this browser holds an unsubmitted form of ``link`` (pressing Start resumes it)."""
-    return _resumable(db.session(), link, (visitor.forms or {}).get(link.id))
+    return _resumable(db.session(), link, (visitor.forms or {}).get(link.id)) is not None
 
 
 def _limit_keys(link: PublicLink, client: ClientInfo, browser: str) -> dict[str, str]:
@@ -246,8 +248,10 @@ def start_public_form(code: str, client: ClientInfo, visitor: Visitor) -> Public
         if locked is None or locked.revoked_at is not None or locked.code_hash != link.code_hash:
             return PublicStart(refusal=Refusal.NOT_FOUND)  # rotated or revoked meanwhile
         previous = (visitor.forms or {}).get(link.id)
-        if _resumable(s, link, previous):
-            return PublicStart(form_id=previous, link_id=link.id, resumed=True)
+        status = _resumable(s, link, previous)
+        if status is not None:
+            return PublicStart(form_id=previous, link_id=link.id, resumed=True,
+                               begun=status is FormStatus.STARTED)
         now = utcnow()
         today = local_day_start(now)
         refusal = None

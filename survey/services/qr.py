@@ -29,7 +29,7 @@ from sqlalchemy import select
 
 from survey import db
 from survey.models import AccessToken
-from survey.services.tokens import find_form_id, hash_token
+from survey.services.tokens import find_form, hash_token
 
 QR_MASK = 0
 QR_ERROR = "m"
@@ -71,7 +71,7 @@ def find_form_by_code(text: str) -> int | None:
     text = (text or "").strip()
     match = LINK_RE.search(text)
     if match:
-        return find_form_id(match.group(1))
+        return _form_id(match.group(1))
     compact = re.sub(r"[\s\-]", "", text).lower()
     if len(compact) == SHORT_CODE_HEX and re.fullmatch(r"[0-9a-f]+", compact):
         # A range on the unique index (also under non-C collations), checked again exactly.
@@ -83,8 +83,13 @@ def find_form_by_code(text: str) -> int | None:
             raise AmbiguousCode(text)
         return forms.pop() if forms else None
     if TOKEN_RE.match(text):
-        return find_form_id(text)
+        return _form_id(text)
     return None
+
+
+def _form_id(raw_token: str) -> int | None:
+    found = find_form(raw_token)
+    return found.form_id if found is not None else None
 
 
 # --- fast batch encoding -----------------------------------------------------------------

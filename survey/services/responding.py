@@ -55,7 +55,7 @@ from survey.services.paradata import (
 from survey.services.questionnaires import questionnaire_by_version
 from survey.services.quotas import closed_units, count_form_begun
 from survey.services.ratelimit import failure_counter
-from survey.services.tokens import find_form_id
+from survey.services.tokens import LinkedForm, find_form
 
 log = logging.getLogger(__name__)
 
@@ -211,8 +211,9 @@ def lookup_limited(lookup: Callable[[], T | None], client: ClientInfo | None,
     return found
 
 
-def open_link(raw_token: str, client: ClientInfo | None = None) -> int | None:
-    """The form a token opens (recording the first opening), or None for unknown/revoked.
+def open_link(raw_token: str, client: ClientInfo | None = None) -> LinkedForm | None:
+    """The form a token opens and its status (recording the first opening), or None for
+    unknown/revoked.
 
     ``client``: the opener's keyed hashes, kept as paradata (devices that opened the link).
     Invalid links are counted per network prefix in storage all workers share; past the limit
@@ -220,15 +221,16 @@ def open_link(raw_token: str, client: ClientInfo | None = None) -> int | None:
     count is logged, never the token.
     """
     _read_outside_transaction()
-    form_id = lookup_limited(lambda: find_form_id(raw_token), client, "link")
-    if form_id is None:
+    found = lookup_limited(lambda: find_form(raw_token), client, "link")
+    if found is None:
         return None
     with db.write_transaction() as s:
         now = utcnow()
-        s.connection().execute(_OPEN_FORM, {"fid": form_id, "now": now})
+        if s.connection().execute(_OPEN_FORM, {"fid": found.form_id, "now": now}).rowcount:
+            found = LinkedForm(found.form_id, FormStatus.OPENED)
         if client is not None:
-            record_open(s, form_id, client, now)
-    return form_id
+            record_open(s, found.form_id, client, now)
+    return found
 
 
 #: How long a worker keeps unit names (they are not edited during fieldwork; a rename shows

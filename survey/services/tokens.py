@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 
 from survey import db
-from survey.models import AccessToken, Form
+from survey.models import AccessToken, Form, FormStatus
 
 TOKEN_BYTES = 16  # 128 bits
 
@@ -24,13 +25,31 @@ def issue_token(form: Form) -> str:
     return raw
 
 
-def find_form_id(raw: str) -> int | None:
+@dataclass(frozen=True)
+class LinkedForm:
+    """The form a token opens and its status, read with the token in one query."""
+
+    form_id: int
+    status: FormStatus
+
+    @property
+    def begun(self) -> bool:
+        """A page of it was saved (or it was submitted)."""
+        return self.status in (FormStatus.STARTED, FormStatus.SUBMITTED)
+
+
+_FIND_FORM = (select(AccessToken.form_id, Form.status)
+              .join(Form, Form.id == AccessToken.form_id)
+              .where(AccessToken.token_hash == bindparam("hash"),
+                     AccessToken.revoked_at.is_(None)))
+
+
+def find_form(raw: str) -> LinkedForm | None:
     """The form a live (not revoked) token opens, or None; unknown and revoked look the same."""
     if not raw or len(raw) > 64:
         return None
-    return db.session().scalar(
-        select(AccessToken.form_id).where(AccessToken.token_hash == hash_token(raw),
-                                          AccessToken.revoked_at.is_(None)))
+    row = db.session().execute(_FIND_FORM, {"hash": hash_token(raw)}).first()
+    return LinkedForm(row.form_id, row.status) if row is not None else None
 
 
 def revoke_tokens(form_id: int) -> int:

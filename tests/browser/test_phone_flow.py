@@ -109,18 +109,17 @@ def test_phone_respondent_taps_through_the_form_and_submits(
         phone: Any, respondent_link: str, app: Flask) -> None:
     page = phone
 
-    # The link: token exchanged for a session, landing page in Vietnamese.
+    # The link: token exchanged for a session, straight to page 1, which welcomes in
+    # Vietnamese (what is rated, confidentiality) above its three questions.
     page.goto(respondent_link)
-    assert page.url.endswith("/f/") and "/s/" not in page.url
+    assert page.url.endswith("/f/p/1") and "/s/" not in page.url
     assert page.locator("html").get_attribute("lang") == "vi"
     assert h1(page).startswith("Phiếu khảo sát lãnh đạo cấp phòng")
     assert page.get_by_role("heading", name="Bảo mật thông tin").is_visible()
     assert page.get_by_text("Sở thử 1").is_visible()
-    assert_no_horizontal_scroll(page, "landing")
-    tap_button(page, "Bắt đầu")
-
-    # Page 1: a list of three questions.
-    assert page.url.endswith("/f/p/1")
+    assert page.get_by_role("heading", level=2, name="Công tác chỉ đạo, điều hành cải cách "
+                            "hành chính").is_visible()
+    assert_no_horizontal_scroll(page, "welcome page 1")
     assert page.locator(".progress label").inner_text() == "Trang 1/4"
     for field, code in PAGE1.items():
         tap_option(page, field, code)
@@ -136,9 +135,11 @@ def test_phone_respondent_taps_through_the_form_and_submits(
         tap_option(page, field, code)
     page.screenshot(path=str(GRID_SCREENSHOT), full_page=True)
 
-    # "Back" keeps what was tapped on both pages.
+    # "Back" keeps what was tapped on both pages; page 1 with answers has no welcome.
     tap_button(page, "Quay lại")
     assert page.url.endswith("/f/p/1")
+    assert h1(page) == "Công tác chỉ đạo, điều hành cải cách hành chính"
+    assert page.get_by_role("heading", name="Bảo mật thông tin").count() == 0
     for field, code in PAGE1.items():
         assert page.locator(f'input[name="{field}"][value="{code}"]').is_checked()
     tap_button(page, "Tiếp theo")
@@ -195,7 +196,8 @@ def test_phone_respondent_taps_through_the_form_and_submits(
 
 def test_axe_finds_no_wcag_violations_on_a_phone(
         phone: Any, respondent_link: str, axe_source: str) -> None:
-    """Landing, a page with errors, the Likert grid, review and thanks, in Vietnamese."""
+    """Page 1 with its welcome, the landing page, a page with errors, the Likert grid, review
+    and thanks, in Vietnamese."""
     page = phone
     found: list[str] = []
 
@@ -208,8 +210,13 @@ def test_axe_finds_no_wcag_violations_on_a_phone(
             found.append(describe(f"{where} (page structure)", structure))
 
     page.goto(respondent_link)
+    assert page.url.endswith("/f/p/1")
+    audit("welcome page 1 (vi)")
+    tap_button(page, "Quay lại")  # page 1's Back: the landing page
+    assert page.url.endswith("/f/")
     audit("landing (vi)")
-    tap_button(page, "Bắt đầu")
+    tap_button(page, "Tiếp tục từ chỗ đã dừng")  # Back saved page 1 (empty): begun
+    assert page.url.endswith("/f/p/1")
     tap_button(page, "Tiếp theo")  # nothing answered: the page comes back with its errors
     assert page.get_by_role("alert").is_visible()
     assert page.locator(".q.has-error").count() == 3
@@ -239,23 +246,30 @@ def test_axe_finds_no_wcag_violations_on_a_phone(
     assert page.problems == []  # type: ignore[attr-defined]
 
 
-def test_axe_finds_no_wcag_violations_on_the_english_landing_page(
+def test_axe_finds_no_wcag_violations_on_the_english_welcome_and_landing_pages(
         phone: Any, respondent_link: str, axe_source: str) -> None:
     page = phone
     page.goto(respondent_link)
-    page.goto(page.url + "?lang=en")
-    assert page.locator("html").get_attribute("lang") == "en"
-    assert page.get_by_role("heading", name="Confidentiality").is_visible()
-    violations = axe_violations(page, axe_source) + axe_violations(
-        page, axe_source, STRUCTURE_RULES)
-    assert not violations, describe("landing (en)", violations)
+    violations: list[str] = []
+    for path in ("/f/p/1", "/f/"):
+        page.goto(page.url.split("/f/")[0] + path + "?lang=en")
+        assert page.locator("html").get_attribute("lang") == "en"
+        assert page.get_by_role("heading", name="Confidentiality").is_visible()
+        assert page.get_by_text("Deadline", exact=True).is_visible()
+        assert_no_horizontal_scroll(page, f"{path} (en)")
+        found = axe_violations(page, axe_source) + axe_violations(
+            page, axe_source, STRUCTURE_RULES)
+        if found:
+            violations.append(describe(f"{path} (en)", found))
+    assert not violations, "\n\n".join(violations)
     assert page.problems == []  # type: ignore[attr-defined]
 
 
 def test_public_qr_form_on_a_phone_passes_axe_and_its_honeypot_stays_out_of_reach(
         phone: Any, app: Flask, live_server: str, make_form: Any, axe_source: str) -> None:
     """A citizen scans a counter's poster: the landing, Start and the first page (which carries
-    the hidden honeypot field) pass the audits; the field is neither seen nor tabbed to."""
+    the welcome and the hidden honeypot field) pass the audits; the field is neither seen nor
+    tabbed to."""
     from sampling import RateMode
     from survey.models import QuotaCell, RespondentGroup, Unit
     from survey.respond.views import HONEYPOT
@@ -278,10 +292,12 @@ def test_public_qr_form_on_a_phone_passes_axe_and_its_honeypot_stays_out_of_reac
     found: list[str] = []
     page.goto(f"{live_server}/q/{code}")
     found += [describe("public landing", v) for v in [axe_violations(page, axe_source)] if v]
-    tap_button(page, "Bắt đầu")  # the poster's Start: a fresh public form
-    tap_button(page, "Bắt đầu")  # the form's own landing page
+    tap_button(page, "Bắt đầu")  # the poster's Start: a fresh public form, at its page 1
     assert page.url.endswith("/f/p/1")
-    found += [describe("public page 1", v) for v in [axe_violations(page, axe_source)] if v]
+    assert page.get_by_text("quét lại mã này bằng cùng điện thoại", exact=False).is_visible()
+    found += [describe("public page 1", v) for v in [
+        axe_violations(page, axe_source) + axe_violations(page, axe_source, STRUCTURE_RULES)]
+        if v]
     bait = page.locator(f'input[name="{HONEYPOT}"]')
     assert bait.count() == 1
     box = bait.bounding_box()

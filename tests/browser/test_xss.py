@@ -116,8 +116,10 @@ def seed(app: Flask, tmp_path: Path) -> str:
 def visit_all(page: Any, base: str, token: str) -> list[str]:
     visited = []
     page.goto(f"{base}/s/{token}")
+    assert page.url.endswith("/f/p/1")  # page 1 with the welcome (title, description, units)
     visited.append(page.url)
-    for path in ("/f/", "/f/p/1", "/f/p/2", "/f/p/3", "/f/review", "/f/?lang=en", "/f/p/1"):
+    for path in ("/f/", "/f/p/1?lang=en", "/f/p/2", "/f/p/3", "/f/review", "/f/?lang=en",
+                 "/f/p/1"):
         page.goto(base + path)
         visited.append(page.url)
     # a free-text answer with the payloads, then the review page that repeats it

@@ -112,6 +112,14 @@ def test_every_error_code_has_a_case():
     assert set(ERROR_CODES) == set(CASES) | file_codes
 
 
+def test_no_question_of_page_one_can_be_hidden():
+    """A fresh form's link leads straight to page 1 (``survey.respond.views.enter_form``), so
+    page 1 must always show questions: show-if may not refer to a question of its own page."""
+    problems = bad(lambda d: q(d, 0, 1).update(
+        show_if={"question": q(d, 0, 0)["id"], "op": "equals", "value": "A"}))
+    assert ("QN-SHOW-IF-ORDER", "sections[0].questions[1].show_if.question") in problems
+
+
 def test_dont_know_option_cannot_carry_a_score():
     problems = bad(lambda d: d["option_sets"]["agree"][2].update(score=0.5))
     assert ("QN-SCORE", "option_sets.agree[2].score") in problems

@@ -80,10 +80,11 @@ def test_demo_prints_campaign_and_one_link_per_group_and_is_idempotent(app, clie
     landing = client.get(f"/q/{poster.group(1)}")
     assert landing.status_code == 200 and "Sở Nội vụ" in landing.get_data(as_text=True)
     for m in links + [LINK_RE.match(x) for x in second.output.splitlines()[1:-2]]:
-        assert client.get(f"/s/{m.group(3)}").status_code == 302
+        opened = client.get(f"/s/{m.group(3)}")
+        assert opened.status_code == 302 and opened.headers["Location"].endswith("/f/p/1")
         with app.app_context():
             unit = db.session().scalar(select(Unit).filter_by(code=m.group(2)))
-        assert unit.name_vi in client.get("/f/").get_data(as_text=True)
+        assert unit.name_vi in client.get("/f/p/1").get_data(as_text=True)
     # the printed staff login works, and only the latest password does
     staff = app.test_client()
     page = staff.get("/manage/login").get_data(as_text=True)

@@ -17,11 +17,15 @@ def test_matrix_form_yields_one_response_per_rated_unit(app, client, make_campai
     questionnaire = load_builtin_by_id("hdnd-rates-departments")
     make_campaign(departments=3, group="council_delegate")
     _, token = make_form(questionnaire, units=("S01", "S02", "S03"))
-    client.get(f"/s/{token}")
-    landing = client.get("/f/").get_data(as_text=True)
-    assert all(f"Sở thử {i}" in landing for i in (1, 2, 3))
+    assert client.get(f"/s/{token}").headers["Location"].endswith("/f/p/1")
     for number, section in enumerate(questionnaire.sections, start=1):
         html = client.get(f"/f/p/{number}").get_data(as_text=True)
+        if number == 1:  # the welcome lists every unit rated; its h1 is the questionnaire's
+            assert all(f"Sở thử {i}" in html for i in (1, 2, 3))
+            assert "Các cơ quan, đơn vị được đánh giá" in html
+            assert html.count("<h1") == 1 and '<h3 id="mq-' in html and '<h2 id="mq-' not in html
+        else:
+            assert '<h2 id="mq-' in html and '<h3 id="mq-' not in html
         data = {"csrf_token": csrf_from(html), "action": "next"}
         for unit_index in range(3):
             for q in section.questions:

@@ -147,9 +147,9 @@ def test_invitation_arrives_with_link_headers_and_opens_the_form(app, client, ma
         assert not any(token in v for v in values)
         assert db.session().scalar(select(AccessToken).filter_by(
             token_hash=mail_service_hash(token))).id == row.access_token_id
-    # the link opens the form
+    # the link opens the form, at its first page
     resp = client.get(f"/s/{token}")
-    assert resp.status_code == 302 and resp.headers["Location"].endswith("/f/")
+    assert resp.status_code == 302 and resp.headers["Location"].endswith("/f/p/1")
     assert client.get(resp.headers["Location"]).status_code == 200
     with app.app_context():
         (t,) = respondent_tracking(_campaign(app).id)

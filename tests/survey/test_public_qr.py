@@ -102,7 +102,7 @@ def test_get_shows_the_unit_and_creates_nothing(app, client, links):
 
 def test_start_creates_a_public_form_and_the_flow_completes(app, client, links):
     r = start(client, links["S02"])
-    assert r.status_code == 302 and r.headers["Location"].endswith("/f/")
+    assert r.status_code == 302 and r.headers["Location"].endswith("/f/p/1")  # a fresh form
     with client.session_transaction() as sess:
         form_id = sess["form_id"]
     with app.app_context():
@@ -113,10 +113,12 @@ def test_start_creates_a_public_form_and_the_flow_completes(app, client, links):
         assert [a.rated_unit.code for a in form.assignments] == ["S02"]
         assert s.scalar(select(func.count()).select_from(AccessToken)
                         .where(AccessToken.form_id == form_id)) == 1
-    landing = client.get("/f/").get_data(as_text=True)
-    assert "Sở thử 2" in landing
-    assert "quét lại mã này bằng cùng điện thoại" in landing  # no personal link to come back with
     page1 = client.get("/f/p/1").get_data(as_text=True)
+    assert "Sở thử 2" in page1 and "Bảo mật thông tin" in page1  # page 1 welcomes
+    assert "quét lại mã này bằng cùng điện thoại" in page1  # no personal link to come back with
+    assert "đường dẫn này cho đến hạn" not in page1
+    landing = client.get("/f/").get_data(as_text=True)  # page 1's Back
+    assert "Sở thử 2" in landing and "quét lại mã này bằng cùng điện thoại" in landing
     assert "cùng điện thoại và trình duyệt" in client.post(
         "/f/p/1", data={**PAGE1, "action": "save", "csrf_token": csrf_from(page1)}
     ).get_data(as_text=True)
@@ -144,6 +146,10 @@ def test_two_phones_get_two_forms_and_a_phone_resumes_its_own(app, links):
     with first.session_transaction() as a, second.session_transaction() as b:
         mine, theirs = a["form_id"], b["form_id"]
     assert mine != theirs
+    # Start again before saving a page: the same form, still fresh, so page 1 again
+    assert start(first, links["S01"]).headers["Location"].endswith("/f/p/1")
+    with first.session_transaction() as a:
+        assert a["form_id"] == mine
     with app.app_context():
         hashes = {f: db.session().scalars(select(AccessToken.token_hash)
                                           .where(AccessToken.form_id == f)).all()
@@ -153,7 +159,8 @@ def test_two_phones_get_two_forms_and_a_phone_resumes_its_own(app, links):
     # the same phone scans again: its unsubmitted form comes back with its answers
     again = first.get(f"/q/{links['S01']}", environ_base=PHONE).get_data(as_text=True)
     assert "Tiếp tục" in again  # "continue where you left off"
-    start(first, links["S01"])
+    r = start(first, links["S01"])
+    assert r.headers["Location"].endswith("/f/")  # begun: the landing page resumes it
     with first.session_transaction() as a:
         assert a["form_id"] == mine
     assert 'href="/f/p/2"' in first.get("/f/").get_data(as_text=True)

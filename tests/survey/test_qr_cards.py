@@ -136,7 +136,7 @@ def test_cards_pdf_pages_text_qr_and_links(app, client, make_campaign, make_form
     # a card's link opens its form; the links issued before still work
     item = issued[0]
     r = client.get(item.link.replace(BASE, ""))
-    assert r.status_code == 302 and r.headers["Location"].endswith("/f/")
+    assert r.status_code == 302 and r.headers["Location"].endswith("/f/p/1")
     with client.session_transaction() as s:
         assert s["form_id"] == item.form_id
     assert app.test_client().get(f"/s/{old_tokens[0]}").status_code == 302

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 
-from sqlalchemy import select, update
+from sqlalchemy import event, select, update
 
 from survey import db
 from survey.models import Campaign, CampaignStatus, Draft, Form, FormStatus, Unit
@@ -53,6 +53,28 @@ def test_a_page_saved_after_submit_leaves_no_draft(app, make_form):
         assert save_page(stale, 0, {key: PAGE1}) is False  # the tab left open
         assert db.session().get(Draft, form_id) is None
         assert db.session().get(Form, form_id).status is FormStatus.SUBMITTED
+
+
+def test_opening_a_link_reads_the_form_status_in_the_token_query(client, app, make_form):
+    """Where a link leads depends on the form's status (page 1 of a fresh form, the landing
+    page of a begun one): it comes with the token lookup, not from a statement more."""
+    _, token = make_form()
+    engine = app.extensions["db_engine"]
+    seen: list[str] = []
+
+    def record(conn, cursor, statement, *args):  # noqa: ANN001, ANN202
+        seen.append(" ".join(statement.split()))
+
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        r = client.get(f"/s/{token}")
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+    assert r.headers["Location"].endswith("/f/p/1")
+    (lookup,) = [x for x in seen if "access_tokens" in x]
+    assert lookup.startswith("SELECT access_tokens.form_id, forms.status ")
+    # the invalid-link counter, the token with its form's status, the paradata row
+    assert len([x for x in seen if x.startswith("SELECT")]) == 3, seen
 
 
 def test_closing_a_campaign_locks_its_pages_at_once(client, app, make_form):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 
 from sqlalchemy import func, select, update
 
@@ -25,17 +26,91 @@ def test_link_sets_session_and_drops_token_from_url(client, make_form):
     _, token = make_form()
     r = client.get(f"/s/{token}")
     assert r.status_code == 302
-    assert r.headers["Location"].endswith("/f/")
+    assert r.headers["Location"].endswith("/f/p/1")  # a fresh form: straight to the questions
     assert token not in r.headers["Location"]
     assert r.headers["Referrer-Policy"] == "no-referrer"
     assert r.headers["Cache-Control"] == "no-store"
-    landing = client.get("/f/")
+    landing = client.get("/f/")  # still there, for resuming and for page 1's Back
     body = landing.get_data(as_text=True)
     assert landing.status_code == 200
     assert "Sở thử 1" in body  # the rated unit
     assert "Bảo mật" in body  # confidentiality statement, Vietnamese by default
     assert "minh họa" in body  # illustrative wording is said on screen
+    assert 'href="/f/p/1"' in body  # Start
     assert landing.headers["Cache-Control"] == "no-store"
+
+
+def _set_deadline(app) -> str:
+    """Move the campaign's deadline to a known time; return it as the pages show it (local)."""
+    with app.app_context(), db.write_transaction() as s:
+        s.execute(update(Campaign).values(
+            closes_at=dt.datetime(2099, 6, 30, 10, 0, tzinfo=dt.UTC)))
+    return "30/06/2099 17:00"  # Asia/Ho_Chi_Minh, UTC+7
+
+
+def test_fresh_link_lands_on_page_one_with_the_welcome_in_vietnamese(client, app, make_form):
+    _, token = make_form()
+    deadline = _set_deadline(app)
+    r = client.get(f"/s/{token}", follow_redirects=True)
+    body = r.get_data(as_text=True)
+    assert r.status_code == 200 and r.request.path == "/f/p/1"
+    assert '<html lang="vi">' in body
+    assert "Sở thử 1" in body and "Nhóm thử" in body  # unit rated, respondent group
+    assert "Hạn trả lời" in body and deadline in body
+    assert "Bảo mật thông tin" in body and "Luật Thống kê" in body  # confidentiality
+    assert "minh họa" in body  # illustrative wording
+    assert "Câu trả lời được lưu sau mỗi trang" in body
+    assert 'name="u0-lead_plan"' in body  # and the first questions, on the same page
+    # one h1, the questionnaire's title; the section's title is an h2 below the welcome
+    assert re.findall(r"<h1>([^<]*)</h1>", body) == [
+        "Phiếu khảo sát lãnh đạo cấp phòng đánh giá công tác cải cách hành chính của sở"]
+    assert body.count("<h1") == 1
+    assert "<h2>Công tác chỉ đạo, điều hành cải cách hành chính</h2>" in body
+    assert body.index("Bảo mật thông tin") < body.index('name="u0-lead_plan"')
+
+
+def test_fresh_page_one_welcome_in_english(client, app, make_form):
+    _, token = make_form()
+    deadline = _set_deadline(app)
+    client.get(f"/s/{token}")
+    body = client.get("/f/p/1?lang=en").get_data(as_text=True)
+    assert '<html lang="en">' in body
+    assert "Test department 1" in body and "Test group" in body
+    assert "Deadline" in body and deadline in body
+    assert "Confidentiality" in body and "Law on Statistics" in body
+    assert "You can close the browser and come back with the same link" in body
+
+
+def test_started_form_link_lands_on_the_resume_page(app, make_form):
+    _, token = make_form()
+    first = app.test_client()
+    first.get(f"/s/{token}")
+    post_page(first, 1, PAGE1)
+    second = app.test_client()  # another day, another browser
+    r = second.get(f"/s/{token}")
+    assert r.status_code == 302 and r.headers["Location"].endswith("/f/")
+    assert token not in r.headers["Location"]
+    assert "Tiếp tục từ chỗ đã dừng" in second.get("/f/").get_data(as_text=True)
+
+
+def test_page_one_with_saved_answers_has_no_welcome(client, make_form):
+    _, token = make_form()
+    client.get(f"/s/{token}")
+    assert "Bảo mật thông tin" in client.get("/f/p/1").get_data(as_text=True)
+    post_page(client, 1, PAGE1, action="save")
+    body = client.get("/f/p/1").get_data(as_text=True)
+    assert 'name="u0-lead_head" value="B" checked' in body
+    assert "Bảo mật thông tin" not in body and "Hạn trả lời" not in body
+    assert re.findall(r"<h1>([^<]*)</h1>", body) == [
+        "Công tác chỉ đạo, điều hành cải cách hành chính"]  # the section's title, as before
+
+
+def test_back_from_page_one_leads_to_the_landing_page(client, make_form):
+    _, token = make_form()
+    client.get(f"/s/{token}")
+    r = post_page(client, 1, {}, action="back")
+    assert r.status_code == 302 and r.headers["Location"].endswith("/f/")
+    assert client.get("/f/").status_code == 200
 
 
 def test_opening_a_link_twice_consumes_nothing(client, app, make_form):
@@ -92,7 +167,7 @@ def test_full_flow_page_by_page_resume_submit_and_reopen(app, make_form):
             Response.__table__.columns.keys())
     # the link now says "already submitted" and nothing can change
     third = app.test_client()
-    third.get(f"/s/{token}")
+    assert third.get(f"/s/{token}").headers["Location"].endswith("/f/")
     again = third.get("/f/")
     assert "Đã gửi" in again.get_data(as_text=True)
     r = third.post("/f/p/1", data={"u0-lead_plan": "D", "csrf_token": "x", "action": "next"})
