@@ -17,7 +17,10 @@ under gunicorn with the same number of sync workers, then for each client count:
 
 The figure that matters is ``ratio_page_post_to_baseline`` (same run, same machine, same
 client). Targets (issue): page POST/s >= 50 % of the baseline's; >= 40 completed forms/s;
-page POST p99 < 150 ms at 8 clients. The client runs on the same machine and takes some of
+page POST p99 < 150 ms at 8 clients. The forms/s target is absolute, on the issue's reference
+machine where the baseline did about 315 POST/s; ``forms_per_s_scaled_to_reference`` is the
+level's forms/s times 315 over the baseline's POST/s in the same run, the figure that can be
+compared from one day's machine to another's. The client runs on the same machine and takes some of
 its CPU (``client_cpu_share`` says how much).
 
 ``cpu_ms`` (Linux, from ``/proc``): CPU time per completed form and per page POST of the
@@ -63,6 +66,12 @@ os.environ.setdefault("PAR_SURVEY_SECRET_KEY", "bench-" + secrets.token_urlsafe(
 import forms_client as fc  # noqa: E402
 
 DEFAULT_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test_h2"
+# The issue's reference machine: the baseline app (5 sync workers, 64 connections) did about
+# 315 POST/s there, and the target is 40 completed forms/s on that machine. Machines of "the
+# same kind" differ from day to day (the baseline has measured 220-500 POST/s here), so each
+# level also reports its forms/s scaled by the baseline measured in the same run.
+REFERENCE_BASELINE_POST_PER_S = 315.0
+TARGET_FORMS_PER_S = 40.0
 PAGES = 3
 OPTIONS = [
     {"code": "A", "score": 1.0, "label": {"vi": "Hoàn toàn đồng ý", "en": "Fully agree"}},
@@ -329,6 +338,12 @@ def measure_level(clients: int, seconds: float, app_port: int, base_port: int,
                        "errors": sum(base_rec.errors.values())}
     out["ratio_page_post_to_baseline"] = round(
         out["page_post"]["per_s"] / out["baseline"]["per_s"], 3) if base_rec.page_posts else None
+    # completed forms per baseline POST, and what that makes on the reference machine
+    out["forms_per_baseline_post"] = round(
+        out["flow"]["forms_per_s"] / out["baseline"]["per_s"], 4) if base_rec.page_posts else None
+    out["forms_per_s_scaled_to_reference"] = round(
+        out["forms_per_baseline_post"] * REFERENCE_BASELINE_POST_PER_S, 1) \
+        if out["forms_per_baseline_post"] is not None else None
     for r in (app_rec, base_rec):
         for k, v in r.errors.items():
             errors[k] = errors.get(k, 0) + v
@@ -400,11 +415,15 @@ def main() -> int:
             "best_forms_per_s": max(r["flow"]["forms_per_s"] for r in all_levels),
             "best_page_post_per_s": max(r["page_post"]["per_s"] for r in all_levels),
             "best_baseline_post_per_s": max(r["baseline"]["per_s"] for r in all_levels),
+            "best_forms_per_s_scaled_to_reference": max(
+                (r["forms_per_s_scaled_to_reference"] or 0) for r in all_levels),
         }
         out["targets"] = {
             "ratio_at_least_0.5_every_level": all(
                 (r["ratio_page_post_to_baseline"] or 0) >= 0.5 for r in all_levels),
-            "forms_per_s_at_least_40": out["best_forms_per_s"] >= 40,
+            "forms_per_s_at_least_40": out["best_forms_per_s"] >= TARGET_FORMS_PER_S,
+            "forms_per_s_at_least_40_scaled_to_reference":
+                out["best_forms_per_s_scaled_to_reference"] >= TARGET_FORMS_PER_S,
             f"page_post_p99_under_150ms_at_{levels[0]}": max(
                 low["page_post"]["p99_ms"], low["flow"]["page_post"]["p99_ms"]) < 150,
         }
