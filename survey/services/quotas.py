@@ -187,6 +187,12 @@ def _by_key(cells: Iterable[_CellT]) -> dict[ResponseKey, list[_CellT]]:
     return out
 
 
+def _home_cell(members: list[_CellT]) -> _CellT:
+    """Of the cells sharing a key (in id order), the one a form without a nearer source cell
+    counts in: the one without a source, else the first."""
+    return next((c for c in members if c.source_unit_id is None), members[0])
+
+
 class CellFinder(Generic[_CellT]):
     """Which of a campaign's cells an assignment counts in (the one rule, used wherever an
     assignment's ``cell_id`` is set).
@@ -208,8 +214,7 @@ class CellFinder(Generic[_CellT]):
                 if c.source_unit_id is not None:
                     by_source.setdefault(c.source_unit_id, c)
             self._by_source[key] = by_source
-            self._fallback[key] = next((c for c in members if c.source_unit_id is None),
-                                       members[0])
+            self._fallback[key] = _home_cell(members)
 
     def find(self, group_id: int, questionnaire_version_id: int, rated_unit_id: int,
              unit_id: int | None) -> _CellT | None:
@@ -293,8 +298,10 @@ def recount_cells(s: Session, campaign_id: int) -> None:
     starting a form meanwhile either committed before the count, which sees it, or waits
     and adds its one after: no count is lost.
     """
-    s.execute(select(QuotaCell.id).where(QuotaCell.campaign_id == campaign_id)
-              .order_by(QuotaCell.id).with_for_update()).all()
+    rows = s.execute(select(QuotaCell.id, QuotaCell.invited, QuotaCell.started,
+                            QuotaCell.public_started)
+                     .where(QuotaCell.campaign_id == campaign_id)
+                     .order_by(QuotaCell.id).with_for_update()).all()
     public = Form.mode == Mode.PUBLIC
     begun = Form.status.in_((FormStatus.STARTED, FormStatus.SUBMITTED))
     counted = {
@@ -306,9 +313,6 @@ def recount_cells(s: Session, campaign_id: int) -> None:
             .join(Form, Form.id == Assignment.form_id)
             .where(Form.campaign_id == campaign_id, Assignment.cell_id.is_not(None))
             .group_by(Assignment.cell_id))}
-    rows = s.execute(select(QuotaCell.id, QuotaCell.invited, QuotaCell.started,
-                            QuotaCell.public_started)
-                     .where(QuotaCell.campaign_id == campaign_id)).all()
     changes = []
     for cell_id, *stored in rows:
         n, b, p = counted.get(cell_id, (0, 0, 0))
@@ -398,7 +402,7 @@ def quota_state(campaign_id: int) -> QuotaState:
         first = members[0].id
         shares[first] = (shares[first][0] + completed, shares[first][1] + n_valid, 0, 0)
         # the cell a public form of this key counts in (CellFinder without a respondent)
-        home = next((c for c in members if c.source_unit_id is None), members[0]).id
+        home = _home_cell(members).id
         take, keep_valid, _, _ = shares[home]
         shares[home] = (take, keep_valid, public_completed, public_valid)
 
