@@ -4,9 +4,11 @@ Kept deliberately thin (raw ``asyncio`` streams, one connection per request as g
 workers close it anyway, a regex over each page) so that on a 2-core machine the load generator
 takes as little CPU as possible from the server it measures.
 
-A respondent does what a browser does: opens the token link, follows every redirect with a GET,
+A respondent does what a browser does: opens the token link, follows its redirect with a GET,
 reads each page's CSRF token and radio buttons, answers every question and presses *Next*,
-then submits on the review page.
+then submits on the review page. A browser running scripts (``scripts=True``, the default)
+sends its form posts as htmx does for the pages' ``hx-boost`` forms and gets the next page in
+the same response; one without (``scripts=False``) follows each post's redirect with a GET.
 """
 
 from __future__ import annotations
@@ -56,18 +58,23 @@ class Recorder:
 class Browser:
     """One respondent: a cookie jar and a way to send requests to ``host:port``."""
 
-    def __init__(self, host: str, port: int, recorder: Recorder, rng: random.Random) -> None:
+    def __init__(self, host: str, port: int, recorder: Recorder, rng: random.Random,
+                 scripts: bool = True) -> None:
         self.host = host
         self.port = port
+        self.scripts = scripts
         self.cookies: dict[str, str] = {}
         self.recorder = recorder
         self.rng = rng
 
     async def request(self, kind: str, method: str, path: str,
-                      form: list[tuple[str, str]] | None = None) -> Reply:
+                      form: list[tuple[str, str]] | None = None, boosted: bool = False) -> Reply:
         body = b""
         lines = [f"{method} {path} HTTP/1.1", f"Host: {self.host}:{self.port}",
                  "Connection: close", "User-Agent: par-bench"]
+        if boosted:  # what htmx sends for a form with hx-boost
+            lines += ["HX-Request: true", "HX-Boosted: true",
+                      f"HX-Current-URL: http://{self.host}:{self.port}{path}"]
         if self.cookies:
             lines.append("Cookie: " + "; ".join(f"{k}={v}" for k, v in self.cookies.items()))
         if form is not None:
@@ -110,8 +117,8 @@ class Browser:
         return Reply(status, headers, data)
 
     async def expect(self, kind: str, method: str, path: str, status: int,
-                     form: list[tuple[str, str]] | None = None) -> Reply:
-        reply = await self.request(kind, method, path, form)
+                     form: list[tuple[str, str]] | None = None, boosted: bool = False) -> Reply:
+        reply = await self.request(kind, method, path, form, boosted)
         if reply.status != status:
             raise FlowError(f"{kind} {method} {path}: HTTP {reply.status}, expected {status}")
         return reply
@@ -147,29 +154,47 @@ async def open_link(browser: Browser, token: str) -> Reply:
     return await browser.follow("page_get", opened)
 
 
+async def post_form(browser: Browser, kind: str, path: str, form: list[tuple[str, str]],
+                    then: str, leads_to: str) -> Reply:
+    """Post a form; the page it leads to (``leads_to``, the end of its path). With scripts it
+    comes in the same response, and ``HX-Push-Url`` names it; without, through the redirect,
+    a second request recorded as ``then``."""
+    if browser.scripts:
+        reply = await browser.expect(kind, "POST", path, 200, form, boosted=True)
+        pushed = reply.header("hx-push-url") or ""
+        if not pushed.endswith(leads_to):
+            raise FlowError(f"{kind} {path}: HX-Push-Url {pushed!r}, expected {leads_to}")
+        return reply
+    posted = await browser.expect(kind, "POST", path, 302, form)
+    location = posted.header("location") or ""
+    if not location.endswith(leads_to):
+        raise FlowError(f"{kind} {path}: redirected to {location!r}, expected {leads_to}")
+    return await browser.follow(then, posted)
+
+
 async def complete_form(browser: Browser, token: str, pages: int) -> None:
     """Open the link and fill in every page, review, submit; raise FlowError on a surprise."""
     page = await open_link(browser, token)
     for n in range(1, pages + 1):
-        posted = await browser.expect("page_post", "POST", f"/f/p/{n}", 302,
-                                      browser.answers(page.body) + [("action", "next")])
+        page = await post_form(browser, "page_post", f"/f/p/{n}",
+                               browser.answers(page.body) + [("action", "next")],
+                               "page_get" if n < pages else "review",
+                               f"/f/p/{n + 1}" if n < pages else "/f/review")
         browser.recorder.page_posts += 1
-        page = await browser.follow("page_get" if n < pages else "review", posted)
     csrf = CSRF_RE.search(page.body)
     if not csrf:
         raise FlowError("review page without CSRF token")
-    done = await browser.expect("submit", "POST", "/f/submit", 302,
-                                [("csrf_token", csrf.group(1).decode())])
-    thanks = await browser.follow("done", done)
+    thanks = await post_form(browser, "submit", "/f/submit",
+                             [("csrf_token", csrf.group(1).decode())], "done", "/f/done")
     if b"/f/p/" in thanks.body and b"csrf_token" in thanks.body:
         raise FlowError("submit did not end on the thank-you page")
     browser.recorder.forms_completed += 1
 
 
 async def respondents(host: str, port: int, tokens: list[str], clients: int, seconds: float,
-                      pages: int, seed: int = 1) -> tuple[Recorder, float]:
+                      pages: int, seed: int = 1, scripts: bool = True) -> tuple[Recorder, float]:
     """``clients`` respondents in parallel, each taking fresh tokens (popped from ``tokens``)
-    until ``seconds`` pass."""
+    until ``seconds`` pass; browsers running scripts or not."""
     recorder = Recorder()
     deadline = time.perf_counter() + seconds
 
@@ -181,7 +206,7 @@ async def respondents(host: str, port: int, tokens: list[str], clients: int, sec
                 recorder.error("out of tokens")
                 return
             try:
-                await complete_form(Browser(host, port, recorder, rng), token, pages)
+                await complete_form(Browser(host, port, recorder, rng, scripts), token, pages)
             except (FlowError, OSError, asyncio.IncompleteReadError) as exc:
                 recorder.error(str(exc)[:120])
 

@@ -115,7 +115,17 @@ def phone(browser: Any) -> Iterator[Any]:
     Each test asserts ``phone.problems == []`` at its end: an unexpected alert/confirm or a
     console error (a CSP refusal, a failed load, a script error) is a failure.
     """
-    context = browser.new_context(**PHONE, locale="vi-VN")
+    yield from _phone_page(browser)
+
+
+@pytest.fixture
+def phone_without_scripts(browser: Any) -> Iterator[Any]:
+    """The same phone with JavaScript turned off, as some respondents' browsers are."""
+    yield from _phone_page(browser, java_script_enabled=False)
+
+
+def _phone_page(browser: Any, **options: Any) -> Iterator[Any]:
+    context = browser.new_context(**PHONE, locale="vi-VN", **options)
     context.set_default_timeout(10_000)
     page = context.new_page()
     problems: list[str] = []

@@ -14,6 +14,7 @@ from sqlalchemy import func, select
 
 from survey import db
 from survey.models import Draft, Form, FormStatus, Response
+from tests.browser.browser_steps import GRID, PAGE1, h1, tap_button, tap_option
 
 GRID_SCREENSHOT = Path("/tmp/grid-360.png")
 WCAG_TAGS = {"type": "tag", "values": ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]}
@@ -24,32 +25,8 @@ STRUCTURE_RULES = {"type": "rule", "values": ["heading-order", "page-has-heading
 MIN_TARGET = 44  # px, WCAG 2.5.5 (AAA) / platform guidance for touch targets
 SUGGESTION = "Rút ngắn thời gian giải quyết hồ sơ."
 
-PAGE1 = {"u0-lead_plan": "A", "u0-lead_head": "B", "u0-lead_innovation": "E"}
-GRID = {"u0-proc_public": "C", "u0-proc_ontime": "D", "u0-egov_online": "A"}
-
 
 # --- helpers -------------------------------------------------------------------------------
-
-def tap_option(page: Any, field: str, code: str) -> None:
-    """Tap the label of option ``code`` of question ``field``; the radio must become checked."""
-    radio = page.locator(f'input[name="{field}"][value="{code}"]')
-    label = page.locator(f'label[for="{radio.get_attribute("id")}"]')
-    label.scroll_into_view_if_needed()
-    label.tap()
-    assert radio.is_checked(), f"tapping the label of {field}={code} did not check it"
-
-
-def tap_button(page: Any, name: str) -> None:
-    """Tap a button or link by its accessible name and wait for the page it leads to."""
-    target = page.get_by_role("button", name=name, exact=True).or_(
-        page.get_by_role("link", name=name, exact=True))
-    with page.expect_navigation():
-        target.tap()
-
-
-def h1(page: Any) -> str:
-    return page.locator("h1").inner_text().strip()
-
 
 def assert_no_horizontal_scroll(page: Any, where: str) -> None:
     width = page.evaluate("document.scrollingElement.scrollWidth")

@@ -15,7 +15,8 @@ from survey.services.campaigns import create_campaign_from_config
 from survey.services.respondents import import_respondents
 from survey.services.staff import create_staff_user
 from survey.services.tokens import issue_token
-from tests.browser.test_phone_flow import GRID, PAGE1, axe_violations, describe, tap_button, tap_option
+from tests.browser.browser_steps import GRID, PAGE1, tap_button, tap_option
+from tests.browser.test_phone_flow import axe_violations, describe
 
 PASSWORD = "mat-khau-nha-thau-2026"
 CONFIG = """\

@@ -285,3 +285,70 @@ def test_english_is_switchable_and_vietnamese_the_default(client, make_form):
     assert '<html lang="en">' in en
     assert "Confidentiality" in en
     assert "survey on their department's public administration reform".replace("'", "&#39;") in en
+
+
+BOOSTED = {"HX-Request": "true", "HX-Boosted": "true"}  # what htmx sends for an hx-boost form
+
+
+def test_boosted_posts_are_answered_by_the_page_they_lead_to(app, make_form):
+    """The pages' scripts (htmx, hx-boost) get the next page in the POST's own response and
+    its address in ``HX-Push-Url``: one round trip per page. What is saved, where each step
+    leads and what is shown are those of the redirects a browser without scripts follows."""
+    from survey.models import ResponseParadata
+
+    form_id, token = make_form()
+    c = app.test_client()
+    first = c.get(f"/s/{token}", follow_redirects=True).get_data(as_text=True)
+
+    def boosted(page: int, data: dict, html: str, action: str = "next"):
+        return c.post(f"/f/p/{page}", headers=BOOSTED,
+                      data={**data, "csrf_token": csrf_from(html), "action": action})
+
+    r = boosted(1, PAGE1, first)
+    assert r.status_code == 200 and r.headers["HX-Push-Url"] == "/f/p/2"
+    page2 = r.get_data(as_text=True)
+    assert 'action="/f/p/2"' in page2 and "Trang 2/4" in page2
+    # Back: page 1 with its answers, then from page 1 the landing page
+    r = boosted(2, PAGE2, page2, "back")
+    assert r.headers["HX-Push-Url"] == "/f/p/1"
+    assert 'name="u0-lead_head" value="B" checked' in r.get_data(as_text=True)
+    r = boosted(1, PAGE1, first, "back")
+    assert r.status_code == 200 and r.headers["HX-Push-Url"] == "/f/"
+    assert "Xem lại và gửi phiếu" in r.get_data(as_text=True)  # nothing required is left
+    # a page with errors is answered in place: 422, the address unchanged
+    r = boosted(1, {"u0-lead_plan": "A"}, first)
+    assert r.status_code == 422 and r.headers["HX-Push-Url"] == "false"
+    assert "Vui lòng trả lời câu hỏi này." in r.get_data(as_text=True)
+    # "save and continue later": a message in place
+    r = boosted(1, PAGE1, first, "save")
+    assert r.status_code == 200 and r.headers["HX-Push-Url"] == "false"
+    # the pages in a row, each rendered by the previous post only (no GET between them)
+    page2 = boosted(1, PAGE1, first).get_data(as_text=True)
+    page3 = boosted(2, PAGE2, page2).get_data(as_text=True)
+    r = boosted(3, {"u0-has_suggestion": "N"}, page3)
+    assert r.headers["HX-Push-Url"] == "/f/review"
+    review = r.get_data(as_text=True)
+    assert "Xem lại câu trả lời" in review and "Hoàn toàn đồng ý" in review
+    r = c.post("/f/submit", headers=BOOSTED, data={"csrf_token": csrf_from(review)})
+    assert r.status_code == 200 and r.headers["HX-Push-Url"] == "/f/done"
+    assert "Cảm ơn" in r.get_data(as_text=True)
+    again = c.post("/f/submit", headers=BOOSTED, data={"csrf_token": csrf_from(review)})
+    assert again.headers["HX-Push-Url"] == "false" and "Đã gửi" in again.get_data(as_text=True)
+    with app.app_context():
+        s = db.session()
+        (response,) = s.scalars(select(Response)).all()
+        assert response.answers == {**{k[3:]: v for k, v in PAGE1.items()},
+                                    **{k[3:]: v for k, v in PAGE2.items()},
+                                    "has_suggestion": "N"}
+        # page times are kept for pages shown by a post's answer as for pages fetched by GET
+        seconds = s.scalars(select(ResponseParadata.page_seconds)).one()
+        assert all(t is not None and t >= 0 for t in seconds[:3]), seconds
+
+
+def test_posts_without_the_header_still_redirect(client, make_form):
+    """A browser running no script: post/redirect/get, and no htmx header in the answer."""
+    _, token = make_form()
+    client.get(f"/s/{token}")
+    r = post_page(client, 1, PAGE1)
+    assert r.status_code == 302 and r.headers["Location"].endswith("/f/p/2")
+    assert "HX-Push-Url" not in r.headers
