@@ -12,6 +12,8 @@ from flask import Flask, Response, g, request
 CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
        "form-action 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'")
 
+REFERRER_POLICY = "same-origin"
+
 TOKEN_IN_PATH = re.compile(r"(/[sq]/)[A-Za-z0-9_\-]+")  # personal links, public QR codes
 
 
@@ -49,7 +51,11 @@ def _headers(response: Response) -> Response:
     h.setdefault("Content-Security-Policy", CSP)
     h.setdefault("X-Content-Type-Options", "nosniff")
     h.setdefault("X-Frame-Options", "DENY")
-    h.setdefault("Referrer-Policy", "no-referrer")
+    # same-origin, not no-referrer: over HTTPS Flask-WTF refuses a POST whose Referer is not
+    # this site (CSRF "SSL strict"), and no-referrer sent none, so every form failed there.
+    # Other sites still get no Referer; no page with a token in its address has a document
+    # (/s/<token> only redirects).
+    h.setdefault("Referrer-Policy", REFERRER_POLICY)
     h.setdefault("Permissions-Policy", "camera=(), microphone=(), geolocation=()")
     if "request_id" in g:
         h["X-Request-ID"] = g.request_id

@@ -28,14 +28,24 @@ def record_requests(page: Any) -> list[tuple[str, str, str]]:
     return seen
 
 
+def posts_referers(page: Any) -> list[str]:
+    """The Referer of every POST from now on. Behind TLS, Flask-WTF refuses a POST without
+    this site's Referer; ``Referrer-Policy: same-origin`` is what lets Chromium send it."""
+    referers: list[str] = []
+    page.on("request", lambda r: r.method == "POST" and referers.append(
+        r.headers.get("referer", "")))
+    return referers
+
+
 def answer(page: Any, answers: dict[str, str]) -> None:
     for field, code in answers.items():
         tap_option(page, field, code)
 
 
 def test_with_scripts_a_page_is_one_request_and_history_behaves_like_page_loads(
-        phone: Any, respondent_link: str, app: Flask) -> None:
+        phone: Any, respondent_link: str, app: Flask, live_server: str) -> None:
     page = phone
+    referers = posts_referers(page)
     page.goto(respondent_link)
     assert page.evaluate("typeof window.htmx") == "object"
     answer(page, PAGE1)
@@ -85,6 +95,8 @@ def test_with_scripts_a_page_is_one_request_and_history_behaves_like_page_loads(
     # a reload of the thank-you page still thanks; nothing is sent twice
     page.reload()
     assert h1(page) == "Cảm ơn ông/bà"
+    assert len(referers) == 4 and all(r.startswith(live_server + "/f/") for r in referers), \
+        referers
     assert page.problems == []  # type: ignore[attr-defined]
     with app.app_context():
         s = db.session()
@@ -142,9 +154,10 @@ def test_with_no_signal_the_answers_stay_and_the_respondent_is_told(
 
 
 def test_without_scripts_the_form_works_through_redirects(
-        phone_without_scripts: Any, respondent_link: str, app: Flask) -> None:
+        phone_without_scripts: Any, respondent_link: str, app: Flask, live_server: str) -> None:
     page = phone_without_scripts
     seen = record_requests(page)
+    referers = posts_referers(page)
     page.goto(respondent_link)
     assert page.url.endswith("/f/p/1")
     answer(page, PAGE1)
@@ -167,6 +180,8 @@ def test_without_scripts_the_form_works_through_redirects(
     press("Gửi phiếu")
     assert page.url.endswith("/f/done")
     assert h1(page) == "Cảm ơn ông/bà"
+    assert len(referers) == 4 and all(r.startswith(live_server + "/f/") for r in referers), \
+        referers
     assert page.problems == []  # type: ignore[attr-defined]
     with app.app_context():
         s = db.session()

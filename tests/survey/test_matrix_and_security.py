@@ -58,7 +58,7 @@ def test_security_headers_on_every_route(app, client, make_form):
         csp = r.headers["Content-Security-Policy"]
         assert "script-src 'self'" in csp and "unsafe-inline" not in csp, path
         assert r.headers["X-Content-Type-Options"] == "nosniff"
-        assert r.headers["Referrer-Policy"] == "no-referrer"
+        assert r.headers["Referrer-Policy"] == "same-origin"
         assert r.headers["X-Frame-Options"] == "DENY"
         assert r.headers["Cache-Control"] == "no-store"
 
@@ -130,3 +130,21 @@ def test_the_real_server_log_has_no_token(app, make_form, tmp_path):
         logging.getLogger("werkzeug").removeHandler(handler)
     assert any("/s/[redacted]" in r for r in records), records
     assert not any(token in r for r in records)
+
+
+def test_forms_post_over_https_with_the_referer_the_policy_lets_browsers_send(app, make_form):
+    """Behind TLS (X-Forwarded-Proto https) Flask-WTF also checks that a POST's Referer is this
+    site. Browsers send it for same-site requests under ``Referrer-Policy: same-origin``;
+    under the former ``no-referrer`` they sent none and every page save failed."""
+    _, token = make_form()
+    c = app.test_client()
+    base = "https://khaosat.example.gov.vn"
+    page = c.get(f"/s/{token}", base_url=base, follow_redirects=True)
+    assert page.headers["Referrer-Policy"] == "same-origin"
+    html = page.get_data(as_text=True)
+    data = {"csrf_token": csrf_from(html), "u0-lead_plan": "A", "u0-lead_head": "B",
+            "u0-lead_innovation": "E", "action": "next"}
+    refused = c.post("/f/p/1", base_url=base, data=data)  # no Referer at all
+    assert refused.status_code == 400
+    saved = c.post("/f/p/1", base_url=base, data=data, headers={"Referer": f"{base}/f/p/1"})
+    assert saved.status_code == 302 and saved.headers["Location"].endswith("/f/p/2")

@@ -28,7 +28,7 @@ def test_link_sets_session_and_drops_token_from_url(client, make_form):
     assert r.status_code == 302
     assert r.headers["Location"].endswith("/f/p/1")  # a fresh form: straight to the questions
     assert token not in r.headers["Location"]
-    assert r.headers["Referrer-Policy"] == "no-referrer"
+    assert r.headers["Referrer-Policy"] == "same-origin"
     assert r.headers["Cache-Control"] == "no-store"
     landing = client.get("/f/")  # still there, for resuming and for page 1's Back
     body = landing.get_data(as_text=True)
