@@ -37,6 +37,15 @@ def posts_referers(page: Any) -> list[str]:
     return referers
 
 
+def thanked_after_four_posts(page: Any, referers: list[str], live_server: str) -> None:
+    """The thank-you page, after the posts of pages 1-3 and the submit, each carrying this
+    site's Referer; nothing went wrong in the browser."""
+    assert h1(page) == "Cảm ơn ông/bà"
+    assert len(referers) == 4 and all(r.startswith(live_server + "/f/") for r in referers), \
+        referers
+    assert page.problems == []  # type: ignore[attr-defined]
+
+
 def answer(page: Any, answers: dict[str, str]) -> None:
     for field, code in answers.items():
         tap_option(page, field, code)
@@ -94,10 +103,7 @@ def test_with_scripts_a_page_is_one_request_and_history_behaves_like_page_loads(
 
     # a reload of the thank-you page still thanks; nothing is sent twice
     page.reload()
-    assert h1(page) == "Cảm ơn ông/bà"
-    assert len(referers) == 4 and all(r.startswith(live_server + "/f/") for r in referers), \
-        referers
-    assert page.problems == []  # type: ignore[attr-defined]
+    thanked_after_four_posts(page, referers, live_server)
     with app.app_context():
         s = db.session()
         response = s.scalars(select(Response)).one()
@@ -179,10 +185,7 @@ def test_without_scripts_the_form_works_through_redirects(
     assert page.url.endswith("/f/review")
     press("Gửi phiếu")
     assert page.url.endswith("/f/done")
-    assert h1(page) == "Cảm ơn ông/bà"
-    assert len(referers) == 4 and all(r.startswith(live_server + "/f/") for r in referers), \
-        referers
-    assert page.problems == []  # type: ignore[attr-defined]
+    thanked_after_four_posts(page, referers, live_server)
     with app.app_context():
         s = db.session()
         assert s.scalars(select(Form)).one().status is FormStatus.SUBMITTED
