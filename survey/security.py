@@ -53,8 +53,9 @@ def _headers(response: Response) -> Response:
     h.setdefault("X-Frame-Options", "DENY")
     # same-origin, not no-referrer: over HTTPS Flask-WTF refuses a POST whose Referer is not
     # this site (CSRF "SSL strict"), and no-referrer sent none, so every form failed there.
-    # Other sites still get no Referer; no page with a token in its address has a document
-    # (/s/<token> only redirects).
+    # Other sites get no Referer at all. Pages whose address holds a token or a poster's code
+    # (/s/<token>'s 404 and 429, /q/<code>) send it only back here, with their stylesheet,
+    # scripts and Start; the log filter above redacts it in the Referer field as well.
     h.setdefault("Referrer-Policy", REFERRER_POLICY)
     h.setdefault("Permissions-Policy", "camera=(), microphone=(), geolocation=()")
     if "request_id" in g:

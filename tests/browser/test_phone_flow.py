@@ -195,7 +195,7 @@ def test_axe_finds_no_wcag_violations_on_a_phone(
     tap_button(page, "Tiếp tục từ chỗ đã dừng")  # Back saved page 1 (empty): begun
     assert page.url.endswith("/f/p/1")
     tap_button(page, "Tiếp theo")  # nothing answered: the page comes back with its errors
-    assert page.get_by_role("alert").is_visible()
+    assert page.locator(".error-summary").is_visible()
     assert page.locator(".q.has-error").count() == 3
     # Chromium logs the deliberate 422 of a page with errors as a failed load: expected here.
     refused = [p for p in page.problems if "status of 422" in p and "/f/p/1" in p]

@@ -75,6 +75,14 @@ def test_tokens_never_reach_the_logs(caplog):
     with caplog.at_level(logging.INFO, logger="werkzeug"):
         logger.info("GET /q/ABCDEFGHIJKLMNOPQRST HTTP/1.1")  # a public QR code
     assert "ABCDEFGHIJ" not in caplog.text and "/q/[redacted]" in caplog.text
+    # gunicorn's access log passes a dict of atoms, the Referer ("f") among them: a poster
+    # page's stylesheet and Start send its address there (Referrer-Policy: same-origin)
+    access = logging.getLogger("gunicorn.access")
+    access.addFilter(RedactTokens())
+    with caplog.at_level(logging.INFO, logger="gunicorn.access"):
+        access.info('"%(r)s" %(s)s "%(f)s"', {"r": "POST /q/ABCDEFGHIJKLMNOPQRST HTTP/1.1",
+                                             "s": "302", "f": "https://x.vn/q/ABCDEFGHIJKLMNOPQRST"})
+    assert "ABCDEFGHIJ" not in caplog.text and caplog.text.count("/q/[redacted]") == 3
 
 
 def test_client_address_behind_a_trusted_proxy(database_url):
@@ -133,9 +141,10 @@ def test_the_real_server_log_has_no_token(app, make_form, tmp_path):
 
 
 def test_forms_post_over_https_with_the_referer_the_policy_lets_browsers_send(app, make_form):
-    """Behind TLS (X-Forwarded-Proto https) Flask-WTF also checks that a POST's Referer is this
-    site. Browsers send it for same-site requests under ``Referrer-Policy: same-origin``;
-    under the former ``no-referrer`` they sent none and every page save failed."""
+    """Over HTTPS Flask-WTF also checks that a POST's Referer is this site (here the request
+    is https itself; behind a proxy, ProxyFix makes it so from X-Forwarded-Proto). Browsers
+    send it for same-site requests under ``Referrer-Policy: same-origin``; under the former
+    ``no-referrer`` they sent none and every page save failed."""
     _, token = make_form()
     c = app.test_client()
     base = "https://khaosat.example.gov.vn"

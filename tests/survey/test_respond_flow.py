@@ -352,3 +352,24 @@ def test_posts_without_the_header_still_redirect(client, make_form):
     r = post_page(client, 1, PAGE1)
     assert r.status_code == 302 and r.headers["Location"].endswith("/f/p/2")
     assert "HX-Push-Url" not in r.headers
+
+
+def test_boosted_refusals_are_answered_in_place(app, make_form):
+    """An ended session (401) or a failed CSRF check (400) answers a boosted post with its
+    message page and leaves the address alone, as the page with errors does."""
+    _, token = make_form()
+    stranger = app.test_client()  # no session: the link was never opened in this browser
+    r = stranger.post("/f/p/1", headers=BOOSTED, data={"action": "next"})
+    assert r.status_code in (400, 401) and r.headers["HX-Push-Url"] == "false"
+    c = app.test_client()
+    c.get(f"/s/{token}")
+    r = c.post("/f/p/1", headers=BOOSTED, data={**PAGE1, "csrf_token": "forged",
+                                                 "action": "next"})
+    assert r.status_code == 400 and r.headers["HX-Push-Url"] == "false"
+    assert "<h1>" in r.get_data(as_text=True)  # the page that explains, not a bare error
+    html = c.get("/f/p/1").get_data(as_text=True)
+    with app.app_context(), db.write_transaction() as s:
+        s.execute(update(Campaign).values(closes_at=utcnow() - dt.timedelta(minutes=1)))
+    r = c.post("/f/p/1", headers=BOOSTED, data={**PAGE1, "csrf_token": csrf_from(html),
+                                                 "action": "next"})
+    assert r.status_code == 403 and r.headers["HX-Push-Url"] == "false"
