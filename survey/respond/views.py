@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import time
-from typing import Any
-
 from collections.abc import Callable
+from typing import Any
 
 from flask import abort, make_response, redirect, render_template, request, session, url_for
 from werkzeug.wrappers import Response as WerkzeugResponse
@@ -93,20 +92,13 @@ def _navigate(url: str, render: Callable[[], Any]) -> Any:
     ``HX-Boosted``) gets that page in this same response, and htmx puts ``url`` in the address
     bar and the history (``HX-Push-Url``): one round trip per page instead of two, which on a
     phone's network is most of the wait. Refresh, Back and bookmarks then GET ``url`` as usual.
+    Any other answer to a boosted post (a page with errors, "saved", a refusal, a proxy's
+    error page) leaves the address bar alone: the forms say ``hx-push-url="false"``.
     """
     if request.headers.get("HX-Boosted") != "true":
         return redirect(url)
     response = make_response(render())
     response.headers["HX-Push-Url"] = url
-    return response
-
-
-@bp.after_request
-def _keep_url_unless_navigating(response: Any) -> Any:
-    """A boosted POST answered in place (a page with errors, "saved", a refusal) leaves the
-    address bar and the history as they were; only ``_navigate`` moves them."""
-    if request.method == "POST" and request.headers.get("HX-Boosted") == "true":
-        response.headers.setdefault("HX-Push-Url", "false")
     return response
 
 
