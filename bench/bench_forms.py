@@ -12,6 +12,8 @@ under gunicorn with the same number of sync workers, then for each client count:
   -> POST page 1, 2, 3 -> POST /f/submit (6 requests: each post is htmx's, ``HX-Boosted``,
   and its response is the next page, the review page, the thank-you page), fresh token each
   time. Reports completed forms/s, requests/s, and p50/p99 of every request and of page POSTs.
+- ``reference_baseline``: right after ``flow``, 64 clients post those bodies to the baseline
+  app (the reference machine's condition), to scale the flow's forms/s by (below).
 - ``flow_without_scripts``: the same by a browser running no script: every post answered by
   a redirect and a GET (10 requests).
 - ``page_post``: N respondents on page 2 of an opened form post it (every question answered,
@@ -23,9 +25,9 @@ The figure that matters is ``ratio_page_post_to_baseline`` (same run, same machi
 client). Targets (issue): page POST/s >= 50 % of the baseline's; >= 40 completed forms/s;
 page POST p99 < 150 ms at 8 clients. The forms/s target is absolute, on the issue's reference
 machine where the baseline did about 315 POST/s at 64 connections;
-``forms_per_s_scaled_to_reference`` is the level's forms/s times 315 over the baseline's POST/s
-at the run's highest client count (64 by default: the reference's own condition; at 8 clients
-the baseline is held back by the client and would flatter the scaling), the figure that can be
+``forms_per_s_scaled_to_reference`` is the level's forms/s times 315 over the POST/s of the
+baseline at 64 connections (the reference's own condition) measured right after that level's
+flow (``reference_baseline``: this VM's speed drifts within a run), the figure that can be
 compared from one day's machine to another's. The client runs on the same machine and takes some of
 its CPU (``client_cpu_share`` says how much).
 
@@ -74,9 +76,10 @@ import forms_client as fc  # noqa: E402
 DEFAULT_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test_h2"
 # The issue's reference machine: the baseline app (5 sync workers, 64 connections) did about
 # 315 POST/s there, and the target is 40 completed forms/s on that machine. Machines of "the
-# same kind" differ from day to day (the baseline has measured 220-560 POST/s here), so each
-# level also reports its forms/s scaled by the baseline measured at 64 connections in the run.
+# same kind" differ from day to day (the baseline has measured 220-580 POST/s here), so each
+# level also reports its forms/s scaled by the baseline at 64 connections measured right after.
 REFERENCE_BASELINE_POST_PER_S = 315.0
+REFERENCE_CONNECTIONS = 64
 TARGET_FORMS_PER_S = 40.0
 PAGES = 3
 OPTIONS = [
@@ -301,7 +304,10 @@ def measure_level(clients: int, seconds: float, app_port: int, base_port: int,
     app_cpu, base_cpu = CpuMeter(app_port, url), CpuMeter(base_port, url)
 
     post_tokens = [tokens.pop() for _ in range(clients)]
-    # 1. complete forms, as respondents do: browsers running scripts, then browsers without
+    setup = fc.Recorder()
+    opened = asyncio.run(_open_for_posting(host, app_port, post_tokens, setup, seed_))
+    # 1. complete forms, as respondents do: browsers running scripts, then browsers without;
+    # right after the first, the baseline at the reference's 64 connections, to scale it by
     errors: dict[str, int] = {}
     walls = []
     cpu: dict[str, dict[str, float | None]] = {}
@@ -310,6 +316,15 @@ def measure_level(clients: int, seconds: float, app_port: int, base_port: int,
         rec, wall = asyncio.run(fc.respondents(host, app_port, tokens, clients, seconds, PAGES,
                                                seed=seed_, scripts=scripts))
         walls.append(wall)
+        if scripts:
+            ref_rec, ref_wall = asyncio.run(fc.page_posts(host, base_port, [
+                (fc.Browser(host, base_port, setup, random.Random(seed_ * 13 + i)),
+                 opened[i % len(opened)][1]) for i in range(REFERENCE_CONNECTIONS)], 2, seconds))
+            walls.append(ref_wall)
+            out["reference_baseline"] = {
+                "connections": REFERENCE_CONNECTIONS,
+                "per_s": round(ref_rec.page_posts / ref_wall, 1), **lat(ref_rec),
+                "errors": sum(ref_rec.errors.values())}
         cpu["form" if scripts else "form_without_scripts"] = app_cpu.per(
             before, rec.forms_completed)
         requests = sum(len(v) for v in rec.latencies.values())
@@ -331,10 +346,6 @@ def measure_level(clients: int, seconds: float, app_port: int, base_port: int,
 
     # 2. page POSTs only (page 2 of opened forms), then 3. the same bodies to the baseline
     async def posts() -> tuple[fc.Recorder, float, fc.Recorder, float]:
-        setup = fc.Recorder()
-        opened = await asyncio.gather(*(
-            fc.open_for_posting(host, app_port, post_tokens[i], 2, setup,
-                                random.Random(seed_ * 7 + i)) for i in range(clients)))
         before = app_cpu.sample()
         app_rec, app_wall = await fc.page_posts(host, app_port, opened, 2, seconds)
         cpu["page_post"] = app_cpu.per(before, app_rec.page_posts)
@@ -352,9 +363,14 @@ def measure_level(clients: int, seconds: float, app_port: int, base_port: int,
                        "errors": sum(base_rec.errors.values())}
     out["ratio_page_post_to_baseline"] = round(
         out["page_post"]["per_s"] / out["baseline"]["per_s"], 3) if base_rec.page_posts else None
-    # completed forms per baseline POST, and what that makes on the reference machine
-    out["forms_per_baseline_post"] = round(
-        out["flow"]["forms_per_s"] / out["baseline"]["per_s"], 4) if base_rec.page_posts else None
+    # completed forms per baseline POST (at 64 connections, measured right after the flow),
+    # and what that makes on the reference machine
+    ref = out["reference_baseline"]["per_s"]
+    out["forms_per_baseline_post"] = round(out["flow"]["forms_per_s"] / ref, 4) if ref else None
+    out["forms_per_s_scaled_to_reference"] = round(
+        out["forms_per_baseline_post"] * REFERENCE_BASELINE_POST_PER_S, 1) if ref else None
+    for k, v in ref_rec.errors.items():
+        errors[k] = errors.get(k, 0) + v
     for r in (app_rec, base_rec):
         for k, v in r.errors.items():
             errors[k] = errors.get(k, 0) + v
@@ -365,6 +381,14 @@ def measure_level(clients: int, seconds: float, app_port: int, base_port: int,
                                     (sum(walls) + app_wall + base_wall) / (os.cpu_count() or 1),
                                     3)
     return out
+
+
+async def _open_for_posting(host: str, port: int, tokens: list[str], recorder: fc.Recorder,
+                            seed_: int) -> list[tuple[fc.Browser, bytes]]:
+    """A respondent per token on page 2 of an opened form, ready to post it again and again."""
+    return await asyncio.gather(*(
+        fc.open_for_posting(host, port, token, 2, recorder, random.Random(seed_ * 7 + i))
+        for i, token in enumerate(tokens)))
 
 
 def main() -> int:
@@ -411,11 +435,6 @@ def main() -> int:
                 results[str(clients)] = measure_level(clients, args.seconds, app_port,
                                                       base_port, tokens, seed_=i + 1, url=url)
         low, all_levels = results[str(levels[0])], results.values()
-        reference_level = results[str(max(levels))]["baseline"]["per_s"]
-        for r in all_levels:
-            r["forms_per_s_scaled_to_reference"] = round(
-                r["flow"]["forms_per_s"] * REFERENCE_BASELINE_POST_PER_S / reference_level, 1) \
-                if reference_level else None
         out = {
             "database": url.split("://", 1)[0],
             "workers": args.workers,
