@@ -159,9 +159,18 @@ def _insert_row(conn: Connection, form_id: int, now: dt.datetime, values: dict[s
         "updated_at": now, **{k: v for k, v in values.items() if k != "now"}})
 
 
-def record_open(s: Session, form_id: int, client: ClientInfo, now: dt.datetime) -> None:
-    """A personal link was opened: note the first opening and the opening device."""
+def record_open(s: Session, form_id: int, client: ClientInfo, now: dt.datetime,
+                first: bool = False) -> None:
+    """A personal link was opened: note the first opening and the opening device.
+
+    ``first``: this transaction has just moved the form out of *pending* (or created it),
+    holding its row: a form gets paradata only once opened, so there is no row to read.
+    """
     conn = s.connection()
+    if first:
+        _insert_row(conn, form_id, now,
+                    {"link_devices": [client.device_hash] if client.device_hash else []})
+        return
     found = conn.execute(_OPEN_STATE, {"fid": form_id}).first()
     if found is None or found.status is FormStatus.SUBMITTED:
         return
@@ -212,11 +221,11 @@ def coarse_time(at: dt.datetime) -> dt.datetime:
     return dt.datetime.fromtimestamp(epoch - epoch % SUBMIT_GRAIN_SECONDS, dt.UTC)
 
 
-_FORM_ROW = (select(FormParadata.page_seconds, FormParadata.page_items,
-                    FormParadata.network_hash, FormParadata.device_hash,
-                    FormParadata.link_devices, FormParadata.honeypot_filled)
-             .where(FormParadata.form_id == bindparam("fid")))
-_DELETE_ROW = delete(FormParadata).where(FormParadata.form_id == bindparam("fid"))
+# Read and delete in one statement (PostgreSQL and SQLite 3.35+ both have RETURNING).
+_TAKE_FORM_ROW = (delete(FormParadata).where(FormParadata.form_id == bindparam("fid"))
+                  .returning(FormParadata.page_seconds, FormParadata.page_items,
+                             FormParadata.network_hash, FormParadata.device_hash,
+                             FormParadata.link_devices, FormParadata.honeypot_filled))
 _INSERT_RESPONSE_ROW = insert(ResponseParadata)
 
 
@@ -227,7 +236,7 @@ def copy_to_responses(s: Session, form: _FormLike, response_ids: Iterable[int], 
     Call inside the submit transaction, after the responses are inserted.
     """
     conn = s.connection()
-    row = conn.execute(_FORM_ROW, {"fid": form.id}).first()
+    row = conn.execute(_TAKE_FORM_ROW, {"fid": form.id}).first()
     pages: list[float | None] = [None] * sections
     items: list[int] = [0] * sections
     if row is not None:
@@ -251,5 +260,3 @@ def copy_to_responses(s: Session, form: _FormLike, response_ids: Iterable[int], 
         for rid in response_ids]
     if rows:
         conn.execute(_INSERT_RESPONSE_ROW, rows)
-    if row is not None:
-        conn.execute(_DELETE_ROW, {"fid": form.id})

@@ -282,7 +282,7 @@ def start_public_form(code: str, client: ClientInfo, visitor: Visitor) -> Public
                                                      link.questionnaire_version_id,
                                                      link.rated_unit_id)))
         issue_token(form)  # this visit's token; the raw value is dropped here, unseen
-        record_open(s, form.id, client, now)
+        record_open(s, form.id, client, now, first=True)
         # the day-long keys outlive the day on purpose: counts start at local midnight
         daily = [k for name, k in keys.items() if name != "network"]
         if daily:

@@ -462,8 +462,9 @@ def closed_units(s: Session, campaign_id: int, group_id: int, questionnaire_vers
            QuotaCell.questionnaire_version_id == questionnaire_version_id,
            QuotaCell.rated_unit_id.in_(units))
     # Cheap unlocked look first: most cells never close, and those must not serialise.
-    cells = s.execute(select(QuotaCell.id, QuotaCell.rated_unit_id, QuotaCell.close_when_full,
-                             QuotaCell.target).where(*key)).all()
+    cells = s.connection().execute(_KEY_CELLS, {
+        "cid": campaign_id, "gid": group_id, "qv": questionnaire_version_id,
+        "units": sorted(units)}).all()
     candidates = _closing_targets(cells)
     if not candidates:
         return set()
@@ -484,6 +485,15 @@ def closed_units(s: Session, campaign_id: int, group_id: int, questionnaire_vers
                Response.mode != Mode.PUBLIC)
         .group_by(Response.rated_unit_id)).tuples().all())
     return {u for u, target in targets.items() if counts.get(u, 0) >= target}
+
+
+# Every submit runs it: built once (building it cost more than running it).
+_KEY_CELLS = (select(QuotaCell.id, QuotaCell.rated_unit_id, QuotaCell.close_when_full,
+                     QuotaCell.target)
+              .where(QuotaCell.campaign_id == bindparam("cid"),
+                     QuotaCell.group_id == bindparam("gid"),
+                     QuotaCell.questionnaire_version_id == bindparam("qv"),
+                     QuotaCell.rated_unit_id.in_(bindparam("units", expanding=True))))
 
 
 def _closing_targets(cells: Iterable[Any]) -> dict[int, int]:

@@ -226,10 +226,12 @@ def open_link(raw_token: str, client: ClientInfo | None = None) -> LinkedForm | 
         return None
     with db.write_transaction() as s:
         now = utcnow()
-        if s.connection().execute(_OPEN_FORM, {"fid": found.form_id, "now": now}).rowcount:
+        first = found.status is FormStatus.PENDING and bool(
+            s.connection().execute(_OPEN_FORM, {"fid": found.form_id, "now": now}).rowcount)
+        if first:
             found = LinkedForm(found.form_id, FormStatus.OPENED)
         if client is not None:
-            record_open(s, found.form_id, client, now)
+            record_open(s, found.form_id, client, now, first=first)
     return found
 
 
@@ -381,10 +383,12 @@ def save_page(ctx: FormContext, section_index: int, page_answers: Answers,
     params = {"fid": ctx.form.id, "v_answers": merged, "now": now}
     with db.write_transaction() as s:
         conn = s.connection()
-        if (not _begin_form(conn, ctx, _START_FORM, params)
-                and conn.execute(_GATE_FORM, params).rowcount != 1):
+        began = _begin_form(conn, ctx, _START_FORM, params)
+        if not began and conn.execute(_GATE_FORM, params).rowcount != 1:
             return False  # gone, or submitted meanwhile
-        if not conn.execute(_UPDATE_DRAFT, params).rowcount:
+        # A form this save began has no draft yet: only a page save (which starts its form)
+        # and a reopen (which leaves it started) write one.
+        if began or not conn.execute(_UPDATE_DRAFT, params).rowcount:
             conn.execute(_INSERT_DRAFT, {"form_id": ctx.form.id, "answers": merged,
                                          "updated_at": now})
         if timing is not None or honeypot:

@@ -48,7 +48,7 @@ def find_form(raw: str) -> LinkedForm | None:
     """The form a live (not revoked) token opens, or None; unknown and revoked look the same."""
     if not raw or len(raw) > 64:
         return None
-    row = db.session().execute(_FIND_FORM, {"hash": hash_token(raw)}).first()
+    row = db.session().connection().execute(_FIND_FORM, {"hash": hash_token(raw)}).first()
     return LinkedForm(row.form_id, row.status) if row is not None else None
 
 

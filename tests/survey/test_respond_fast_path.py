@@ -68,13 +68,24 @@ def test_opening_a_link_reads_the_form_status_in_the_token_query(client, app, ma
     event.listen(engine, "before_cursor_execute", record)
     try:
         r = client.get(f"/s/{token}")
+        first = list(seen)
+        seen.clear()
+        again = client.get(f"/s/{token}")
     finally:
         event.remove(engine, "before_cursor_execute", record)
     assert r.headers["Location"].endswith("/f/p/1")
-    (lookup,) = [x for x in seen if "access_tokens" in x]
+    (lookup,) = [x for x in first if "access_tokens" in x]
     assert lookup.startswith("SELECT access_tokens.form_id, forms.status ")
-    # the invalid-link counter, the token with its form's status, the paradata row
+    # the invalid-link counter and the token with its form's status; the first opening then
+    # marks the form opened and adds its paradata row, which it need not read (none yet)
+    assert len([x for x in first if x.startswith("SELECT")]) == 2, first
+    assert [x.split()[:3] for x in first if x.startswith(("UPDATE", "INSERT"))] == [
+        ["UPDATE", "forms", "SET"], ["INSERT", "INTO", "form_paradata"]], first
+    # opening it again leaves the form alone and updates the paradata row it reads
+    assert again.headers["Location"].endswith("/f/p/1")
     assert len([x for x in seen if x.startswith("SELECT")]) == 3, seen
+    assert [x.split()[:2] for x in seen if x.startswith(("UPDATE", "INSERT"))] == [
+        ["UPDATE", "form_paradata"]], seen
 
 
 def test_closing_a_campaign_locks_its_pages_at_once(client, app, make_form):
