@@ -26,6 +26,8 @@ from flask import current_app, has_request_context, request
 from sqlalchemy import BigInteger, bindparam, delete, func, insert, select, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.dml import Insert
+from sqlalchemy.sql.selectable import CTE
 
 from analysis.integrity import Mode as ScanMode
 from survey.models import Form, FormStatus, Mode
@@ -126,7 +128,8 @@ _OPEN_STATE = (select(Form.status, FormParadata.form_id, FormParadata.link_devic
 _INSERT_ROW = insert(FormParadata)
 _UPDATE_OPEN = (update(FormParadata).where(FormParadata.form_id == bindparam("fid"))
                 .values(link_devices=bindparam("v_link_devices"), updated_at=bindparam("now")))
-_UPDATE_PAGE = (update(FormParadata).where(FormParadata.form_id == bindparam("fid"))
+#: One visit to a page: the values of :func:`page_params`.
+UPDATE_PAGE = (update(FormParadata).where(FormParadata.form_id == bindparam("fid"))
                 .values(page_seconds=bindparam("v_page_seconds"),
                         page_items=bindparam("v_page_items"),
                         # 0 = unknown: keep the hash seen before
@@ -159,6 +162,27 @@ def _insert_row(conn: Connection, form_id: int, now: dt.datetime, values: dict[s
         "updated_at": now, **{k: v for k, v in values.items() if k != "now"}})
 
 
+def first_open_insert(opened: CTE) -> Insert:
+    """The paradata row of a link's first opening for the form ids ``opened`` returns (a
+    PostgreSQL data-modifying CTE): the row :func:`record_open` inserts when ``first``.
+    Parameters ``now`` and ``v_link_devices``."""
+    c = FormParadata.__table__.c
+    fixed = {"page_seconds": {}, "page_items": {}, "network_hash": 0, "device_hash": 0,
+             "honeypot_filled": False}  # as _insert_row's
+    return insert(FormParadata).from_select(
+        [c.form_id, c.first_opened_at, c.link_devices, c.updated_at, *fixed],
+        select(opened.c.id, bindparam("now", type_=c.first_opened_at.type),
+               bindparam("v_link_devices", type_=c.link_devices.type),
+               bindparam("now", type_=c.updated_at.type),
+               *(bindparam(f"v_{k}", v, type_=c[k].type) for k, v in fixed.items())),
+        include_defaults=False).add_cte(opened)
+
+
+def opening_devices(client: ClientInfo) -> list[int]:
+    """A first opening's device list."""
+    return [client.device_hash] if client.device_hash else []
+
+
 def record_open(s: Session, form_id: int, client: ClientInfo, now: dt.datetime,
                 first: bool = False) -> None:
     """A personal link was opened: note the first opening and the opening device.
@@ -168,8 +192,7 @@ def record_open(s: Session, form_id: int, client: ClientInfo, now: dt.datetime,
     """
     conn = s.connection()
     if first:
-        _insert_row(conn, form_id, now,
-                    {"link_devices": [client.device_hash] if client.device_hash else []})
+        _insert_row(conn, form_id, now, {"link_devices": opening_devices(client)})
         return
     found = conn.execute(_OPEN_STATE, {"fid": form_id}).first()
     if found is None or found.status is FormStatus.SUBMITTED:
@@ -181,6 +204,30 @@ def record_open(s: Session, form_id: int, client: ClientInfo, now: dt.datetime,
     # Writers of one form's row are serialised by the form's lock or SQLite's write lock.
     if found.form_id is None or not conn.execute(_UPDATE_OPEN, params).rowcount:
         _insert_row(conn, form_id, now, {"link_devices": devices})
+
+
+def page_params(state: PageState, form_id: int, section_index: int, items: int,
+                timing: PageTiming, now: dt.datetime, honeypot: bool = False
+                ) -> dict[str, object]:
+    """The values :data:`UPDATE_PAGE` writes for one visit to a page, from ``state`` (the
+    row as read with the form): this visit's seconds added, the latest client hashes."""
+    key = str(section_index)
+    seconds = dict(state.page_seconds or {})
+    if timing.seconds is not None and math.isfinite(timing.seconds) and timing.seconds >= 0:
+        seconds[key] = float(seconds.get(key, 0.0)) + min(float(timing.seconds), MAX_PAGE_SECONDS)
+    return {"fid": form_id, "v_page_seconds": seconds,
+            "v_page_items": {**(state.page_items or {}), key: int(items)},
+            "v_network_hash": timing.client.network_hash,
+            "v_device_hash": timing.client.device_hash,
+            "v_honeypot_filled": bool(state.honeypot_filled or honeypot), "now": now}
+
+
+def page_written(state: PageState, params: dict[str, object]) -> None:
+    """``state`` as it is once ``params`` (:func:`page_params`) are written."""
+    state.exists = True
+    state.page_seconds = params["v_page_seconds"]  # type: ignore[assignment]
+    state.page_items = params["v_page_items"]  # type: ignore[assignment]
+    state.honeypot_filled = bool(params["v_honeypot_filled"])
 
 
 def record_page(s: Session | Connection, form_id: int, section_index: int, items: int,
@@ -195,24 +242,14 @@ def record_page(s: Session | Connection, form_id: int, section_index: int, items
     conn = _conn(s)
     if state is None:
         state = read_page_state(conn, form_id)
-    key = str(section_index)
-    seconds = dict(state.page_seconds or {})
-    if timing.seconds is not None and math.isfinite(timing.seconds) and timing.seconds >= 0:
-        seconds[key] = float(seconds.get(key, 0.0)) + min(float(timing.seconds), MAX_PAGE_SECONDS)
-    page_items = {**(state.page_items or {}), key: int(items)}
-    filled = bool(state.honeypot_filled or honeypot)
-    params = {"fid": form_id, "v_page_seconds": seconds, "v_page_items": page_items,
-              "v_network_hash": timing.client.network_hash,
-              "v_device_hash": timing.client.device_hash, "v_honeypot_filled": filled, "now": now}
-    if not (state.exists and conn.execute(_UPDATE_PAGE, params).rowcount):
+    params = page_params(state, form_id, section_index, items, timing, now, honeypot)
+    if not (state.exists and conn.execute(UPDATE_PAGE, params).rowcount):
         _insert_row(conn, form_id, now, {
-            "page_seconds": seconds, "page_items": page_items, "honeypot_filled": filled,
+            "page_seconds": params["v_page_seconds"], "page_items": params["v_page_items"],
+            "honeypot_filled": params["v_honeypot_filled"],
             "network_hash": timing.client.network_hash,
             "device_hash": timing.client.device_hash})
-    state.exists = True
-    state.page_seconds = seconds
-    state.page_items = page_items
-    state.honeypot_filled = filled
+    page_written(state, params)
 
 
 def coarse_time(at: dt.datetime) -> dt.datetime:

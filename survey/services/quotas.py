@@ -341,6 +341,11 @@ def count_form_begun(conn: Connection, cell_ids: Iterable[int | None], public: b
         conn.execute(_PUBLIC_BEGUN if public else _BEGUN, [{"cid": c} for c in ids])
 
 
+def begun_statement(public: bool) -> Any:
+    """The UPDATE of :func:`count_form_begun` for one cell (parameter ``cid``)."""
+    return _PUBLIC_BEGUN if public else _BEGUN
+
+
 _BEGUN = (update(QuotaCell).where(QuotaCell.id == bindparam("cid"))
           .values(started=QuotaCell.started + 1))
 _PUBLIC_BEGUN = (update(QuotaCell).where(QuotaCell.id == bindparam("cid"))

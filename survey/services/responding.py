@@ -18,8 +18,10 @@ from sqlalchemy import (
     bindparam,
     cast,
     delete,
+    exists,
     func,
     insert,
+    literal,
     select,
     update,
 )
@@ -48,12 +50,17 @@ from survey.services.paradata import (
     ClientInfo,
     PageState,
     PageTiming,
+    UPDATE_PAGE,
     copy_to_responses,
+    first_open_insert,
+    opening_devices,
+    page_params,
+    page_written,
     record_open,
     record_page,
 )
 from survey.services.questionnaires import questionnaire_by_version
-from survey.services.quotas import closed_units, count_form_begun
+from survey.services.quotas import begun_statement, closed_units, count_form_begun
 from survey.services.ratelimit import failure_counter
 from survey.services.tokens import LinkedForm, find_form
 
@@ -220,12 +227,18 @@ def open_link(raw_token: str, client: ClientInfo | None = None) -> LinkedForm | 
     every link from that network is refused for a while (:class:`TooManyAttempts`). Only the
     count is logged, never the token.
     """
-    _read_outside_transaction()
+    reads = _read_outside_transaction()
     found = lookup_limited(lambda: find_form(raw_token), client, "link")
     if found is None:
         return None
+    now = utcnow()
+    if found.status is FormStatus.PENDING and client is not None and _autocommits(reads):
+        # PostgreSQL: the first opening in one statement, its own transaction (see
+        # record_open's ``first``); matching nothing, it was opened meanwhile: as below
+        if reads.execute(_FIRST_OPEN, {"fid": found.form_id, "now": now,
+                                       "v_link_devices": opening_devices(client)}).rowcount:
+            return LinkedForm(found.form_id, FormStatus.OPENED)
     with db.write_transaction() as s:
-        now = utcnow()
         first = found.status is FormStatus.PENDING and bool(
             s.connection().execute(_OPEN_FORM, {"fid": found.form_id, "now": now}).rowcount)
         if first:
@@ -299,6 +312,46 @@ _CLAIM_FORM = (update(Form)
                .where(Form.id == bindparam("fid"), Form.status != FormStatus.SUBMITTED)
                .values(status=FormStatus.SUBMITTED, submitted_at=bindparam("now")))
 _DELETE_DRAFT = delete(Draft).where(Draft.form_id == bindparam("fid"))
+# PostgreSQL only (data-modifying CTEs), each one statement run in autocommit:
+# - a link's first opening: the form marked opened and its paradata row added;
+_FIRST_OPEN = first_open_insert(_OPEN_FORM.returning(Form.id).cte("opened"))
+# - a page save of a started form: _GATE_FORM, _UPDATE_DRAFT and the paradata's UPDATE_PAGE,
+#   the last two only if the gate matched (the gate's row lock is held to the end of the
+#   statement, as it is to the end of a transaction); it returns how many rows each changed.
+_GATED = _GATE_FORM.returning(Form.id).cte("gate")
+_GATED_DRAFT = (_UPDATE_DRAFT.where(Draft.form_id.in_(select(_GATED.c.id)))
+                .returning(Draft.form_id).cte("draft"))
+_GATED_PAGE = (UPDATE_PAGE.where(FormParadata.form_id.in_(select(_GATED.c.id)))
+               .returning(FormParadata.form_id).cte("page"))
+_SAVE_STARTED = select(*(select(func.count()).select_from(cte).scalar_subquery().label(cte.name)
+                         for cte in (_GATED, _GATED_DRAFT, _GATED_PAGE)))
+# - the first page save of a form in at most one quota cell: _START_FORM, then only if it
+#   matched, the draft inserted (there is none yet), UPDATE_PAGE and count_form_begun's cell.
+_STARTED = _START_FORM.returning(Form.id).cte("gate")
+_STARTED_DRAFT = (insert(Draft).from_select(
+    [Draft.form_id, Draft.answers, Draft.updated_at],
+    select(_STARTED.c.id, bindparam("v_answers", type_=Draft.__table__.c.answers.type),
+           bindparam("now", type_=Draft.__table__.c.updated_at.type)))
+    .returning(Draft.form_id).cte("draft"))
+_STARTED_PAGE = (UPDATE_PAGE.where(FormParadata.form_id.in_(select(_STARTED.c.id)))
+                 .returning(FormParadata.form_id).cte("page"))
+
+
+def _save_begun(cell: bool, public: bool) -> Any:
+    """The first page save in one statement, counting the form in its cell ``cid``."""
+    key = (cell, public)
+    if key not in _SAVE_BEGUN:
+        ctes = [_STARTED, _STARTED_DRAFT, _STARTED_PAGE]
+        if cell:
+            ctes.append(begun_statement(public).where(exists(select(_STARTED.c.id)))
+                        .returning(literal(1)).cte("cell"))
+        _SAVE_BEGUN[key] = select(*(
+            select(func.count()).select_from(cte).scalar_subquery().label(cte.name)
+            for cte in ctes))
+    return _SAVE_BEGUN[key]
+
+
+_SAVE_BEGUN: dict[tuple[bool, bool], Any] = {}
 _INSERT_RESPONSES = insert(Response).returning(Response.id, sort_by_parameter_order=True)
 
 
@@ -311,6 +364,13 @@ def _read_outside_transaction() -> Connection:
     if not s.in_transaction() and s.get_bind().dialect.name == "postgresql":
         return s.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
     return s.connection()
+
+
+def _autocommits(conn: Connection) -> bool:
+    """Whether ``conn`` (from :func:`_read_outside_transaction`) runs each statement as its
+    own transaction (PostgreSQL only). A write that fits in one statement then costs no
+    BEGIN and COMMIT round trips: see :data:`_FIRST_OPEN` and :data:`_SAVE_STARTED`."""
+    return conn.get_execution_options().get("isolation_level") == "AUTOCOMMIT"
 
 
 def _units(conn: Connection, ids: list[int]) -> dict[int, UnitInfo]:
@@ -381,21 +441,44 @@ def save_page(ctx: FormContext, section_index: int, page_answers: Answers,
         merged[key] = ctx.questionnaire.visible_answers(current)
     now = utcnow()
     params = {"fid": ctx.form.id, "v_answers": merged, "now": now}
-    with db.write_transaction() as s:
-        conn = s.connection()
-        began = _begin_form(conn, ctx, _START_FORM, params)
-        if not began and conn.execute(_GATE_FORM, params).rowcount != 1:
-            return False  # gone, or submitted meanwhile
-        # A form this save began has no draft yet: only a page save (which starts its form)
-        # and a reopen (which leaves it started) write one.
-        if began or not conn.execute(_UPDATE_DRAFT, params).rowcount:
-            conn.execute(_INSERT_DRAFT, {"form_id": ctx.form.id, "answers": merged,
-                                         "updated_at": now})
-        if timing is not None or honeypot:
-            items = sum(sum(1 for q in section.questions if q.visible(v)) for v in merged.values())
-            record_page(conn, ctx.form.id, section_index, items,
-                        timing or PageTiming(None, ClientInfo()), now, honeypot=honeypot,
-                        state=ctx.paradata)
+    page: dict[str, Any] | None = None
+    if timing is not None or honeypot:
+        items = sum(sum(1 for q in section.questions if q.visible(v)) for v in merged.values())
+        page = page_params(ctx.paradata, ctx.form.id, section_index, items,
+                           timing or PageTiming(None, ClientInfo()), now, honeypot)
+    saved = {"draft": 0, "page": 0}
+    reads = _read_outside_transaction()
+    cells = sorted({a.cell_id for a in ctx.assignments if a.cell_id is not None})
+    if page is not None and ctx.paradata.exists and _autocommits(reads):
+        # PostgreSQL: the save in one statement, its own transaction (see _SAVE_STARTED)
+        if ctx.form.status is FormStatus.STARTED:
+            gate, *done = reads.execute(_SAVE_STARTED, {**params, **page}).one()
+            if not gate:
+                return False  # gone, or submitted meanwhile
+            saved = dict(zip(saved, done))
+        elif len(cells) <= 1:  # pending or opened: this save begins it, unless begun meanwhile
+            gate, *done = reads.execute(_save_begun(bool(cells), ctx.form.mode is Mode.PUBLIC),
+                                        {**params, **page, "cid": cells[0] if cells else 0}
+                                        ).one()
+            if gate:
+                saved = dict(zip(saved, done))
+    if not all(saved.values()):  # not saved in one statement: a row to insert, or SQLite
+        with db.write_transaction() as s:
+            conn = s.connection()
+            began = _begin_form(conn, ctx, _START_FORM, params)
+            if not began and conn.execute(_GATE_FORM, params).rowcount != 1:
+                return False  # gone, or submitted meanwhile
+            # A form this save began has no draft yet: only a page save (which starts its
+            # form) and a reopen (which leaves it started) write one.
+            if not saved["draft"] and (began or not conn.execute(_UPDATE_DRAFT, params).rowcount):
+                conn.execute(_INSERT_DRAFT, {"form_id": ctx.form.id, "answers": merged,
+                                             "updated_at": now})
+            if page is not None and not saved["page"]:
+                record_page(conn, ctx.form.id, section_index, items,
+                            timing or PageTiming(None, ClientInfo()), now, honeypot=honeypot,
+                            state=ctx.paradata)
+    if page is not None and saved["page"]:
+        page_written(ctx.paradata, page)
     ctx.answers.clear()
     ctx.answers.update(merged)
     return True

@@ -81,3 +81,55 @@ def test_concurrent_page_saves_on_many_forms_never_fail_locked(app, make_form):
 @pytest.mark.parametrize("bad", ["", "x" * 65])
 def test_absurd_tokens_are_rejected_without_a_query(client, bad):
     assert client.get(f"/s/{bad}").status_code == 404
+
+
+def test_page_saves_racing_a_submit_leave_no_draft_or_form_paradata(app, make_form):
+    """Tabs saving pages as the web pages do (page times: on PostgreSQL one statement each,
+    gated on the form's row) while the form is submitted: each save lands before the submit
+    or is refused, so the submit takes everything and leaves nothing on the identity side."""
+    from survey.models.integrity import FormParadata, ResponseParadata
+    from survey.models import utcnow
+    from survey.services.paradata import ClientInfo, PageTiming, record_open
+
+    timing = PageTiming(15.0, ClientInfo(1, 2))
+    forms = [make_form(email=f"r{i}@example.vn")[0] for i in range(4)]
+    for form_id in forms:
+        with app.app_context():
+            with db.write_transaction() as s:
+                record_open(s, form_id, ClientInfo(1, 2), utcnow())
+            ctx = load_form(form_id)
+            key = str(ctx.assignments[0].id)
+            for i in range(len(ctx.questionnaire.sections)):
+                assert save_page(ctx, i, {key: ANSWERS}, timing)
+        n = 8
+        barrier = threading.Barrier(n)
+        outcomes: list[object] = []
+        errors: list[BaseException] = []
+
+        def worker(i: int, form_id: int = form_id) -> None:
+            try:
+                with app.app_context():
+                    ctx = load_form(form_id)
+                    key = str(ctx.assignments[0].id)
+                    db.session().close()
+                    barrier.wait()
+                    outcomes.append(submit_form(ctx) if i == 0
+                                    else save_page(ctx, i % 2, {key: ANSWERS}, timing))
+            except BaseException as exc:  # pragma: no cover - reported below
+                errors.append(exc)
+
+        threads = [threading.Thread(target=worker, args=(i,)) for i in range(n)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert not errors, errors
+        assert SubmitOutcome.SUBMITTED in outcomes
+        with app.app_context():
+            s = db.session()
+            assert s.get(Form, form_id).status is FormStatus.SUBMITTED
+            assert s.get(Draft, form_id) is None and s.get(FormParadata, form_id) is None
+    with app.app_context():
+        s = db.session()
+        assert s.scalar(select(func.count()).select_from(Response)) == len(forms)
+        assert s.scalar(select(func.count()).select_from(ResponseParadata)) == len(forms)

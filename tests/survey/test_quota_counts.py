@@ -21,7 +21,7 @@ from survey.models import Assignment, CampaignStatus, Form, Respondent, utcnow
 from survey.models.quota import QuotaCell
 from survey.services.campaigns import create_campaign_from_config, find_campaign
 from survey.services.console import move_deadline, reopen_form, set_campaign_status
-from survey.services.paradata import ClientInfo
+from survey.services.paradata import ClientInfo, PageTiming, record_open
 from survey.services.public import Visitor, create_public_links, public_code, start_public_form
 from survey.services.quotas import quota_state, refresh_quota_counts
 from survey.services.respondents import import_respondents
@@ -62,12 +62,18 @@ def _forms_of(external_id: str) -> list[int]:
         .where(Respondent.external_id == external_id).order_by(Form.id)))
 
 
-def _answer_everything(form_id: int) -> None:
-    """Every page of the form saved with the first option of each question."""
+def _answer_everything(form_id: int, web: bool = False) -> None:
+    """Every page of the form saved with the first option of each question; ``web``: as the
+    respondent's pages do it, after opening the link (paradata and page times recorded,
+    which on PostgreSQL saves each page in one statement)."""
+    if web:
+        with db.write_transaction() as s:
+            record_open(s, form_id, ClientInfo(network_hash=3, device_hash=4), utcnow())
     ctx = load_form(form_id)
     for page, section in enumerate(ctx.questionnaire.sections):
         picks = {q.id: q.options[0].code for q in section.questions if q.options}
-        assert save_page(ctx, page, {str(a.id): dict(picks) for a in ctx.assignments})
+        assert save_page(ctx, page, {str(a.id): dict(picks) for a in ctx.assignments},
+                         PageTiming(20.0, ClientInfo()) if web else None)
 
 
 def _assert_counts_hold(campaign_id: int) -> None:
@@ -96,16 +102,16 @@ def test_counts_equal_a_recount_through_imports_saves_submits_reopens_and_public
         # B1's form rating S-NOIVU saved twice: one more started form in its source's cell
         noivu = next(f for f in _forms_of("B1")
                      if load_form(f).assignments[0].rated_unit.code == "S-NOIVU")
-        for _ in range(2):
+        for timing in (None, PageTiming(9.0, ClientInfo())):  # (then with paradata)
             ctx = load_form(noivu)
-            assert save_page(ctx, 0, {str(a.id): {} for a in ctx.assignments})
+            assert save_page(ctx, 0, {str(a.id): {} for a in ctx.assignments}, timing)
         assert _cell(cid, *rates_departments, "H-CANGLONG").started == 1
         assert _cell(cid, *rates_departments, "H-CAUKE").started == 0
         _assert_counts_hold(cid)
 
         # D1 answers and submits; then the contractor reopens the form
         (own,) = _forms_of("D1")
-        _answer_everything(own)
+        _answer_everything(own, web=True)
         assert submit_form(load_form(own)) is SubmitOutcome.SUBMITTED
         d1_cell = _cell(cid, "tinh-lanh-dao-phong-so", "S-NOIVU")
         assert (d1_cell.invited, d1_cell.started, d1_cell.completed) == (1, 1, 1)
@@ -121,7 +127,7 @@ def test_counts_equal_a_recount_through_imports_saves_submits_reopens_and_public
                                         Visitor(browser="b1"))
         assert started.form_id is not None
         ctx = load_form(started.form_id)
-        assert save_page(ctx, 0, {str(ctx.assignments[0].id): {}})
+        assert save_page(ctx, 0, {str(ctx.assignments[0].id): {}}, PageTiming(4.0, ClientInfo()))
         citizens = _cell(cid, "tinh-nguoi-dan", "S-NOIVU")
         assert (citizens.invited, citizens.started, citizens.public_started) == (0, 0, 1)
         _assert_counts_hold(cid)
@@ -176,7 +182,7 @@ def test_migration_0011_backfills_what_the_services_keep(app, tmp_path):
         _open_fieldwork("TVH-2023")
         _import(tmp_path, PEOPLE)
         (own,) = _forms_of("D1")
-        _answer_everything(own)
+        _answer_everything(own, web=True)
         expected = quota_state(campaign.id)
         spec = importlib.util.spec_from_file_location("migration_0011", MIGRATION)
         assert spec is not None and spec.loader is not None

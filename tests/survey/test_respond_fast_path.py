@@ -4,13 +4,15 @@ question fragments, core statements) must keep: the same answers, states and pag
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 from sqlalchemy import event, select, update
 
 from survey import db
-from survey.models import Campaign, CampaignStatus, Draft, Form, FormStatus, Unit
+from survey.models import Campaign, CampaignStatus, Draft, Form, FormStatus, Unit, utcnow
 from survey.models.integrity import FormParadata
-from survey.services.paradata import ClientInfo, PageTiming
+from survey.services.paradata import ClientInfo, PageTiming, record_open
 from survey.services.responding import SubmitOutcome, load_form, save_page, submit_form
 from tests.conftest import csrf_from
 
@@ -55,37 +57,117 @@ def test_a_page_saved_after_submit_leaves_no_draft(app, make_form):
         assert db.session().get(Form, form_id).status is FormStatus.SUBMITTED
 
 
+@contextmanager
+def statements(app) -> Iterator[list[tuple[str, bool]]]:  # noqa: ANN001
+    """The statements run meanwhile, each with whether it was its own transaction
+    (PostgreSQL in autocommit: no BEGIN and COMMIT round trips around it)."""
+    seen: list[tuple[str, bool]] = []
+
+    def record(conn, cursor, statement, *args):  # noqa: ANN001, ANN202
+        own = getattr(conn.connection.dbapi_connection, "autocommit", False) is True
+        seen.append((" ".join(statement.split()), own))
+
+    engine = app.extensions["db_engine"]
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        yield seen
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+
+
+def writes(seen: list[tuple[str, bool]]) -> list[tuple[str, ...]]:
+    """Each writing statement as (the tables it changes, in order..., "own" if it was its
+    own transaction)."""
+    out = []
+    for sql, own in seen:
+        if sql.startswith(("UPDATE", "INSERT", "DELETE", "WITH")):
+            tables = re.findall(r"(?:UPDATE|INSERT INTO|DELETE FROM) (\w+)", sql)
+            out.append((*tables, *(("own",) if own else ())))
+    return out
+
+
 def test_opening_a_link_reads_the_form_status_in_the_token_query(client, app, make_form):
     """Where a link leads depends on the form's status (page 1 of a fresh form, the landing
     page of a begun one): it comes with the token lookup, not from a statement more."""
     _, token = make_form()
-    engine = app.extensions["db_engine"]
-    seen: list[str] = []
-
-    def record(conn, cursor, statement, *args):  # noqa: ANN001, ANN202
-        seen.append(" ".join(statement.split()))
-
-    event.listen(engine, "before_cursor_execute", record)
-    try:
+    postgres = app.extensions["db_engine"].dialect.name == "postgresql"
+    with statements(app) as first:
         r = client.get(f"/s/{token}")
-        first = list(seen)
-        seen.clear()
-        again = client.get(f"/s/{token}")
-    finally:
-        event.remove(engine, "before_cursor_execute", record)
+    with statements(app) as again:
+        second = client.get(f"/s/{token}")
     assert r.headers["Location"].endswith("/f/p/1")
-    (lookup,) = [x for x in first if "access_tokens" in x]
+    (lookup,) = [x for x, _ in first if "access_tokens" in x]
     assert lookup.startswith("SELECT access_tokens.form_id, forms.status ")
     # the invalid-link counter and the token with its form's status; the first opening then
-    # marks the form opened and adds its paradata row, which it need not read (none yet)
-    assert len([x for x in first if x.startswith("SELECT")]) == 2, first
-    assert [x.split()[:3] for x in first if x.startswith(("UPDATE", "INSERT"))] == [
-        ["UPDATE", "forms", "SET"], ["INSERT", "INTO", "form_paradata"]], first
+    # marks the form opened and adds its paradata row, which it need not read (none yet):
+    # on PostgreSQL in one statement, its own transaction
+    assert len([x for x, _ in first if x.startswith("SELECT")]) == 2, first
+    assert writes(first) == ([("forms", "form_paradata", "own")] if postgres
+                             else [("forms",), ("form_paradata",)]), first
     # opening it again leaves the form alone and updates the paradata row it reads
-    assert again.headers["Location"].endswith("/f/p/1")
-    assert len([x for x in seen if x.startswith("SELECT")]) == 3, seen
-    assert [x.split()[:2] for x in seen if x.startswith(("UPDATE", "INSERT"))] == [
-        ["UPDATE", "form_paradata"]], seen
+    assert second.headers["Location"].endswith("/f/p/1")
+    assert len([x for x, _ in again if x.startswith("SELECT")]) == 3, again
+    assert writes(again) == [("form_paradata",)], again
+
+
+def test_each_page_save_is_one_statement_on_postgresql(client, app, make_form):
+    """A page POST reads the form, then writes the draft, the form's status and the page's
+    paradata: on PostgreSQL in one statement, its own transaction (no BEGIN and COMMIT round
+    trips); on SQLite in one transaction. What is stored is the same."""
+    form_id, token = make_form()
+    postgres = app.extensions["db_engine"].dialect.name == "postgresql"
+    client.get(f"/s/{token}")
+    page = client.get("/f/p/1").get_data(as_text=True)
+    with statements(app) as first:
+        r = client.post("/f/p/1", data={"csrf_token": csrf_from(page), "action": "next",
+                                        **{f"u0-{k}": v for k, v in PAGE1.items()}})
+    assert r.status_code == 302
+    page = client.get("/f/p/1").get_data(as_text=True)
+    with statements(app) as again:
+        r = client.post("/f/p/1", data={"csrf_token": csrf_from(page), "action": "next",
+                                        **{f"u0-{k}": v for k, v in PAGE1.items()},
+                                        "u0-lead_plan": "C"})
+    assert r.status_code == 302
+    for seen in (first, again):
+        (read,) = [x for x, _ in seen if x.startswith("SELECT")]  # the form, in one query
+        assert read.startswith("SELECT forms.id, "), seen
+    if postgres:
+        assert writes(first) == [("forms", "drafts", "form_paradata", "own")], first
+        assert writes(again) == [("forms", "drafts", "form_paradata", "own")], again
+    else:
+        assert writes(first) == [("forms",), ("drafts",), ("form_paradata",)], first
+        assert writes(again) == [("forms",), ("drafts",), ("form_paradata",)], again
+    with app.app_context():
+        form = db.session().get(Form, form_id)
+        assert form.status is FormStatus.STARTED and form.started_at is not None
+        ctx = load_form(form_id)
+        assert ctx.answers_for(ctx.assignments[0]) == {**PAGE1, "lead_plan": "C"}
+        row = db.session().get(FormParadata, form_id)
+        assert set(row.page_seconds) == {"0"} and row.page_items == {"0": 3}
+        assert row.link_devices and row.device_hash
+
+
+def test_a_timed_page_save_after_submit_changes_nothing(app, make_form):
+    """The tab left open, saving as the web pages do (page times, so in one statement on
+    PostgreSQL) after the form was submitted elsewhere: refused, no draft or paradata left."""
+    form_id, _ = make_form()
+    with app.app_context():
+        with db.write_transaction() as s:
+            record_open(s, form_id, ClientInfo(1, 2), utcnow())
+        fresh = load_form(form_id)
+        key = str(fresh.assignments[0].id)
+        timing = PageTiming(30.0, ClientInfo(1, 2))
+        assert save_page(fresh, 0, {key: PAGE1}, timing)
+        stale = load_form(form_id)  # started, with its paradata: the one-statement save
+        for i, section in enumerate(fresh.questionnaire.sections):
+            assert save_page(fresh, i, {key: {q.id: q.options[0].code if q.options else 1
+                                              for q in section.questions
+                                              if q.type.is_choice}}, timing)
+        assert submit_form(load_form(form_id)) is SubmitOutcome.SUBMITTED
+        assert save_page(stale, 1, {key: {}}, timing) is False
+        s = db.session()
+        assert s.get(Draft, form_id) is None and s.get(FormParadata, form_id) is None
+        assert s.get(Form, form_id).status is FormStatus.SUBMITTED
 
 
 def test_closing_a_campaign_locks_its_pages_at_once(client, app, make_form):
