@@ -12,8 +12,9 @@ under gunicorn with the same number of sync workers, then for each client count:
   -> POST page 1, 2, 3 -> POST /f/submit (6 requests: each post is htmx's, ``HX-Boosted``,
   and its response is the next page, the review page, the thank-you page), fresh token each
   time. Reports completed forms/s, requests/s, and p50/p99 of every request and of page POSTs.
-- ``reference_baseline``: right after ``flow``, 64 clients post those bodies to the baseline
-  app (the reference machine's condition), to scale the flow's forms/s by (below).
+- ``reference_baseline``: 64 clients post those bodies to the baseline app (the reference
+  machine's condition), half of the time right before ``flow`` and half right after, to scale
+  the flow's forms/s by (below).
 - ``flow_without_scripts``: the same by a browser running no script: every post answered by
   a redirect and a GET (10 requests).
 - ``page_post``: N respondents on page 2 of an opened form post it (every question answered,
@@ -26,9 +27,10 @@ client). Targets (issue): page POST/s >= 50 % of the baseline's; >= 40 completed
 page POST p99 < 150 ms at 8 clients. The forms/s target is absolute, on the issue's reference
 machine where the baseline did about 315 POST/s at 64 connections;
 ``forms_per_s_scaled_to_reference`` is the level's forms/s times 315 over the POST/s of the
-baseline at 64 connections (the reference's own condition) measured right after that level's
-flow (``reference_baseline``: this VM's speed drifts within a run), the figure that can be
-compared from one day's machine to another's. The client runs on the same machine and takes some of
+baseline at 64 connections (the reference's own condition) measured around that level's
+flow, half just before and half just after (``reference_baseline``: this VM's speed drifts
+within a run, and the two halves bracket the flow), the figure that can be compared from one
+day's machine to another's. The client runs on the same machine and takes some of
 its CPU (``client_cpu_share`` says how much).
 
 ``cpu_ms`` (Linux, from ``/proc``): CPU time per completed form and per page POST of the
@@ -77,7 +79,7 @@ DEFAULT_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test_h2"
 # The issue's reference machine: the baseline app (5 sync workers, 64 connections) did about
 # 315 POST/s there, and the target is 40 completed forms/s on that machine. Machines of "the
 # same kind" differ from day to day (the baseline has measured 220-580 POST/s here), so each
-# level also reports its forms/s scaled by the baseline at 64 connections measured right after.
+# level also reports its forms/s scaled by the baseline at 64 connections measured around it.
 REFERENCE_BASELINE_POST_PER_S = 315.0
 REFERENCE_CONNECTIONS = 64
 TARGET_FORMS_PER_S = 40.0
@@ -307,24 +309,34 @@ def measure_level(clients: int, seconds: float, app_port: int, base_port: int,
     setup = fc.Recorder()
     opened = asyncio.run(_open_for_posting(host, app_port, post_tokens, setup, seed_))
     # 1. complete forms, as respondents do: browsers running scripts, then browsers without;
-    # right after the first, the baseline at the reference's 64 connections, to scale it by
+    # around the first, the baseline at the reference's 64 connections, to scale it by
     errors: dict[str, int] = {}
     walls = []
     cpu: dict[str, dict[str, float | None]] = {}
+    ref_browsers = [(fc.Browser(host, base_port, setup, random.Random(seed_ * 13 + i)),
+                     opened[i % len(opened)][1]) for i in range(REFERENCE_CONNECTIONS)]
+    ref_halves: list[tuple[fc.Recorder, float]] = []
     for name, scripts in (("flow", True), ("flow_without_scripts", False)):
+        if scripts:  # the reference's first half, right before the flow
+            ref_halves.append(asyncio.run(fc.page_posts(host, base_port, ref_browsers, 2,
+                                                        seconds / 2)))
         before = app_cpu.sample()
         rec, wall = asyncio.run(fc.respondents(host, app_port, tokens, clients, seconds, PAGES,
                                                seed=seed_, scripts=scripts))
         walls.append(wall)
-        if scripts:
-            ref_rec, ref_wall = asyncio.run(fc.page_posts(host, base_port, [
-                (fc.Browser(host, base_port, setup, random.Random(seed_ * 13 + i)),
-                 opened[i % len(opened)][1]) for i in range(REFERENCE_CONNECTIONS)], 2, seconds))
-            walls.append(ref_wall)
+        if scripts:  # and its second half, right after
+            ref_halves.append(asyncio.run(fc.page_posts(host, base_port, ref_browsers, 2,
+                                                        seconds / 2)))
+            walls.extend(w for _, w in ref_halves)
+            ref_rec = fc.Recorder()
+            for r, _ in ref_halves:
+                ref_rec.merge(r)
+            ref_wall = sum(w for _, w in ref_halves)
             out["reference_baseline"] = {
                 "connections": REFERENCE_CONNECTIONS,
-                "per_s": round(ref_rec.page_posts / ref_wall, 1), **lat(ref_rec),
-                "errors": sum(ref_rec.errors.values())}
+                "per_s": round(ref_rec.page_posts / ref_wall, 1),
+                "per_s_before_and_after": [round(r.page_posts / w, 1) for r, w in ref_halves],
+                **lat(ref_rec), "errors": sum(ref_rec.errors.values())}
         cpu["form" if scripts else "form_without_scripts"] = app_cpu.per(
             before, rec.forms_completed)
         requests = sum(len(v) for v in rec.latencies.values())
@@ -363,7 +375,7 @@ def measure_level(clients: int, seconds: float, app_port: int, base_port: int,
                        "errors": sum(base_rec.errors.values())}
     out["ratio_page_post_to_baseline"] = round(
         out["page_post"]["per_s"] / out["baseline"]["per_s"], 3) if base_rec.page_posts else None
-    # completed forms per baseline POST (at 64 connections, measured right after the flow),
+    # completed forms per baseline POST (at 64 connections, measured around the flow),
     # and what that makes on the reference machine
     ref = out["reference_baseline"]["per_s"]
     out["forms_per_baseline_post"] = round(out["flow"]["forms_per_s"] / ref, 4) if ref else None

@@ -54,6 +54,15 @@ class Recorder:
     def error(self, what: str) -> None:
         self.errors[what] = self.errors.get(what, 0) + 1
 
+    def merge(self, other: Recorder) -> None:
+        """Add ``other``'s latencies, errors and counts to these."""
+        for kind, values in other.latencies.items():
+            self.latencies.setdefault(kind, []).extend(values)
+        for what, n in other.errors.items():
+            self.errors[what] = self.errors.get(what, 0) + n
+        self.forms_completed += other.forms_completed
+        self.page_posts += other.page_posts
+
 
 class Browser:
     """One respondent: a cookie jar and a way to send requests to ``host:port``."""
