@@ -107,10 +107,6 @@ def _build_page_class(questionnaire: Questionnaire, section_index: int, n_units:
     return type(f"Page{section_index}", (FlaskForm,), fields)
 
 
-class SubmitForm(FlaskForm):
-    """The final submit: nothing but the CSRF token."""
-
-
 def page_data(questionnaire: Questionnaire, section_index: int,
               answers_by_unit: list[dict[str, Any]]) -> dict[str, Any]:
     """Initial field data for a page from saved answers."""

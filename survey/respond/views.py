@@ -12,7 +12,7 @@ from werkzeug.wrappers import Response as WerkzeugResponse
 from survey.respond import bp
 from survey.i18n import current_language
 from survey.models import Mode
-from survey.respond.forms import FieldView, SubmitForm, field_name, page_answers, validate_page
+from survey.respond.forms import FieldView, field_name, page_answers, validate_page
 from survey.respond.pages import page_blocks, review_sections
 from survey.services.paradata import PageTiming, current_client
 from survey.services.responding import (
@@ -208,7 +208,7 @@ def review() -> Any:
 
 
 def _render_review(ctx: FormContext) -> str:
-    return render_template("respond/review.html", ctx=ctx, form=SubmitForm(),
+    return render_template("respond/review.html", ctx=ctx,
                            incomplete=ctx.first_incomplete_section(),
                            review=review_sections(ctx))
 
