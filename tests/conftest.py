@@ -6,7 +6,8 @@ from __future__ import annotations
 import datetime as dt
 import os
 import re
-from collections.abc import Callable, Iterator
+import threading
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 import pytest
@@ -83,6 +84,25 @@ def client(app: Flask) -> FlaskClient:
 
 
 CSRF_RE = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"')
+
+
+def run_threads(work: Callable[[Any], None], args: Iterable[Any]) -> list[BaseException]:
+    """``work(arg)`` for each of ``args``, each in its own thread, all started before any is
+    awaited; what they raised (concurrency tests assert it is nothing)."""
+    errors: list[BaseException] = []
+
+    def run(arg: Any) -> None:
+        try:
+            work(arg)
+        except BaseException as exc:  # pragma: no cover - reported by the caller
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run, args=(a,)) for a in args]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return errors
 
 
 def csrf_from(html: str) -> str:

@@ -8,8 +8,11 @@ import pytest
 from sqlalchemy import func, select
 
 from survey import db
-from survey.models import Draft, Form, FormStatus, Response
+from survey.models import Draft, Form, FormStatus, Response, utcnow
+from survey.models.integrity import FormParadata, ResponseParadata
+from survey.services.paradata import ClientInfo, PageTiming, record_open
 from survey.services.responding import SubmitOutcome, load_form, save_page, submit_form
+from tests.conftest import run_threads
 
 ANSWERS = {"lead_plan": "A", "lead_head": "B", "lead_innovation": "C", "proc_public": "A",
            "proc_ontime": "A", "egov_online": "B"}
@@ -29,23 +32,15 @@ def test_twenty_concurrent_submits_store_exactly_one_response(app, make_form, da
     n = 20
     barrier = threading.Barrier(n)
     outcomes: list[SubmitOutcome] = []
-    errors: list[BaseException] = []
 
-    def worker() -> None:
-        try:
-            with app.app_context():
-                ctx = load_form(form_id)
-                db.session().close()  # hold no pooled connection while waiting for the others
-                barrier.wait()
-                outcomes.append(submit_form(ctx))
-        except BaseException as exc:  # pragma: no cover - reported below
-            errors.append(exc)
+    def worker(_: int) -> None:
+        with app.app_context():
+            ctx = load_form(form_id)
+            db.session().close()  # hold no pooled connection while waiting for the others
+            barrier.wait()
+            outcomes.append(submit_form(ctx))
 
-    threads = [threading.Thread(target=worker) for _ in range(n)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    errors = run_threads(worker, range(n))
     assert not errors, errors
     assert outcomes.count(SubmitOutcome.SUBMITTED) == 1
     assert outcomes.count(SubmitOutcome.ALREADY_SUBMITTED) == n - 1
@@ -58,21 +53,13 @@ def test_twenty_concurrent_submits_store_exactly_one_response(app, make_form, da
 
 def test_concurrent_page_saves_on_many_forms_never_fail_locked(app, make_form):
     forms = [make_form(email=f"p{i}@example.vn")[0] for i in range(8)]
-    errors: list[BaseException] = []
 
     def worker(form_id: int) -> None:
-        try:
-            _complete(app, form_id)
-            with app.app_context():
-                assert submit_form(load_form(form_id)) is SubmitOutcome.SUBMITTED
-        except BaseException as exc:
-            errors.append(exc)
+        _complete(app, form_id)
+        with app.app_context():
+            assert submit_form(load_form(form_id)) is SubmitOutcome.SUBMITTED
 
-    threads = [threading.Thread(target=worker, args=(f,)) for f in forms]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    errors = run_threads(worker, forms)
     assert not errors, errors  # no "database is locked" on SQLite
     with app.app_context():
         assert db.session().scalar(select(func.count()).select_from(Response)) == len(forms)
@@ -87,10 +74,6 @@ def test_page_saves_racing_a_submit_leave_no_draft_or_form_paradata(app, make_fo
     """Tabs saving pages as the web pages do (page times: on PostgreSQL one statement each,
     gated on the form's row) while the form is submitted: each save lands before the submit
     or is refused, so the submit takes everything and leaves nothing on the identity side."""
-    from survey.models.integrity import FormParadata, ResponseParadata
-    from survey.models import utcnow
-    from survey.services.paradata import ClientInfo, PageTiming, record_open
-
     timing = PageTiming(15.0, ClientInfo(1, 2))
     forms = [make_form(email=f"r{i}@example.vn")[0] for i in range(4)]
     for form_id in forms:
@@ -104,25 +87,17 @@ def test_page_saves_racing_a_submit_leave_no_draft_or_form_paradata(app, make_fo
         n = 8
         barrier = threading.Barrier(n)
         outcomes: list[object] = []
-        errors: list[BaseException] = []
 
         def worker(i: int, form_id: int = form_id) -> None:
-            try:
-                with app.app_context():
-                    ctx = load_form(form_id)
-                    key = str(ctx.assignments[0].id)
-                    db.session().close()
-                    barrier.wait()
-                    outcomes.append(submit_form(ctx) if i == 0
-                                    else save_page(ctx, i % 2, {key: ANSWERS}, timing))
-            except BaseException as exc:  # pragma: no cover - reported below
-                errors.append(exc)
+            with app.app_context():
+                ctx = load_form(form_id)
+                key = str(ctx.assignments[0].id)
+                db.session().close()
+                barrier.wait()
+                outcomes.append(submit_form(ctx) if i == 0
+                                else save_page(ctx, i % 2, {key: ANSWERS}, timing))
 
-        threads = [threading.Thread(target=worker, args=(i,)) for i in range(n)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
+        errors = run_threads(worker, range(n))
         assert not errors, errors
         assert SubmitOutcome.SUBMITTED in outcomes
         with app.app_context():

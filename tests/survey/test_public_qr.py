@@ -44,7 +44,7 @@ from survey.services.public import (
 from survey.services.qr import qr_matrix_reference
 from survey.services.questionnaires import publish_questionnaire
 from survey.services.responding import MAX_TOKEN_FAILURES
-from tests.conftest import csrf_from
+from tests.conftest import csrf_from, run_threads
 from tests.survey.test_qr_cards import pdf_pages, pdf_qr_matrices, pdf_text
 from tests.survey.test_respond_flow import PAGE1, PAGE2, post_page
 
@@ -292,24 +292,16 @@ def test_concurrent_scans_never_overshoot_the_daily_cap(app, links):
     n = 8
     barrier = threading.Barrier(n)
     outcomes: list[PublicStart] = []
-    errors: list[BaseException] = []
 
     def scan(i: int) -> None:
-        try:
-            with app.test_request_context():
-                barrier.wait()
-                outcomes.append(start_public_form(
-                    code, ClientInfo(network_hash=1000 + i, device_hash=i + 1),
-                    Visitor(browser=f"b{i}")))
-                db.session().close()
-        except BaseException as exc:  # pragma: no cover - reported below
-            errors.append(exc)
+        with app.test_request_context():
+            barrier.wait()
+            outcomes.append(start_public_form(
+                code, ClientInfo(network_hash=1000 + i, device_hash=i + 1),
+                Visitor(browser=f"b{i}")))
+            db.session().close()
 
-    threads = [threading.Thread(target=scan, args=(i,)) for i in range(n)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    errors = run_threads(scan, range(n))
     assert not errors, errors
     assert sum(o.form_id is not None for o in outcomes) == 3
     assert [o.refusal for o in outcomes].count(Refusal.DAILY_CAP) == n - 3

@@ -25,7 +25,7 @@ from survey.services.campaigns import create_campaign_from_config
 from survey.services.quotas import quota_state
 from survey.services.respondents import import_respondents
 from survey.services.responding import SubmitOutcome, load_form, submit_form
-from tests.conftest import csrf_from
+from tests.conftest import csrf_from, run_threads
 
 ANSWERS = {"lead_plan": "A", "lead_head": "B", "lead_innovation": "C", "proc_public": "A",
            "proc_ontime": "A", "egov_online": "B"}
@@ -76,23 +76,15 @@ def _complete_all(form_ids: list[int]) -> None:
 def _submit_concurrently(app, form_ids: list[int]) -> list[SubmitOutcome]:
     barrier = threading.Barrier(len(form_ids))
     outcomes: list[SubmitOutcome] = []
-    errors: list[BaseException] = []
 
     def worker(form_id: int) -> None:
-        try:
-            with app.app_context():
-                ctx = load_form(form_id)
-                db.session().close()  # hold no pooled connection while waiting for the others
-                barrier.wait()
-                outcomes.append(submit_form(ctx))
-        except BaseException as exc:  # pragma: no cover - reported below
-            errors.append(exc)
+        with app.app_context():
+            ctx = load_form(form_id)
+            db.session().close()  # hold no pooled connection while waiting for the others
+            barrier.wait()
+            outcomes.append(submit_form(ctx))
 
-    threads = [threading.Thread(target=worker, args=(f,)) for f in form_ids]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    errors = run_threads(worker, form_ids)
     assert not errors, errors
     return outcomes
 

@@ -26,6 +26,7 @@ from survey.services.public import Visitor, create_public_links, public_code, st
 from survey.services.quotas import quota_state, refresh_quota_counts
 from survey.services.respondents import import_respondents
 from survey.services.responding import SubmitOutcome, load_form, save_page, submit_form
+from tests.conftest import run_threads
 from tests.survey.test_quotas import _setup as setup_small_campaign
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -203,25 +204,16 @@ def test_concurrent_first_saves_of_one_form_count_it_once(app, tmp_path, databas
         forms = list(db.session().scalars(select(Form.id).order_by(Form.id)))
     threads_per_form = 4
     barrier = threading.Barrier(len(forms) * threads_per_form)
-    errors: list[BaseException] = []
 
     def save(form_id: int) -> None:
-        try:
-            with app.app_context():
-                ctx = load_form(form_id)  # every thread saw the form not begun yet
-                db.session().close()
-                barrier.wait()
-                save_page(ctx, 0, {str(ctx.assignments[0].id): {"lead_plan": "A"}})
-                db.session().close()
-        except BaseException as exc:  # pragma: no cover - reported below
-            errors.append(exc)
+        with app.app_context():
+            ctx = load_form(form_id)  # every thread saw the form not begun yet
+            db.session().close()
+            barrier.wait()
+            save_page(ctx, 0, {str(ctx.assignments[0].id): {"lead_plan": "A"}})
+            db.session().close()
 
-    threads = [threading.Thread(target=save, args=(f,)) for f in forms
-               for _ in range(threads_per_form)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    errors = run_threads(save, [f for f in forms for _ in range(threads_per_form)])
     assert not errors, errors
     with app.app_context():
         cells = {c.rated_unit: c for c in quota_state(campaign_id).cells}
