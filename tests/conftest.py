@@ -105,6 +105,27 @@ def run_threads(work: Callable[[Any], None], args: Iterable[Any]) -> list[BaseEx
     return errors
 
 
+def submit_concurrently(app: Flask, form_ids: list[int]) -> list[Any]:
+    """Submit each of ``form_ids`` (a form may repeat) from its own thread, all at the same
+    moment, each with the form as loaded just before; the outcomes."""
+    from survey import db
+    from survey.services.responding import load_form, submit_form
+
+    barrier = threading.Barrier(len(form_ids))
+    outcomes: list[Any] = []
+
+    def worker(form_id: int) -> None:
+        with app.app_context():
+            ctx = load_form(form_id)
+            db.session().close()  # hold no pooled connection while waiting for the others
+            barrier.wait()
+            outcomes.append(submit_form(ctx))
+
+    errors = run_threads(worker, form_ids)
+    assert not errors, errors
+    return outcomes
+
+
 def csrf_from(html: str) -> str:
     match = CSRF_RE.search(html)
     assert match, "page has no CSRF token"

@@ -12,7 +12,7 @@ from survey.models import Draft, Form, FormStatus, Response, utcnow
 from survey.models.integrity import FormParadata, ResponseParadata
 from survey.services.paradata import ClientInfo, PageTiming, record_open
 from survey.services.responding import SubmitOutcome, load_form, save_page, submit_form
-from tests.conftest import run_threads
+from tests.conftest import run_threads, submit_concurrently
 
 ANSWERS = {"lead_plan": "A", "lead_head": "B", "lead_innovation": "C", "proc_public": "A",
            "proc_ontime": "A", "egov_online": "B"}
@@ -30,18 +30,7 @@ def test_twenty_concurrent_submits_store_exactly_one_response(app, make_form, da
     form_id, _ = make_form()
     _complete(app, form_id)
     n = 20
-    barrier = threading.Barrier(n)
-    outcomes: list[SubmitOutcome] = []
-
-    def worker(_: int) -> None:
-        with app.app_context():
-            ctx = load_form(form_id)
-            db.session().close()  # hold no pooled connection while waiting for the others
-            barrier.wait()
-            outcomes.append(submit_form(ctx))
-
-    errors = run_threads(worker, range(n))
-    assert not errors, errors
+    outcomes = submit_concurrently(app, [form_id] * n)
     assert outcomes.count(SubmitOutcome.SUBMITTED) == 1
     assert outcomes.count(SubmitOutcome.ALREADY_SUBMITTED) == n - 1
     with app.app_context():

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 from pathlib import Path
 
 from sqlalchemy import func, select, update
@@ -25,7 +24,7 @@ from survey.services.campaigns import create_campaign_from_config
 from survey.services.quotas import quota_state
 from survey.services.respondents import import_respondents
 from survey.services.responding import SubmitOutcome, load_form, submit_form
-from tests.conftest import csrf_from, run_threads
+from tests.conftest import csrf_from, submit_concurrently
 
 ANSWERS = {"lead_plan": "A", "lead_head": "B", "lead_innovation": "C", "proc_public": "A",
            "proc_ontime": "A", "egov_online": "B"}
@@ -73,22 +72,6 @@ def _complete_all(form_ids: list[int]) -> None:
         s.execute(update(Form).where(Form.id.in_(form_ids)).values(status=FormStatus.STARTED))
 
 
-def _submit_concurrently(app, form_ids: list[int]) -> list[SubmitOutcome]:
-    barrier = threading.Barrier(len(form_ids))
-    outcomes: list[SubmitOutcome] = []
-
-    def worker(form_id: int) -> None:
-        with app.app_context():
-            ctx = load_form(form_id)
-            db.session().close()  # hold no pooled connection while waiting for the others
-            barrier.wait()
-            outcomes.append(submit_form(ctx))
-
-    errors = run_threads(worker, form_ids)
-    assert not errors, errors
-    return outcomes
-
-
 def test_concurrent_submits_never_fill_a_closing_cell_past_its_target(app, tmp_path: Path):
     config = tmp_path / "close.yaml"
     config.write_text(CONFIG, encoding="utf-8")
@@ -112,7 +95,7 @@ def test_concurrent_submits_never_fill_a_closing_cell_past_its_target(app, tmp_p
         _complete_all([f for forms in forms_of.values() for f in forms])
 
     for code, form_ids in forms_of.items():  # one round per closing cell
-        outcomes = _submit_concurrently(app, form_ids)
+        outcomes = submit_concurrently(app, form_ids)
         assert outcomes.count(SubmitOutcome.SUBMITTED) == TARGET, (code, outcomes)
         assert outcomes.count(SubmitOutcome.QUOTA_FULL) == SUBMITTERS - TARGET, (code, outcomes)
         with app.app_context():
