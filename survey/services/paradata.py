@@ -154,12 +154,16 @@ def read_page_state(s: Session | Connection, form_id: int) -> PageState:
     return PageState(True, row.page_seconds, row.page_items, bool(row.honeypot_filled))
 
 
+#: A new row's values, but for its form, times and what the caller passes.
+_NEW_ROW: dict[str, object] = {"page_seconds": {}, "page_items": {}, "network_hash": 0,
+                               "device_hash": 0, "link_devices": [], "honeypot_filled": False}
+
+
 def _insert_row(conn: Connection, form_id: int, now: dt.datetime, values: dict[str, object]
                 ) -> None:
     conn.execute(_INSERT_ROW, {
-        "form_id": form_id, "first_opened_at": now, "page_seconds": {}, "page_items": {},
-        "network_hash": 0, "device_hash": 0, "link_devices": [], "honeypot_filled": False,
-        "updated_at": now, **{k: v for k, v in values.items() if k != "now"}})
+        "form_id": form_id, "first_opened_at": now, **_NEW_ROW, "updated_at": now,
+        **{k: v for k, v in values.items() if k != "now"}})
 
 
 def first_open_insert(opened: CTE) -> Insert:
@@ -167,8 +171,7 @@ def first_open_insert(opened: CTE) -> Insert:
     PostgreSQL data-modifying CTE): the row :func:`record_open` inserts when ``first``.
     Parameters ``now`` and ``v_link_devices``."""
     c = FormParadata.__table__.c
-    fixed = {"page_seconds": {}, "page_items": {}, "network_hash": 0, "device_hash": 0,
-             "honeypot_filled": False}  # as _insert_row's
+    fixed = {k: v for k, v in _NEW_ROW.items() if k != "link_devices"}
     return insert(FormParadata).from_select(
         [c.form_id, c.first_opened_at, c.link_devices, c.updated_at, *fixed],
         select(opened.c.id, bindparam("now", type_=c.first_opened_at.type),
