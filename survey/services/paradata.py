@@ -119,9 +119,6 @@ class PageState:
     honeypot_filled: bool = False
 
 
-_PAGE_STATE = (select(FormParadata.page_seconds, FormParadata.page_items,
-                      FormParadata.honeypot_filled)
-               .where(FormParadata.form_id == bindparam("fid")))
 _OPEN_STATE = (select(Form.status, FormParadata.form_id, FormParadata.link_devices)
                .outerjoin(FormParadata, FormParadata.form_id == Form.id)
                .where(Form.id == bindparam("fid")))
@@ -141,17 +138,6 @@ UPDATE_PAGE = (update(FormParadata).where(FormParadata.form_id == bindparam("fid
                                                   FormParadata.device_hash),
                         honeypot_filled=bindparam("v_honeypot_filled"),
                         updated_at=bindparam("now")))
-
-
-def _conn(s: Session | Connection) -> Connection:
-    return s.connection() if isinstance(s, Session) else s
-
-
-def read_page_state(s: Session | Connection, form_id: int) -> PageState:
-    row = _conn(s).execute(_PAGE_STATE, {"fid": form_id}).first()
-    if row is None:
-        return PageState()
-    return PageState(True, row.page_seconds, row.page_items, bool(row.honeypot_filled))
 
 
 #: A new row's values, but for its form, times and what the caller passes.
@@ -233,25 +219,16 @@ def page_written(state: PageState, params: dict[str, object]) -> None:
     state.honeypot_filled = bool(params["v_honeypot_filled"])
 
 
-def record_page(s: Session | Connection, form_id: int, section_index: int, items: int,
-                timing: PageTiming, now: dt.datetime, honeypot: bool = False,
-                state: PageState | None = None) -> None:
-    """Add one visit's time to a page and keep the latest client hashes.
-
-    ``state``: the row as read earlier in the request (saves reading it again; it is updated
-    here). Two tabs saving pages of one form at the same moment may then lose one visit's
-    seconds, as a read-modify-write under READ COMMITTED always could.
-    """
-    conn = _conn(s)
-    if state is None:
-        state = read_page_state(conn, form_id)
-    params = page_params(state, form_id, section_index, items, timing, now, honeypot)
+def record_page(conn: Connection, params: dict[str, object], state: PageState) -> None:
+    """Write one visit to a page (``params`` from :func:`page_params`), inserting the row if
+    there is none yet; ``state`` (the row as read with the form) is updated. Two tabs saving
+    pages of one form at the same moment may lose one visit's seconds, as a read-modify-write
+    under READ COMMITTED always could."""
     if not (state.exists and conn.execute(UPDATE_PAGE, params).rowcount):
-        _insert_row(conn, form_id, now, {
+        _insert_row(conn, params["fid"], params["now"], {  # type: ignore[arg-type]
             "page_seconds": params["v_page_seconds"], "page_items": params["v_page_items"],
             "honeypot_filled": params["v_honeypot_filled"],
-            "network_hash": timing.client.network_hash,
-            "device_hash": timing.client.device_hash})
+            "network_hash": params["v_network_hash"], "device_hash": params["v_device_hash"]})
     page_written(state, params)
 
 

@@ -315,43 +315,46 @@ _DELETE_DRAFT = delete(Draft).where(Draft.form_id == bindparam("fid"))
 # PostgreSQL only (data-modifying CTEs), each one statement run in autocommit:
 # - a link's first opening: the form marked opened and its paradata row added;
 _FIRST_OPEN = first_open_insert(_OPEN_FORM.returning(Form.id).cte("opened"))
-# - a page save of a started form: _GATE_FORM, _UPDATE_DRAFT and the paradata's UPDATE_PAGE,
-#   the last two only if the gate matched (the gate's row lock is held to the end of the
-#   statement, as it is to the end of a transaction); it returns how many rows each changed.
+
+
+def _page_after(gate: Any) -> Any:
+    """UPDATE_PAGE of the form ``gate`` returned, if it returned it."""
+    return (UPDATE_PAGE.where(FormParadata.form_id.in_(select(gate.c.id)))
+            .returning(FormParadata.form_id).cte("page"))
+
+
+def _row_counts(*ctes: Any) -> Any:
+    """One statement running ``ctes``, returning how many rows each changed."""
+    return select(*(select(func.count()).select_from(cte).scalar_subquery().label(cte.name)
+                    for cte in ctes))
+
+
+# - a page save of a started form: _GATE_FORM, then only if it matched, _UPDATE_DRAFT and
+#   UPDATE_PAGE (the gate's row lock is held to the end of the statement, as it is to the
+#   end of a transaction);
 _GATED = _GATE_FORM.returning(Form.id).cte("gate")
-_GATED_DRAFT = (_UPDATE_DRAFT.where(Draft.form_id.in_(select(_GATED.c.id)))
-                .returning(Draft.form_id).cte("draft"))
-_GATED_PAGE = (UPDATE_PAGE.where(FormParadata.form_id.in_(select(_GATED.c.id)))
-               .returning(FormParadata.form_id).cte("page"))
-_SAVE_STARTED = select(*(select(func.count()).select_from(cte).scalar_subquery().label(cte.name)
-                         for cte in (_GATED, _GATED_DRAFT, _GATED_PAGE)))
+_SAVE_STARTED = _row_counts(
+    _GATED,
+    _UPDATE_DRAFT.where(Draft.form_id.in_(select(_GATED.c.id)))
+    .returning(Draft.form_id).cte("draft"),
+    _page_after(_GATED))
 # - the first page save of a form in at most one quota cell: _START_FORM, then only if it
-#   matched, the draft inserted (there is none yet), UPDATE_PAGE and count_form_begun's cell.
+#   matched, the draft inserted (there is none yet), UPDATE_PAGE and count_form_begun's
+#   UPDATE of the cell ``cid``. Keyed by the cell's kind: None (no cell), False (the list's),
+#   True (public).
 _STARTED = _START_FORM.returning(Form.id).cte("gate")
-_STARTED_DRAFT = (insert(Draft).from_select(
-    [Draft.form_id, Draft.answers, Draft.updated_at],
-    select(_STARTED.c.id, bindparam("v_answers", type_=Draft.__table__.c.answers.type),
-           bindparam("now", type_=Draft.__table__.c.updated_at.type)))
-    .returning(Draft.form_id).cte("draft"))
-_STARTED_PAGE = (UPDATE_PAGE.where(FormParadata.form_id.in_(select(_STARTED.c.id)))
-                 .returning(FormParadata.form_id).cte("page"))
-
-
-def _save_begun(cell: bool, public: bool) -> Any:
-    """The first page save in one statement, counting the form in its cell ``cid``."""
-    key = (cell, public)
-    if key not in _SAVE_BEGUN:
-        ctes = [_STARTED, _STARTED_DRAFT, _STARTED_PAGE]
-        if cell:
-            ctes.append(begun_statement(public).where(exists(select(_STARTED.c.id)))
-                        .returning(literal(1)).cte("cell"))
-        _SAVE_BEGUN[key] = select(*(
-            select(func.count()).select_from(cte).scalar_subquery().label(cte.name)
-            for cte in ctes))
-    return _SAVE_BEGUN[key]
-
-
-_SAVE_BEGUN: dict[tuple[bool, bool], Any] = {}
+_STARTED_WRITES = (
+    _STARTED,
+    insert(Draft).from_select(
+        [Draft.form_id, Draft.answers, Draft.updated_at],
+        select(_STARTED.c.id, bindparam("v_answers", type_=Draft.__table__.c.answers.type),
+               bindparam("now", type_=Draft.__table__.c.updated_at.type)))
+    .returning(Draft.form_id).cte("draft"),
+    _page_after(_STARTED))
+_SAVE_BEGUN = {None: _row_counts(*_STARTED_WRITES), **{
+    public: _row_counts(*_STARTED_WRITES, begun_statement(public)
+                        .where(exists(select(_STARTED.c.id))).returning(literal(1)).cte("cell"))
+    for public in (False, True)}}
 _INSERT_RESPONSES = insert(Response).returning(Response.id, sort_by_parameter_order=True)
 
 
@@ -448,20 +451,20 @@ def save_page(ctx: FormContext, section_index: int, page_answers: Answers,
                            timing or PageTiming(None, ClientInfo()), now, honeypot)
     saved = {"draft": 0, "page": 0}
     reads = _read_outside_transaction()
-    cells = sorted({a.cell_id for a in ctx.assignments if a.cell_id is not None})
     if page is not None and ctx.paradata.exists and _autocommits(reads):
         # PostgreSQL: the save in one statement, its own transaction (see _SAVE_STARTED)
-        if ctx.form.status is FormStatus.STARTED:
-            gate, *done = reads.execute(_SAVE_STARTED, {**params, **page}).one()
-            if not gate:
-                return False  # gone, or submitted meanwhile
-            saved = dict(zip(saved, done))
-        elif len(cells) <= 1:  # pending or opened: this save begins it, unless begun meanwhile
-            gate, *done = reads.execute(_save_begun(bool(cells), ctx.form.mode is Mode.PUBLIC),
-                                        {**params, **page, "cid": cells[0] if cells else 0}
-                                        ).one()
+        cells = sorted({a.cell_id for a in ctx.assignments if a.cell_id is not None})
+        started = ctx.form.status is FormStatus.STARTED
+        if started or len(cells) <= 1:  # else begun here: cells are locked in order, below
+            one = (_SAVE_STARTED if started
+                   else _SAVE_BEGUN[(ctx.form.mode is Mode.PUBLIC) if cells else None])
+            gate, *done = reads.execute(one, {**params, **page,
+                                              "cid": cells[0] if cells else 0}).one()
             if gate:
                 saved = dict(zip(saved, done))
+            elif started:
+                return False  # gone, or submitted meanwhile
+            # (not begun here: begun meanwhile, so saved below as a started form)
     if not all(saved.values()):  # not saved in one statement: a row to insert, or SQLite
         with db.write_transaction() as s:
             conn = s.connection()
@@ -474,9 +477,7 @@ def save_page(ctx: FormContext, section_index: int, page_answers: Answers,
                 conn.execute(_INSERT_DRAFT, {"form_id": ctx.form.id, "answers": merged,
                                              "updated_at": now})
             if page is not None and not saved["page"]:
-                record_page(conn, ctx.form.id, section_index, items,
-                            timing or PageTiming(None, ClientInfo()), now, honeypot=honeypot,
-                            state=ctx.paradata)
+                record_page(conn, page, ctx.paradata)
     if page is not None and saved["page"]:
         page_written(ctx.paradata, page)
     ctx.answers.clear()
