@@ -7,7 +7,7 @@ AXE_VERSION := 4.14.1
 AXE := .cache/axe/node_modules/axe-core/axe.min.js
 PG_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
 
-.PHONY: system-deps pdf-test-deps demo test test-fast chaos bench serve translations browser-deps clean
+.PHONY: system-deps pdf-test-deps demo test test-fast lint chaos bench serve translations browser-deps clean
 
 $(BIN)/activate:
 	$(PYTHON) -m venv $(VENV)
@@ -49,7 +49,14 @@ browser-deps:
 	  --prefix .cache/axe axe-core@$(AXE_VERSION) >/dev/null) \
 	  || echo "WARNING: could not install axe-core; accessibility audits will be skipped"
 
-test: $(VENV)/.installed translations system-deps pdf-test-deps browser-deps
+# Guard rails (configured in pyproject.toml): lint, types (strict on the pure packages), layering.
+lint: $(VENV)/.installed
+	$(BIN)/ruff check .
+	$(BIN)/mypy --strict questionnaires sampling analysis
+	$(BIN)/mypy survey
+	$(BIN)/lint-imports
+
+test: $(VENV)/.installed lint translations system-deps pdf-test-deps browser-deps
 	$(BIN)/python -m pytest -q
 
 test-fast: $(VENV)/.installed translations

@@ -740,8 +740,8 @@ def _near_duplicates(d: Paradata, cfg: IntegrityConfig, shape: _Shape) -> _Resul
     if rows.size < 2 or k == 0:
         return hit, params
     rng = np.random.default_rng(0x5EED)  # fixed multipliers: a hash, not randomness
-    mult = rng.integers(1, 2**63, size=k, dtype=np.uint64) | np.uint64(1)
-    salt = rng.integers(1, 2**63, size=3, dtype=np.uint64)
+    mult = np.asarray(rng.integers(1, 2**63, size=k, dtype=np.uint64), dtype=np.uint64) | np.uint64(1)
+    salt: NDArray[np.uint64] = rng.integers(1, 2**63, size=3, dtype=np.uint64)
     sub = d.codes[rows].astype(np.uint64)
     base = (d.unit[rows].astype(np.uint64) * salt[0]) ^ (d.questionnaire[rows].astype(np.uint64) * salt[1])
     keys, owners = [], []
@@ -837,7 +837,8 @@ def _unit_flags(d: Paradata, cfg: IntegrityConfig, clean: BoolArray) -> list[Uni
         timed = np.flatnonzero(d.mode != Mode.PAPER)
 
         def need(sizes: IntArray) -> IntArray:
-            return np.maximum(cfg.window_min_forms, np.ceil(cfg.window_share * sizes)).astype(np.int64)
+            needed: IntArray = np.maximum(cfg.window_min_forms, np.ceil(cfg.window_share * sizes)).astype(np.int64)
+            return needed
 
         if timed.size:
             w = _windows(cells.index[timed], d.submitted_at[timed], cfg.window_seconds, need)

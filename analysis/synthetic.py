@@ -157,9 +157,8 @@ class _Generator:
     def answers(self, q: int, unit: IntArray, bias: float = 0.0, dont_know: float = 0.06) -> NDArray[np.uint8]:
         n, k = unit.size, _SCORED[q]
         rng = self.rng
-        latent = (0.3 + bias + self.quality[unit] + rng.normal(0.0, 0.6, n))[:, None] + self.item_effect[q] + rng.normal(
-            0.0, 0.8, (n, k)
-        )
+        latent = ((0.3 + bias + self.quality[unit] + rng.normal(0.0, 0.6, n))[:, None] + self.item_effect[q]
+                  + rng.normal(0.0, 0.8, (n, k)))
         code = np.select([latent > 1.0, latent > 0.0, latent > -1.0], [1, 2, 3], 4)
         code = np.where(rng.random((n, k)) < dont_know, 5, code)
         code = np.where(rng.random((n, k)) < 0.01, 0, code)
@@ -167,7 +166,8 @@ class _Generator:
         out[:, :k] = code
         return out
 
-    def timing(self, q: int, n: int, per_item: float, speed: FloatArray | None = None) -> tuple[FloatArray, FloatArray, IntArray]:
+    def timing(self, q: int, n: int, per_item: float,
+               speed: FloatArray | None = None) -> tuple[FloatArray, FloatArray, IntArray]:
         rng = self.rng
         items = np.zeros((n, _P), dtype=np.int64)
         items[:, : len(_PAGES[q])] = _PAGES[q]
@@ -207,12 +207,12 @@ class _Generator:
 
     def leaders(self) -> None:
         rng, spec = self.rng, self.spec
-        for office in range(spec.offices):
+        for _office in range(spec.offices):
             office_net = self.hashes(1)[0]
             for _ in range(spec.raters_per_office):
                 units = rng.permutation(spec.units)
                 home = rng.choice(self.carrier_pool)
-                device = self.hashes(rng.integers(1, 3))
+                device = self.hashes(int(rng.integers(1, 3)))
                 sittings = np.array_split(units, rng.integers(1, 5))
                 for chunk in sittings:
                     n = chunk.size

@@ -447,7 +447,7 @@ def parse_questionnaire(text: str, file: str = "<string>") -> Questionnaire:
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        raise QuestionnaireInvalid([Problem("QN-YAML", file, where, str(exc).splitlines()[0])])
+        raise QuestionnaireInvalid([Problem("QN-YAML", file, where, str(exc).splitlines()[0])]) from exc
     return build_questionnaire(doc, file)
 
 

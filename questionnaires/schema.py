@@ -89,7 +89,7 @@ class Condition:
     value: Any = None
 
     def evaluate(self, answers: Mapping[str, Any]) -> bool:
-        given = answers.get(self.question)
+        given: Any = answers.get(self.question)
         op = self.op
         if op is Operator.ANSWERED:
             return not _is_blank(given)

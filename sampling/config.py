@@ -415,7 +415,7 @@ def _file_units(ctx: _Ctx, ref: str, base_dir: Path | None
     units: list[Unit] = []
     rows: list[int] = []
     for number, cells in table.rows:
-        def cell(name: str) -> str:
+        def cell(name: str, cells: Sequence[str] = cells) -> str:
             i = col[name]
             return cells[i].strip() if i < len(cells) else ""
         values = {name: cell(name) for name in UNITS_COLUMNS}
@@ -545,7 +545,7 @@ def _parse_rule(ctx: _Ctx, item: Any, i: int, groups: Mapping[str, RespondentGro
     label = _names(ctx, data["label"], f"{path}.label") if "label" in data else None
     rule_id = _code(ctx, data["id"], f"{path}.id") if "id" in data else None
 
-    if len(ctx.errors) > before or group is None or per is None or not questionnaires:
+    if len(ctx.errors) > before or group is None or group_code is None or per is None or not questionnaires:
         return None
     return QuotaRule(
         id=rule_id or f"{group_code}/{questionnaires[0]}/{per}",
@@ -677,7 +677,7 @@ def _build(ctx: _Ctx, raw: Any, base_dir: Path | None,
     top = _mapping(ctx, raw, "", _TOP_REQUIRED, _TOP_OPTIONAL)
     if top is None:
         return None
-    get = top.get
+    get: Callable[[str], Any] = top.get
 
     if "version" in top and get("version") != FORMAT_VERSION:
         ctx.err("CFG-VERSION", "version", value=get("version"), expected=FORMAT_VERSION)

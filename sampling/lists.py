@@ -439,8 +439,8 @@ def merge_cross_group_duplicates(respondents: Sequence[Respondent], priority: Se
 
     Rows of different groups are the same person when they share an email address, a
     phone number, or a name (see :func:`sampling.contacts.name_key`) within the same unit
-    unless their emails or phones differ (namesakes); matches chain (A~B, B~C).  The rows of the matched set's highest-priority group are
-    kept and the others dropped.
+    unless their emails or phones differ (namesakes); matches chain (A~B, B~C).  The rows of
+    the matched set's highest-priority group are kept and the others dropped.
 
     Returns
     -------

@@ -22,7 +22,7 @@ def select_locale() -> str:
     if wanted in languages:
         session["lang"] = wanted
     lang = session.get("lang")
-    return lang if lang in languages else current_app.config["BABEL_DEFAULT_LOCALE"]
+    return lang if isinstance(lang, str) and lang in languages else current_app.config["BABEL_DEFAULT_LOCALE"]
 
 
 def init_app(app: Flask) -> None:

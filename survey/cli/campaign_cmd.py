@@ -7,6 +7,7 @@ import csv
 import io
 import json
 import sys
+from pathlib import Path
 from typing import NoReturn
 
 import click
@@ -93,7 +94,7 @@ def import_(file: str, code: str) -> None:
 @click.option("--out", "out", required=True, type=click.Path(dir_okay=False, writable=True))
 @with_appcontext
 def template(code: str, out: str) -> None:
-    write_list_template(out, build_sampling_campaign(_campaign_or_exit(code)))
+    write_list_template(Path(out), build_sampling_campaign(_campaign_or_exit(code)))
     click.echo(out)
 
 

@@ -31,5 +31,6 @@ def demo(no_serve: bool, port: int, host: str) -> None:
         return
     click.echo(f"serving on {base} (Ctrl+C to stop)")
     # Flask ignores app.run() inside its own CLI, so serve with werkzeug directly.
-    run_simple(host, port, current_app._get_current_object(), use_reloader=False,
+    run_simple(host, port, current_app._get_current_object(),  # type: ignore[attr-defined]
+               use_reloader=False,
                threaded=True)

@@ -55,8 +55,8 @@ def scores(campaign_code: str, fmt: str, out: Path, appraised_file: Path | None)
             click.echo(f"Tệp điểm thẩm định bị từ chối, không dòng nào được dùng: / "
                        f"The appraised points file was refused, no row was used: {appraised_file}",
                        err=True)
-            for problem in exc.problems:
-                click.echo(f"  {problem}", err=True)
+            for refused in exc.problems:
+                click.echo(f"  {refused}", err=True)
             sys.exit(1)
         config, appraised = imported.config, dict(imported.points)
     for path in export_scores(campaign_id, config, fmt, out, appraised=appraised):

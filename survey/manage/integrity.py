@@ -71,7 +71,7 @@ def evidence_text(check: str, params: dict[str, Any] | None, stored: str) -> str
     values = dict(params or {})
     if isinstance(values.get("share"), int | float):
         values["share_pct"] = 100 * values["share"]
-    values["source_name"] = str(_SOURCES.get(values.get("source"), values.get("source", "")))
+    values["source_name"] = str(_SOURCES.get(str(values.get("source")), values.get("source", "")))
     try:
         return str(template) % values if template is not None else stored
     except (KeyError, TypeError, ValueError):

@@ -38,7 +38,7 @@ def index() -> str:
 
 
 @bp.get("/s/<token>")
-def open_token(token: str) -> WerkzeugResponse:
+def open_token(token: str) -> WerkzeugResponse | tuple[str, int]:
     """Enter through a personal link: remember the form in the session, drop the token from the URL.
 
     Opening changes nothing a respondent did (mail scanners open links first); it only records
@@ -67,7 +67,7 @@ def enter_form(begun: bool) -> WerkzeugResponse:
     return redirect(url_for("respond.landing") if begun else url_for("respond.page", page=1))
 
 
-def _current() -> FormContext | str:
+def _current() -> FormContext | tuple[str, int]:
     """The session's form, or the rendered page that stands instead of it."""
     form_id = session.get(SESSION_KEY)
     ctx = load_form(form_id) if isinstance(form_id, int) else None
@@ -82,7 +82,7 @@ def _current() -> FormContext | str:
     return ctx
 
 
-def _message(kind: str, status: int, ctx: FormContext | None = None) -> Any:
+def _message(kind: str, status: int, ctx: FormContext | None = None) -> tuple[str, int]:
     return render_template("respond/message.html", kind=kind, ctx=ctx), status
 
 

@@ -219,4 +219,4 @@ def remind_cell(campaign: Campaign, group: str, unit: str) -> int:
 def unit_levels(campaign: Campaign) -> dict[str, str]:
     """Unit code -> level (department, district, commune ...) of a campaign."""
     return dict(db.session().execute(
-        select(Unit.code, Unit.level).where(Unit.campaign_id == campaign.id)).all())
+        select(Unit.code, Unit.level).where(Unit.campaign_id == campaign.id)).tuples().all())

@@ -14,6 +14,7 @@ import datetime as dt
 import math
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
+from collections.abc import Iterable
 from typing import Any
 
 import numpy as np
@@ -295,6 +296,7 @@ def review_data(campaign: Campaign, limit: int = 500) -> ReviewData:
         .join(Unit, Unit.id == Response.rated_unit_id)
         .join(RespondentGroup, RespondentGroup.id == Response.group_id)
         .where(IntegrityVerdict.campaign_id == campaign.id)).all()
+    rows = list(rows)
     order = {"exclude": 0, "review": 1, "ok": 2}
     rows.sort(key=lambda r: (r[0].decision is not None, order.get(r[0].recommendation, 3),
                              r[0].response_id))
@@ -303,7 +305,7 @@ def review_data(campaign: Campaign, limit: int = 500) -> ReviewData:
                                           status.value, v.recommendation, v.families, v.decision,
                                           v.reason)
            for v, status, vid, unit, group in rows}
-    flags = s.scalars(select(IntegrityFlag).where(
+    flags: Iterable[IntegrityFlag] = s.scalars(select(IntegrityFlag).where(
         IntegrityFlag.campaign_id == campaign.id,
         IntegrityFlag.response_id.in_(list(out))).order_by(IntegrityFlag.id)) if out else []
     for f in flags:

@@ -179,7 +179,9 @@ def _encoded_words(value: str, budget: int = 42) -> str:
     """RFC 2047 ``=?utf-8?b?...?=`` words (folded), never splitting a character."""
     if value.isascii():
         return value
-    words, chunk, size = [], [], 0
+    words: list[str] = []
+    chunk: list[str] = []
+    size = 0
     for ch in value:
         n = len(ch.encode("utf-8"))
         if size + n > budget and chunk:

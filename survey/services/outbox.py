@@ -58,11 +58,11 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 from zoneinfo import ZoneInfo
 
 from flask import current_app
-from sqlalchemy import and_, func, insert, select, update
+from sqlalchemy import Table, and_, func, insert, select, update
 from sqlalchemy.orm import selectinload
 
 from survey import db
@@ -347,7 +347,7 @@ def _claim(batch: int, rate: int) -> tuple[list[_Job], list[str], float]:
             r.access_token_id = new_tokens[hash_token(raw)].id
             person = form.respondent
             lang = r.language
-            context = {
+            context: dict[str, Any] = {
                 "name": person.full_name if person else "",
                 "campaign": form.campaign.name(lang),
                 "units": [a.rated_unit.name(lang) for a in form.assignments],
@@ -359,7 +359,7 @@ def _claim(batch: int, rate: int) -> tuple[list[_Job], list[str], float]:
     return jobs, raws, 0.0
 
 
-_TABLE = OutboxMessage.__table__  # the per-message UPDATEs go through Core: no ORM objects
+_TABLE = cast(Table, OutboxMessage.__table__)  # the per-message UPDATEs go through Core: no ORM objects
 
 
 def _ours(job: _Job, *statuses: OutboxStatus) -> Any:

@@ -244,7 +244,7 @@ def paper_pdf(items: Sequence[PaperItem], lang: str = "vi", title: str = "") -> 
         total = len(q.sections)
         for index, section in enumerate(q.sections):
             def again(item: PaperItem = item, matrix: Any = matrix, section: Section = section,
-                      index: int = index) -> None:
+                      index: int = index, total: int = total) -> None:
                 w.header(item, matrix, section, index, total)
 
             again()
@@ -261,14 +261,14 @@ def paper_pdf(items: Sequence[PaperItem], lang: str = "vi", title: str = "") -> 
 def paper_items_for(issued: Sequence[IssuedForm], campaign: Campaign) -> list[PaperItem]:
     """Printable items for freshly issued forms (their questionnaire versions loaded once)."""
     s = db.session()
-    versions = dict(s.execute(select(Form.id, Form.questionnaire_version_id).where(
-        Form.id.in_([i.form_id for i in issued]))).all()) if issued else {}
+    versions: dict[int, int] = dict(s.execute(select(Form.id, Form.questionnaire_version_id).where(
+        Form.id.in_([i.form_id for i in issued]))).tuples().all()) if issued else {}
     cache: dict[int, Questionnaire] = {}
     out = []
     for i in issued:
         vid = versions[i.form_id]
         if vid not in cache:
-            cache[vid] = questionnaire_for(s.get(QuestionnaireVersion, vid))
+            cache[vid] = questionnaire_for(s.get_one(QuestionnaireVersion, vid))
         out.append(PaperItem(cache[vid], campaign.name_vi, i))
     return out
 
@@ -279,7 +279,7 @@ def blank_items(campaign: Campaign, group: str) -> list[PaperItem]:
     ids = s.scalars(select(Form.questionnaire_version_id).distinct().join(
         RespondentGroup, RespondentGroup.id == Form.group_id).where(
         Form.campaign_id == campaign.id, RespondentGroup.code == group)).all()
-    return [PaperItem(questionnaire_for(s.get(QuestionnaireVersion, v)), campaign.name_vi)
+    return [PaperItem(questionnaire_for(s.get_one(QuestionnaireVersion, v)), campaign.name_vi)
             for v in sorted(ids)]
 
 

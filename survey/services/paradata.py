@@ -34,8 +34,10 @@ from survey.models import Form, FormStatus, Mode
 from survey.models.integrity import SUBMIT_GRAIN_SECONDS, FormParadata, ResponseParadata
 
 class _FormLike(Protocol):
-    id: int
-    mode: Mode
+    @property
+    def id(self) -> int: ...
+    @property
+    def mode(self) -> Mode: ...
 
 
 #: Form mode -> :class:`analysis.integrity.Mode` (stored as a small integer).

@@ -44,7 +44,7 @@ def purge_personal_data(campaign_code: str, after_days: int,
     with db.write_transaction() as s:
         count = s.execute(update(Respondent).where(Respondent.campaign_id == campaign.id).values(
             full_name=ERASED_NAME, email=None, phone=None, external_id=None,
-            position=None)).rowcount
+            position=None)).rowcount  # type: ignore[attr-defined]  # a DML statement's CursorResult
         s.execute(update(AccessToken).where(
             AccessToken.form_id.in_(select(Form.id).where(Form.campaign_id == campaign.id)),
             AccessToken.revoked_at.is_(None)).values(revoked_at=now))

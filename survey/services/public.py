@@ -153,11 +153,11 @@ def _normal(code: str) -> str | None:
 
 def find_public_link(code: str) -> PublicLink | None:
     """The live link a code opens, or None (unknown, rotated and revoked look the same)."""
-    code = _normal(code)
-    if code is None:
+    normal = _normal(code)
+    if normal is None:
         return None
     return db.session().scalar(
-        select(PublicLink).where(PublicLink.code_hash == hash_token(code),
+        select(PublicLink).where(PublicLink.code_hash == hash_token(normal),
                                  PublicLink.revoked_at.is_(None))
         .options(selectinload(PublicLink.campaign), selectinload(PublicLink.rated_unit),
                  selectinload(PublicLink.group), selectinload(PublicLink.questionnaire_version)))

@@ -20,6 +20,7 @@ import re
 import zlib
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import Any, cast
 
 import numpy as np
 import segno
@@ -129,7 +130,7 @@ def _mul_table(n_ec: int) -> np.ndarray:
 def _template(length: int) -> _Template:
     """The shared parts of every byte-mode symbol for ``length`` bytes of data."""
     ref = segno.make(b"\x61" * length, error=QR_ERROR, mask=QR_MASK, micro=False)
-    version, error = ref._version, ref._error  # segno's constants (the names are for show)
+    version, error = cast(int, ref._version), cast(int, ref._error)  # segno's constants (the names are for show)
     size = len(ref.matrix)
     matrix = se.make_matrix(size, size)
     se.add_finder_patterns(matrix, size, size)
@@ -151,7 +152,7 @@ def _template(length: int) -> _Template:
     mask_bits = np.array([1 if mask_fn(i, j) else 0 for i, j in zip(rows, cols, strict=True)],
                          dtype=np.uint8)
     blocks: list[tuple[int, int]] = []
-    for ec in sc.ECC[version][error]:
+    for ec in cast(Any, sc.ECC)[version][error]:
         blocks += [(ec.num_data, ec.num_total - ec.num_data)] * ec.num_blocks
     data_cw = sum(d for d, _ in blocks)
     starts_d = np.cumsum([0] + [d for d, _ in blocks])
@@ -327,7 +328,7 @@ def svg_many(matrices: list[np.ndarray], scale: int = 4, border: int = BORDER) -
 def png_many(matrices: list[np.ndarray], scale: int = 4, border: int = BORDER) -> list[bytes]:
     """:func:`png_bytes` for many matrices at once (same output, numpy over the batch)."""
     out: list[bytes] = [b""] * len(matrices)
-    for size, idx in _by_size(matrices).items():
+    for idx in _by_size(matrices).values():
         stack = np.pad(np.stack([matrices[i] for i in idx]), ((0, 0), (border, border),
                                                               (border, border)))
         # widen, pack to bits, then repeat the packed rows (cheaper than scaling pixels)

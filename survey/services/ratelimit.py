@@ -55,7 +55,8 @@ class DatabaseCounter:
 def prune_counts(now: dt.datetime) -> int:
     """Delete counted events older than any window (joins the caller's transaction)."""
     return db.session().execute(
-        delete(LoginFailure).where(LoginFailure.at < now - KEEP_ROWS_FOR)).rowcount or 0
+        delete(LoginFailure).where(LoginFailure.at < now - KEEP_ROWS_FOR)
+    ).rowcount or 0  # type: ignore[attr-defined]  # a DML statement's result is a CursorResult
 
 
 class RedisCounter:

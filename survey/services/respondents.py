@@ -106,7 +106,7 @@ def import_respondents(campaign_code: str, path: str | Path) -> ImportReport:
 Plan = dict[int, list[tuple[int, tuple[int, ...]]]]
 
 
-def _plan_forms(clean: sampling.CleanList, cells: list[QuotaCell], units: dict[str, Unit],
+def _plan_forms(clean: sampling.CleanList, cells: Sequence[QuotaCell], units: dict[str, Unit],
                 groups: dict[str, RespondentGroup], parents: dict[int, int | None]) -> Plan:
     """The forms each row needs; a member whose unit no cell of the group takes is an error.
 
@@ -229,13 +229,14 @@ def _write(s: Session, campaign: Campaign, clean: sampling.CleanList, plan: Plan
     people_ids = iter(_reserve_ids(s, Respondent, len(new_people)))
     person_rows = [(next(people_ids), campaign.id, now) + v for v in new_people]
     new_ids = iter(row[0] for row in person_rows)
-    rows = [(p if p is not None else next(new_ids), row, g) for p, row, g in rows]
+    placed: list[tuple[int, int, int]] = [(p if p is not None else next(new_ids), row, g)
+                                          for p, row, g in rows]
     if changes:
         s.execute(update(Respondent), changes)
 
     # Forms of the people on the list (new people have none yet).
     have: dict[int, dict[int, list[_ExistingForm]]] = defaultdict(lambda: defaultdict(list))
-    matched = {p for p, _, _ in rows if p in current}
+    matched = {p for p, _, _ in placed if p in current}
     old_forms: dict[int, _ExistingForm] = {}
     if matched:
         for form_id, person, vid, status, unit_id in s.execute(
@@ -244,7 +245,7 @@ def _write(s: Session, campaign: Campaign, clean: sampling.CleanList, plan: Plan
                 .outerjoin(Assignment, Assignment.form_id == Form.id)
                 .where(Form.campaign_id == campaign.id, Form.respondent_id.is_not(None))
                 .order_by(Form.id)).tuples():
-            if person not in matched:
+            if person is None or person not in matched:
                 continue
             form = old_forms.get(form_id)
             if form is None:
@@ -270,7 +271,7 @@ def _write(s: Session, campaign: Campaign, clean: sampling.CleanList, plan: Plan
     new_assignments: list[tuple[_ExistingForm, int, int | None]] = []
     keep: set[int] = set()
     fresh: list[tuple[int, int, int]] = []
-    for person, row, group_id in rows:
+    for person, row, group_id in placed:
         if person not in matched:
             fresh.append((person, row, group_id))
             continue
@@ -424,7 +425,7 @@ def _may_skip_row_triggers(s: Session) -> bool:
     foreign-key checks :func:`_lock_references` replaces."""
     conn = s.connection()
     if conn.scalar(text("SELECT current_setting('is_superuser')")) != "on":
-        if conn.dialect.server_version_info < (15,) or not conn.scalar(text(
+        if (conn.dialect.server_version_info or (0,)) < (15,) or not conn.scalar(text(
                 "SELECT has_parameter_privilege('session_replication_role', 'SET')")):
             return False
     tables = list(_BULK_FOREIGN_KEYS)
@@ -494,7 +495,7 @@ def _insert_rows(s: Session, model: type[Any], columns: tuple[str, ...],
         cursor.close()
 
 
-def _resolve_census(s: Session, campaign: Campaign, cells: list[QuotaCell]) -> None:
+def _resolve_census(s: Session, campaign: Campaign, cells: Sequence[QuotaCell]) -> None:
     """A census cell's target is everyone on the list for it: its invitations (as
     :func:`recount_cells` just counted them)."""
     census = [c for c in cells if c.census]

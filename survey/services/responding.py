@@ -351,7 +351,7 @@ _STARTED_WRITES = (
                bindparam("now", type_=Draft.__table__.c.updated_at.type)))
     .returning(Draft.form_id).cte("draft"),
     _page_after(_STARTED))
-_SAVE_BEGUN = {None: _row_counts(*_STARTED_WRITES), **{
+_SAVE_BEGUN: dict[bool | None, Any] = {None: _row_counts(*_STARTED_WRITES), **{
     public: _row_counts(*_STARTED_WRITES, begun_statement(public)
                         .where(exists(select(_STARTED.c.id))).returning(literal(1)).cte("cell"))
     for public in (False, True)}}

@@ -110,7 +110,7 @@ def log_in(email: str, password: str, address: str) -> LoginResult:
         user = s.scalar(select(StaffUser).options(selectinload(StaffUser.provinces))
                         .where(StaffUser.email == email.strip().lower()))
         try:
-            ok = _hasher.verify(user.password_hash if user else _DUMMY_HASH, password)
+            ok: bool = _hasher.verify(user.password_hash if user else _DUMMY_HASH, password)
         except (VerificationError, InvalidHashError):
             ok = False
         if not ok or user is None or not user.active:

@@ -9,7 +9,6 @@ import yaml
 from sqlalchemy import func, select
 
 from survey import db
-from survey.cli import cli
 from survey.models import AccessToken, Form, Respondent, Unit
 from tests.conftest import csrf_from
 

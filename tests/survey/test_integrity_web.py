@@ -29,7 +29,7 @@ from survey.services.responding import (
 )
 from survey.services.scores import default_scoring_config, load_campaign_questionnaires, score_campaign
 from tests.conftest import csrf_from
-from tests.survey.test_staff_access import LIST, login, world  # noqa: F401  (fixture)
+from tests.survey.conftest import LIST, login
 
 UA = "Mozilla/5.0 (IntegrityTest; rv:99) Gecko/20100101 ParTestAgent/7.7"
 PAGE1 = {"u0-lead_plan": "A", "u0-lead_head": "B", "u0-lead_innovation": "C"}

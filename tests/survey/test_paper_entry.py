@@ -33,7 +33,7 @@ from survey.services.responding import load_form
 from survey.services.tokens import revoke_tokens
 from tests.conftest import csrf_from
 from tests.survey.test_qr_cards import BASE, pdf_pages, pdf_qr_matrices, pdf_text
-from tests.survey.test_staff_access import ANSWERS, login, world  # noqa: F401  (fixture)
+from tests.survey.conftest import ANSWERS, login
 
 ENTRY = "/manage/c/OWN-2026/paper/entry"
 

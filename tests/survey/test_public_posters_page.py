@@ -8,7 +8,7 @@ from survey import db
 from survey.models import AuditEvent, PublicLink
 from tests.conftest import csrf_from
 from tests.survey.test_qr_cards import pdf_pages, pdf_text
-from tests.survey.test_staff_access import login, world  # noqa: F401  (fixture)
+from tests.survey.conftest import login
 
 PAGE = "/manage/c/OWN-2026/public"
 

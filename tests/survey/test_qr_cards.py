@@ -32,7 +32,7 @@ from survey.services.qr import (
     svg_many,
 )
 from tests.conftest import csrf_from
-from tests.survey.test_staff_access import login, world  # noqa: F401  (fixture)
+from tests.survey.conftest import login
 
 BASE = "https://khaosat.example.vn"
 

@@ -31,19 +31,19 @@ ANSWERS = {"lead_plan": "A", "lead_head": "B", "lead_innovation": "C", "proc_pub
 
 TARGET, SUBMITTERS, ROUNDS = 5, 20, 3
 
-CONFIG = f"""\
+CONFIG = """\
 version: 1
 code: CLOSE-TEST
-name: {{vi: Thử đóng chỉ tiêu, en: Closing quota test}}
+name: {vi: Thử đóng chỉ tiêu, en: Closing quota test}
 province: "99"
 year: 2026
 opens_at: 2020-01-01
 closes_at: 2099-12-31
 levels:
-  - {{code: province, name: {{vi: Tỉnh, en: Province}}}}
-  - {{code: department, name: {{vi: Sở, en: Department}}, parent: province}}
+  - {code: province, name: {vi: Tỉnh, en: Province}}
+  - {code: department, name: {vi: Sở, en: Department}, parent: province}
 units:
-  - {{code: "99", level: province, name: {{vi: Tỉnh thử, en: Test province}}}}
+  - {code: "99", level: province, name: {vi: Tỉnh thử, en: Test province}}
 """ + "".join(
     f"  - {{code: S0{i}, level: department, parent: \"99\", "
     f"name: {{vi: Sở {i}, en: Department {i}}}}}\n" for i in range(1, ROUNDS + 1)) + f"""\

@@ -13,7 +13,6 @@ from survey import db
 from survey.cli.campaign_cmd import quotas
 from survey.models import (
     Assignment,
-    Draft,
     Form,
     FormStatus,
     Mode,

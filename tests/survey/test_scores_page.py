@@ -24,7 +24,7 @@ from survey.services.responding import SubmitOutcome, load_form, save_page, subm
 from survey.services.scores import AppraisedRejected, parse_appraised, score_campaign
 from survey.services.scoring_config import ScoringConfigError, parse_scoring, scoring_for_campaign
 from survey.services.staff import create_staff_user
-from tests.survey.test_staff_access import PASSWORD, login
+from tests.survey.conftest import PASSWORD, login
 
 @pytest.fixture(autouse=True)
 def _publish_small_cells(app):
