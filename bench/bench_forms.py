@@ -403,6 +403,14 @@ async def _open_for_posting(host: str, port: int, tokens: list[str], recorder: f
         for i, token in enumerate(tokens)))
 
 
+
+def python_version(python: str) -> str:
+    """Implementation and version of the interpreter that runs gunicorn (never its path)."""
+    return subprocess.run(
+        [python, "-c", "import platform; print(platform.python_implementation(), "
+                       "platform.python_version())"],
+        check=True, capture_output=True, text=True).stdout.strip()
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -457,7 +465,7 @@ def main() -> int:
             "seed_s": round(seed_s, 2),
             "tokens_left": len(tokens),
             "python": platform.python_implementation() + " " + platform.python_version(),
-            "gunicorn_python": args.python,
+            "gunicorn_python": python_version(args.python),
             "cpus": os.cpu_count(),
             "clients": results,
             "best_forms_per_s": max(r["flow"]["forms_per_s"] for r in all_levels),

@@ -10,11 +10,14 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
+#: a value that names a place on the machine that ran the benchmark (results are committed)
+MACHINE_PATH = re.compile(r"(^|[\s'\"=(])(/[\w.-]+){2,}|^[A-Za-z]:\\|^~/")
 BENCHES = ["bench_analysis.py", "bench_sampling.py", "bench_integrity.py", "bench_forms.py",
            "bench_cards.py", "bench_mail.py",
            "bench_quotas.py"]
@@ -35,12 +38,24 @@ def flatten(prefix: str, value: object, rows: list[tuple[str, object]]) -> None:
         rows.append((prefix, value))
 
 
+def machine_paths(value: object, key: str = "") -> list[str]:
+    """The keys of ``value`` (nested dicts and lists) whose text looks like a machine path."""
+    if isinstance(value, dict):
+        return [k for name, v in value.items() for k in machine_paths(v, f"{key}.{name}" if key else name)]
+    if isinstance(value, list):
+        return [k for i, v in enumerate(value) for k in machine_paths(v, f"{key}[{i}]")]
+    return [key] if isinstance(value, str) and MACHINE_PATH.search(value) else []
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--smoke", action="store_true")
     parser.add_argument("--out", type=Path, default=HERE)
     args = parser.parse_args()
     results = {name.removesuffix(".py"): run(name, args.smoke) for name in BENCHES}
+    if paths := machine_paths(results):
+        print(f"refusing to write results that name machine paths: {paths}", file=sys.stderr)
+        return 1
     args.out.mkdir(parents=True, exist_ok=True)
     stem = "results-smoke" if args.smoke else "results"
     (args.out / f"{stem}.json").write_text(json.dumps(results, indent=2) + "\n")

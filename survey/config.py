@@ -9,6 +9,8 @@ from typing import Any
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 INSTANCE_DIR = Path(os.environ.get("PAR_SURVEY_INSTANCE_DIR", PROJECT_ROOT / "instance"))
+# DejaVu Sans TTF files for the PDFs (cards, posters, paper forms); Debian's fonts-dejavu-core
+FONT_DIR = Path(os.environ.get("PAR_SURVEY_FONT_DIR", "/usr/share/fonts/truetype/dejavu"))
 
 
 def _instance_secret() -> str:
@@ -51,4 +53,9 @@ def load_config() -> dict[str, Any]:
         "PUBLIC_PER_AGENT_PER_DAY": int(env.get("PAR_SURVEY_PUBLIC_PER_AGENT_PER_DAY", "20")),
         "PUBLIC_PER_NETWORK_PER_HOUR": int(env.get("PAR_SURVEY_PUBLIC_PER_NETWORK_PER_HOUR", "60")),
         "PUBLIC_DAILY_CAP": int(env.get("PAR_SURVEY_PUBLIC_DAILY_CAP", "300")),
+        # the mail server (smtp://user:pass@host:587?starttls=1), the sender, and the sending
+        # rate shared by all workers (see survey/services/mail.py)
+        "SMTP_URL": env.get("PAR_SURVEY_SMTP_URL"),
+        "MAIL_FROM": env.get("PAR_SURVEY_MAIL_FROM"),
+        "MAIL_RATE_PER_MINUTE": int(env.get("PAR_SURVEY_MAIL_RATE_PER_MINUTE", "300")),
     }

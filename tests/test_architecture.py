@@ -84,3 +84,16 @@ def test_pure_packages_import_nothing_by_name_at_run_time(package):
     found = {str(p.relative_to(ROOT)): lines for p in sorted((ROOT / package).rglob("*.py"))
              if (lines := _dynamic_imports(p))}
     assert not found, f"imports by name hide from the contracts: {found}"
+
+
+@pytest.mark.parametrize("package", (*PURE, "survey"))
+def test_settings_are_read_only_in_survey_config(package):
+    """Every ``PAR_SURVEY_*`` setting is read in one place, ``survey/config.py``."""
+    found = []
+    for path in sorted((ROOT / package).rglob("*.py")):
+        if path == ROOT / "survey" / "config.py":
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Attribute) and node.attr in ("environ", "getenv", "environb"):
+                found.append(f"{path.relative_to(ROOT)}:{node.lineno}")
+    assert not found, f"settings read outside survey/config.py: {found}"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import subprocess
 import sys
@@ -18,3 +19,20 @@ def test_every_benchmark_runs_and_reports(tmp_path):
                             "bench_cards", "bench_mail", "bench_quotas"}
     assert results["bench_sampling"]["clean_rows"] > 0
     assert "| bench_analysis |" in (tmp_path / "results-smoke.md").read_text()
+
+
+def _bench_run_module():
+    spec = importlib.util.spec_from_file_location("bench_run", ROOT / "bench" / "run.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_committed_results_carry_no_machine_path():
+    run = _bench_run_module()
+    assert run.machine_paths({"python": "/srv/x/.venv/bin/python", "db": "postgresql+psycopg"}) == ["python"]
+    for name in ("results.json", "results-chaos.json", "results-pg-restart.json"):
+        path = ROOT / "bench" / name
+        assert run.machine_paths(json.loads(path.read_text())) == [], name
+    table = (ROOT / "bench" / "results.md").read_text()
+    assert not [line for line in table.splitlines() if run.MACHINE_PATH.search(line.split("|")[3])]

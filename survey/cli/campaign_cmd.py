@@ -14,12 +14,11 @@ import click
 from flask.cli import with_appcontext
 
 from sampling import CampaignInvalid, write_list_template
-from survey.models import Campaign
+from survey.cli.common import campaign_or_exit
 from survey.services.campaigns import (
     CampaignNotFound,
     build_sampling_campaign,
     create_campaign_from_config,
-    find_campaign,
 )
 from survey.services.quota_reports import QUOTA_COLUMNS, quota_rows, quota_state_dict
 from survey.services.quotas import QuotaState, quota_state, refresh_quota_counts
@@ -30,13 +29,6 @@ def _fail(lines: list[str]) -> NoReturn:
     for line in lines:
         click.echo(line, err=True)
     sys.exit(1)
-
-
-def _campaign_or_exit(code: str) -> Campaign:
-    try:
-        return find_campaign(code)
-    except CampaignNotFound as exc:
-        _fail([str(exc)])
 
 
 @click.group("campaign", help="Survey campaigns (đợt khảo sát) from configuration files.")
@@ -94,7 +86,7 @@ def import_(file: str, code: str) -> None:
 @click.option("--out", "out", required=True, type=click.Path(dir_okay=False, writable=True))
 @with_appcontext
 def template(code: str, out: str) -> None:
-    write_list_template(Path(out), build_sampling_campaign(_campaign_or_exit(code)))
+    write_list_template(Path(out), build_sampling_campaign(campaign_or_exit(code)))
     click.echo(out)
 
 
@@ -108,7 +100,7 @@ def template(code: str, out: str) -> None:
               "counts (after rows were changed by hand or restored).")
 @with_appcontext
 def quotas(code: str, fmt: str, recount: bool) -> None:
-    campaign_id = _campaign_or_exit(code).id
+    campaign_id = campaign_or_exit(code).id
     if recount:
         moved = refresh_quota_counts(campaign_id)
         click.echo(f"Đã đếm lại; {moved} phân công đổi ô. / Recounted; {moved} assignments "

@@ -2,14 +2,10 @@
 
 from __future__ import annotations
 
-import sys
-
 import click
 from flask.cli import with_appcontext
-from sqlalchemy import select
 
-from survey import db
-from survey.models import Campaign
+from survey.cli.common import campaign_or_exit
 from survey.services.integrity import scan_campaign
 
 
@@ -23,11 +19,7 @@ def integrity_group() -> None:
 @click.option("--campaign", "campaign_code", required=True, help="Campaign code.")
 @with_appcontext
 def scan(campaign_code: str) -> None:
-    campaign = db.session().scalar(select(Campaign).where(Campaign.code == campaign_code))
-    if campaign is None:
-        click.echo(f"Không có chiến dịch mã {campaign_code!r}; kiểm tra lại mã chiến dịch. / "
-                   f"No campaign with code {campaign_code!r}; check the campaign code.", err=True)
-        sys.exit(1)
+    campaign = campaign_or_exit(campaign_code)
     summary = scan_campaign(campaign, actor_email="cli")
     c = summary.counts
     click.echo(f"{summary.campaign_code}: {summary.responses} responses; ok {c.get('ok', 0)}, "

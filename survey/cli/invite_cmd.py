@@ -13,8 +13,7 @@ from typing import NoReturn
 import click
 from flask.cli import with_appcontext
 
-from survey.models import Campaign
-from survey.services.campaigns import CampaignNotFound, find_campaign
+from survey.cli.common import campaign_or_exit
 from survey.services.mail import MailConfigError, smtp_settings
 from survey.services.outbox import (
     NotUncertain,
@@ -34,13 +33,6 @@ from survey.services.outbox import (
 def _fail(message: str) -> NoReturn:
     click.echo(message, err=True)
     sys.exit(1)
-
-
-def _campaign(code: str) -> Campaign:
-    try:
-        return find_campaign(code)
-    except CampaignNotFound as exc:
-        _fail(str(exc))
 
 
 def _echo_queue(report: QueueReport) -> None:
@@ -80,7 +72,7 @@ def invite_group() -> None:
 @click.option("--queue-only", is_flag=True, help="queue; leave delivery to `invite work`")
 @with_appcontext
 def send(code: str, group: str | None, unit: str | None, language: str, queue_only: bool) -> None:
-    campaign = _campaign(code)
+    campaign = campaign_or_exit(code)
     _echo_queue(queue_invitations(campaign, group=group, unit=unit, language=language))
     if not queue_only:
         _deliver(campaign_id=None)
@@ -96,7 +88,7 @@ def send(code: str, group: str | None, unit: str | None, language: str, queue_on
 @with_appcontext
 def remind(code: str, after_days: float, group: str | None, unit: str | None,
            queue_only: bool) -> None:
-    campaign = _campaign(code)
+    campaign = campaign_or_exit(code)
     _echo_queue(queue_reminders(campaign, after_days=after_days, group=group, unit=unit))
     if not queue_only:
         _deliver()
@@ -126,7 +118,7 @@ def work_cmd(once: bool) -> None:
 @click.option("--campaign", "code", required=True)
 @with_appcontext
 def problems(code: str) -> None:
-    campaign = _campaign(code)
+    campaign = campaign_or_exit(code)
     for p in (bounced_recipients(campaign.id) + failed_messages(campaign.id)
               + uncertain_messages(campaign.id)):
         click.echo(f"{p.status.upper()} id={p.outbox_id} {p.kind} {p.email} ({p.full_name}): "

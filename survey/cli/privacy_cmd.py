@@ -7,6 +7,7 @@ import sys
 import click
 from flask.cli import with_appcontext
 
+from survey.services.campaigns import CampaignNotFound
 from survey.services.privacy import RetentionNotDue, purge_personal_data
 
 
@@ -23,10 +24,7 @@ def privacy_group() -> None:
 def purge(code: str, after_days: int) -> None:
     try:
         report = purge_personal_data(code, after_days)
-    except LookupError:
-        click.echo(f"Không có đợt khảo sát {code}. / No campaign {code}.", err=True)
-        sys.exit(1)
-    except RetentionNotDue as exc:
+    except (CampaignNotFound, RetentionNotDue) as exc:
         click.echo(str(exc), err=True)
         sys.exit(1)
     click.echo(f"erased personal data of {report.respondents} respondent(s) in {report.campaign_code}")

@@ -8,8 +8,8 @@ from collections.abc import Callable, Sequence
 import click
 from flask.cli import with_appcontext
 
-from survey.models import Campaign, PublicLink
-from survey.services.campaigns import CampaignNotFound, find_campaign
+from survey.cli.common import campaign_or_exit
+from survey.models import PublicLink
 from survey.services.public import (
     PublicLinkError,
     create_public_links,
@@ -18,14 +18,6 @@ from survey.services.public import (
     revoke_public_links,
     rotate_public_links,
 )
-
-
-def _campaign(code: str) -> Campaign:
-    try:
-        return find_campaign(code)
-    except CampaignNotFound as exc:
-        click.echo(str(exc), err=True)
-        sys.exit(1)
 
 
 @click.group("public", help="Public QR links, one per unit a group rates: citizens scan the "
@@ -44,7 +36,7 @@ def public_group() -> None:
               help="Public forms per link per day (default PAR_SURVEY_PUBLIC_DAILY_CAP, 300).")
 @with_appcontext
 def create(code: str, group: str, units: Sequence[str], daily_cap: int | None) -> None:
-    campaign = _campaign(code)
+    campaign = campaign_or_exit(code)
     try:
         links = create_public_links(campaign, group, list(units), daily_cap)
     except PublicLinkError as exc:
@@ -62,7 +54,7 @@ def create(code: str, group: str, units: Sequence[str], daily_cap: int | None) -
 @click.option("--unit", "units", multiple=True)
 @with_appcontext
 def list_links(code: str, group: str | None, units: Sequence[str]) -> None:
-    campaign = _campaign(code)
+    campaign = campaign_or_exit(code)
     try:
         rows = list_public_links(campaign, group, list(units))
     except PublicLinkError as exc:
@@ -81,7 +73,7 @@ def _change(verb: str, action: Callable[..., list[PublicLink]], code: str, group
         click.echo(f"Chọn --group, --unit hoặc --all. / Name --group, --unit or --all to {verb}.",
                    err=True)
         sys.exit(2)
-    campaign = _campaign(code)
+    campaign = campaign_or_exit(code)
     try:
         links = action(campaign, group, list(units))
     except PublicLinkError as exc:

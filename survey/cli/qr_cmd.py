@@ -11,7 +11,7 @@ import click
 from flask import current_app
 from flask.cli import with_appcontext
 
-from survey.services.campaigns import CampaignNotFound, find_campaign
+from survey.cli.common import campaign_or_exit
 from survey.models import Campaign
 from survey.services.cards import (
     FontMissing,
@@ -47,11 +47,7 @@ def qr(code: str, unit: str | None, group: str | None, fmt: str, paper: bool,
         click.echo("--public không đi cùng --paper / --revoke-old. / "
                    "--public cannot be combined with --paper or --revoke-old.", err=True)
         sys.exit(2)
-    try:
-        campaign = find_campaign(code)
-    except CampaignNotFound as exc:
-        click.echo(str(exc), err=True)
-        sys.exit(1)
+    campaign = campaign_or_exit(code)
     target = Path(out)
     if fmt != "pdf":
         target.mkdir(parents=True, exist_ok=True)

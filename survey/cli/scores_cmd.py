@@ -8,11 +8,11 @@ from pathlib import Path
 import click
 from flask.cli import with_appcontext
 
+from survey.cli.common import campaign_or_exit
 from survey.services.scores import (
     FORMATS,
     AppraisedRejected,
     export_scores,
-    find_campaign_id,
     read_appraised,
 )
 from survey.services.scoring_config import ScoringConfigError, scoring_for_campaign
@@ -30,11 +30,7 @@ from survey.services.scoring_config import ScoringConfigError, scoring_for_campa
                    "max_appraised_points: fills the index %, ranks and bands.")
 @with_appcontext
 def scores(campaign_code: str, fmt: str, out: Path, appraised_file: Path | None) -> None:
-    campaign_id = find_campaign_id(campaign_code)
-    if campaign_id is None:
-        click.echo(f"Không có chiến dịch mã {campaign_code!r}; kiểm tra lại mã chiến dịch. / "
-                   f"No campaign with code {campaign_code!r}; check the campaign code.", err=True)
-        sys.exit(1)
+    campaign_id = campaign_or_exit(campaign_code).id
     try:
         config = scoring_for_campaign(campaign_id).config
     except ScoringConfigError as exc:

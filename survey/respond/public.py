@@ -15,7 +15,7 @@ from flask import abort, render_template, session
 from flask_wtf import FlaskForm
 
 from survey.respond import bp
-from survey.respond.views import enter_form
+from survey.respond.views import SESSION_KEY, enter_form
 from survey.services.paradata import current_client
 from survey.services.public import (
     Refusal,
@@ -28,7 +28,6 @@ from survey.services.public import (
 from survey.services.questionnaires import questionnaire_for
 from survey.services.responding import Availability, campaign_availability
 
-FORM_KEY = "form_id"  # the session key survey/respond/views.py reads
 BROWSER_KEY = "browser"  # a random id per browser: the per-browser limit counts its hash
 PUBLIC_FORMS_KEY = "public_forms"  # {link id (text): form id}: scanning again resumes
 PUBLIC_FORMS_KEPT = 20
@@ -91,6 +90,6 @@ def start_public(code: str) -> Any:
     forms.pop(str(started.link_id), None)
     forms[str(started.link_id)] = started.form_id
     session[PUBLIC_FORMS_KEY] = dict(list(forms.items())[-PUBLIC_FORMS_KEPT:])
-    session[FORM_KEY] = started.form_id
+    session[SESSION_KEY] = started.form_id
     session.permanent = True
     return enter_form(started.begun)

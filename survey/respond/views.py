@@ -27,7 +27,7 @@ from survey.services.responding import (
     submit_form,
 )
 
-SESSION_KEY = "form_id"
+SESSION_KEY = "form_id"  # the form this browser is answering: set by a token link and by a public Start
 HONEYPOT = "homepage"  # a public form's hidden field; no browser autofills a name like it
 PAGE_SHOWN_KEY = "page_shown"  # [form id, page index, time shown]: paradata, never trusted for more
 

@@ -7,10 +7,8 @@ links stay valid unless ``revoke_old``. Submitted forms get no card.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 from fpdf import FPDF
@@ -18,6 +16,7 @@ from sqlalchemy import Select, select, update
 from sqlalchemy.orm import selectinload
 
 from survey import db
+from survey.config import FONT_DIR
 from survey.models import (
     AccessToken,
     Assignment,
@@ -34,7 +33,6 @@ from survey.services.audit import record_audit
 from survey.services.qr import form_link, qr_matrices, short_code, short_link
 from survey.services.tokens import issue_token
 
-FONT_DIR = Path(os.environ.get("PAR_SURVEY_FONT_DIR", "/usr/share/fonts/truetype/dejavu"))
 FONT_FILES = {"": "DejaVuSans.ttf", "B": "DejaVuSans-Bold.ttf"}
 FONT_PACKAGE = "fonts-dejavu-core"
 

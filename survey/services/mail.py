@@ -1,7 +1,7 @@
 """Mail: SMTP settings from the environment, templates, message building, SMTP delivery.
 
-Settings (environment; the app config keys ``SMTP_URL``, ``MAIL_FROM``, ``MAIL_RATE_PER_MINUTE``
-win when set, as the tests do):
+Settings (read from the environment by ``survey/config.py`` into the app config keys
+``SMTP_URL``, ``MAIL_FROM``, ``MAIL_RATE_PER_MINUTE``, which tests set directly):
 
 * ``PAR_SURVEY_SMTP_URL``: ``smtp://user:pass@host:587?starttls=1`` (``smtps://`` for implicit
   TLS; ``timeout=`` seconds, default 30). User and password are URL-quoted.
@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import base64
 import enum
-import os
 import re
 import smtplib
 import socket
@@ -72,9 +71,9 @@ class SmtpSettings:
 
 
 def _setting(key: str) -> str | None:
-    if has_app_context() and current_app.config.get(key) is not None:
-        return str(current_app.config[key])
-    return os.environ.get(f"PAR_SURVEY_{key}")
+    """An app setting (``survey/config.py`` reads them from the environment), None if unset."""
+    value = current_app.config.get(key) if has_app_context() else None
+    return None if value is None else str(value)
 
 
 def parse_smtp_url(url: str) -> dict[str, Any]:

@@ -10,8 +10,9 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from survey import db
-from survey.models import AccessToken, Campaign, Form, Respondent, utcnow
+from survey.models import AccessToken, Form, Respondent, utcnow
 from survey.services.audit import record_audit
+from survey.services.campaigns import find_campaign
 
 ERASED_NAME = "[đã xóa / erased]"
 
@@ -34,10 +35,7 @@ def purge_personal_data(campaign_code: str, after_days: int,
     register a purge step in :data:`PURGE_STEPS`.
     """
     now = now or utcnow()
-    s = db.session()
-    campaign = s.scalar(select(Campaign).where(Campaign.code == campaign_code))
-    if campaign is None:
-        raise LookupError(campaign_code)
+    campaign = find_campaign(campaign_code)
     if campaign.closes_at + dt.timedelta(days=after_days) > now:
         due = (campaign.closes_at + dt.timedelta(days=after_days)).date().isoformat()
         raise RetentionNotDue(f"Chưa đến hạn xóa (từ {due}). / Not due before {due}.")

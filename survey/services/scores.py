@@ -112,11 +112,6 @@ class ScoreInputs:
         return int(self.response_id.size)
 
 
-def find_campaign_id(code: str) -> int | None:
-    """The id of the campaign with ``code``, or None."""
-    return db.session().scalar(select(Campaign.id).where(Campaign.code == code))
-
-
 def _versions_of(campaign_id: int) -> list[QuestionnaireVersion]:
     s = db.session()
     used = or_(

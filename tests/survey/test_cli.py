@@ -101,3 +101,24 @@ def test_demo_prints_campaign_and_one_link_per_group_and_is_idempotent(app, clie
 
 def staff_email(result) -> str:
     return result.output.splitlines()[-1].split()[2]
+
+
+UNKNOWN_CAMPAIGN_COMMANDS = [
+    ["integrity", "scan", "--campaign", "NOPE"],
+    ["scores", "--campaign", "NOPE", "--format", "csv", "--out", "{tmp}/x.csv"],
+    ["privacy", "purge", "--campaign", "NOPE", "--after-days", "0"],
+    ["public", "list", "--campaign", "NOPE"],
+    ["invite", "problems", "--campaign", "NOPE"],
+    ["qr", "--campaign", "NOPE", "--out", "{tmp}/x.pdf"],
+    ["respondents", "template", "--campaign", "NOPE", "--out", "{tmp}/x.xlsx"],
+    ["quotas", "--campaign", "NOPE"],
+]
+
+
+def test_every_command_refuses_an_unknown_campaign_the_same_way(app, tmp_path):
+    for args in UNKNOWN_CAMPAIGN_COMMANDS:
+        args = [a.replace("{tmp}", str(tmp_path)) for a in args]
+        result = app.test_cli_runner().invoke(args=args)
+        assert result.exit_code == 1, (args, result.output)
+        assert result.output.strip() == "Không có đợt khảo sát mã 'NOPE'. / No campaign with code 'NOPE'.", args
+    assert not list(tmp_path.iterdir())

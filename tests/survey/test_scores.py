@@ -238,7 +238,7 @@ def test_cli_unknown_campaign_exits_1_in_both_languages(app, tmp_path):
     result = app.test_cli_runner().invoke(
         scores, ["--campaign", "NOPE", "--format", "xlsx", "--out", str(tmp_path / "x.xlsx")])
     assert result.exit_code == 1
-    assert "Không có chiến dịch mã 'NOPE'" in result.output
+    assert "Không có đợt khảo sát mã 'NOPE'" in result.output
     assert "No campaign with code 'NOPE'" in result.output
     assert not (tmp_path / "x.xlsx").exists()
 
