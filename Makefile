@@ -67,7 +67,7 @@ chaos: $(VENV)/.installed translations
 	PAR_SURVEY_TEST_DATABASE_URL=$${PAR_SURVEY_TEST_DATABASE_URL:-$(PG_URL)} \
 	  $(BIN)/python -m pytest -q -m chaos -p no:cacheprovider -s tests/chaos
 
-bench: $(VENV)/.installed
+bench: $(VENV)/.installed translations
 	$(BIN)/python bench/run.py
 
 clean:

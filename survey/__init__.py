@@ -10,13 +10,13 @@ from typing import Any
 
 from flask import Flask
 
-from survey.config import PROJECT_ROOT, load_config
+from survey.config import load_config, shipped
 
 
 def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app = Flask(
         __name__,
-        template_folder=str(PROJECT_ROOT / "templates"),
+        template_folder=str(shipped("templates")),
         static_folder="static",
     )
     app.config.update(load_config())

@@ -8,6 +8,15 @@ from pathlib import Path
 from typing import Any
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+def shipped(name: str) -> Path:
+    """A folder or file kept beside the packages in a checkout (``templates``, ``migrations``,
+    ``alembic.ini``), or inside ``survey/`` where an installed wheel carries it (setup.py)."""
+    inside = Path(__file__).resolve().parent / name
+    return inside if inside.exists() else PROJECT_ROOT / name
+
+
 INSTANCE_DIR = Path(os.environ.get("PAR_SURVEY_INSTANCE_DIR", PROJECT_ROOT / "instance"))
 # DejaVu Sans TTF files for the PDFs (cards, posters, paper forms); Debian's fonts-dejavu-core
 FONT_DIR = Path(os.environ.get("PAR_SURVEY_FONT_DIR", "/usr/share/fonts/truetype/dejavu"))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from flask import Flask, request, session
@@ -25,9 +26,25 @@ def select_locale() -> str:
     return lang if isinstance(lang, str) and lang in languages else current_app.config["BABEL_DEFAULT_LOCALE"]
 
 
+class CatalogMissing(RuntimeError):
+    """The compiled Vietnamese catalog is not there: pages would mix English chrome into
+    Vietnamese questions, so the app does not start."""
+
+
+def check_catalog(directories: str) -> None:
+    """Raise :class:`CatalogMissing`, saying how to build it, unless ``vi`` is compiled."""
+    found = [Path(d) / "vi" / "LC_MESSAGES" / "messages.mo" for d in directories.split(";")]
+    if not any(mo.is_file() for mo in found):
+        raise CatalogMissing(
+            f"Thiếu bản dịch tiếng Việt đã biên dịch / the compiled Vietnamese catalog is missing: "
+            f"{found[0]}. In a checkout run `make translations` (or `pybabel compile --use-fuzzy "
+            f"-d survey/translations -D messages`); a wheel built with `python -m build` carries it.")
+
+
 def init_app(app: Flask) -> None:
     app.config.setdefault("BABEL_TRANSLATION_DIRECTORIES",
                           str(PROJECT_ROOT / "survey" / "translations"))
+    check_catalog(app.config["BABEL_TRANSLATION_DIRECTORIES"])
     babel.init_app(app, locale_selector=select_locale)
     app.context_processor(_template_helpers)
 

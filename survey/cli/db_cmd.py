@@ -8,13 +8,13 @@ from alembic.config import Config
 from flask import current_app
 from flask.cli import with_appcontext
 
-from survey.config import PROJECT_ROOT
+from survey.config import shipped
 
 
 def alembic_config(url: str | None = None) -> Config:
-    cfg = Config(str(PROJECT_ROOT / "alembic.ini"))
+    cfg = Config(str(shipped("alembic.ini")))
     cfg.attributes["configure_logger"] = False  # keep the app's logging as it is
-    cfg.set_main_option("script_location", str(PROJECT_ROOT / "migrations"))
+    cfg.set_main_option("script_location", str(shipped("migrations")))
     cfg.set_main_option("sqlalchemy.url",
                         (url or current_app.config["SQLALCHEMY_DATABASE_URI"]).replace("%", "%%"))
     return cfg

@@ -40,10 +40,10 @@ from jinja2.sandbox import SandboxedEnvironment
 from sqlalchemy import select
 
 from survey import db
-from survey.config import PROJECT_ROOT
+from survey.config import shipped
 from survey.models import MailKind, MailTemplate, utcnow
 
-TEMPLATE_DIR = PROJECT_ROOT / "templates" / "mail"
+TEMPLATE_DIR = shipped("templates") / "mail"
 LANGUAGES = ("vi", "en")
 DEFAULT_LANGUAGE = "vi"
 
