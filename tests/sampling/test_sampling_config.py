@@ -103,6 +103,9 @@ CASES: list[tuple[str, Mutate, str, dict[str, Any]]] = [
      "integrity.burst_min_forms", {"integrity_validator": lambda raw: [
          (k, f"'{k}' phải lớn hơn 0", f"'{k}' must be above 0")
          for k, v in raw.items() if v <= 0]}),
+    ("CFG-CROSSWALK-PATH", lambda d: d.update(crosswalk="crosswalk.csv"), "crosswalk", {}),
+    ("CFG-PREDECESSOR-DUPLICATE", lambda d: d.update(predecessors=["TVH-2024", "TVH-2024"]),
+     "predecessors[1]", {}),
 ]
 
 # Codes whose cases need raw text or files rather than a dict mutation; tested below.
