@@ -294,7 +294,8 @@ class UnitMapping:
     ``how`` is a :class:`~sampling.units_2025.How` value, ``split`` (the old unit went to
     several new units), ``abolished`` (districts; ``new`` then lists the new communes its
     communes went into, ``partial`` marking those that took only part of one) or
-    ``unmapped``.  ``decide`` marks rows a person must settle, ``reason`` says why.
+    ``unmapped``.  ``decide`` marks rows a person must settle; ``reason`` is a key of
+    :data:`REASONS` (empty when there is nothing to say).
     """
 
     old_code: str
@@ -308,6 +309,39 @@ class UnitMapping:
     reason: str
     source: str
     partial: tuple[str, ...] = ()
+    candidates: tuple[str, ...] = ()
+
+
+REASONS: Final[Mapping[str, tuple[str, str]]] = {
+    "crosswalk": ("theo bảng chuyển đổi của tỉnh", "as the province's crosswalk says"),
+    "crosswalk_no_successor": ("bảng chuyển đổi ghi không có đơn vị kế thừa",
+                               "the crosswalk gives no successor"),
+    "not_gso": ("không có trong bảng quốc gia: cần một dòng trong bảng chuyển đổi",
+                "not in the national table: give it a crosswalk row"),
+    "name_ambiguous": ("nhiều đơn vị hành chính trùng tên: cần chọn trong bảng chuyển đổi",
+                       "several GSO units have this name: settle it in the crosswalk"),
+    "name_unmatched": ("không tìm thấy đơn vị hành chính cùng tên trong tỉnh: cần một dòng "
+                       "trong bảng chuyển đổi",
+                       "no GSO unit of this name in the province: give it a crosswalk row"),
+    "district_abolished": ("cấp huyện không còn từ 01/7/2025; liệt kê các xã mới nhận các xã "
+                           "của huyện", "the district level ended on 1 July 2025; the new "
+                           "communes its communes went into are listed"),
+    "split_population": ("bị chia tách; ghi chú chính thức cho biết toàn bộ dân số về một "
+                         "phần: cần xác nhận", "split; the official note puts all the "
+                         "population in one part: confirm"),
+    "split_no_share": ("bị chia tách, không nguồn nào cho tỷ lệ: cần quyết định đơn vị mới "
+                       "nào tiếp nối", "split, no source gives shares: decide which new unit "
+                       "continues it"),
+}
+"""Why a mapping row reads as it does, in Vietnamese and English."""
+
+
+def reason_text(key: str, lang: str = "vi") -> str:
+    """The text of a :data:`REASONS` key in ``lang`` (``vi`` or ``en``); empty for ``""``."""
+    if not key:
+        return ""
+    vi, en = REASONS[key]
+    return vi if lang == "vi" else en
 
 
 def _how(n_targets: int, sources_of_target: int, same_name: bool) -> str:
@@ -342,13 +376,13 @@ def map_units(units: UnitTree, province: str, table: UnitTable, *, campaign: str
             refs = tuple(NewRef(k.new_code, names.get(k.new_code, ""), k.share) for k in links)
             if not refs:
                 out.append(UnitMapping(unit.code, unit.name_vi, unit.level, m.gso_code, m.matched,
-                                       (), "abolished", False, "no successor (crosswalk)",
+                                       (), "abolished", False, "crosswalk_no_successor",
                                        f"crosswalk {crosswalk.file}"))
                 continue
             same = len(refs) == 1 and fold_name(refs[0].name) == fold_name(unit.name_vi)
             how = _how(len(refs), fed[refs[0].code], same)
             out.append(UnitMapping(unit.code, unit.name_vi, unit.level, m.gso_code, m.matched,
-                                   refs, how, False, "decided in the crosswalk",
+                                   refs, how, False, "crosswalk",
                                    f"crosswalk {crosswalk.file}"))
             continue
         out.append(_national(unit, m, table))
@@ -358,12 +392,10 @@ def map_units(units: UnitTree, province: str, table: UnitTable, *, campaign: str
 def _national(unit: Unit, m: GsoMatch, table: UnitTable) -> UnitMapping:
     base = (unit.code, unit.name_vi, unit.level, m.gso_code, m.matched)
     if m.matched is Matched.NOT_GSO:
-        return UnitMapping(*base, (), "unmapped", True,
-                           "not in the national table: give it a crosswalk row", "")
+        return UnitMapping(*base, (), "unmapped", True, "not_gso", "")
     if m.matched is Matched.NONE:
-        why = ("several GSO units match the name: " + ", ".join(m.candidates)
-               if m.candidates else "no GSO unit of this name in the province")
-        return UnitMapping(*base, (), "unmapped", True, why + "; give it a crosswalk row", "")
+        why = "name_ambiguous" if m.candidates else "name_unmatched"
+        return UnitMapping(*base, (), "unmapped", True, why, "", (), m.candidates)
     if m.kind == "province":
         p = table.old_provinces[m.gso_code]
         return UnitMapping(*base, (NewRef(p.new_code, p.new_name, 1.0),), p.how.value, False,
@@ -373,15 +405,14 @@ def _national(unit: Unit, m: GsoMatch, table: UnitTable) -> UnitMapping:
         refs = tuple(NewRef(p.new_code, p.new_name, None) for p in parts)
         partial = tuple(p.new_code for p in parts if p.partial)
         return UnitMapping(*base, refs, How.ABOLISHED.value, False,
-                           "district level abolished on 1 July 2025; new communes listed",
+                           "district_abolished",
                            "nso", partial)
     targets = table.targets[m.gso_code]
     refs = tuple(NewRef(t.code, t.name, t.share) for t in targets)
     sources = ";".join(sorted({t.source for t in targets}))
     if len(targets) > 1:
         known = all(t.share is not None for t in targets)
-        reason = ("split: population went wholly to one part (official note)" if known
-                  else "split without shares in any source: decide which new unit continues it")
+        reason = "split_population" if known else "split_no_share"
         return UnitMapping(*base, refs, "split", True, reason, sources)
     return UnitMapping(*base, refs, targets[0].how.value, False, "", sources)
 
@@ -402,11 +433,15 @@ def crosswalk_template(units: UnitTree, province: str, table: UnitTable, campaig
             for ref in mapping.new:
                 share = "" if ref.share is None else f"{ref.share:g}"
                 rows.append([campaign, mapping.old_code, mapping.old_name, ref.code, ref.name,
-                             share, "split: " + mapping.reason])
+                             share, _note(mapping.reason)])
         else:
             rows.append([campaign, mapping.old_code, mapping.old_name, "", "", "",
-                         mapping.reason])
+                         _note(mapping.reason)])
     return rows
+
+
+def _note(reason: str) -> str:
+    return f"{reason_text(reason, 'vi')} / {reason_text(reason, 'en')}"
 
 
 def needs_crosswalk(units: UnitTree, province: str, table: UnitTable) -> list[str]:
