@@ -22,7 +22,7 @@ import enum
 import io
 import math
 from collections import defaultdict
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
@@ -59,13 +59,36 @@ class GsoMatch:
     candidates: tuple[str, ...] = ()   # several equally good names: the GSO codes
 
 
-def match_units(units: UnitTree, province: str, table: UnitTable) -> dict[str, GsoMatch]:
+def match_units(units: Iterable[Unit], province: str, table: UnitTable) -> dict[str, GsoMatch]:
     """Tie each unit at a GSO level to the old GSO unit it names (see the module notes)."""
     out: dict[str, GsoMatch] = {}
-    # Parents come before their children in a valid tree's order of levels, so match by level.
-    for level in units.levels:
-        for unit in units.at_level(level.code):
-            out[unit.code] = _match_one(unit, province, table, out)
+    # Districts before communes, so that a commune is looked for in its own district.
+    order = {level: i for i, level in enumerate(GSO_LEVELS)}
+    for unit in sorted(units, key=lambda u: order.get(u.level, len(order))):
+        out[unit.code] = _match_one(unit, province, table, out)
+    return out
+
+
+def match_new_units(units: Iterable[Unit], province: str, table: UnitTable) -> dict[str, str]:
+    """New (July 2025) GSO code → campaign unit code, for a campaign on the new units.
+
+    The province unit matches the new province; commune-level units match a new commune of
+    the province by code, else by folded name (unique matches only).
+    """
+    communes = table.new_communes_of_province(province)
+    by_code = {c.code for c in communes}
+    out: dict[str, str] = {}
+    for unit in units:
+        if unit.level == "province" and (unit.code == province or _names_match(
+                unit.name_vi, table.new_provinces.get(province, ""))):
+            out[province] = unit.code
+        elif unit.level == "commune":
+            if unit.code in by_code:
+                out[unit.code] = unit.code
+                continue
+            hits = _by_name([(c.code, c.name) for c in communes], unit.name_vi)
+            if len(hits) == 1:
+                out.setdefault(hits[0], unit.code)
     return out
 
 

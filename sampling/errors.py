@@ -626,6 +626,13 @@ _SPECS: tuple[ErrorSpec, ...] = (
         "List each earlier campaign once.",
     ),
     ErrorSpec(
+        "CFG-PREDECESSOR-UNKNOWN",
+        "Chưa có đợt khảo sát '{value}' trong hệ thống.",
+        "Campaign '{value}' is not in the system.",
+        "Nạp đợt khảo sát trước (par-survey campaign create) rồi nạp lại đợt này.",
+        "Load the earlier campaign first (par-survey campaign create), then this one again.",
+    ),
+    ErrorSpec(
         "CFG-CROSSWALK-PATH",
         "Không dùng được tệp bảng chuyển đổi '{value}': {detail_vi}.",
         "Cannot use the crosswalk file '{value}': {detail_en}.",
