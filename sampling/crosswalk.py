@@ -150,6 +150,7 @@ class CrosswalkLink:
     old_code: str
     new_code: str           # "" when the old unit has no successor
     share: float
+    new_name: str = ""      # as written in the file (for people; not checked)
 
 
 @dataclass(frozen=True, slots=True)
@@ -262,7 +263,8 @@ def read_crosswalk(source: Path | bytes, *, old_units: Mapping[str, Mapping[str,
         first[key] = number
         raw_share[number] = share_text
         links.append(CrosswalkLink(number, campaign, old,
-                                   "" if new == NO_SUCCESSOR else new, share or 1.0))
+                                   "" if new == NO_SUCCESSOR else new, share or 1.0,
+                                   cell("new_name")))
     by_old: dict[tuple[str, str], list[CrosswalkLink]] = defaultdict(list)
     for link in links:
         by_old[(link.old_campaign, link.old_code)].append(link)
@@ -396,7 +398,8 @@ def map_units(units: UnitTree, province: str, table: UnitTable, *, campaign: str
         m = matches[unit.code]
         if crosswalk is not None and crosswalk.covers(campaign, unit.code):
             links = [k for k in crosswalk.targets(campaign, unit.code) if k.new_code]
-            refs = tuple(NewRef(k.new_code, names.get(k.new_code, ""), k.share) for k in links)
+            refs = tuple(NewRef(k.new_code, names.get(k.new_code) or k.new_name, k.share)
+                         for k in links)
             if not refs:
                 out.append(UnitMapping(unit.code, unit.name_vi, unit.level, m.gso_code, m.matched,
                                        (), "abolished", False, "crosswalk_no_successor",
