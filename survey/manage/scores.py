@@ -21,7 +21,7 @@ from survey.services.scores import (
     small_cell_k,
 )
 from survey.services.scoring_config import CampaignScoring, ScoringConfigError, scoring_for_campaign
-from survey.services.yoy import year_on_year
+from survey.services.yoy import COVERAGE_NOTE, year_on_year
 
 # Chart geometry (SVG user units; the SVG scales to the page width).
 CHART_W = 640
@@ -114,7 +114,7 @@ def scores(code: str) -> Any:
         result=result, blocks=blocks_of(result) if result else [], num=num,
         chart_w=CHART_W, label_w=LABEL_W, plot_w=PLOT_W, row_h=ROW_H,
         sipas_columns=columns, sipas_rows=sipas_rows, formats=tuple(DOWNLOADS), yoy=yoy,
-        small_k=small_cell_k())
+        small_k=small_cell_k(), coverage_note=COVERAGE_NOTE)
 
 
 @staff_route(bp, "/c/<code>/scores.<fmt>", "scores.view")

@@ -90,6 +90,9 @@ def continuation_record(config: sampling.Campaign) -> dict[str, Any] | None:
 
 # -- the comparison -------------------------------------------------------------------------
 
+#: The note (in exports) on a unit whose predecessors cover only some old provinces.
+COVERAGE_NOTE = "predecessors cover only some of the old provinces (see the notes)"
+
 
 @dataclass(frozen=True)
 class YoYRow:
@@ -100,6 +103,8 @@ class YoYRow:
     level: str
     comparison: Comparison
     sources: tuple[str, ...]    # "CAMPAIGN:old unit" links with shares
+    # The predecessors cover only some of the old provinces this unit's territory came from.
+    partial_coverage: bool = False
 
 
 @dataclass(frozen=True)
@@ -245,10 +250,13 @@ def year_on_year(campaign_id: int, config: ScoringConfig) -> YearOnYear | None:
     current_result = score_campaign(campaign_id, now_config)
     current = {u.unit: u.points for u in current_result.units}
     partial = partial_reasons(links)
+    covered_only_partly: set[str] = set()
     if coverage is not None:
-        for k in links:
-            if levels.get(k.new_unit) != "commune":
-                partial.setdefault(k.new_unit, []).append(coverage[1])
+        # Departments and the province took in the old provinces' whole territory; a
+        # commune's old communes all lie in one province, so its links already say it all.
+        covered_only_partly = {k.new_unit for k in links if levels.get(k.new_unit) != "commune"}
+        for unit in covered_only_partly:
+            partial.setdefault(unit, []).append(COVERAGE_NOTE)
     comparisons = compare(current, {u: p.points for u, p in previous.items()}, partial,
                           now_config.level)
     sources: dict[str, list[str]] = defaultdict(list)
@@ -256,7 +264,8 @@ def year_on_year(campaign_id: int, config: ScoringConfig) -> YearOnYear | None:
         sources[k.new_unit].append(f"{k.campaign}:{k.old_unit}"
                                    + ("" if k.share == 1 else f" ×{k.share:g}"))
     rows = tuple(YoYRow(c.unit, names.get(c.unit, ""), levels.get(c.unit, ""), c,
-                        tuple(sources.get(c.unit, ()))) for c in comparisons)
+                        tuple(sources.get(c.unit, ())), c.unit in covered_only_partly)
+                 for c in comparisons)
     return YearOnYear(codes, tuple(s.code for s in now_config.sub_criteria),
                       now_config.survey_max, rows, tuple(notes))
 
