@@ -27,6 +27,7 @@ The comparison is between two independent samples, so the difference's SE is
 from __future__ import annotations
 
 import math
+import statistics
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -34,7 +35,6 @@ from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
-from scipy import stats
 
 from .design import FloatArray, SurveyDesign
 from .estimators import Estimate
@@ -81,7 +81,7 @@ class PredecessorSample:
 
 @dataclass(frozen=True, slots=True)
 class Link:
-    """Part ``share`` (0 < share <= 1) of old unit ``old_unit`` of ``campaign`` went to ``new_unit``."""
+    """Part ``share`` (0 < share <= 1) of ``old_unit`` of ``campaign`` went to ``new_unit``."""
 
     campaign: str
     old_unit: str
@@ -218,7 +218,7 @@ def compare(current: Mapping[str, Estimate], previous: Mapping[str, Estimate],
             partial: Mapping[str, Sequence[str]] | None = None,
             level: float = 0.95) -> list[Comparison]:
     """Difference and whether it exceeds its uncertainty, for every unit of ``current``."""
-    q = float(stats.norm.ppf((1 + level) / 2))
+    q = statistics.NormalDist().inv_cdf((1 + level) / 2)
     partial = partial or {}
     rows: list[Comparison] = []
     for unit in sorted(set(current) | set(previous)):

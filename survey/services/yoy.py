@@ -28,7 +28,7 @@ from analysis.yoy import Comparison, Link, PredecessorSample, compare, partial_r
 from sampling.crosswalk import CrosswalkInvalid, match_new_units, match_units, needs_crosswalk, \
     read_crosswalk
 from sampling.errors import CampaignInvalid, ConfigError
-from sampling.units_2025 import How, load_unit_table
+from sampling.units_2025 import load_unit_table
 from survey import db
 from survey.models import Campaign, Unit
 
@@ -141,8 +141,7 @@ def _links(campaign: Campaign, new_units: Sequence[sampling.Unit], pred: Campaig
                 # part; the comparison is flagged partial.
                 share = t.share if t.share is not None else 1.0
                 if target and share > 0:
-                    links.append(Link(pred.code, code, target, share if t.how is How.MERGED_PART
-                                      else 1.0))
+                    links.append(Link(pred.code, code, target, share))
     return links
 
 

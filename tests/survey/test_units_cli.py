@@ -63,7 +63,7 @@ def test_template_then_check(app, tmp_path):
     done = _run(app, "crosswalk-check", str(CROSSWALK), "--old", TRAVINH, "--new", VINHLONG)
     assert done.exit_code == 0 and "21" in done.output
     bad = tmp_path / "bad.csv"
-    bad.write_text(CROSSWALK.read_text("utf-8").replace(",S-YTE,Sở Y tế,0.3,", ",S-YTE,Sở Y tế,0.2,"),
-                   encoding="utf-8")
+    text = CROSSWALK.read_text("utf-8")
+    bad.write_text(text.replace(",S-YTE,Sở Y tế,0.3,", ",S-YTE,Sở Y tế,0.2,"), encoding="utf-8")
     done = _run(app, "crosswalk-check", str(bad), "--old", TRAVINH, "--new", VINHLONG)
     assert done.exit_code == 1 and "[XW-SHARE-SUM]" in done.stderr and "row 13" in done.stderr
