@@ -61,8 +61,8 @@ class PredecessorSample:
 
     ``strata`` and ``fpc`` are ``None`` for a one-stratum design without fpc; ``weights``
     are the analysis weights of the predecessor's own design (1 for a census).  Item keys
-    of ``answers`` must be unique across the samples that are stacked (they name the
-    questionnaire version, so they are).
+    name a questionnaire version and question, so two predecessors that used the same
+    version share its keys (and its option scores).
     """
 
     campaign: str
@@ -114,12 +114,14 @@ def stack_samples(samples: Sequence[PredecessorSample]) -> Stacked:
     offset = 0
     for s in samples:
         for key, codes in s.answers.items():
-            if key in answers:
-                raise ValueError(f"item {key!r} appears in two predecessor samples")
-            full = np.zeros(n, dtype=np.uint8)
+            table = s.option_scores[key]
+            if key in answers and not np.array_equal(np.asarray(option_scores[key], dtype=float),
+                                                     np.asarray(table, dtype=float),
+                                                     equal_nan=True):
+                raise ValueError(f"item {key!r} has different option scores in two samples")
+            full = answers.setdefault(key, np.zeros(n, dtype=np.uint8))
             full[offset:offset + s.n_rows] = codes
-            answers[key] = full
-            option_scores[key] = s.option_scores[key]
+            option_scores[key] = table
         offset += s.n_rows
     strata = np.concatenate([
         np.asarray([f"{s.campaign}|{h}" for h in s.strata.tolist()], dtype=object)

@@ -60,6 +60,11 @@ def test_two_predecessor_campaigns_stack_as_one_design() -> None:
                                            appraised_max=0.0))
     assert two["U"].points.value == pytest.approx(one["U"].points.value, rel=1e-12)
     assert two["U"].points.se == pytest.approx(one["U"].points.se, rel=1e-12)
+    # Provinces that used the same questionnaire version share its item keys.
+    same = predecessor_scores([_sample("P1", ("A",)), _sample("P2", ("B",))],
+                              [Link("P1", "A", "U"), Link("P2", "B", "U")], CONFIG)
+    assert same["U"].points.value == pytest.approx(one["U"].points.value, rel=1e-12)
+    assert same["U"].points.se == pytest.approx(one["U"].points.se, rel=1e-12)
 
 
 def test_a_kept_unit_equals_its_own_stratum_and_shares_scale_weights() -> None:
