@@ -233,19 +233,25 @@ def year_on_year(campaign_id: int, config: ScoringConfig) -> YearOnYear | None:
     if coverage is not None:
         notes.append(coverage)
     pair = _comparable(config, previous_configs) if samples else None
+    if pair is not None:
+        now_config, before_config = pair
+        kept = {x.campaign for x in samples}
+        links = [k for k in links if k.campaign in kept]
+        try:
+            previous = predecessor_scores(samples, links, before_config)
+        except ValueError as exc:   # e.g. a lonely stratum in a predecessor's design
+            notes.append((f"Không tính lại được điểm năm trước: {exc}",
+                          f"Last year's scores could not be computed again: {exc}"))
+            pair = None
+    elif samples:
+        notes.append(("Không có tiêu chí thành phần chung với đợt trước.",
+                      "No sub-criterion in common with the predecessors."))
     if pair is None:
-        if samples:
-            notes.append(("Không có tiêu chí thành phần chung với đợt trước.",
-                          "No sub-criterion in common with the predecessors."))
         rows = tuple(YoYRow(u.code, u.name_vi, u.level,
                             Comparison(u.code, None, None, float("nan"), float("nan"), None,
                                        "no_predecessor"), ())
                      for u in new_units if u.level != "province")
         return YearOnYear(codes, (), 0.0, rows, tuple(notes))
-    now_config, before_config = pair
-    kept = {pred.code for pred in preds} & {x.campaign for x in samples}
-    links = [k for k in links if k.campaign in kept]
-    previous = predecessor_scores(samples, links, before_config)
     current_result = score_campaign(campaign_id, now_config)
     current = {u.unit: u.points for u in current_result.units}
     partial = partial_reasons(links)
