@@ -136,6 +136,10 @@ class Campaign:
     duplicate_priority: tuple[str, ...]
     scoring: Mapping[str, Any] | None = field(default=None, repr=False)
     integrity: Mapping[str, Any] | None = field(default=None, repr=False)
+    # Campaigns this one continues across the 2025 merger, and the units crosswalk file
+    # (resolved path) that maps their units to this campaign's (sampling.crosswalk).
+    predecessors: tuple[str, ...] = ()
+    crosswalk: str | None = None
 
     def group(self, code: str) -> RespondentGroup:
         """The group with this code (``KeyError`` if unknown)."""
@@ -590,7 +594,8 @@ def _check_rules_against_tree(ctx: _Ctx, rules: Sequence[tuple[int, QuotaRule]],
 
 _TOP_REQUIRED = ("version", "code", "name", "province", "year", "opens_at", "closes_at",
                  "levels", "units", "groups", "quotas")
-_TOP_OPTIONAL = ("timezone", "duplicate_priority", "scoring", "integrity")
+_TOP_OPTIONAL = ("timezone", "duplicate_priority", "scoring", "integrity", "predecessors",
+                 "crosswalk")
 
 #: Checks a section the sampling package keeps raw (its schema belongs to another package) and
 #: returns its problems as (path inside the section, message vi, message en).
@@ -850,6 +855,8 @@ def _build(ctx: _Ctx, raw: Any, base_dir: Path | None,
                 ctx.err("CFG-INTEGRITY", _join("integrity", sub) if sub else "integrity",
                         detail_vi=vi, detail_en=en)
 
+    predecessors, crosswalk = _predecessors(ctx, top, base_dir)
+
     if ctx.errors or tree is None or None in (code, names, province, year, opens, closes):
         return None
     assert code and names and province and year and opens and closes  # for the type checker
@@ -858,4 +865,44 @@ def _build(ctx: _Ctx, raw: Any, base_dir: Path | None,
         year=year, opens_at=opens, closes_at=closes, timezone=tz_name, units=tree,
         groups=tuple(groups.values()), quota_rules=tuple(r for _, r in rules),
         duplicate_priority=priority, scoring=scoring, integrity=integrity,
+        predecessors=predecessors, crosswalk=crosswalk,
     )
+
+
+def _predecessors(ctx: _Ctx, top: Mapping[str, Any], base_dir: Path | None
+                  ) -> tuple[tuple[str, ...], str | None]:
+    """``predecessors: [codes]`` and ``crosswalk: file`` (a path inside the config's folder).
+
+    The crosswalk's content is checked against the predecessors' units where they are known
+    (``par-survey units crosswalk-check``, and when scores are compared year on year).
+    """
+    codes: list[str] = []
+    if "predecessors" in top:
+        seen: set[str] = set()
+        for path, code in _codes(ctx, top["predecessors"], "predecessors", single_ok=True):
+            if code in seen:
+                ctx.err("CFG-PREDECESSOR-DUPLICATE", path, value=code)
+            seen.add(code)
+            codes.append(code)
+    crosswalk: str | None = None
+    if "crosswalk" in top:
+        ref = _string(ctx, top["crosswalk"], "crosswalk")
+        if ref is not None:
+            detail = None
+            if base_dir is None:
+                detail = ("cấu hình được nạp dưới dạng văn bản nên không có thư mục gốc",
+                          "the configuration was given as text, so no folder is known")
+            else:
+                rel = Path(ref.strip())
+                target = (base_dir / rel).resolve()
+                if rel.is_absolute() or not target.is_relative_to(base_dir.resolve()):
+                    detail = ("đường dẫn phải nằm trong thư mục của tệp cấu hình",
+                              "the path must stay inside the configuration's folder")
+                elif not target.is_file():
+                    detail = ("không tìm thấy tệp", "the file does not exist")
+                else:
+                    crosswalk = str(target)
+            if detail is not None:
+                ctx.err("CFG-CROSSWALK-PATH", "crosswalk", value=ref, detail_vi=detail[0],
+                        detail_en=detail[1])
+    return tuple(codes), crosswalk

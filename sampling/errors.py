@@ -539,6 +539,106 @@ _SPECS: tuple[ErrorSpec, ...] = (
         "Quy mô (ví dụ dân số) phải là số hữu hạn không âm.",
         "Size measures (e.g. population) must be finite and non-negative.",
     ),
+    # -- unit crosswalks across the 2025 merger (sampling.crosswalk) ---------------------
+    ErrorSpec(
+        "XW-FILE-READ",
+        "Không đọc được tệp bảng chuyển đổi: {detail}.",
+        "Cannot read the crosswalk file: {detail}.",
+        "Lưu tệp ở dạng CSV (UTF-8) hoặc XLSX, bắt đầu từ mẫu do lệnh units crosswalk-template "
+        "tạo ra.",
+        "Save the file as CSV (UTF-8) or XLSX, starting from the template that units "
+        "crosswalk-template writes.",
+    ),
+    ErrorSpec(
+        "XW-HEADER-MISSING",
+        "Thiếu cột bắt buộc '{column}' ở dòng tiêu đề.",
+        "The header row lacks the required column '{column}'.",
+        "Dòng 1 phải có các cột: {required}.",
+        "Row 1 must hold the columns: {required}.",
+    ),
+    ErrorSpec(
+        "XW-EMPTY",
+        "Ô '{column}' đang để trống.",
+        "The '{column}' cell is empty.",
+        "Điền mã đơn vị; ghi '-' ở new_code nếu đơn vị cũ không còn đơn vị kế thừa.",
+        "Fill in the unit code; write '-' in new_code if the old unit has no successor.",
+    ),
+    ErrorSpec(
+        "XW-CAMPAIGN-UNKNOWN",
+        "Đợt khảo sát '{value}' không phải đợt trước được khai báo. Các đợt hợp lệ: {allowed}.",
+        "Campaign '{value}' is not a declared predecessor. Valid campaigns: {allowed}.",
+        "Ghi mã một đợt có trong predecessors của cấu hình.",
+        "Write the code of a campaign listed under predecessors in the configuration.",
+    ),
+    ErrorSpec(
+        "XW-OLD-UNKNOWN",
+        "Đơn vị '{value}' không phải đơn vị của đợt {campaign}.",
+        "Unit '{value}' is not a unit of campaign {campaign}.",
+        "Dùng mã đơn vị trong danh sách đơn vị của đợt trước (xem mẫu bảng chuyển đổi).",
+        "Use a unit code from the earlier campaign's unit list (see the crosswalk template).",
+    ),
+    ErrorSpec(
+        "XW-OLD-MISSING",
+        "Đơn vị '{value}' ({name}) của đợt {campaign} chưa có dòng nào trong bảng chuyển đổi.",
+        "Unit '{value}' ({name}) of campaign {campaign} has no row in the crosswalk.",
+        "Thêm ít nhất một dòng cho đơn vị này: đơn vị mới kế thừa nó, hoặc '-' nếu không có.",
+        "Add at least one row for this unit: the new unit that continues it, or '-' if none.",
+    ),
+    ErrorSpec(
+        "XW-NEW-UNKNOWN",
+        "Đơn vị mới '{value}' không có trong danh sách đơn vị của đợt mới.",
+        "New unit '{value}' is not in the new campaign's unit list.",
+        "Dùng mã đơn vị của đợt khảo sát mới, hoặc '-' nếu đơn vị cũ không có đơn vị kế thừa.",
+        "Use a unit code of the new campaign, or '-' if the old unit has no successor.",
+    ),
+    ErrorSpec(
+        "XW-SHARE-FORMAT",
+        "Tỷ lệ '{value}' không hợp lệ.",
+        "The share '{value}' is not valid.",
+        "Ghi một số lớn hơn 0 và không quá 1 (ví dụ 0.4 hoặc 0,4), hoặc để trống khi đơn vị cũ "
+        "chuyển toàn bộ sang một đơn vị mới.",
+        "Write a number above 0 and at most 1 (e.g. 0.4), or leave it empty when the old unit "
+        "goes whole to one new unit.",
+    ),
+    ErrorSpec(
+        "XW-SHARE-SUM",
+        "Tỷ lệ của đơn vị '{value}' (đợt {campaign}) cộng lại bằng {total}, không bằng 1 "
+        "(các dòng {rows}).",
+        "The shares of unit '{value}' (campaign {campaign}) add up to {total}, not 1 "
+        "(rows {rows}).",
+        "Sửa tỷ lệ ở các dòng này để tổng bằng 1; khi đơn vị bị chia tách, mỗi dòng phải có "
+        "tỷ lệ.",
+        "Correct the shares on these rows so that they add up to 1; when a unit is split, "
+        "every row needs a share.",
+    ),
+    ErrorSpec(
+        "XW-DUPLICATE",
+        "Cặp '{value}' → '{new}' (đợt {campaign}) lặp lại dòng {first}.",
+        "The pair '{value}' → '{new}' (campaign {campaign}) repeats row {first}.",
+        "Xóa dòng lặp hoặc gộp tỷ lệ vào một dòng.",
+        "Delete the repeated row or add its share to the first one.",
+    ),
+    ErrorSpec(
+        "CFG-PREDECESSOR-DUPLICATE",
+        "Đợt khảo sát '{value}' xuất hiện nhiều lần trong 'predecessors'.",
+        "Campaign '{value}' appears more than once under 'predecessors'.",
+        "Mỗi đợt trước chỉ ghi một lần.",
+        "List each earlier campaign once.",
+    ),
+    ErrorSpec(
+        "CFG-PREDECESSOR-UNKNOWN",
+        "Chưa có đợt khảo sát '{value}' trong hệ thống.",
+        "Campaign '{value}' is not in the system.",
+        "Nạp đợt khảo sát trước (par-survey campaign create) rồi nạp lại đợt này.",
+        "Load the earlier campaign first (par-survey campaign create), then this one again.",
+    ),
+    ErrorSpec(
+        "CFG-CROSSWALK-PATH",
+        "Không dùng được tệp bảng chuyển đổi '{value}': {detail_vi}.",
+        "Cannot use the crosswalk file '{value}': {detail_en}.",
+        "Đặt tệp bảng chuyển đổi cạnh tệp cấu hình và ghi đường dẫn tương đối.",
+        "Put the crosswalk file next to the configuration and give a relative path.",
+    ),
 )
 
 ERROR_CODES: Final[Mapping[str, ErrorSpec]] = MappingProxyType({s.code: s for s in _SPECS})

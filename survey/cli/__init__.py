@@ -19,6 +19,7 @@ def init_app(app: Flask) -> None:
         qr_cmd,
         questionnaires_cmd,
         scores_cmd,
+        units_cmd,
         users_cmd,
     )
 
@@ -35,6 +36,7 @@ def init_app(app: Flask) -> None:
     app.cli.add_command(qr_cmd.qr)
     app.cli.add_command(invite_cmd.invite_group)
     app.cli.add_command(public_cmd.public_group)
+    app.cli.add_command(units_cmd.units_group)
 
 
 def _create_app() -> Flask:

@@ -18,8 +18,10 @@ from survey.services.scores import (
     UnitResult,
     download_scores,
     score_campaign,
+    small_cell_k,
 )
 from survey.services.scoring_config import CampaignScoring, ScoringConfigError, scoring_for_campaign
+from survey.services.yoy import COVERAGE_NOTE, year_on_year
 
 # Chart geometry (SVG user units; the SVG scales to the page width).
 CHART_W = 640
@@ -106,11 +108,13 @@ def scores(code: str) -> Any:
     if scoring is not None and scoring.config.sub_criteria:
         result = score_campaign(campaign.id, scoring.config)
     columns, sipas_rows = sipas_table(result.sipas) if result else ([], [])
+    yoy = year_on_year(campaign.id, scoring.config) if result and scoring else None
     return render_template(
         "manage/scores.html", campaign=campaign, scoring=scoring, problems=problems,
         result=result, blocks=blocks_of(result) if result else [], num=num,
         chart_w=CHART_W, label_w=LABEL_W, plot_w=PLOT_W, row_h=ROW_H,
-        sipas_columns=columns, sipas_rows=sipas_rows, formats=tuple(DOWNLOADS))
+        sipas_columns=columns, sipas_rows=sipas_rows, formats=tuple(DOWNLOADS), yoy=yoy,
+        small_k=small_cell_k(), coverage_note=COVERAGE_NOTE)
 
 
 @staff_route(bp, "/c/<code>/scores.<fmt>", "scores.view")

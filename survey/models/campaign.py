@@ -47,6 +47,9 @@ class Campaign(Named, Base):
     scoring: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     # The config's integrity section (checks and thresholds), validated when the file is loaded.
     integrity: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    # The campaigns this one continues across the 2025 merger and the validated crosswalk
+    # links ({"predecessors": [...], "crosswalk_file": ..., "links": [...]}), or None.
+    continues: Mapped[dict[str, Any] | None] = mapped_column(JSON)
 
     units: Mapped[list[Unit]] = relationship(back_populates="campaign")
     groups: Mapped[list[RespondentGroup]] = relationship(back_populates="campaign")

@@ -22,6 +22,7 @@ from survey.models import Campaign, QuestionnaireVersion, RespondentGroup, Unit
 from survey.models.quota import QuotaCell
 from survey.services.questionnaires import publish_builtin_questionnaires
 from survey.services.quotas import assign_cells, recount_cells
+from survey.services.yoy import continuation_record
 
 CellKey = tuple[int, int, int, int | None]  # group, questionnaire version, rated, source unit
 
@@ -56,8 +57,10 @@ def create_campaign_from_config(path: str | Path) -> Campaign:
 
 def load_campaign_config(path: str | Path) -> sampling.Campaign:
     """Parse and validate a campaign YAML against the built-in questionnaires; writes nothing."""
-    return sampling.load_campaign(path, known_questionnaires={q.id for q in load_builtin()},
-                                  integrity_validator=_integrity_problems)
+    config = sampling.load_campaign(path, known_questionnaires={q.id for q in load_builtin()},
+                                    integrity_validator=_integrity_problems)
+    continuation_record(config)  # predecessors loaded, crosswalk valid (located errors)
+    return config
 
 
 def _integrity_problems(raw: Any) -> list[tuple[str, str, str]]:
@@ -93,7 +96,8 @@ def _store_campaign(s: Session, config: sampling.Campaign) -> Campaign:
               "province_code": config.province, "year": config.year,
               "opens_at": config.opens_at, "closes_at": config.closes_at,
               "scoring": dict(config.scoring) if config.scoring is not None else None,
-              "integrity": dict(config.integrity) if config.integrity is not None else None}
+              "integrity": dict(config.integrity) if config.integrity is not None else None,
+              "continues": continuation_record(config)}
     campaign = s.scalar(select(Campaign).filter_by(code=config.code))
     if campaign is None:
         campaign = Campaign(code=config.code, **values)

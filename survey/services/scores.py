@@ -585,6 +585,9 @@ def export_scores(campaign_id: int, config: ScoringConfig, fmt: str, path: str |
     if fmt not in FORMATS:
         raise ValueError(f"unknown format {fmt!r}; use one of {', '.join(FORMATS)}")
     report = score_tables(score_campaign(campaign_id, config, population, appraised))
+    from survey.services.yoy import with_yoy
+
+    report = with_yoy(report, campaign_id, config, small_cell_k())
     if fmt == "xlsx":
         write_xlsx(report, path)
         return [path]
@@ -594,7 +597,7 @@ def export_scores(campaign_id: int, config: ScoringConfig, fmt: str, path: str |
     tables = {t.name: t for t in report.tables}
     written = [path]
     write_csv(tables["scores"], path)
-    for name in ("units", "sipas"):
+    for name in ("units", "sipas", "year_on_year"):
         if name in tables:
             extra = path.with_name(f"{path.stem}.{name}{path.suffix or '.csv'}")
             write_csv(tables[name], extra)
@@ -773,6 +776,9 @@ def download_scores(campaign: Campaign, config: ScoringConfig, fmt: str) -> byte
     if fmt not in DOWNLOADS:
         raise ValueError(f"unknown format {fmt!r}; use one of {', '.join(DOWNLOADS)}")
     report = score_tables(score_campaign(campaign.id, config))
+    from survey.services.yoy import with_yoy
+
+    report = with_yoy(report, campaign.id, config, small_cell_k())
     if fmt == "csv":
         data = csv_bytes({t.name: t for t in report.tables}["units"])
     elif fmt == "json":

@@ -103,11 +103,15 @@ CASES: list[tuple[str, Mutate, str, dict[str, Any]]] = [
      "integrity.burst_min_forms", {"integrity_validator": lambda raw: [
          (k, f"'{k}' phải lớn hơn 0", f"'{k}' must be above 0")
          for k, v in raw.items() if v <= 0]}),
+    ("CFG-CROSSWALK-PATH", lambda d: d.update(crosswalk="crosswalk.csv"), "crosswalk", {}),
+    ("CFG-PREDECESSOR-DUPLICATE", lambda d: d.update(predecessors=["TVH-2024", "TVH-2024"]),
+     "predecessors[1]", {}),
 ]
 
 # Codes whose cases need raw text or files rather than a dict mutation; tested below.
 SEPARATELY_TESTED = {"CFG-FILE-READ", "CFG-YAML-SYNTAX", "CFG-KEY-DUPLICATE",
-                     "CFG-UNITS-FILE-READ", "CFG-UNITS-FILE-HEADER"}
+                     "CFG-UNITS-FILE-READ", "CFG-UNITS-FILE-HEADER",
+                     "CFG-PREDECESSOR-UNKNOWN"}  # needs the database: tests/survey/test_yoy.py
 
 
 def test_every_config_code_has_a_test() -> None:
