@@ -377,7 +377,7 @@ def _how(n_targets: int, sources_of_target: int, same_name: bool) -> str:
     return How.KEPT.value if same_name else How.RENAMED.value
 
 
-def map_units(units: UnitTree, province: str, table: UnitTable, *, campaign: str = "",
+def map_units(units: Iterable[Unit], province: str, table: UnitTable, *, campaign: str = "",
               crosswalk: Crosswalk | None = None,
               new_names: Mapping[str, str] | None = None) -> list[UnitMapping]:
     """Map every unit of a campaign on the old units to the new units (module notes).
@@ -470,7 +470,7 @@ def _note(reason: str) -> str:
     return f"{reason_text(reason, 'vi')} / {reason_text(reason, 'en')}"
 
 
-def needs_crosswalk(units: UnitTree, province: str, table: UnitTable) -> list[str]:
+def needs_crosswalk(units: Iterable[Unit], province: str, table: UnitTable) -> list[str]:
     """Codes of the units only a crosswalk can map (departments, unmatched units)."""
     return [m.old_code for m in map_units(units, province, table)
             if m.decide and not m.new]
