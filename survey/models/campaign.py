@@ -47,6 +47,8 @@ class Campaign(Named, Base):
     scoring: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     # The config's integrity section (checks and thresholds), validated when the file is loaded.
     integrity: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    # The config's design section with its files read (sampling.design.DesignSpec.to_json).
+    design: Mapped[dict[str, Any] | None] = mapped_column(JSON)
 
     units: Mapped[list[Unit]] = relationship(back_populates="campaign")
     groups: Mapped[list[RespondentGroup]] = relationship(back_populates="campaign")

@@ -44,6 +44,7 @@ from analysis import (
     sipas,
     weights_summary,
 )
+from analysis.scoring_config import _natural, default_scoring_config, item_key
 from analysis.exports import (
     Column,
     ColumnKind,
@@ -74,11 +75,6 @@ from survey.models.integrity import UnitAnnulment
 from survey.services.questionnaires import questionnaire_for
 
 FORMATS = ("csv", "xlsx", "json", "sav", "dta")
-
-
-def item_key(q: Questionnaire, question_id: str) -> str:
-    """The key of a scored question in a :class:`ScoringConfig` (``id@vN/question``)."""
-    return f"{q.key}/{question_id}"
 
 
 @dataclass(frozen=True)
@@ -200,26 +196,6 @@ def load_score_inputs(campaign_id: int) -> ScoreInputs:
         unit_names={u.code: u.name_vi for u in all_units},
         unit_levels={u.code: u.level for u in all_units},
     )
-
-
-def _natural(code: str) -> tuple[Any, ...]:
-    return tuple(int(p) if p.isdigit() else p for p in re.split(r"(\d+)", code))
-
-
-def default_scoring_config(questionnaires: Sequence[Questionnaire]) -> ScoringConfig:
-    """Every sub-criterion the questionnaires' scored items feed, max points 1.0, pooled.
-
-    A stand-in until the campaign definition supplies the points table; no appraised points.
-    """
-    items: dict[str, list[str]] = {}
-    for q in questionnaires:
-        for question in q.scored_questions:
-            if question.subcriterion:
-                items.setdefault(question.subcriterion, []).append(item_key(q, question.id))
-    subs = tuple(
-        SubCriterion(code, 1.0, tuple(items[code]), Pooling.POOLED) for code in sorted(items, key=_natural)
-    )
-    return ScoringConfig(sub_criteria=subs, appraised_max=0.0)
 
 
 @dataclass(frozen=True)

@@ -103,6 +103,10 @@ CASES: list[tuple[str, Mutate, str, dict[str, Any]]] = [
      "integrity.burst_min_forms", {"integrity_validator": lambda raw: [
          (k, f"'{k}' phải lớn hơn 0", f"'{k}' must be above 0")
          for k, v in raw.items() if v <= 0]}),
+    ("CFG-DESIGN", lambda d: d.update(design={"lonely_psu": "drop"}), "design.lonely_psu", {}),
+    ("CFG-SCORING", lambda d: d.update(scoring={"ci": {"method": "wilson"}}),
+     "scoring.ci.method", {"scoring_validator": lambda raw, groups: [
+         ("ci.method", "phải là normal, t hoặc logit", "must be normal, t or logit")]}),
 ]
 
 # Codes whose cases need raw text or files rather than a dict mutation; tested below.
