@@ -24,6 +24,7 @@ import io
 import json
 import math
 import re
+import zipfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -174,6 +175,25 @@ def csv_bytes(table: Table) -> bytes:
     for row in table.rows:
         writer.writerow([_text(v, c.kind) for v, c in zip(row, table.columns, strict=True)])
     return buf.getvalue().encode("utf-8-sig")
+
+
+def codebook(report: Report) -> Table:
+    """One row per column of every table: table, column, kind, meaning."""
+    cols = (Column("table"), Column("column"), Column("kind"), Column("meaning"))
+    rows = tuple((t.name, c.name, c.kind.value, c.label) for t in report.tables for c in t.columns)
+    return Table("codebook", cols, rows)
+
+
+def csv_zip_bytes(report: Report) -> bytes:
+    """The report as a ZIP of CSV files, one per table (methods included) plus
+    ``codebook.csv``; entries are dated 1980-01-01 so identical input gives identical bytes."""
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
+        for table in (*report.tables, codebook(report)):
+            info = zipfile.ZipInfo(f"{table.name}.csv", date_time=(1980, 1, 1, 0, 0, 0))
+            info.compress_type = zipfile.ZIP_DEFLATED
+            zf.writestr(info, csv_bytes(table))
+    return buf.getvalue()
 
 
 def write_csv(table: Table, path: str | Path) -> None:

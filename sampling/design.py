@@ -7,7 +7,7 @@ optional)::
     design:
       strata: [group, rated_unit]     # the default; add source_unit where quotas are per source unit
       population: populations.csv     # columns group, rated_unit, N (a stratum's population size)
-      lonely_psu: certainty           # fail | remove | certainty | adjust | average (R survey.lonely.psu)
+      lonely_psu: certainty           # fail | remove | certainty | adjust (default) | average (R survey.lonely.psu)
       weighting:
         citizen:                      # a respondent group
           rake: {margins: citizen-margins.csv, max_iter: 50, epsilon: 1.0e-7}
@@ -88,7 +88,9 @@ class DesignSpec:
     strata: tuple[str, ...] = DEFAULT_STRATA
     population: Mapping[tuple[str, str], float] = field(default_factory=dict)
     population_file: str = ""
-    lonely_psu: str = "fail"
+    #: "adjust" unless the section says otherwise: a stratum with one response (of several
+    #: people) adds its deviation from zero, a conservative variance, instead of failing the run
+    lonely_psu: str = "adjust"
     weighting: Mapping[str, GroupWeighting] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
@@ -126,7 +128,7 @@ class DesignSpec:
             strata=tuple(data.get("strata") or DEFAULT_STRATA),
             population={(str(g), str(u)): float(n) for g, u, n in data.get("population") or []},
             population_file=str(data.get("population_file", "")),
-            lonely_psu=str(data.get("lonely_psu", "fail")),
+            lonely_psu=str(data.get("lonely_psu", "adjust")),
             weighting=weighting,
         )
 
@@ -363,7 +365,7 @@ class _Parser:
         self.keys(raw, _TOP_KEYS, "design")
         strata = self.strata(raw["strata"]) if "strata" in raw else DEFAULT_STRATA
         pop_file, population = self.population(raw["population"]) if "population" in raw else ("", {})
-        lonely = "fail"
+        lonely = "adjust"
         if "lonely_psu" in raw:
             if raw["lonely_psu"] not in LONELY_PSU_RULES:
                 self.bad("design.lonely_psu", f"phải là một trong {', '.join(LONELY_PSU_RULES)}",

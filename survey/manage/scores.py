@@ -65,10 +65,11 @@ def blocks_of(result: CampaignScores) -> list[Block]:
     top = result.config.survey_max
     levels: dict[str, list[UnitResult]] = {}
     for u in result.units:
-        levels.setdefault(u.level, []).append(u)
+        if u.has_survey:  # units without a survey response have no bar
+            levels.setdefault(u.level, []).append(u)
     out = []
     for level, units in levels.items():
-        units.sort(key=lambda u: (u.rank, u.unit))
+        units.sort(key=lambda u: (u.rank is None, u.rank or 0, u.unit))
         bars = []
         for k, u in enumerate(units):
             p = u.points
@@ -124,5 +125,6 @@ def scores_download(code: str, fmt: str) -> Any:
                                problems=problems, result=None, blocks=[], num=num,
                                sipas_columns=[], sipas_rows=[], formats=tuple(DOWNLOADS)), 422
     data = download_scores(campaign, scoring.config, fmt)
+    name = f"scores-{campaign.code}.{'zip' if fmt == 'csv' else fmt}"  # csv: tables, methods, codebook
     return Response(data, mimetype=DOWNLOADS[fmt], headers={
-        "Content-Disposition": f'attachment; filename="scores-{campaign.code}.{fmt}"'})
+        "Content-Disposition": f'attachment; filename="{name}"'})

@@ -24,7 +24,7 @@ def test_design_defaults_without_a_section(config_dict: Callable[[], dict[str, A
     campaign = load_campaign(_write(tmp_path, config_dict(), {}))
     assert campaign.design == DesignSpec()
     assert campaign.design.strata == ("group", "rated_unit")
-    assert campaign.design.lonely_psu == "fail"
+    assert campaign.design.lonely_psu == "adjust"
 
 
 def test_design_section_reads_population_and_margins(config_dict: Callable[[], dict[str, Any]],
