@@ -238,8 +238,9 @@ def interval(
             half = q * (se / (b - a)) / (safe * (1 - safe))
             lo_p = np.where(inner, 1 / (1 + np.exp(-(eta - half))), p)
             hi_p = np.where(inner, 1 / (1 + np.exp(-(eta + half))), p)
-        low: FloatArray = a + (b - a) * lo_p
-        high: FloatArray = a + (b - a) * hi_p
+        # The back-transform can miss the estimate by an ulp (SE 0): the limits enclose it.
+        low: FloatArray = np.fmin(a + (b - a) * lo_p, value)
+        high: FloatArray = np.fmax(a + (b - a) * hi_p, value)
         return low, high, df
     low = value - se * q
     high = value + se * q

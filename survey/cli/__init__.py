@@ -18,6 +18,7 @@ def init_app(app: Flask) -> None:
         public_cmd,
         qr_cmd,
         questionnaires_cmd,
+        responses_cmd,
         scores_cmd,
         users_cmd,
     )
@@ -35,6 +36,7 @@ def init_app(app: Flask) -> None:
     app.cli.add_command(qr_cmd.qr)
     app.cli.add_command(invite_cmd.invite_group)
     app.cli.add_command(public_cmd.public_group)
+    app.cli.add_command(responses_cmd.responses_group)
 
 
 def _create_app() -> Flask:

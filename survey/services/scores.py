@@ -53,15 +53,11 @@ from analysis.scoring_config import default_scoring_config as default_scoring_co
 from analysis.exports import (
     Column,
     ColumnKind,
-    Microdata,
     Report,
     Table,
-    Variable,
     csv_zip_bytes,
     json_bytes,
-    write_dta,
     write_json,
-    write_sav,
     write_xlsx,
 )
 from questionnaires import Questionnaire
@@ -968,40 +964,6 @@ def methods_rows(result: CampaignScores, k: int) -> list[tuple[str, str, str]]:
     return methods
 
 
-_NAME_BAD = re.compile(r"[^A-Za-z0-9_]")
-
-
-def score_microdata(inputs: ScoreInputs) -> Microdata:
-    """One row per valid response: unit, level, group, questionnaire and every scored item's
-    option position (system-missing when not answered) with the options' labels."""
-    vars_: list[Variable] = [
-        Variable("response_id", inputs.response_id.astype(np.float64), "response number"),
-        Variable("unit", inputs.unit, "rated unit code / mã đơn vị được đánh giá"),
-        Variable("unit_level", inputs.level, "rated unit level / cấp đơn vị"),
-        Variable("group", inputs.group, "respondent group / đối tượng điều tra"),
-    ]
-    key_of = {v.version_id: v.questionnaire.key for v in inputs.versions}
-    vars_.append(Variable("questionnaire", np.asarray([key_of[i] for i in inputs.version_id.tolist()],
-                                                      dtype=object), "questionnaire version / phiếu"))
-    taken = {v.name for v in vars_}
-    for v in inputs.versions:
-        q = v.questionnaire
-        for question in q.scored_questions:
-            base = _NAME_BAD.sub("_", question.id)[:28] or "item"
-            if not base[0].isalpha():
-                base = "q" + base[:27]
-            name, k = base, 2
-            while name in taken:
-                name, k = f"{base}_{k}", k + 1
-            taken.add(name)
-            codes = inputs.answers[item_key(q, question.id)].astype(np.float64)
-            codes[codes == 0] = np.nan
-            vars_.append(Variable(
-                name, codes, f"{q.key} {question.id}: {question.text.vi}"[:250],
-                {i: o.label.vi for i, o in enumerate(question.options, start=1)}))
-    return Microdata(tuple(vars_), f"PAR survey {inputs.campaign_code}")
-
-
 def export_scores(campaign_id: int, config: ScoringConfig, fmt: str, path: str | Path,
                   population: Mapping[tuple[str, str], float] | None = None,
                   appraised: Mapping[str, float] | None = None) -> list[Path]:
@@ -1012,9 +974,9 @@ def export_scores(campaign_id: int, config: ScoringConfig, fmt: str, path: str |
     """
     path = Path(path)
     if fmt in ("sav", "dta"):
-        micro = score_microdata(load_score_inputs(campaign_id))
-        (write_sav if fmt == "sav" else write_dta)(micro, path)
-        return [path]
+        from survey.services.microdata import export_responses
+
+        return [export_responses(campaign_id, fmt, path, values="codes")]
     if fmt not in FORMATS:
         raise ValueError(f"unknown format {fmt!r}; use one of {', '.join(FORMATS)}")
     report = score_tables(score_campaign(campaign_id, config, population, appraised))

@@ -244,9 +244,15 @@ def test_cli_microdata_has_labels_and_only_valid_responses(app, scored_campaign,
     df, meta = (pyreadstat.read_sav if fmt == "sav" else pyreadstat.read_dta)(str(out))
     assert len(df) == 4
     assert list(df["unit"]) == ["S01", "S01", "S01", "S02"]
-    assert df[FIRST].tolist() == [1.0, 3.0, 5.0, 1.0]
-    assert meta.variable_value_labels[FIRST][5] == "Không biết"
+    if fmt == "sav":  # the codes printed on the paper form; E (don't know) is user-missing
+        assert df[FIRST].tolist()[:2] == ["A", "C"] and df[FIRST].tolist()[3] == "A"
+        assert not isinstance(df[FIRST][2], str) or df[FIRST][2] == ""  # E read as missing
+        assert meta.variable_value_labels[FIRST]["E"] == "Không biết / Don't know"
+    else:  # Stata: letter codes by position (the letter in the label); don't know is .a
+        assert df[FIRST].tolist()[:2] == [1.0, 3.0] and math.isnan(df[FIRST][2])
+        assert meta.variable_value_labels[FIRST][1] == "A. Hoàn toàn đồng ý / Fully agree"
     assert meta.column_names_to_labels[FIRST].startswith(f"{QID} {FIRST}")
+    assert {"stratum", "psu", "weight", "fpc"} <= set(df.columns)
     assert not {"full_name", "email", "phone"} & set(df.columns)
 
 
