@@ -77,3 +77,41 @@ def test_logit_interval_matches_svyciprop_formula_and_stays_inside() -> None:
 def test_logit_interval_at_the_boundary_is_the_point() -> None:
     est = mean(SurveyDesign({"y": np.ones(5)}), "y", ci="logit")
     assert (est.ci_low, est.ci_high) == (1.0, 1.0)
+
+
+def test_rules_and_logit_agree_with_r_when_installed(tmp_path) -> None:
+    """The same numbers from R survey (skipped when Rscript with survey is not installed)."""
+    import shutil
+    import subprocess
+
+    if shutil.which("Rscript") is None:
+        pytest.skip("Rscript is not installed")
+    script = tmp_path / "lonely.R"
+    script.write_text(
+        'suppressWarnings(suppressMessages(library(survey)))\n'
+        'd <- data.frame(y=c(1,2,3,5), h=c("A","A","A","B"), u=c(1,1,2,2))\n'
+        'for (rule in c("remove","certainty","adjust","average")) {\n'
+        '  options(survey.lonely.psu=rule)\n'
+        '  des <- suppressWarnings(svydesign(ids=~1, strata=~h, data=d))\n'
+        '  b <- svyby(~y, ~u, des, svymean)\n'
+        '  cat(rule, sprintf("%.15g", c(SE(svytotal(~y, des)), SE(b))), "\\n")\n'
+        '}\n'
+        'des2 <- suppressWarnings(svydesign(ids=~1, data=data.frame(y=c(1,1,1,0,1,1,1,1))))\n'
+        'cat("logit", sprintf("%.15g", attr(svyciprop(~y, des2, method="logit"), "ci")), "\\n")\n',
+        encoding="utf-8")
+    run = subprocess.run(["Rscript", str(script)], capture_output=True, text=True, timeout=120)
+    if run.returncode != 0 and "there is no package called" in run.stderr:
+        pytest.skip("R survey package is not installed")
+    assert run.returncode == 0, run.stderr
+    data = {"y": [1.0, 2.0, 3.0, 5.0], "h": ["A", "A", "A", "B"], "u": [1, 1, 2, 2]}
+    for line in run.stdout.splitlines():
+        name, *numbers = line.split()
+        r = [float(x) for x in numbers]
+        if name == "logit":
+            est = mean(SurveyDesign({"y": np.array([1, 1, 1, 0, 1, 1, 1, 1.0])}), "y", ci="logit")
+            # R fits svyglm by IRLS: its limits carry the fit's ~1e-11 convergence error
+            assert (est.ci_low, est.ci_high) == pytest.approx(tuple(r), rel=1e-9)
+            continue
+        d = SurveyDesign(data, strata="h", lonely_psu=name)
+        by = mean(d, "y", by="u")
+        assert [total(d, "y").se, by[1].se, by[2].se] == pytest.approx(r, rel=1e-12)
