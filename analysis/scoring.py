@@ -25,6 +25,7 @@ Choices (DOMAIN.md section 6, documented so they stay consistent):
 
 from __future__ import annotations
 
+import bisect
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -488,8 +489,9 @@ def compile_index(
         by_block.setdefault(block_of(row[0]), []).append(row)
     for block, members in by_block.items():
         keys = [round(r[3], 9) for r in members]
+        ordered = sorted(keys)
         for (u, points, surv, pct, _), key in zip(members, keys, strict=True):
-            rank = 1 + sum(k > key for k in keys)
+            rank = 1 + len(ordered) - bisect.bisect_right(ordered, key)  # 1 + #keys above
             band = next((b.label for b in bands if pct >= b.min_pct), None)
             out.append(UnitIndex(u, points, surv, pct, block, rank, band))
     out.sort(key=lambda r: (str(r.block), r.rank, str(r.unit)))

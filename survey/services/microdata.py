@@ -119,7 +119,8 @@ def load_microdata(campaign_id: int, filters: ResponseFilter | None = None) -> M
     rows ``filters`` keeps."""
     spec = design_spec_for(campaign_id)
     profile = sorted({v for w in spec.weighting.values() for m in w.margins for v in m.variables})
-    inputs = load_score_inputs(campaign_id, profile)
+    inputs = load_score_inputs(campaign_id, profile, with_dates=filters is not None
+                               and filters.submitted_since is not None)
     items = _item_columns(tuple(v.questionnaire for v in inputs.versions))
     if inputs.n_rows == 0:
         empty = np.zeros(0)

@@ -168,7 +168,7 @@ def _valid_rows_query(campaign_id: int, columns: Sequence[Any], filters: Respons
 
 
 def load_score_inputs(campaign_id: int, profile: Sequence[str] = (),
-                      filters: ResponseFilter | None = None) -> ScoreInputs:
+                      filters: ResponseFilter | None = None, with_dates: bool = False) -> ScoreInputs:
     """Read the campaign's valid responses in one query and unpack them into arrays.
 
     ``item_codes`` of the responses of one questionnaire version are joined and read with
@@ -182,19 +182,35 @@ def load_score_inputs(campaign_id: int, profile: Sequence[str] = (),
     if code is None:
         raise LookupError(f"no campaign with id {campaign_id} / không có chiến dịch mã số {campaign_id}")
     extra = [Response.answers[q].as_string() for q in profile]
-    rows = s.execute(
-        _valid_rows_query(campaign_id, [Response.id, Unit.code, Unit.level, RespondentGroup.code,
-                                        Response.questionnaire_version_id, Response.item_codes,
-                                        Response.submitted_on, *extra], filters)
-        .order_by(Response.id)
-    ).all()
+    # Integer ids per row, mapped to codes afterwards: a million rows of ints and bytes read
+    # through the Core connection cost a fraction of a million rows of strings through the ORM.
+    query = (_valid_rows_query(campaign_id, [Response.id, Response.rated_unit_id, Response.group_id,
+                                             Response.questionnaire_version_id, Response.item_codes,
+                                             *([Response.submitted_on] if with_dates else []), *extra],
+                               filters).order_by(Response.id))
+    rows = s.connection().execute(query).all()
     public = dict(s.execute(
         _valid_rows_query(campaign_id, [Unit.code, func.count()], filters, public=True).group_by(Unit.code)
     ).all())
-    all_units = s.execute(select(Unit.code, Unit.name_vi, Unit.level).where(Unit.campaign_id == campaign_id)).all()
+    all_units = s.execute(select(Unit.id, Unit.code, Unit.name_vi, Unit.level)
+                          .where(Unit.campaign_id == campaign_id)).all()
+    all_groups = s.execute(select(RespondentGroup.id, RespondentGroup.code)
+                           .where(RespondentGroup.campaign_id == campaign_id)).all()
     n = len(rows)
-    columns: list[list[Any]] = [list(c) for c in zip(*rows, strict=True)] if n else [[] for _ in range(7 + len(extra))]
-    ids, units, levels, groups, vids, blobs, dates = columns[:7]
+    width_cols = 5 + int(with_dates) + len(extra)
+    columns: list[list[Any]] = [list(c) for c in zip(*rows, strict=True)] if n else [[] for _ in range(width_cols)]
+    ids, unit_ids, group_ids, vids, blobs = columns[:5]
+    dates = columns[5] if with_dates else None
+    profile_cols = columns[5 + int(with_dates):]
+    del rows
+    unit_index = {uid: k for k, (uid, *_rest) in enumerate(all_units)}
+    unit_code = np.array([u.code for u in all_units] + [""], dtype=object)
+    unit_level = np.array([u.level for u in all_units] + [""], dtype=object)
+    group_index = {gid: k for k, (gid, _code) in enumerate(all_groups)}
+    group_code = np.array([g.code for g in all_groups] + [""], dtype=object)
+    u_at = np.fromiter((unit_index[x] for x in unit_ids), dtype=np.int64, count=n)
+    g_at = np.fromiter((group_index[x] for x in group_ids), dtype=np.int64, count=n)
+    units, levels, groups = unit_code[u_at], unit_level[u_at], group_code[g_at]
     version_id = np.asarray(vids, dtype=np.int64)
     answers: dict[str, NDArray[np.uint8]] = {}
     option_scores: dict[str, Sequence[float]] = {}
@@ -220,9 +236,9 @@ def load_score_inputs(campaign_id: int, profile: Sequence[str] = (),
     return ScoreInputs(
         campaign_code=code,
         response_id=np.asarray(ids, dtype=np.int64),
-        unit=np.asarray(units, dtype=object),
-        level=np.asarray(levels, dtype=object),
-        group=np.asarray(groups, dtype=object),
+        unit=units,
+        level=levels,
+        group=groups,
         version_id=version_id,
         answers=answers,
         option_scores=option_scores,
@@ -230,8 +246,8 @@ def load_score_inputs(campaign_id: int, profile: Sequence[str] = (),
         unit_names={u.code: u.name_vi for u in all_units},
         unit_levels={u.code: u.level for u in all_units},
         public_responses={str(k): int(v) for k, v in public.items()},
-        profile={q: np.asarray(col, dtype=object) for q, col in zip(profile, columns[7:], strict=True)},
-        submitted_on=np.asarray(dates, dtype=object),
+        profile={q: np.asarray(col, dtype=object) for q, col in zip(profile, profile_cols, strict=True)},
+        submitted_on=None if dates is None else np.asarray(dates, dtype=object),
     )
 
 
@@ -624,11 +640,14 @@ def score_responses(
     order = {sub.code: k for k, sub in enumerate(config.sub_criteria)}
     subs.sort(key=lambda r: (r.level, _natural(r.unit), order[r.sub_criterion]))
     sub_of = {item: sub.code for sub in config.sub_criteria for item in sub.items}
-    item_keys = [item for sub in config.sub_criteria for item in sub.items if item in inputs.answers]
+    item_keys = list(dict.fromkeys(item for sub in config.sub_criteria for item in sub.items
+                                   if item in inputs.answers))
+    item_order = {item: k for k, item in enumerate(item_keys)}
+    unit_order = {u: (blocks.get(u, ""), _natural(u)) for u in survey}
     items = tuple(
         ItemResult(r.unit, blocks.get(r.unit, ""), r.item, sub_of[r.item], r.score, r.answers, r.dont_know)
         for r in sorted(score_items(design, answers, option_scores, item_keys, config),
-                        key=lambda r: (blocks.get(r.unit, ""), _natural(r.unit), item_keys.index(r.item))))
+                        key=lambda r: (unit_order[r.unit], item_order[r.item])))
     return CampaignScores(inputs.campaign_code, config, tuple(subs), tuple(unit_rows), inputs.versions,
                           weights_summary(design), {tuple(k.split("|", 1)) if "|" in k else ("", k): v
                                                     for k, v in ((st.key, st.big_n) for st in info.strata)},
@@ -783,18 +802,26 @@ def suppression(result: CampaignScores, k: int) -> tuple[set[Any], set[Any]]:
     and whenever every response answers every item); a SIPAS element is the mean of its
     items, the SIPAS index the mean of its elements. See :mod:`analysis.disclosure`.
     """
+    # Relations never cross units: only units with a small cell need the algebra.
+    small = {u.unit for u in result.units if u.has_survey and 0 < u.responses < k}
+    small |= {r.unit for r in result.sub_criteria if 0 < r.score.n < k}
+    small |= {it.unit for it in result.items if 0 < it.score.n < k}
+    small |= {r.unit for r in result.sipas if 0 < r.estimate.n < k}
+    if not small:
+        return set(), set()
     cells: dict[Any, Cell] = {}
     for u in result.units:
-        if u.has_survey:
+        if u.has_survey and u.unit in small:
             cells[("unit", u.unit)] = Cell(u.points.value, u.responses)
     for r in result.sub_criteria:
-        if r.score.n > 0:
+        if r.score.n > 0 and r.unit in small:
             cells[("sub", r.unit, r.sub_criterion)] = Cell(r.score.value, r.score.n)
     for it in result.items:
-        if it.score.n > 0:
+        if it.score.n > 0 and it.unit in small:
             cells[("item", it.unit, it.item)] = Cell(it.score.value, it.score.n)
     for row in result.sipas:
-        cells[("sipas", row.unit, row.kind, row.code)] = Cell(row.estimate.value, row.estimate.n)
+        if row.unit in small:
+            cells[("sipas", row.unit, row.kind, row.code)] = Cell(row.estimate.value, row.estimate.n)
     relations: list[dict[Any, float]] = []
     max_points = {sub.code: sub.max_points for sub in result.config.sub_criteria}
     subs_of: dict[str, list[str]] = {}
@@ -819,6 +846,8 @@ def suppression(result: CampaignScores, k: int) -> tuple[set[Any], set[Any]]:
             relations.append(rel)
     parts: dict[tuple[str, str, str], list[Any]] = {}
     for row in result.sipas:
+        if row.unit not in small:
+            continue
         if row.kind == "item":
             parts.setdefault((row.unit, "element", row.code.split(".", 1)[0]), []).append(
                 ("sipas", row.unit, "item", row.code))
