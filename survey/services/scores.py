@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import csv
 import dataclasses
+import datetime as dt
 import io
 import math
 import re
@@ -39,6 +40,7 @@ from analysis import (
     ScoringConfig,
     SipasConfig,
     SipasElement,
+    SipasResult,
     SurveyDesign,
     WeightsSummary,
     compile_index,
@@ -188,7 +190,10 @@ def load_score_inputs(campaign_id: int, profile: Sequence[str] = (),
                                              Response.questionnaire_version_id, Response.item_codes,
                                              *([Response.submitted_on] if with_dates else []), *extra],
                                filters).order_by(Response.id))
-    rows = s.connection().execute(query).all()
+    result = s.connection().execute(query)
+    # The driver's tuples as they come (ints, bytes, text): no SQLAlchemy row per response.
+    rows = result.cursor.fetchall() if result.cursor is not None else []
+    result.close()
     public = dict(s.execute(
         _valid_rows_query(campaign_id, [Unit.code, func.count()], filters, public=True).group_by(Unit.code)
     ).all())
@@ -201,6 +206,8 @@ def load_score_inputs(campaign_id: int, profile: Sequence[str] = (),
     columns: list[list[Any]] = [list(c) for c in zip(*rows, strict=True)] if n else [[] for _ in range(width_cols)]
     ids, unit_ids, group_ids, vids, blobs = columns[:5]
     dates = columns[5] if with_dates else None
+    if dates and isinstance(dates[0], str):  # SQLite hands the raw ISO text back
+        dates = [dt.date.fromisoformat(d) for d in dates]
     profile_cols = columns[5 + int(with_dates):]
     del rows
     unit_index = {uid: k for k, (uid, *_rest) in enumerate(all_units)}
@@ -354,6 +361,8 @@ class DesignInfo:
     public_responses: int
     degf: int
     lonely_strata: int
+    #: rated unit code by the design's integer ``unit_code`` column (estimates group by it)
+    unit_codes: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -459,14 +468,16 @@ def build_design(inputs: ScoreInputs, spec: DesignSpec,
         rows = np.flatnonzero(g_code == groups.index(g))
         weight, info = _weight_group(inputs, rows, stratum, weight, g, rule)
         steps.append(info)
-    data: dict[str, Any] = {"unit": inputs.unit, "group": inputs.group, "level": inputs.level,
-                            "stratum": stratum, "fpc": fpc, "weight": weight}
+    # unit_code: integers group a million rows in one counting pass where strings need a sort
+    data: dict[str, Any] = {"unit": inputs.unit, "unit_code": u_code, "group": inputs.group,
+                            "level": inputs.level, "stratum": stratum, "fpc": fpc, "weight": weight}
     design = SurveyDesign(data, weights="weight", strata="stratum", fpc="fpc", lonely_psu=spec.lonely_psu)
     strata = tuple(StratumInfo(keys[h], int(s_n[h]), float(s_big[h]), srcs[h], h)
                    for h in sorted(keys, key=lambda h: keys[h]))
     lonely = sum(1 for st in strata if st.n == 1 and st.big_n > 1)
     info = DesignInfo(tuple(spec.strata), spec.lonely_psu, spec.population_file, strata, tuple(steps),
-                      sum(inputs.public_responses.values()), design.degf if n else 0, lonely)
+                      sum(inputs.public_responses.values()), design.degf if n else 0, lonely,
+                      tuple(str(u) for u in units))
     return design, info
 
 
@@ -598,12 +609,14 @@ def score_responses(
                 answers[item] = np.zeros(inputs.n_rows, dtype=np.uint8)
                 option_scores[item] = [math.nan]
     try:
-        survey = score_survey(design, answers, option_scores, config, unit="unit", group="group")
+        by_code = score_survey(design, answers, option_scores, config, unit="unit_code", group="group")
     except ValueError as exc:
         # Name the stratum as the campaign knows it (group|unit), not by its integer code.
         names = {str(st.code): st.key for st in info.strata}
         raise DesignError(re.sub(r"stratum (\d+)", lambda m: f"stratum {names.get(m.group(1), m.group(1))!r}",
                                  str(exc)) + " / tầng chỉ có một phiếu: đặt design.lonely_psu") from exc
+    code_of = info.unit_codes
+    survey = {code_of[k]: dataclasses.replace(v, unit=code_of[k]) for k, v in by_code.items()}
     level_of = inputs.unit_levels
     everyone = set(survey) | listed_units
     blocks = {u: level_of.get(u, "") for u in everyone}
@@ -645,9 +658,10 @@ def score_responses(
     item_order = {item: k for k, item in enumerate(item_keys)}
     unit_order = {u: (blocks.get(u, ""), _natural(u)) for u in survey}
     items = tuple(
-        ItemResult(r.unit, blocks.get(r.unit, ""), r.item, sub_of[r.item], r.score, r.answers, r.dont_know)
-        for r in sorted(score_items(design, answers, option_scores, item_keys, config),
-                        key=lambda r: (unit_order[r.unit], item_order[r.item])))
+        ItemResult(code_of[r.unit], blocks.get(code_of[r.unit], ""), r.item, sub_of[r.item], r.score, r.answers,
+                   r.dont_know)
+        for r in sorted(score_items(design, answers, option_scores, item_keys, config, unit="unit_code"),
+                        key=lambda r: (unit_order[code_of[r.unit]], item_order[r.item])))
     return CampaignScores(inputs.campaign_code, config, tuple(subs), tuple(unit_rows), inputs.versions,
                           weights_summary(design), {tuple(k.split("|", 1)) if "|" in k else ("", k): v
                                                     for k, v in ((st.key, st.big_n) for st in info.strata)},
@@ -715,10 +729,21 @@ def sipas_rows(inputs: ScoreInputs, design: SurveyDesign,
         by_element.setdefault(code.split(".", 1)[0], []).append(code)
     config = SipasConfig(tuple(SipasElement(e, tuple(items)) for e, items in by_element.items()),
                          satisfied_codes=frozenset({2}))
+    by = "unit_code" if "unit_code" in design.data else "unit"
     if scoring is None:
-        result = sipas(design, recoded, config, by="unit")
+        result = sipas(design, recoded, config, by=by)
     else:
-        result = sipas(design, recoded, config, by="unit", ci=scoring.ci, level=scoring.level)
+        result = sipas(design, recoded, config, by=by, ci=scoring.ci, level=scoring.level)
+    if by == "unit_code":  # back from the design's integer codes to the unit codes
+        codes, first = np.unique(np.asarray(design.column("unit_code")), return_index=True)
+        names = dict(zip(codes.tolist(), (str(u) for u in design.column("unit")[first].tolist()), strict=True))
+
+        def named(table: Any) -> Any:
+            return {names[int(k)]: v for k, v in table.items()}
+
+        result = SipasResult(items={k: named(v) for k, v in result.items.items()},
+                             elements={k: named(v) for k, v in result.elements.items()},
+                             overall=named(result.overall))
     units = sorted({u for u in inputs.unit.tolist()}, key=_natural)
     level = inputs.unit_levels
     rows: list[SipasRow] = []
