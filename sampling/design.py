@@ -5,7 +5,7 @@ the web layer turns the result into an :class:`analysis.SurveyDesign`. Shape (ev
 optional)::
 
     design:
-      strata: [group, rated_unit]     # the default; add source_unit where quotas are per source unit
+      strata: [group, rated_unit]     # the default; or [rated_unit] (source_unit: refused, see parse)
       population: populations.csv     # columns group, rated_unit, N (a stratum's population size)
       lonely_psu: certainty           # fail | remove | certainty | adjust (default) | average (R survey.lonely.psu)
       weighting:
@@ -41,7 +41,7 @@ __all__ = [
     "parse_design",
 ]
 
-STRATUM_VARIABLES: Final = ("group", "rated_unit", "source_unit")
+STRATUM_VARIABLES: Final = ("group", "rated_unit")
 DEFAULT_STRATA: Final = ("group", "rated_unit")
 LONELY_PSU_RULES: Final = ("fail", "remove", "certainty", "adjust", "average")
 _TOP_KEYS: Final = ("strata", "population", "lonely_psu", "weighting")
@@ -200,7 +200,12 @@ class _Parser:
             return DEFAULT_STRATA
         out: list[str] = []
         for k, v in enumerate(raw):
-            if v not in STRATUM_VARIABLES:
+            if v == "source_unit":
+                self.bad(f"{p}[{k}]", "phiếu trả lời không lưu đơn vị của người trả lời (tách khỏi danh tính), "
+                                      "nên không phân tầng theo source_unit được",
+                         "responses do not keep the respondent's own unit (they are kept apart from "
+                         "identities), so source_unit cannot be a stratum")
+            elif v not in STRATUM_VARIABLES:
                 self.bad(f"{p}[{k}]", f"'{v}' không phải biến phân tầng ({', '.join(STRATUM_VARIABLES)})",
                          f"'{v}' is not a stratum variable ({', '.join(STRATUM_VARIABLES)})")
             elif v in out:

@@ -48,7 +48,7 @@ def test_design_section_reads_population_and_margins(config_dict: Callable[[], d
 def test_every_design_problem_is_located_in_both_languages(config_dict: Callable[[], dict[str, Any]],
                                                           tmp_path: Path) -> None:
     data = config_dict()
-    data["design"] = {"strata": ["group", "sex"], "population": "pop.csv", "lonely_psu": "drop",
+    data["design"] = {"strata": ["group", "sex", "rated_unit", "source_unit"], "population": "pop.csv", "lonely_psu": "drop",
                       "weighting": {"nobody": {"trim": {"lower": 0.5, "upper": 2}},
                                     "citizen": {"rake": {"margins": "m.csv"}, "poststratify": {}}}}
     path = _write(tmp_path, data, {"pop.csv": "group,rated_unit,N\ncitizen,S9,10\ncitizen,S1,0\n",
@@ -59,6 +59,7 @@ def test_every_design_problem_is_located_in_both_languages(config_dict: Callable
     assert {e.code for e in errors} == {"CFG-DESIGN"}
     where = {(Path(e.file).name, e.path) for e in errors}
     assert ("c.yaml", "design.strata[1]") in where
+    assert ("c.yaml", "design.strata[3]") in where  # source_unit: responses do not keep it
     assert ("c.yaml", "design.lonely_psu") in where
     assert ("c.yaml", "design.weighting.nobody") in where
     assert ("c.yaml", "design.weighting.citizen") in where
