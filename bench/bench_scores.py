@@ -166,6 +166,22 @@ def build(url: str, responses: int, units: int, tmp: Path) -> tuple[int, float]:
     return campaign_id, time.perf_counter() - start
 
 
+def existing(url: str, responses: int) -> int | None:
+    """The BENCH campaign's id when the database already holds it with ``responses`` rows."""
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(url)
+    try:
+        with engine.connect() as conn:
+            row = conn.execute(text("SELECT c.id, count(r.id) FROM campaigns c JOIN responses r "
+                                    "ON r.campaign_id = c.id WHERE c.code = 'BENCH' GROUP BY c.id")).first()
+    except Exception:  # no schema yet
+        return None
+    finally:
+        engine.dispose()
+    return int(row[0]) if row is not None and int(row[1]) == responses else None
+
+
 def baseline_copy(url: str, campaign_id: int) -> tuple[float, int]:
     """COPY the rows the scores read to the client; seconds and bytes."""
     import psycopg
@@ -192,8 +208,10 @@ def run_scores(url: str, out: Path) -> tuple[float, float, float]:
     cmd = [str(exe)] if exe.exists() else [sys.executable, "-m", "survey.cli"]
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
-    subprocess.run([*cmd, "scores", "--campaign", "BENCH", "--format", "json", "--out", str(out)],
-                   check=True, env=env, capture_output=True)
+    run = subprocess.run([*cmd, "scores", "--campaign", "BENCH", "--format", "json", "--out", str(out)],
+                         env=env, capture_output=True, text=True)
+    if run.returncode != 0:
+        raise SystemExit(f"par-survey scores failed:\n{run.stderr[-4000:]}")
     elapsed = time.perf_counter() - start
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu = (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
@@ -205,12 +223,17 @@ def main() -> int:
     parser.add_argument("--smoke", action="store_true", help="tiny sizes (CI)")
     parser.add_argument("--responses", type=int, default=1_000_000)
     parser.add_argument("--units", type=int, default=2_000)
+    parser.add_argument("--reuse", action="store_true",
+                        help="keep the database of the previous run of the same size (no build)")
     parser.add_argument("--pg-url", default=os.environ.get("PAR_SURVEY_BENCH_SCORES_DATABASE_URL", PG_URL))
     args = parser.parse_args()
     responses, units = (4_000, 20) if args.smoke else (args.responses, args.units)
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)
-        campaign_id, build_s = build(args.pg_url, responses, units, tmp)
+        campaign_id = existing(args.pg_url, responses) if args.reuse else None
+        build_s = 0.0
+        if campaign_id is None:
+            campaign_id, build_s = build(args.pg_url, responses, units, tmp)
         copy_s, copy_bytes = baseline_copy(args.pg_url, campaign_id)
         out = tmp / "scores.json"
         scores_s, scores_cpu_s, peak_mib = run_scores(args.pg_url, out)

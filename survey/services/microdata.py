@@ -39,6 +39,7 @@ from survey.services.scores import (
     ScoreInputs,
     build_design,
     design_spec_for,
+    end_reads,
     item_key,
     listed_sizes,
     load_score_inputs,
@@ -125,7 +126,9 @@ def load_microdata(campaign_id: int, filters: ResponseFilter | None = None) -> M
     if inputs.n_rows == 0:
         empty = np.zeros(0)
         return Microdata(inputs.campaign_code, inputs, [], empty, empty, items, None, np.zeros(0, dtype=bool))
-    design, info = build_design(inputs, spec, listed_sizes(campaign_id))
+    listed = listed_sizes(campaign_id)
+    end_reads()
+    design, info = build_design(inputs, spec, listed)
     names = {st.code: st.key for st in info.strata}
     stratum = [names[int(h)] for h in np.asarray(design.column("stratum")).tolist()]
     keep = np.ones(inputs.n_rows, dtype=bool)
