@@ -163,7 +163,8 @@ class _Parser:
             self.bad(f"{path}.{key}", f"khóa '{key}' không được hỗ trợ (hợp lệ: {', '.join(allowed)})",
                      f"key '{key}' is not allowed (allowed: {', '.join(allowed)})")
 
-    def table(self, ref: Any, path: str, required: tuple[str, ...]) -> tuple[str, list[tuple[int, dict[str, str]]]] | None:
+    def table(self, ref: Any, path: str,
+              required: tuple[str, ...]) -> tuple[str, list[tuple[int, dict[str, str]]]] | None:
         if not isinstance(ref, str) or not ref.strip():
             self.bad(path, "phải là tên một tệp CSV hoặc XLSX", "must name a CSV or XLSX file")
             return None
@@ -342,7 +343,8 @@ class _Parser:
                 if isinstance(by, str):
                     by = [by]
                 if not isinstance(by, list) or not by or not all(isinstance(b, str) and b for b in by):
-                    self.bad(f"{path}.poststratify.by", "phải là danh sách mã câu hỏi", "must be a list of question ids")
+                    self.bad(f"{path}.poststratify.by", "phải là danh sách mã câu hỏi",
+                             "must be a list of question ids")
                 else:
                     file, margins = self.margins_post(r["margins"], tuple(by), f"{path}.poststratify.margins")
         trim: tuple[float, float] | None = None
@@ -353,7 +355,8 @@ class _Parser:
             if isinstance(t, Mapping):
                 self.keys(t, ("lower", "upper"), f"{path}.trim")
             if lo is None or hi is None or not 0 < lo <= 1 <= hi:
-                self.bad(f"{path}.trim", "cần lower và upper với 0 < lower <= 1 <= upper (tỉ lệ so với trọng số trung bình)",
+                self.bad(f"{path}.trim",
+                         "cần lower và upper với 0 < lower <= 1 <= upper (tỉ lệ so với trọng số trung bình)",
                          "needs lower and upper with 0 < lower <= 1 <= upper (ratios to the mean weight)")
             else:
                 trim = (lo, hi)
@@ -386,7 +389,8 @@ class _Parser:
                 for g, steps in w.items():
                     path = f"design.weighting.{g}"
                     if str(g) not in self.groups:
-                        self.bad(path, f"nhóm '{g}' không có trong chiến dịch", f"group '{g}' is not a group of the campaign")
+                        self.bad(path, f"nhóm '{g}' không có trong chiến dịch",
+                                 f"group '{g}' is not a group of the campaign")
                         continue
                     found = self.group(steps, path)
                     if found is not None:

@@ -5,7 +5,6 @@ linear algebra undoes; the design and scoring sections checked when the campaign
 from __future__ import annotations
 
 import csv
-import io
 import json
 import math
 import shutil
