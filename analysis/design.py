@@ -20,6 +20,7 @@ from __future__ import annotations
 import copy
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from enum import StrEnum
 from types import MappingProxyType
 from typing import Any
 
@@ -28,6 +29,7 @@ from numpy.typing import ArrayLike, NDArray
 
 __all__ = [
     "Calibration",
+    "LonelyPSU",
     "PostStratification",
     "RakeReport",
     "Raking",
@@ -45,6 +47,22 @@ BoolArray = NDArray[np.bool_]
 # R's onestrat(): a stratum whose finite population correction is below this
 # is self-representing (a census) and contributes no variance.
 _CENSUS_TOLERANCE = 1e-7
+
+
+class LonelyPSU(StrEnum):
+    """What a stratum with a single PSU adds to a variance (R ``options(survey.lonely.psu=)``).
+
+    ``fail`` raises; ``remove`` and ``certainty`` add nothing; ``adjust`` centres the
+    stratum's PSU total at zero, the population mean of a linearised variable, so it adds
+    ``f_h t_h^2``; ``average`` replaces it by the average contribution of the other strata
+    (the sum over strata with two PSUs or more, times ``#strata / #strata with two or more``).
+    """
+
+    FAIL = "fail"
+    REMOVE = "remove"
+    CERTAINTY = "certainty"
+    ADJUST = "adjust"
+    AVERAGE = "average"
 
 
 def factorize(values: ArrayLike) -> tuple[NDArray[Any], IntArray]:
@@ -216,6 +234,8 @@ class SurveyDesign:
         Name of the finite-population-correction column, constant within a
         stratum: either the stratum population size in PSUs (all values >= 1,
         R ``fpc=~N``) or the sampling fraction (all values <= 1).
+    lonely_psu
+        The single-PSU stratum rule, :class:`LonelyPSU` (default ``fail``, as R).
 
     Attributes
     ----------
@@ -229,8 +249,9 @@ class SurveyDesign:
     Variance is the one-stage Taylor linearisation of ``svyrecvar``:
     ``V = sum_h (1 - n_h/N_h) n_h/(n_h - 1) sum_{i in h} (t_hi - tbar_h)^2``
     over PSU totals ``t_hi`` of the linearised variable, with
-    ``options(survey.lonely.psu = "fail")``: a stratum with a single PSU that
-    is not a census raises ``ValueError`` when a variance needs it.
+    ``options(survey.lonely.psu = "fail")`` by default: a stratum with a single
+    PSU that is not a census raises ``ValueError`` when a variance needs it;
+    ``lonely_psu`` selects R's other rules.
     """
 
     data: Mapping[str, NDArray[Any]]
@@ -238,6 +259,7 @@ class SurveyDesign:
     strata: str | None
     ids: str | None
     fpc: str | None
+    lonely_psu: LonelyPSU
     calibration: tuple[Calibration, ...]
     _present: BoolArray = field(repr=False)
     _structure: _Structure = field(repr=False)
@@ -250,7 +272,9 @@ class SurveyDesign:
         strata: str | None = None,
         ids: str | None = None,
         fpc: str | None = None,
+        lonely_psu: LonelyPSU | str = LonelyPSU.FAIL,
     ) -> None:
+        rule = LonelyPSU(lonely_psu)
         if not data:
             raise ValueError("data has no columns")
         n: int | None = None
@@ -288,6 +312,7 @@ class SurveyDesign:
         setattr_(self, "strata", strata)
         setattr_(self, "ids", ids)
         setattr_(self, "fpc", fpc)
+        setattr_(self, "lonely_psu", rule)
         setattr_(self, "calibration", ())
         setattr_(self, "_present", present)
         setattr_(self, "_structure", structure)
@@ -296,7 +321,7 @@ class SurveyDesign:
     def __repr__(self) -> str:
         return (
             f"SurveyDesign(rows={self.n_rows}, domain={int(self.domain.sum())}, "
-            f"strata={self.strata!r}, ids={self.ids!r}, fpc={self.fpc!r}, "
+            f"strata={self.strata!r}, ids={self.ids!r}, fpc={self.fpc!r}, lonely_psu={self.lonely_psu.value!r}, "
             f"calibration={len(self.calibration)} step(s))"
         )
 
@@ -319,11 +344,15 @@ class SurveyDesign:
     @property
     def degf(self) -> int:
         """Design degrees of freedom, R ``degf``: #PSUs - #strata among rows with weight != 0."""
-        s = self._structure
-        inset = self.weights != 0
-        n_psu = np.unique(s.psu[inset]).size
-        n_strata = np.unique(s.stratum[inset]).size
-        return int(n_psu - n_strata)
+        cached = self._cache.get("degf")
+        if cached is None:
+            s = self._structure
+            inset = self.weights != 0
+            n_psu = np.bincount(s.psu[inset], minlength=1).astype(bool).sum()
+            n_strata = np.bincount(s.stratum[inset], minlength=1).astype(bool).sum()
+            cached = int(n_psu - n_strata)
+            self._cache["degf"] = cached
+        return int(cached)
 
     @property
     def rake_report(self) -> RakeReport | None:

@@ -22,6 +22,7 @@ from .design import BoolArray, FloatArray, IntArray, SurveyDesign, group_sum, mi
 __all__ = [
     "CIMethod",
     "Estimate",
+    "interval",
     "Linearised",
     "linearised_mean",
     "mean",
@@ -37,6 +38,7 @@ class CIMethod(StrEnum):
 
     NORMAL = "normal"  # qnorm, R's default df = Inf
     T = "t"  # qt with the design degrees of freedom, R df = degf(design)
+    LOGIT = "logit"  # expit(logit(p) +- qt(df) se / (p (1 - p))), R svyciprop(method = "logit")
 
 
 @dataclass(frozen=True)
@@ -58,6 +60,9 @@ class Estimate:
         Kish effective sample size ``(sum w)^2 / sum w^2`` over those rows: the
         size of an equal-weight sample with the same precision loss due to
         unequal weights (clustering and stratification are not reflected).
+    df
+        Degrees of freedom of the interval's reference distribution: the
+        design's ``degf`` for t and logit intervals, ``inf`` for the normal one.
     """
 
     value: float
@@ -66,6 +71,7 @@ class Estimate:
     ci_high: float
     n: int
     n_eff: float
+    df: float = float("inf")
 
 
 EstimateResult = Estimate | dict[Any, Estimate]
@@ -144,6 +150,7 @@ def summarise(
     level: float = ...,
     *,
     as_dict: Literal[False],
+    bounds: tuple[float, float] | None = ...,
 ) -> Estimate: ...
 @overload
 def summarise(
@@ -152,10 +159,17 @@ def summarise(
     ci: CIMethod | str = ...,
     level: float = ...,
     as_dict: Literal[True] = ...,
+    bounds: tuple[float, float] | None = ...,
 ) -> dict[Any, Estimate]: ...
 @overload
 def summarise(
-    design: SurveyDesign, lin: Linearised, ci: CIMethod | str = ..., level: float = ..., *, as_dict: bool
+    design: SurveyDesign,
+    lin: Linearised,
+    ci: CIMethod | str = ...,
+    level: float = ...,
+    *,
+    as_dict: bool,
+    bounds: tuple[float, float] | None = ...,
 ) -> EstimateResult: ...
 def summarise(
     design: SurveyDesign,
@@ -163,34 +177,77 @@ def summarise(
     ci: CIMethod | str = CIMethod.NORMAL,
     level: float = 0.95,
     as_dict: bool = True,
+    bounds: tuple[float, float] | None = None,
 ) -> EstimateResult:
     """Turn a :class:`Linearised` into estimates with SEs and CIs.
 
-    ``var = svyrecvar(z)`` per level; CI ``value + se * q`` with ``q = qnorm`` or
-    ``qt(df = degf(design))`` (R ``confint``).  Levels without valid rows get NaN.
+    ``var = svyrecvar(z)`` per level; CI per :func:`interval`.  Levels without
+    valid rows get NaN.
     """
     if not 0 < level < 1:
         raise ValueError(f"level must be in (0, 1), got {level!r}")
     method = CIMethod(ci)
     var = taylor.variance(design, lin.z, lin.groups, lin.used)
     se = np.where(lin.n > 0, np.sqrt(var), np.nan)
-    tail = (1 - level) / 2
-    if method is CIMethod.NORMAL:
-        lo_q, hi_q = np.asarray(stats.norm.ppf([tail, 1 - tail]), dtype=np.float64)
-    else:
-        df = design.degf
-        if df < 1:
-            raise ValueError(f"t interval needs design degrees of freedom >= 1, the design has {df}")
-        lo_q, hi_q = np.asarray(stats.t.ppf([tail, 1 - tail], df), dtype=np.float64)
-    low = lin.value + se * lo_q
-    high = lin.value + se * hi_q
+    degf = design.degf if method is not CIMethod.NORMAL else 0
+    low, high, df = interval(lin.value, se, method, level, degf, bounds)
     estimates = [
-        Estimate(float(v), float(s), float(lo), float(hi), int(k), float(ne))
+        Estimate(float(v), float(s), float(lo), float(hi), int(k), float(ne), df)
         for v, s, lo, hi, k, ne in zip(lin.value, se, low, high, lin.n, lin.n_eff, strict=True)
     ]
     if not as_dict:
         return estimates[0]
     return {lvl: est for lvl, est in zip(lin.groups.levels.tolist(), estimates, strict=True)}
+
+
+def interval(
+    value: FloatArray,
+    se: FloatArray,
+    method: CIMethod,
+    level: float,
+    degf: int,
+    bounds: tuple[float, float] | None = None,
+) -> tuple[FloatArray, FloatArray, float]:
+    """Confidence limits and their degrees of freedom.
+
+    ``normal``: ``value + se * qnorm(tail)`` (R ``confint``).  ``t``: the same with
+    ``qt(tail, degf)`` (R ``confint(..., df = degf(design))``).  ``logit``: with
+    ``(a, b) = bounds`` (default ``(0, 1)``) and ``p = (value - a) / (b - a)``,
+    ``a + (b - a) expit(logit(p) +- qt(tail, degf) se_p / (p (1 - p)))``, the Wald
+    interval of the intercept of ``svyglm(y ~ 1, family = quasibinomial)`` that
+    R ``svyciprop(method = "logit", df = degf(design))`` back-transforms; ``p`` at 0
+    or 1 gives the point.  Normal and t limits are then clipped to ``bounds``, so
+    every interval lies within the estimate's range.
+    """
+    tail = (1 - level) / 2
+    if method is CIMethod.NORMAL:
+        df = float("inf")
+        q = float(stats.norm.ppf(1 - tail))
+    else:
+        if degf < 1:
+            raise ValueError(f"{method.value} interval needs design degrees of freedom >= 1, the design has {degf}")
+        df = float(degf)
+        q = float(stats.t.ppf(1 - tail, degf))
+    if method is CIMethod.LOGIT:
+        a, b = bounds if bounds is not None else (0.0, 1.0)
+        p = (value - a) / (b - a)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            inner = (p > 0) & (p < 1)
+            safe = np.where(inner, p, 0.5)
+            eta = np.log(safe / (1 - safe))
+            half = q * (se / (b - a)) / (safe * (1 - safe))
+            lo_p = np.where(inner, 1 / (1 + np.exp(-(eta - half))), p)
+            hi_p = np.where(inner, 1 / (1 + np.exp(-(eta + half))), p)
+        # The back-transform can miss the estimate by an ulp (SE 0): the limits enclose it.
+        low: FloatArray = np.fmin(a + (b - a) * lo_p, value)
+        high: FloatArray = np.fmax(a + (b - a) * hi_p, value)
+        return low, high, df
+    low = value - se * q
+    high = value + se * q
+    if bounds is not None:
+        low = np.clip(low, bounds[0], bounds[1])
+        high = np.clip(high, bounds[0], bounds[1])
+    return low, high, df
 
 
 def _finish(

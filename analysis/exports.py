@@ -24,6 +24,7 @@ import io
 import json
 import math
 import re
+import zipfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -176,6 +177,25 @@ def csv_bytes(table: Table) -> bytes:
     return buf.getvalue().encode("utf-8-sig")
 
 
+def codebook(report: Report) -> Table:
+    """One row per column of every table: table, column, kind, meaning."""
+    cols = (Column("table"), Column("column"), Column("kind"), Column("meaning"))
+    rows = tuple((t.name, c.name, c.kind.value, c.label) for t in report.tables for c in t.columns)
+    return Table("codebook", cols, rows)
+
+
+def csv_zip_bytes(report: Report) -> bytes:
+    """The report as a ZIP of CSV files, one per table (methods included) plus
+    ``codebook.csv``; entries are dated 1980-01-01 so identical input gives identical bytes."""
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
+        for table in (*report.tables, codebook(report)):
+            info = zipfile.ZipInfo(f"{table.name}.csv", date_time=(1980, 1, 1, 0, 0, 0))
+            info.compress_type = zipfile.ZIP_DEFLATED
+            zf.writestr(info, csv_bytes(table))
+    return buf.getvalue()
+
+
 def write_csv(table: Table, path: str | Path) -> None:
     """Write :func:`csv_bytes` of ``table`` to ``path``."""
     Path(path).write_bytes(csv_bytes(table))
@@ -187,16 +207,35 @@ def _json_value(value: Any, kind: ColumnKind) -> Any:
     return _number(value)
 
 
+def _json_column(values: list[Any], kind: ColumnKind) -> list[Any]:
+    """One column's cells as JSON values: text made safe, NaN and infinities as null."""
+    if kind is ColumnKind.TEXT:
+        return [None if v is None else safe_cell(str(v)) for v in values]
+    as_float = np.array([np.nan if v is None else v for v in values], dtype=np.float64)
+    finite = np.isfinite(as_float).tolist()
+    if kind is ColumnKind.INTEGER:
+        return [int(x) if ok else None for x, ok in zip(as_float.tolist(), finite, strict=True)]
+    # an integer-valued number written as given (60, not 60.0), as the CSV and XLSX do
+    return [(int(v) if isinstance(v, (int, np.integer)) and not isinstance(v, (bool, np.bool_)) else x)
+            if ok else None for v, x, ok in zip(values, as_float.tolist(), finite, strict=True)]
+
+
 def json_bytes(report: Report) -> bytes:
-    """The report as UTF-8 JSON: ``{table: [{column: value, ...}, ...]}``; NaN becomes null."""
-    doc = {
-        t.name: [
-            {c.name: _json_value(v, c.kind) for v, c in zip(row, t.columns, strict=True)}
-            for row in t.rows
-        ]
-        for t in report.tables
-    }
-    return (json.dumps(doc, ensure_ascii=False, indent=2, allow_nan=False) + "\n").encode("utf-8")
+    """The report as UTF-8 JSON: ``{table: [{column: value, ...}, ...]}``; NaN becomes null.
+
+    One row object per line, written by the C encoder (an indented document is many times
+    slower to write for the hundreds of thousands of rows an item-level table has).
+    """
+    encode = json.JSONEncoder(ensure_ascii=False, allow_nan=False, separators=(", ", ": ")).encode
+    parts = ["{"]
+    for t, table in enumerate(report.tables):
+        names = [c.name for c in table.columns]
+        columns = [_json_column([row[i] for row in table.rows], c.kind) for i, c in enumerate(table.columns)]
+        parts.append(("," if t else "") + "\n" + encode(table.name) + ": [")
+        lines = [encode(dict(zip(names, cells, strict=True))) for cells in zip(*columns, strict=True)]
+        parts.append(("\n" + ",\n".join(lines) + "\n]") if lines else "]")
+    parts.append("\n}\n")
+    return "".join(parts).encode("utf-8")
 
 
 def write_json(report: Report, path: str | Path) -> None:

@@ -25,6 +25,7 @@ Choices (DOMAIN.md section 6, documented so they stay consistent):
 
 from __future__ import annotations
 
+import bisect
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -39,6 +40,7 @@ from .estimators import CIMethod, Estimate, Linearised, linearised_mean, summari
 
 __all__ = [
     "Band",
+    "ItemScore",
     "NoSurvey",
     "Pooling",
     "ScoringConfig",
@@ -50,6 +52,7 @@ __all__ = [
     "UnitIndex",
     "UnitSurveyScore",
     "compile_index",
+    "score_items",
     "score_survey",
     "sipas",
 ]
@@ -382,8 +385,9 @@ def score_survey(
         )
     max_points = np.array([s.max_points for s in config.sub_criteria])
     total_points = _combine(design, parts, max_points, average=False)
-    per_sub = [summarise(design, p, config.ci, config.level) for p in parts]
-    totals = summarise(design, total_points, config.ci, config.level)
+    unit_bounds = (0.0, 1.0)
+    per_sub = [summarise(design, p, config.ci, config.level, bounds=unit_bounds) for p in parts]
+    totals = summarise(design, total_points, config.ci, config.level, bounds=(0.0, config.survey_max))
     assert isinstance(totals, dict)
     result: dict[Any, UnitSurveyScore] = {}
     for j, u in enumerate(unit_groups.levels.tolist()):
@@ -397,6 +401,47 @@ def score_survey(
             )
         result[u] = UnitSurveyScore(u, subs, totals[u])
     return result
+
+
+@dataclass(frozen=True)
+class ItemScore:
+    """One item on one unit: the weighted mean option score (0..1) and answer counts."""
+
+    item: str
+    unit: Any
+    score: Estimate
+    answers: int
+    dont_know: int
+
+
+def score_items(
+    design: SurveyDesign,
+    answers: Mapping[str, NDArray[Any]],
+    option_scores: Mapping[str, Sequence[float]],
+    items: Sequence[str],
+    config: ScoringConfig,
+    unit: str = "unit",
+) -> list[ItemScore]:
+    """Per item and unit: ``sum_i w_i s_i / sum_i w_i`` over valid answers (R ``svyby(~s, ~unit,
+    svymean, na.rm = TRUE)``), with the CI of ``config`` kept within [0, 1].
+
+    Units where an item has no answer at all are left out.
+    """
+    unit_groups = taylor.grouping(design, unit)
+    in_domain = unit_groups.row_level >= 0
+    level = unit_groups.row_level[in_domain]
+    out: list[ItemScore] = []
+    for item in items:
+        score, given, dont_know = _option_scores(item, np.asarray(answers[item]), option_scores[item],
+                                                 config.dont_know_as_zero)
+        n_given = np.bincount(level, weights=given[in_domain], minlength=unit_groups.n_levels)
+        n_dk = np.bincount(level, weights=dont_know[in_domain], minlength=unit_groups.n_levels)
+        est = summarise(design, linearised_mean(design, score, by=unit), config.ci, config.level,
+                        bounds=(0.0, 1.0))
+        for j, u in enumerate(unit_groups.levels.tolist()):
+            if n_given[j] > 0:
+                out.append(ItemScore(item, u, est[u], int(round(n_given[j])), int(round(n_dk[j]))))
+    return out
 
 
 def compile_index(
@@ -444,8 +489,9 @@ def compile_index(
         by_block.setdefault(block_of(row[0]), []).append(row)
     for block, members in by_block.items():
         keys = [round(r[3], 9) for r in members]
+        ordered = sorted(keys)
         for (u, points, surv, pct, _), key in zip(members, keys, strict=True):
-            rank = 1 + sum(k > key for k in keys)
+            rank = 1 + len(ordered) - bisect.bisect_right(ordered, key)  # 1 + #keys above
             band = next((b.label for b in bands if pct >= b.min_pct), None)
             out.append(UnitIndex(u, points, surv, pct, block, rank, band))
     out.sort(key=lambda r: (str(r.block), r.rank, str(r.unit)))
@@ -518,7 +564,7 @@ def sipas(
     as_dict = by is not None
 
     def done(lin: Linearised) -> Estimate | dict[Any, Estimate]:
-        return summarise(design, lin, ci, level, as_dict=as_dict)
+        return summarise(design, lin, ci, level, as_dict=as_dict, bounds=(0.0, 1.0))
 
     return SipasResult(
         items={k: done(v) for k, v in item_lin.items()},

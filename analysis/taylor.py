@@ -47,6 +47,7 @@ from .design import (
     BoolArray,
     FloatArray,
     IntArray,
+    LonelyPSU,
     PostStratification,
     Raking,
     SurveyDesign,
@@ -163,7 +164,9 @@ def variance(design: SurveyDesign, z: FloatArray, groups: Grouping, used: BoolAr
     ndarray of shape (n_levels,)
     """
     s = design._structure
-    _check_lonely(design, used)
+    rule = design.lonely_psu
+    if rule is LonelyPSU.FAIL:
+        _check_lonely(design, used)
     n_levels = groups.n_levels
     x_cell = _cell_totals(z, groups)
     n_h = s.n_psu[groups.group_stratum].astype(np.float64)
@@ -171,7 +174,16 @@ def variance(design: SurveyDesign, z: FloatArray, groups: Grouping, used: BoolAr
     g_mean = g_sum / n_h
     dev = x_cell - g_mean[groups.cell_group]
     ss = group_sum(groups.cell_group, dev * dev, g_mean.size) + (n_h - groups.group_cells) * g_mean**2
+    lonely_group = s.lonely[groups.group_stratum]
+    if rule is LonelyPSU.ADJUST:
+        # The single PSU total deviates from 0, not from itself; scale is f_h (n_h = 1).
+        ss = np.where(lonely_group, g_sum**2, ss)
+    else:
+        # remove / certainty / average: a lonely stratum adds nothing here (its deviation is 0).
+        ss = np.where(lonely_group, 0.0, ss)
     v = group_sum(groups.group_level, s.scale[groups.group_stratum] * ss, n_levels)
+    if rule is LonelyPSU.AVERAGE and s.lonely.any():
+        v = v * _average_factor(design, groups, used)
     if design.calibration:
         v = v + _calibration_correction(design, z, x_cell, groups)
     # Cancellation in the calibration algebra can leave -1e-20 where R has 0.
@@ -184,6 +196,30 @@ def _cell_totals(z: FloatArray, groups: Grouping) -> FloatArray:
     assert groups.row_cell is not None
     sel = groups.row_cell >= 0
     return group_sum(groups.row_cell[sel], z[sel], groups.cell_psu.size)
+
+
+def _average_factor(design: SurveyDesign, groups: Grouping, used: BoolArray) -> FloatArray:
+    """Per level ``#strata / #strata with two PSUs or more`` (R ``onestage``, lonely.psu="average").
+
+    The strata are those R still holds for the level: the strata of its used rows in an
+    uncalibrated design, every stratum of the design's rows in a calibrated one.
+    """
+    s = design._structure
+    n_levels = groups.n_levels
+    n_strata = s.stratum_levels.size
+    if design.is_calibrated:
+        present = np.unique(s.stratum[design._present])
+        total = np.full(n_levels, float(present.size))
+        ok = np.full(n_levels, float((~s.lonely[present]).sum()))
+    else:
+        rows = used & (groups.row_level >= 0)
+        keys = np.unique(groups.row_level[rows] * n_strata + s.stratum[rows])
+        level, stratum = keys // n_strata, keys % n_strata
+        total = np.bincount(level, minlength=n_levels).astype(np.float64)
+        ok = np.bincount(level, weights=(~s.lonely[stratum]).astype(np.float64), minlength=n_levels)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out: FloatArray = np.where(ok > 0, total / ok, np.nan)
+    return out
 
 
 def _check_lonely(design: SurveyDesign, used: BoolArray) -> None:

@@ -4,6 +4,7 @@ No web framework or database imports here; ``survey`` calls these functions.
 """
 
 from sampling.config import Campaign, GroupKind, RespondentGroup, load_campaign, parse_campaign
+from sampling.design import DesignSpec, GroupWeighting, Margin, parse_design
 from sampling.contacts import name_key, normalize_email, normalize_name, normalize_phone
 from sampling.draw import (
     Draw,
@@ -52,4 +53,5 @@ __all__ = [
     "name_key", "normalize_email", "normalize_name", "normalize_phone", "parse_campaign",
     "pps_inclusion_probabilities", "proportion_sample_size", "resolve_census",
     "sipas_sample_size", "write_list_template",
+    "DesignSpec", "GroupWeighting", "Margin", "parse_design",
 ]

@@ -27,7 +27,8 @@ and the priority used when one person is listed in two groups.  See
       - {group: dept_division_leader, questionnaire: dept-division-rates-own-department,
          count: 3, per: department, rate: own}
     duplicate_priority: [...]     # optional; default: council delegates first
-    scoring: {...}                # optional, kept as a raw mapping for the scoring package
+    scoring: {...}                # optional: checked by the scoring validator (analysis.scoring_config)
+    design: {...}                 # optional: strata, population, lonely PSU, weighting (sampling.design)
     integrity: {...}              # optional: checks and thresholds (analysis.IntegrityConfig)
 
 :func:`load_campaign` either returns a :class:`Campaign` or raises
@@ -49,6 +50,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
 
+from sampling.design import DesignSpec, parse_design
 from sampling.errors import CampaignInvalid, ConfigError
 from sampling.quotas import (
     CellMode,
@@ -140,6 +142,8 @@ class Campaign:
     # (resolved path) that maps their units to this campaign's (sampling.crosswalk).
     predecessors: tuple[str, ...] = ()
     crosswalk: str | None = None
+    design: DesignSpec = field(default_factory=DesignSpec, repr=False)
+    design_raw: Mapping[str, Any] | None = field(default=None, repr=False)
 
     def group(self, code: str) -> RespondentGroup:
         """The group with this code (``KeyError`` if unknown)."""
@@ -595,15 +599,20 @@ def _check_rules_against_tree(ctx: _Ctx, rules: Sequence[tuple[int, QuotaRule]],
 _TOP_REQUIRED = ("version", "code", "name", "province", "year", "opens_at", "closes_at",
                  "levels", "units", "groups", "quotas")
 _TOP_OPTIONAL = ("timezone", "duplicate_priority", "scoring", "integrity", "predecessors",
-                 "crosswalk")
+                 "crosswalk", "design")
 
 #: Checks a section the sampling package keeps raw (its schema belongs to another package) and
 #: returns its problems as (path inside the section, message vi, message en).
 SectionValidator = Callable[[Any], Sequence[tuple[str, str, str]]]
 
 
+#: Checks the ``scoring`` section given the campaign's groups' questionnaire ids.
+ScoringValidator = Callable[[Any, Mapping[str, Sequence[str]]], Sequence[tuple[str, str, str]]]
+
+
 def load_campaign(path: str | Path, *, known_questionnaires: Collection[str] | None = None,
-                  integrity_validator: SectionValidator | None = None) -> Campaign:
+                  integrity_validator: SectionValidator | None = None,
+                  scoring_validator: ScoringValidator | None = None) -> Campaign:
     """Load and validate a campaign YAML file.
 
     Parameters
@@ -615,6 +624,9 @@ def load_campaign(path: str | Path, *, known_questionnaires: Collection[str] | N
     integrity_validator : callable, optional
         Checks the ``integrity`` section (the web layer passes the analysis package's rules);
         each problem it returns is reported as ``CFG-INTEGRITY`` at its key and line.
+    scoring_validator : callable, optional
+        Checks the ``scoring`` section against the questionnaires of the campaign's groups
+        (group code -> questionnaire ids); problems are reported as ``CFG-SCORING``.
 
     Raises
     ------
@@ -632,12 +644,14 @@ def load_campaign(path: str | Path, *, known_questionnaires: Collection[str] | N
                                                 detail=str(exc)),)) from exc
     return parse_campaign(text, file=str(path), base_dir=path.parent,
                           known_questionnaires=known_questionnaires,
-                          integrity_validator=integrity_validator)
+                          integrity_validator=integrity_validator,
+                          scoring_validator=scoring_validator)
 
 
 def parse_campaign(text: str, *, file: str = "<campaign>", base_dir: Path | None = None,
                    known_questionnaires: Collection[str] | None = None,
-                   integrity_validator: SectionValidator | None = None) -> Campaign:
+                   integrity_validator: SectionValidator | None = None,
+                   scoring_validator: ScoringValidator | None = None) -> Campaign:
     """Validate campaign YAML given as text (see :func:`load_campaign`).
 
     A units file can only be referenced when ``base_dir`` is given.
@@ -670,7 +684,8 @@ def parse_campaign(text: str, *, file: str = "<campaign>", base_dir: Path | None
         finally:
             loader.dispose()
 
-    campaign = _build(ctx, raw, base_dir, known_questionnaires, integrity_validator)
+    campaign = _build(ctx, raw, base_dir, known_questionnaires, integrity_validator,
+                      scoring_validator)
     if ctx.errors or campaign is None:
         raise CampaignInvalid(tuple(ctx.errors))
     return campaign
@@ -678,7 +693,8 @@ def parse_campaign(text: str, *, file: str = "<campaign>", base_dir: Path | None
 
 def _build(ctx: _Ctx, raw: Any, base_dir: Path | None,
            known_questionnaires: Collection[str] | None,
-           integrity_validator: SectionValidator | None = None) -> Campaign | None:
+           integrity_validator: SectionValidator | None = None,
+           scoring_validator: ScoringValidator | None = None) -> Campaign | None:
     top = _mapping(ctx, raw, "", _TOP_REQUIRED, _TOP_OPTIONAL)
     if top is None:
         return None
@@ -844,6 +860,26 @@ def _build(ctx: _Ctx, raw: Any, base_dir: Path | None,
             _type_error(ctx, "scoring", "mapping", get("scoring"))
         else:
             scoring = MappingProxyType(dict(get("scoring")))
+            if scoring_validator is not None and not ctx.errors:
+                by_group = {g.code: g.questionnaires for g in groups.values()}
+                for sub, vi, en in scoring_validator(get("scoring"), by_group):
+                    ctx.err("CFG-SCORING", _join("scoring", sub) if sub else "scoring",
+                            detail_vi=vi, detail_en=en)
+
+    design = DesignSpec()
+    design_raw = None
+    if "design" in top and get("design") is not None:
+        design_raw = get("design")
+        unit_codes = [u.code for u in tree] if tree is not None else []
+        design, design_problems = parse_design(design_raw, base_dir=base_dir, groups=list(groups),
+                                               units=unit_codes)
+        for problem in design_problems:
+            where = problem.path
+            if problem.file:
+                ctx.errors.append(ConfigError.make("CFG-DESIGN", problem.file, where,
+                                                   detail_vi=problem.vi, detail_en=problem.en))
+            else:
+                ctx.err("CFG-DESIGN", where, detail_vi=problem.vi, detail_en=problem.en)
 
     integrity = None
     if "integrity" in top and get("integrity") is not None:
@@ -866,6 +902,7 @@ def _build(ctx: _Ctx, raw: Any, base_dir: Path | None,
         groups=tuple(groups.values()), quota_rules=tuple(r for _, r in rules),
         duplicate_priority=priority, scoring=scoring, integrity=integrity,
         predecessors=predecessors, crosswalk=crosswalk,
+        design=design, design_raw=MappingProxyType(dict(design_raw)) if isinstance(design_raw, dict) else None,
     )
 
 

@@ -100,6 +100,22 @@ _SPECS: tuple[ErrorSpec, ...] = (
         "or examples/campaigns/travinh-2023.yaml; leave a key out to keep its default.",
     ),
     ErrorSpec(
+        "CFG-DESIGN",
+        "{detail_vi}",
+        "{detail_en}",
+        "Xem mục 'design' trong docs/design-and-scores.md hoặc examples/campaigns/travinh-2023.yaml; "
+        "bỏ mục 'design' để dùng mặc định (tầng = nhóm × đơn vị được đánh giá).",
+        "See the 'design' section in docs/design-and-scores.md or examples/campaigns/travinh-2023.yaml; "
+        "leave 'design' out for the defaults (strata = group × rated unit).",
+    ),
+    ErrorSpec(
+        "CFG-SCORING",
+        "{detail_vi}",
+        "{detail_en}",
+        "Xem mục 'scoring' trong docs/design-and-scores.md hoặc examples/campaigns/travinh-2023.yaml.",
+        "See the 'scoring' section in docs/design-and-scores.md or examples/campaigns/travinh-2023.yaml.",
+    ),
+    ErrorSpec(
         "CFG-TEXT-EMPTY",
         "Giá trị không được để trống.",
         "The value must not be empty.",

@@ -18,6 +18,7 @@ def init_app(app: Flask) -> None:
         public_cmd,
         qr_cmd,
         questionnaires_cmd,
+        responses_cmd,
         scores_cmd,
         units_cmd,
         users_cmd,
@@ -37,6 +38,7 @@ def init_app(app: Flask) -> None:
     app.cli.add_command(invite_cmd.invite_group)
     app.cli.add_command(public_cmd.public_group)
     app.cli.add_command(units_cmd.units_group)
+    app.cli.add_command(responses_cmd.responses_group)
 
 
 def _create_app() -> Flask:

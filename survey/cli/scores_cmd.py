@@ -12,6 +12,7 @@ from survey.cli.common import campaign_or_exit
 from survey.services.scores import (
     FORMATS,
     AppraisedRejected,
+    DesignError,
     export_scores,
     read_appraised,
 )
@@ -23,8 +24,7 @@ from survey.services.scoring_config import ScoringConfigError, scoring_for_campa
 @click.option("--campaign", "campaign_code", required=True, help="Campaign code.")
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="xlsx", show_default=True)
 @click.option("--out", "out", required=True, type=click.Path(dir_okay=False, path_type=Path),
-              help="File to write (csv also writes <stem>.units.csv, and <stem>.sipas.csv "
-                   "when the questionnaires have SIPAS items, beside it).")
+              help="File to write (csv: a ZIP of one CSV per table with methods.csv and codebook.csv).")
 @click.option("--appraised", "appraised_file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="Appraised points, CSV or XLSX with columns unit, appraised_points, "
                    "max_appraised_points: fills the index %, ranks and bands.")
@@ -55,5 +55,10 @@ def scores(campaign_code: str, fmt: str, out: Path, appraised_file: Path | None)
                 click.echo(f"  {refused}", err=True)
             sys.exit(1)
         config, appraised = imported.config, dict(imported.points)
-    for path in export_scores(campaign_id, config, fmt, out, appraised=appraised):
+    try:
+        written = export_scores(campaign_id, config, fmt, out, appraised=appraised)
+    except DesignError as exc:
+        click.echo(f"Không dựng được thiết kế mẫu / The design cannot be built: {exc}", err=True)
+        sys.exit(1)
+    for path in written:
         click.echo(f"wrote {path}")

@@ -14,6 +14,7 @@ from survey.models import Campaign
 from survey.services.scores import (
     DOWNLOADS,
     CampaignScores,
+    DesignError,
     SipasRow,
     UnitResult,
     download_scores,
@@ -67,10 +68,11 @@ def blocks_of(result: CampaignScores) -> list[Block]:
     top = result.config.survey_max
     levels: dict[str, list[UnitResult]] = {}
     for u in result.units:
-        levels.setdefault(u.level, []).append(u)
+        if u.has_survey:  # units without a survey response have no bar
+            levels.setdefault(u.level, []).append(u)
     out = []
     for level, units in levels.items():
-        units.sort(key=lambda u: (u.rank, u.unit))
+        units.sort(key=lambda u: (u.rank is None, u.rank or 0, u.unit))
         bars = []
         for k, u in enumerate(units):
             p = u.points
@@ -106,7 +108,10 @@ def scores(code: str) -> Any:
     scoring, problems = _scoring(campaign)
     result = None
     if scoring is not None and scoring.config.sub_criteria:
-        result = score_campaign(campaign.id, scoring.config)
+        try:
+            result = score_campaign(campaign.id, scoring.config)
+        except DesignError as exc:  # e.g. lonely_psu: fail and a stratum with one response
+            problems = [str(exc)]
     columns, sipas_rows = sipas_table(result.sipas) if result else ([], [])
     yoy = year_on_year(campaign.id, scoring.config) if result and scoring else None
     return render_template(
@@ -127,6 +132,12 @@ def scores_download(code: str, fmt: str) -> Any:
         return render_template("manage/scores.html", campaign=campaign, scoring=scoring,
                                problems=problems, result=None, blocks=[], num=num,
                                sipas_columns=[], sipas_rows=[], formats=tuple(DOWNLOADS)), 422
-    data = download_scores(campaign, scoring.config, fmt)
+    try:
+        data = download_scores(campaign, scoring.config, fmt)
+    except DesignError as exc:
+        return render_template("manage/scores.html", campaign=campaign, scoring=scoring,
+                               problems=[str(exc)], result=None, blocks=[], num=num,
+                               sipas_columns=[], sipas_rows=[], formats=tuple(DOWNLOADS)), 422
+    name = f"scores-{campaign.code}.{'zip' if fmt == 'csv' else fmt}"  # csv: tables, methods, codebook
     return Response(data, mimetype=DOWNLOADS[fmt], headers={
-        "Content-Disposition": f'attachment; filename="scores-{campaign.code}.{fmt}"'})
+        "Content-Disposition": f'attachment; filename="{name}"'})

@@ -50,6 +50,8 @@ class Campaign(Named, Base):
     # The campaigns this one continues across the 2025 merger and the validated crosswalk
     # links ({"predecessors": [...], "crosswalk_file": ..., "links": [...]}), or None.
     continues: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    # The config's design section with its files read (sampling.design.DesignSpec.to_json).
+    design: Mapped[dict[str, Any] | None] = mapped_column(JSON)
 
     units: Mapped[list[Unit]] = relationship(back_populates="campaign")
     groups: Mapped[list[RespondentGroup]] = relationship(back_populates="campaign")

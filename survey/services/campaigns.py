@@ -7,12 +7,13 @@ list template.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import sampling
 from analysis.integrity import config_problems
+from analysis.scoring_config import scoring_section_problems
 from questionnaires import load_builtin
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
@@ -58,9 +59,16 @@ def create_campaign_from_config(path: str | Path) -> Campaign:
 def load_campaign_config(path: str | Path) -> sampling.Campaign:
     """Parse and validate a campaign YAML against the built-in questionnaires; writes nothing."""
     config = sampling.load_campaign(path, known_questionnaires={q.id for q in load_builtin()},
-                                    integrity_validator=_integrity_problems)
+                                    integrity_validator=_integrity_problems,
+                                    scoring_validator=_scoring_problems)
     continuation_record(config)  # predecessors loaded, crosswalk valid (located errors)
     return config
+
+
+def _scoring_problems(raw: Any, by_group: Mapping[str, Sequence[str]]) -> list[tuple[str, str, str]]:
+    # The built-in versions the groups' questionnaire ids publish: the items scores will read.
+    ids = {q for qs in by_group.values() for q in qs}
+    return scoring_section_problems(raw, [q for q in load_builtin() if q.id in ids])
 
 
 def _integrity_problems(raw: Any) -> list[tuple[str, str, str]]:
@@ -97,7 +105,8 @@ def _store_campaign(s: Session, config: sampling.Campaign) -> Campaign:
               "opens_at": config.opens_at, "closes_at": config.closes_at,
               "scoring": dict(config.scoring) if config.scoring is not None else None,
               "integrity": dict(config.integrity) if config.integrity is not None else None,
-              "continues": continuation_record(config)}
+              "continues": continuation_record(config),
+              "design": config.design.to_json() if config.design_raw is not None else None}
     campaign = s.scalar(select(Campaign).filter_by(code=config.code))
     if campaign is None:
         campaign = Campaign(code=config.code, **values)

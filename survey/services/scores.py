@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import csv
 import dataclasses
+import datetime as dt
 import io
 import math
 import re
@@ -27,16 +28,19 @@ from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
-from sqlalchemy import or_, select
+from sqlalchemy import func, or_, select
 
 from analysis import (
     Estimate,
+    poststratify,
+    rake,
+    trim_weights,
     NoSurvey,
     Pooling,
     ScoringConfig,
     SipasConfig,
     SipasElement,
-    SubCriterion,
+    SipasResult,
     SurveyDesign,
     WeightsSummary,
     compile_index,
@@ -44,26 +48,28 @@ from analysis import (
     sipas,
     weights_summary,
 )
+from analysis.disclosure import Cell, suppress
+from analysis.scoring import score_items
+from analysis.scoring_config import _natural, item_key
+from analysis.scoring_config import default_scoring_config as default_scoring_config  # re-exported
 from analysis.exports import (
     Column,
     ColumnKind,
-    Microdata,
     Report,
     Table,
-    Variable,
-    csv_bytes,
+    csv_zip_bytes,
     json_bytes,
-    write_csv,
-    write_dta,
     write_json,
-    write_sav,
     write_xlsx,
 )
 from questionnaires import Questionnaire
+from sampling.design import DesignSpec, GroupWeighting
 from survey import db
 from survey.models import (
+    Assignment,
     Campaign,
     Form,
+    Mode,
     QuestionnaireVersion,
     RespondentGroup,
     Response,
@@ -71,14 +77,10 @@ from survey.models import (
     Unit,
 )
 from survey.models.integrity import UnitAnnulment
+from survey.models.quota import QuotaCell
 from survey.services.questionnaires import questionnaire_for
 
 FORMATS = ("csv", "xlsx", "json", "sav", "dta")
-
-
-def item_key(q: Questionnaire, question_id: str) -> str:
-    """The key of a scored question in a :class:`ScoringConfig` (``id@vN/question``)."""
-    return f"{q.key}/{question_id}"
 
 
 @dataclass(frozen=True)
@@ -106,6 +108,11 @@ class ScoreInputs:
     versions: tuple[VersionInfo, ...]
     unit_names: Mapping[str, str]  # unit code -> Vietnamese name, every unit of the campaign
     unit_levels: Mapping[str, str]  # unit code -> level, every unit of the campaign
+    #: valid public-QR responses per rated unit: a self-selected sample, never in the design
+    public_responses: Mapping[str, int] = dataclasses.field(default_factory=dict)
+    #: question id -> option code per row (as printed), for the weighting variables
+    profile: Mapping[str, NDArray[Any]] = dataclasses.field(default_factory=dict)
+    submitted_on: NDArray[Any] | None = None
 
     @property
     def n_rows(self) -> int:
@@ -128,38 +135,84 @@ def load_campaign_questionnaires(campaign_id: int) -> tuple[Questionnaire, ...]:
     return tuple(questionnaire_for(v) for v in _versions_of(campaign_id))
 
 
-def load_score_inputs(campaign_id: int) -> ScoreInputs:
+@dataclass(frozen=True)
+class ResponseFilter:
+    """Which valid responses to read: all by default (the microdata export narrows them)."""
+
+    units: tuple[str, ...] = ()  # rated unit codes
+    groups: tuple[str, ...] = ()  # respondent group codes
+    submitted_since: Any = None  # a date: responses submitted on or after it
+
+
+def _valid_rows_query(campaign_id: int, columns: Sequence[Any], filters: ResponseFilter | None = None,
+                      public: bool = False) -> Any:
+    """Valid responses of the campaign outside annulled units; public-QR ones only if ``public``."""
+    q = (select(*columns)
+         .select_from(Response)
+         .join(Unit, Unit.id == Response.rated_unit_id)
+         .join(RespondentGroup, RespondentGroup.id == Response.group_id)
+         .where(Response.campaign_id == campaign_id, Response.status == ResponseStatus.VALID)
+         .where(Response.rated_unit_id.not_in(select(UnitAnnulment.unit_id))))  # annulled units
+    q = q.where(Response.mode == Mode.PUBLIC) if public else q.where(Response.mode != Mode.PUBLIC)
+    if filters is not None:
+        if filters.units:
+            q = q.where(Unit.code.in_(filters.units))
+        if filters.groups:
+            q = q.where(RespondentGroup.code.in_(filters.groups))
+        if filters.submitted_since is not None:
+            q = q.where(Response.submitted_on >= filters.submitted_since)
+    return q
+
+
+def load_score_inputs(campaign_id: int, profile: Sequence[str] = (),
+                      filters: ResponseFilter | None = None, with_dates: bool = False) -> ScoreInputs:
     """Read the campaign's valid responses in one query and unpack them into arrays.
 
     ``item_codes`` of the responses of one questionnaire version are joined and read with
     ``np.frombuffer`` as a ``(responses x scored items)`` uint8 matrix; option scores come
-    from :meth:`Questionnaire.score_table`. No Python loop runs per answer.
+    from :meth:`Questionnaire.score_table`. No Python loop runs per answer. Public-QR
+    responses (a self-selected sample) are not read, only counted per unit. ``profile``
+    names questions (weighting variables) whose option codes are read as well.
     """
     s = db.session()
     code = s.scalar(select(Campaign.code).where(Campaign.id == campaign_id))
     if code is None:
         raise LookupError(f"no campaign with id {campaign_id} / không có chiến dịch mã số {campaign_id}")
-    rows = s.execute(
-        select(
-            Response.id,
-            Unit.code,
-            Unit.level,
-            RespondentGroup.code,
-            Response.questionnaire_version_id,
-            Response.item_codes,
-        )
-        .join(Unit, Unit.id == Response.rated_unit_id)
-        .join(RespondentGroup, RespondentGroup.id == Response.group_id)
-        .where(Response.campaign_id == campaign_id, Response.status == ResponseStatus.VALID)
-        .where(Response.rated_unit_id.not_in(select(UnitAnnulment.unit_id)))  # annulled units
-        .order_by(Response.id)
-    ).all()
-    all_units = s.execute(select(Unit.code, Unit.name_vi, Unit.level).where(Unit.campaign_id == campaign_id)).all()
+    extra = [Response.answers[q].as_string() for q in profile]
+    # Integer ids per row, mapped to codes afterwards: a million rows of ints and bytes read
+    # through the Core connection cost a fraction of a million rows of strings through the ORM.
+    query = (_valid_rows_query(campaign_id, [Response.id, Response.rated_unit_id, Response.group_id,
+                                             Response.questionnaire_version_id, Response.item_codes,
+                                             *([Response.submitted_on] if with_dates else []), *extra],
+                               filters).order_by(Response.id))
+    result = s.connection().execute(query)
+    # The driver's tuples as they come (ints, bytes, text): no SQLAlchemy row per response.
+    rows = result.cursor.fetchall() if result.cursor is not None else []
+    result.close()
+    public: dict[str, int] = dict(s.execute(  # type: ignore[arg-type]
+        _valid_rows_query(campaign_id, [Unit.code, func.count()], filters, public=True).group_by(Unit.code)
+    ).all())
+    all_units = s.execute(select(Unit.id, Unit.code, Unit.name_vi, Unit.level)
+                          .where(Unit.campaign_id == campaign_id)).all()
+    all_groups = s.execute(select(RespondentGroup.id, RespondentGroup.code)
+                           .where(RespondentGroup.campaign_id == campaign_id)).all()
     n = len(rows)
-    if n:
-        ids, units, levels, groups, vids, blobs = (list(c) for c in zip(*rows, strict=True))
-    else:
-        ids, units, levels, groups, vids, blobs = [], [], [], [], [], []
+    width_cols = 5 + int(with_dates) + len(extra)
+    columns: list[list[Any]] = [list(c) for c in zip(*rows, strict=True)] if n else [[] for _ in range(width_cols)]
+    ids, unit_ids, group_ids, vids, blobs = columns[:5]
+    dates = columns[5] if with_dates else None
+    if dates and isinstance(dates[0], str):  # SQLite hands the raw ISO text back
+        dates = [dt.date.fromisoformat(d) for d in dates]
+    profile_cols = columns[5 + int(with_dates):]
+    del rows
+    unit_index = {uid: k for k, (uid, *_rest) in enumerate(all_units)}
+    unit_code = np.array([u.code for u in all_units] + [""], dtype=object)
+    unit_level = np.array([u.level for u in all_units] + [""], dtype=object)
+    group_index = {gid: k for k, (gid, _code) in enumerate(all_groups)}
+    group_code = np.array([g.code for g in all_groups] + [""], dtype=object)
+    u_at = np.fromiter((unit_index[x] for x in unit_ids), dtype=np.int64, count=n)
+    g_at = np.fromiter((group_index[x] for x in group_ids), dtype=np.int64, count=n)
+    units, levels, groups = unit_code[u_at], unit_level[u_at], group_code[g_at]
     version_id = np.asarray(vids, dtype=np.int64)
     answers: dict[str, NDArray[np.uint8]] = {}
     option_scores: dict[str, Sequence[float]] = {}
@@ -185,36 +238,19 @@ def load_score_inputs(campaign_id: int) -> ScoreInputs:
     return ScoreInputs(
         campaign_code=code,
         response_id=np.asarray(ids, dtype=np.int64),
-        unit=np.asarray(units, dtype=object),
-        level=np.asarray(levels, dtype=object),
-        group=np.asarray(groups, dtype=object),
+        unit=units,
+        level=levels,
+        group=groups,
         version_id=version_id,
         answers=answers,
         option_scores=option_scores,
         versions=tuple(infos),
         unit_names={u.code: u.name_vi for u in all_units},
         unit_levels={u.code: u.level for u in all_units},
+        public_responses={str(k): int(v) for k, v in public.items()},
+        profile={q: np.asarray(col, dtype=object) for q, col in zip(profile, profile_cols, strict=True)},
+        submitted_on=None if dates is None else np.asarray(dates, dtype=object),
     )
-
-
-def _natural(code: str) -> tuple[Any, ...]:
-    return tuple(int(p) if p.isdigit() else p for p in re.split(r"(\d+)", code))
-
-
-def default_scoring_config(questionnaires: Sequence[Questionnaire]) -> ScoringConfig:
-    """Every sub-criterion the questionnaires' scored items feed, max points 1.0, pooled.
-
-    A stand-in until the campaign definition supplies the points table; no appraised points.
-    """
-    items: dict[str, list[str]] = {}
-    for q in questionnaires:
-        for question in q.scored_questions:
-            if question.subcriterion:
-                items.setdefault(question.subcriterion, []).append(item_key(q, question.id))
-    subs = tuple(
-        SubCriterion(code, 1.0, tuple(items[code]), Pooling.POOLED) for code in sorted(items, key=_natural)
-    )
-    return ScoringConfig(sub_criteria=subs, appraised_max=0.0)
 
 
 @dataclass(frozen=True)
@@ -237,7 +273,11 @@ class SubCriterionResult:
 
 @dataclass(frozen=True)
 class UnitResult:
-    """One rated unit's survey total and its rank among the units of its level (block)."""
+    """One rated unit: survey total, index and rank among the units of its level (block).
+
+    A unit without valid survey responses keeps its row: ``has_survey`` is False, its
+    points are NaN ("no survey"), and it is ranked on its appraised points when given.
+    """
 
     unit: str
     name: str
@@ -247,10 +287,25 @@ class UnitResult:
     survey_pct: float  # points / survey_max x 100
     appraised: float | None
     index_pct: float | None  # (appraised + survey) / total max x 100, when appraised given
-    rank: int  # by index_pct when appraised given, else by survey points
+    rank: int | None  # by index_pct when appraised given, else by survey points; None: not ranked
     band: str | None  # only with appraised points
     responses: int
     survey_band: str | None = None  # band of survey_pct (the reading without appraised points)
+    has_survey: bool = True
+    public_responses: int = 0  # public-QR forms, reported, never in the estimates
+
+
+@dataclass(frozen=True)
+class ItemResult:
+    """One rated unit on one scored item (a question of one questionnaire version)."""
+
+    unit: str
+    level: str
+    item: str  # id@vN/question
+    sub_criterion: str
+    score: Estimate
+    answers: int
+    dont_know: int
 
 
 @dataclass(frozen=True)
@@ -265,6 +320,47 @@ class SipasRow:
 
 
 @dataclass(frozen=True)
+class StratumInfo:
+    """One design stratum: its sample, its population size and where that size came from."""
+
+    key: str  # "group|unit" (or "unit" when strata are rated units only)
+    n: int
+    big_n: float
+    source: str  # "population" (the design's file) | "listed" (people listed) | "responses" (N = n)
+    code: int = -1  # the stratum's code in the design
+
+
+@dataclass(frozen=True)
+class WeightingInfo:
+    """One group's weighting steps after the base weights, with their convergence."""
+
+    group: str
+    method: str | None  # rake | poststratify | None
+    margins_file: str
+    iterations: int | None
+    converged: bool | None
+    max_change: float | None
+    trim: tuple[float, float] | None
+    rows: int
+
+
+@dataclass(frozen=True)
+class DesignInfo:
+    """How the design of a scoring run was built (for the methods of every export)."""
+
+    strata_by: tuple[str, ...]
+    lonely_psu: str
+    population_file: str
+    strata: tuple[StratumInfo, ...]
+    weighting: tuple[WeightingInfo, ...]
+    public_responses: int
+    degf: int
+    lonely_strata: int
+    #: rated unit code by the design's integer ``unit_code`` column (estimates group by it)
+    unit_codes: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class CampaignScores:
     """Everything :func:`score_campaign` computes, ready for tables and exports."""
 
@@ -276,26 +372,177 @@ class CampaignScores:
     weights: WeightsSummary | None  # None when there is no valid response
     population: Mapping[tuple[str, str], float]
     sipas: tuple[SipasRow, ...] = ()  # per rated unit, when the questionnaires have SIPAS items
+    items: tuple[ItemResult, ...] = ()  # per rated unit and scored item
+    design: DesignInfo | None = None
 
 
-def _design(inputs: ScoreInputs, population: Mapping[tuple[str, str], float]) -> SurveyDesign:
-    data: dict[str, Any] = {"unit": inputs.unit, "group": inputs.group, "level": inputs.level}
-    if not population:
-        return SurveyDesign(data)
-    stratum = np.array([f"{g}|{u}" for g, u in zip(inputs.group.tolist(), inputs.unit.tolist(), strict=True)],
-                       dtype=object)
-    levels, index, counts = np.unique(stratum.astype(str), return_inverse=True, return_counts=True)
-    big_n = np.array(
-        [float(population.get(tuple(s.split("|", 1)), c)) for s, c in zip(levels.tolist(), counts.tolist(),
-                                                                         strict=True)]
-    )
-    short = big_n < counts
-    if short.any():
-        bad = levels[short].tolist()
-        raise ValueError(f"population smaller than the responses for strata {bad} / "
-                         f"quy mô tổng thể nhỏ hơn số phiếu ở các tầng {bad}")
-    data.update(stratum=stratum, fpc=big_n[index], weight=(big_n / counts)[index])
-    return SurveyDesign(data, weights="weight", strata="stratum", fpc="fpc")
+def listed_sizes(campaign_id: int) -> dict[tuple[str, str], int]:
+    """People listed per (group, rated unit): the assignments of personal (non-public) forms.
+
+    For a census group this is the population of the stratum; responses / listed is the
+    response rate the weights N/n adjust for.
+    """
+    rows = db.session().execute(
+        select(RespondentGroup.code, Unit.code, func.count(Assignment.id))
+        .select_from(Assignment)
+        .join(Form, Form.id == Assignment.form_id)
+        .join(RespondentGroup, RespondentGroup.id == Form.group_id)
+        .join(Unit, Unit.id == Assignment.rated_unit_id)
+        .where(Form.campaign_id == campaign_id, Form.mode != Mode.PUBLIC)
+        .group_by(RespondentGroup.code, Unit.code)
+    ).all()
+    return {(str(g), str(u)): int(n) for g, u, n in rows}
+
+
+def _codes(values: NDArray[Any]) -> tuple[list[Any], NDArray[np.int64]]:
+    """Distinct values (sorted) and an integer code per row; fast on a million strings."""
+    import pandas as pd
+
+    codes, uniques = pd.factorize(pd.Series(values, dtype=object), sort=True)
+    return list(uniques), np.asarray(codes, dtype=np.int64)
+
+
+class DesignError(ValueError):
+    """The design cannot be built from the responses (e.g. a population below its sample)."""
+
+
+def build_design(inputs: ScoreInputs, spec: DesignSpec,
+                 listed: Mapping[tuple[str, str], int] | None = None,
+                 population: Mapping[tuple[str, str], float] | None = None) -> tuple[SurveyDesign, DesignInfo]:
+    """The design of a set of responses: strata, base weights ``N_h / n_h``, fpc ``N_h``,
+    each group's weighting steps (rake / post-stratify, then trim) and the lonely-PSU rule.
+
+    ``N_h`` of a (group, rated unit) stratum is the design's population when it gives one,
+    else the people listed (``listed``), else ``n_h`` (a census of those who answered).
+    ``population`` overrides the design's file. The final weights enter the returned design
+    as fixed weights, as an analyst reading the microdata uses them (R ``svydesign(weights=,
+    strata=, fpc=)``): the calibration's variance reduction is not claimed.
+    """
+    pop = dict(spec.population)
+    pop.update(population or {})
+    listed = listed or {}
+    n = inputs.n_rows
+    groups, g_code = _codes(inputs.group)
+    units, u_code = _codes(inputs.unit)
+    cell = g_code * len(units) + u_code
+    cell_n = np.bincount(cell, minlength=len(groups) * len(units))
+    cell_big = np.zeros(cell_n.size)
+    cell_src: dict[int, str] = {}
+    too_small: list[str] = []
+    for c in np.flatnonzero(cell_n).tolist():
+        key = (str(groups[c // len(units)]), str(units[c % len(units)]))
+        if key in pop:
+            big, src = pop[key], "population"
+            if big < cell_n[c]:
+                too_small.append(f"{key[0]}|{key[1]}: N={big:g} < n={cell_n[c]}")
+        elif listed.get(key, 0) >= cell_n[c]:
+            big, src = float(listed[key]), "listed"
+        else:
+            big, src = float(cell_n[c]), "responses"
+        cell_big[c], cell_src[c] = big, src
+    if too_small:
+        raise DesignError("population smaller than the responses in strata " + "; ".join(too_small)
+                          + " / quy mô tổng thể nhỏ hơn số phiếu ở các tầng " + "; ".join(too_small))
+    s_n: NDArray[Any]
+    s_big: NDArray[Any]
+    if "group" in spec.strata:
+        stratum = cell
+        s_n, s_big = cell_n, cell_big
+        keys = {c: f"{groups[c // len(units)]}|{units[c % len(units)]}" for c in cell_src}
+        srcs = cell_src
+    else:
+        stratum = u_code
+        s_n = np.bincount(u_code, minlength=len(units))
+        s_big = np.bincount(np.arange(cell_big.size) % len(units), weights=cell_big, minlength=len(units))
+        keys = {u: str(units[u]) for u in np.flatnonzero(s_n).tolist()}
+        srcs = {u: "+".join(sorted({cell_src[c] for c in cell_src if c % len(units) == u})) for u in keys}
+    weight = (s_big / np.maximum(s_n, 1))[stratum]
+    fpc = s_big[stratum]
+    steps: list[WeightingInfo] = []
+    for g, rule in sorted(spec.weighting.items()):
+        if g not in groups:
+            continue
+        rows = np.flatnonzero(g_code == groups.index(g))
+        weight, step = _weight_group(inputs, rows, stratum, weight, g, rule)
+        steps.append(step)
+    # unit_code: integers group a million rows in one counting pass where strings need a sort
+    data: dict[str, Any] = {"unit": inputs.unit, "unit_code": u_code, "group": inputs.group,
+                            "level": inputs.level, "stratum": stratum, "fpc": fpc, "weight": weight}
+    design = SurveyDesign(data, weights="weight", strata="stratum", fpc="fpc", lonely_psu=spec.lonely_psu)
+    strata = tuple(StratumInfo(keys[h], int(s_n[h]), float(s_big[h]), srcs[h], h)
+                   for h in sorted(keys, key=lambda h: keys[h]))
+    lonely = sum(1 for st in strata if st.n == 1 and st.big_n > 1)
+    info = DesignInfo(tuple(spec.strata), spec.lonely_psu, spec.population_file, strata, tuple(steps),
+                      sum(inputs.public_responses.values()), design.degf if n else 0, lonely,
+                      tuple(str(u) for u in units))
+    return design, info
+
+
+def _weight_group(inputs: ScoreInputs, rows: NDArray[np.int64], stratum: NDArray[np.int64],
+                  weight: NDArray[np.float64], group: str, rule: GroupWeighting
+                  ) -> tuple[NDArray[np.float64], WeightingInfo]:
+    """Calibrate one group's rows: rake (stratum totals kept as a margin) or post-stratify to
+    the margins' shares scaled to the group's weight total, then trim. Rows without an answer
+    to a margin variable keep their share in a cell of their own."""
+    w = weight[rows]
+    total = float(w.sum())
+    data: dict[str, Any] = {"_stratum": stratum[rows]}
+    margins: dict[str, dict[Any, float]] = {}
+    if rule.method == "rake":
+        margins["_stratum"] = {int(h): float(v) for h, v in zip(*_sum_by(stratum[rows], w), strict=True)}
+    for m in rule.margins:
+        name = "+".join(m.variables)
+        cols = [np.asarray(inputs.profile.get(v, np.full(inputs.n_rows, None, dtype=object)), dtype=object)[rows]
+                for v in m.variables]
+        value = np.array(["|".join("" if x is None else str(x) for x in t) for t in zip(*cols, strict=True)],
+                         dtype=object) if cols else np.array([], dtype=object)
+        missing = np.array([any(x is None for x in t) for t in zip(*cols, strict=True)], dtype=bool)
+        value[missing] = "(missing)"
+        kept = float(w[missing].sum())
+        share = sum(m.totals.values())
+        totals = {"|".join(k): v / share * (total - kept) for k, v in m.totals.items()}
+        if kept > 0:
+            totals["(missing)"] = kept
+        data[name] = value
+        margins[name] = totals
+    sub = SurveyDesign(data, weights=None)._derive(weights=w)
+    iterations = converged = max_change = None
+    if rule.method == "rake":
+        sub = rake(sub, margins, max_iter=rule.max_iter, epsilon=rule.epsilon, partial=True)
+        report = sub.rake_report
+        assert report is not None
+        iterations, converged, max_change = report.iterations, report.converged, report.max_change
+    elif rule.method == "poststratify":
+        ((name, totals),) = margins.items()
+        sub = poststratify(sub, name, totals, partial=True)
+    if rule.trim is not None:
+        mean_w = float(sub.weights.mean())
+        sub = trim_weights(sub, rule.trim[0] * mean_w, rule.trim[1] * mean_w, strict=True)
+    out = weight.copy()
+    out[rows] = sub.weights
+    return out, WeightingInfo(group, rule.method, rule.margins_file, iterations, converged, max_change,
+                              rule.trim, int(rows.size))
+
+
+def _sum_by(codes: NDArray[np.int64], w: NDArray[np.float64]) -> tuple[list[int], list[float]]:
+    keys, inv = np.unique(codes, return_inverse=True)
+    return keys.tolist(), np.bincount(inv, weights=w).tolist()
+
+
+def design_spec_for(campaign_id: int) -> DesignSpec:
+    """The campaign's stored design section (the defaults when it has none)."""
+    raw = db.session().scalar(select(Campaign.design).where(Campaign.id == campaign_id))
+    return DesignSpec.from_json(raw)
+
+
+def rated_units(campaign_id: int) -> list[str]:
+    """Units the campaign rates: a quota cell's rated unit or a response's."""
+    s = db.session()
+    cells = select(QuotaCell.rated_unit_id).where(QuotaCell.campaign_id == campaign_id)
+    answered = select(Response.rated_unit_id).where(Response.campaign_id == campaign_id)
+    return sorted(s.scalars(select(Unit.code).where(Unit.campaign_id == campaign_id,
+                                                    or_(Unit.id.in_(cells), Unit.id.in_(answered)))),
+                  key=_natural)
 
 
 def score_campaign(
@@ -303,8 +550,10 @@ def score_campaign(
     config: ScoringConfig,
     population: Mapping[tuple[str, str], float] | None = None,
     appraised: Mapping[str, float] | None = None,
+    spec: DesignSpec | None = None,
 ) -> CampaignScores:
-    """Survey points per rated unit and sub-criterion, unit totals and ranks within levels.
+    """Survey points per rated unit and sub-criterion, unit totals and ranks within levels,
+    computed under the campaign's design (:func:`build_design`).
 
     Parameters
     ----------
@@ -312,58 +561,148 @@ def score_campaign(
         The campaign's points table and rules (:func:`default_scoring_config` until the
         campaign definition supplies one).
     population
-        ``(group code, rated unit code) -> N`` for sampled strata (citizens); others are
-        a census with weight 1.
+        ``(group code, rated unit code) -> N``, overriding the design section's population.
     appraised
         Rated unit code -> appraised points, when imported: then the index %, the band and
         the rank follow :func:`analysis.compile_index`; without them units rank by survey points.
+    spec
+        The design; default the campaign's stored ``design:`` section.
     """
     if not config.sub_criteria:
         raise ValueError("the scoring config has no sub-criteria / cấu hình chấm điểm chưa có tiêu chí thành phần")
-    inputs = load_score_inputs(campaign_id)
+    spec = design_spec_for(campaign_id) if spec is None else spec
+    profile = sorted({v for w in spec.weighting.values() for m in w.margins for v in m.variables})
+    inputs = load_score_inputs(campaign_id, profile)
+    listed, units = listed_sizes(campaign_id), rated_units(campaign_id)
+    end_reads()
+    return score_responses(inputs, config, spec, listed, population, appraised, units)
+
+
+def _stratum_key(key: str) -> tuple[str, str]:
+    """``"group|unit"`` (a stratum's key) as (group, unit); a unit-only stratum has group ""."""
+    group, sep, unit = key.partition("|")
+    return (group, unit) if sep else ("", key)
+
+
+def end_reads() -> None:
+    """End the session's read-only transaction before a long computation.
+
+    Scoring a million responses takes longer than PostgreSQL lets a transaction sit idle
+    (``idle_in_transaction_session_timeout``, :mod:`survey.db`); the data is in memory by
+    then. Only done when the session holds no pending change: scoring is a read-only step,
+    called outside write transactions.
+    """
+    s = db.session()
+    if s.in_transaction() and not (s.new or s.dirty or s.deleted):
+        s.commit()
+
+
+def score_responses(
+    inputs: ScoreInputs,
+    config: ScoringConfig,
+    spec: DesignSpec,
+    listed: Mapping[tuple[str, str], int] | None = None,
+    population: Mapping[tuple[str, str], float] | None = None,
+    appraised: Mapping[str, float] | None = None,
+    units: Sequence[str] = (),
+) -> CampaignScores:
+    """Scores of a set of responses under a design: the reusable core of :func:`score_campaign`
+    (a comparison of two years calls it once per year's responses).
+
+    ``units`` lists the rated units that must appear in the unit table even without a
+    survey response ("no survey"); units of ``appraised`` always do.
+    """
     population = dict(population or {})
+    listed_units = set(units) | set(appraised or {})
     if inputs.n_rows == 0:
-        return CampaignScores(inputs.campaign_code, config, (), (), inputs.versions, None, population)
-    design = _design(inputs, population)
+        return CampaignScores(inputs.campaign_code, config, (), tuple(_no_survey_units(inputs, config, listed_units,
+                                                                                       appraised, {})),
+                              inputs.versions, None, population)
+    design, info = build_design(inputs, spec, listed, population)
     answers, option_scores = dict(inputs.answers), dict(inputs.option_scores)
     for sub in config.sub_criteria:
         for item in sub.items:
             if item not in answers:  # a planned questionnaire nobody has answered yet
                 answers[item] = np.zeros(inputs.n_rows, dtype=np.uint8)
                 option_scores[item] = [math.nan]
-    survey = score_survey(design, answers, option_scores, config, unit="unit", group="group")
+    try:
+        by_code = score_survey(design, answers, option_scores, config, unit="unit_code", group="group")
+    except ValueError as exc:
+        # Name the stratum as the campaign knows it (group|unit), not by its integer code.
+        names = {str(st.code): st.key for st in info.strata}
+        raise DesignError(re.sub(r"stratum (\d+)", lambda m: f"stratum {names.get(m.group(1), m.group(1))!r}",
+                                 str(exc)) + " / tầng chỉ có một phiếu: đặt design.lonely_psu") from exc
+    code_of = info.unit_codes
+    survey = {code_of[k]: dataclasses.replace(v, unit=code_of[k]) for k, v in by_code.items()}
     level_of = inputs.unit_levels
-    blocks = {u: level_of[u] for u in survey}
+    everyone = set(survey) | listed_units
+    blocks = {u: level_of.get(u, "") for u in everyone}
     if appraised is None:
         # Rank on survey points alone: index_pct then is survey points / survey max.
         rank_config = dataclasses.replace(config, appraised_max=0.0, no_survey=NoSurvey.ZERO, bands=())
-        index = compile_index({u: 0.0 for u in survey}, survey, rank_config, blocks)
+        index = compile_index({u: 0.0 for u in survey}, survey, rank_config, {u: blocks[u] for u in survey})
     else:
-        index = compile_index(appraised, survey, config, {u: level_of.get(u, "") for u in appraised})
+        index = compile_index(appraised, survey, config, {u: blocks[u] for u in appraised})
     responses = dict(zip(*np.unique(inputs.unit.astype(str), return_counts=True), strict=True))
     subs: list[SubCriterionResult] = []
-    units: list[UnitResult] = []
+    unit_rows: list[UnitResult] = []
     for entry in index:
         u = entry.unit
         s = survey.get(u)
         if s is None:
-            continue  # appraised-only units have no survey row to report here
+            continue  # appraised-only: added with the other units without a survey below
         for sub in config.sub_criteria:
             r = s.sub_criteria[sub.code]
             subs.append(SubCriterionResult(u, blocks[u], sub.code, sub.max_points, r.score, r.points,
                                            r.answers, r.dont_know))
-        units.append(UnitResult(
+        unit_rows.append(UnitResult(
             unit=u, name=inputs.unit_names.get(u, ""), level=blocks[u], points=s.points,
             survey_max=config.survey_max, survey_pct=s.points.value / config.survey_max * 100,
             appraised=None if appraised is None else entry.appraised,
             index_pct=None if appraised is None else entry.index_pct,
             rank=entry.rank, band=None if appraised is None else entry.band,
             responses=int(responses.get(u, 0)),
-            survey_band=band_of(s.points.value / config.survey_max * 100, config)))
+            survey_band=band_of(s.points.value / config.survey_max * 100, config),
+            public_responses=inputs.public_responses.get(u, 0)))
+    ranked = {e.unit: e for e in index}
+    unit_rows.extend(_no_survey_units(inputs, config, everyone - set(survey), appraised, ranked))
+    unit_rows.sort(key=lambda r: (r.level, r.rank is None, r.rank or 0, _natural(r.unit)))
     order = {sub.code: k for k, sub in enumerate(config.sub_criteria)}
     subs.sort(key=lambda r: (r.level, _natural(r.unit), order[r.sub_criterion]))
-    return CampaignScores(inputs.campaign_code, config, tuple(subs), tuple(units), inputs.versions,
-                          weights_summary(design), population, sipas_rows(inputs, design))
+    sub_of = {item: sub.code for sub in config.sub_criteria for item in sub.items}
+    item_keys = list(dict.fromkeys(item for sub in config.sub_criteria for item in sub.items
+                                   if item in inputs.answers))
+    item_order = {item: k for k, item in enumerate(item_keys)}
+    unit_order = {u: (blocks.get(u, ""), _natural(u)) for u in survey}
+    items = tuple(
+        ItemResult(code_of[r.unit], blocks.get(code_of[r.unit], ""), r.item, sub_of[r.item], r.score, r.answers,
+                   r.dont_know)
+        for r in sorted(score_items(design, answers, option_scores, item_keys, config, unit="unit_code"),
+                        key=lambda r: (unit_order[code_of[r.unit]], item_order[r.item])))
+    return CampaignScores(inputs.campaign_code, config, tuple(subs), tuple(unit_rows), inputs.versions,
+                          weights_summary(design), {_stratum_key(k): v
+                                                    for k, v in ((st.key, st.big_n) for st in info.strata)},
+                          sipas_rows(inputs, design, config), items, info)
+
+
+_NAN = Estimate(math.nan, math.nan, math.nan, math.nan, 0, 0.0)
+
+
+def _no_survey_units(inputs: ScoreInputs, config: ScoringConfig, codes: set[str],
+                     appraised: Mapping[str, float] | None, ranked: Mapping[str, Any]) -> list[UnitResult]:
+    """Rows for rated units without a valid survey response: "no survey", ranked on their
+    appraised points (``no_survey`` rule) when given, else unranked."""
+    out = []
+    for u in sorted(codes, key=_natural):
+        entry = ranked.get(u)
+        out.append(UnitResult(
+            unit=u, name=inputs.unit_names.get(u, ""), level=inputs.unit_levels.get(u, ""), points=_NAN,
+            survey_max=config.survey_max, survey_pct=math.nan,
+            appraised=None if appraised is None else appraised.get(u),
+            index_pct=None if entry is None else entry.index_pct,
+            rank=None if entry is None else entry.rank, band=None if entry is None else entry.band,
+            responses=0, has_survey=False, public_responses=inputs.public_responses.get(u, 0)))
+    return out
 
 
 def band_of(pct: float, config: ScoringConfig) -> str | None:
@@ -378,7 +717,8 @@ _SIPAS_CODE = re.compile(r"^S(\d+)\.(\d+)$")
 SATISFIED_MIN = 0.75  # "Hài lòng" on the 0 / 0.25 / 0.5 / 0.75 / 1 scale
 
 
-def sipas_rows(inputs: ScoreInputs, design: SurveyDesign) -> tuple[SipasRow, ...]:
+def sipas_rows(inputs: ScoreInputs, design: SurveyDesign,
+               scoring: ScoringConfig | None = None) -> tuple[SipasRow, ...]:
     """SIPAS item / element / overall indices per rated unit (Decision 1001/QĐ-BNV reading).
 
     A SIPAS item is a scored question whose sub-criterion reads ``S<element>.<item>``; the
@@ -406,7 +746,21 @@ def sipas_rows(inputs: ScoreInputs, design: SurveyDesign) -> tuple[SipasRow, ...
         by_element.setdefault(code.split(".", 1)[0], []).append(code)
     config = SipasConfig(tuple(SipasElement(e, tuple(items)) for e, items in by_element.items()),
                          satisfied_codes=frozenset({2}))
-    result = sipas(design, recoded, config, by="unit")
+    by = "unit_code" if "unit_code" in design.data else "unit"
+    if scoring is None:
+        result = sipas(design, recoded, config, by=by)
+    else:
+        result = sipas(design, recoded, config, by=by, ci=scoring.ci, level=scoring.level)
+    if by == "unit_code":  # back from the design's integer codes to the unit codes
+        codes, first = np.unique(np.asarray(design.column("unit_code")), return_index=True)
+        names = dict(zip(codes.tolist(), (str(u) for u in design.column("unit")[first].tolist()), strict=True))
+
+        def named(table: Any) -> Any:
+            return {names[int(k)]: v for k, v in table.items()}
+
+        result = SipasResult(items={k: named(v) for k, v in result.items.items()},
+                             elements={k: named(v) for k, v in result.elements.items()},
+                             overall=named(result.overall))
     units = sorted({u for u in inputs.unit.tolist()}, key=_natural)
     level = inputs.unit_levels
     rows: list[SipasRow] = []
@@ -433,21 +787,32 @@ SCORE_COLUMNS = (
     Column("points_se", _N), Column("points_ci_low", _N), Column("points_ci_high", _N),
     Column("score", _N, "mean option score 0..1"), Column("score_se", _N),
     Column("score_ci_low", _N), Column("score_ci_high", _N),
-    Column("n", _I, "responses with a valid answer"), Column("n_eff", _N),
+    Column("n", _I, "responses with a valid answer"), Column("n_eff", _N), Column("df", _N, "CI degrees of freedom"),
     Column("answers", _I, "item answers given"), Column("dont_know", _I), Column("dont_know_rate", _N),
+    Column("suppressed", _T, "primary (n < k) | secondary (complementary) | empty: published"),
 )
 UNIT_COLUMNS = (
     Column("unit", _T), Column("name", _T), Column("level", _T), Column("responses", _I),
+    Column("survey", _T, "surveyed | no survey"),
     Column("survey_points", _N), Column("survey_points_se", _N), Column("survey_points_ci_low", _N),
     Column("survey_points_ci_high", _N), Column("survey_max", _N), Column("survey_pct", _N),
     Column("appraised_points", _N), Column("index_pct", _N), Column("rank", _I), Column("band", _T),
     Column("survey_band", _T, "band of survey_pct"),
+    Column("public_responses", _I, "public-QR forms: self-selected, counted here, never in the estimates"),
+    Column("suppressed", _T),
+)
+ITEM_COLUMNS = (
+    Column("unit", _T), Column("level", _T), Column("item", _T, "questionnaire@version/question"),
+    Column("sub_criterion", _T), Column("estimate", _N, "mean option score 0..1"), Column("se", _N),
+    Column("ci_low", _N), Column("ci_high", _N), Column("n", _I, "responses with a valid answer"),
+    Column("n_eff", _N), Column("df", _N), Column("answers", _I), Column("dont_know", _I),
+    Column("suppressed", _T),
 )
 SIPAS_COLUMNS = (
     Column("unit", _T), Column("level", _T), Column("kind", _T, "item / element / overall"),
     Column("code", _T), Column("satisfied", _N, "share satisfied 0..1"), Column("se", _N),
     Column("ci_low", _N), Column("ci_high", _N), Column("n", _I, "responses with a valid answer"),
-    Column("n_eff", _N),
+    Column("n_eff", _N), Column("df", _N), Column("suppressed", _T),
 )
 METHOD_COLUMNS = (Column("section", _T), Column("key", _T), Column("value", _T))
 
@@ -459,49 +824,164 @@ def small_cell_k() -> int:
     return int(current_app.config.get("SMALL_CELL_K", 5))
 
 
-def _shown(values: tuple[Any, ...], n: int, k: int) -> tuple[Any, ...]:
-    """The estimate columns, or blanks when the cell is too small to publish."""
-    return values if n >= k else (None,) * len(values)
+def _mark(key: Any, primary: set[Any], hidden: set[Any]) -> str:
+    if key in primary:
+        return "primary"
+    return "secondary" if key in hidden else ""
+
+
+def _shown(values: tuple[Any, ...], key: Any, hidden: set[Any]) -> tuple[Any, ...]:
+    """The estimate columns, or blanks when the cell is suppressed."""
+    return (None,) * len(values) if key in hidden else values
+
+
+def suppression(result: CampaignScores, k: int) -> tuple[set[Any], set[Any]]:
+    """(primary, all hidden) cell keys of the tables published together.
+
+    Cells: ``("sub", unit, code)``, ``("unit", unit)``, ``("item", unit, item)``,
+    ``("sipas", unit, kind, code)``. Relations: a unit's survey points are the sum of its
+    sub-criteria's points; a sub-criterion is the mean of its items (exact for one item,
+    and whenever every response answers every item); a SIPAS element is the mean of its
+    items, the SIPAS index the mean of its elements. See :mod:`analysis.disclosure`.
+    """
+    # Relations never cross units: only units with a small cell need the algebra.
+    small = {u.unit for u in result.units if u.has_survey and 0 < u.responses < k}
+    small |= {r.unit for r in result.sub_criteria if 0 < r.score.n < k}
+    small |= {it.unit for it in result.items if 0 < it.score.n < k}
+    small |= {r.unit for r in result.sipas if 0 < r.estimate.n < k}
+    if not small:
+        return set(), set()
+    cells: dict[Any, Cell] = {}
+    for u in result.units:
+        if u.has_survey and u.unit in small:
+            cells[("unit", u.unit)] = Cell(u.points.value, u.responses)
+    for r in result.sub_criteria:
+        if r.score.n > 0 and r.unit in small:
+            cells[("sub", r.unit, r.sub_criterion)] = Cell(r.score.value, r.score.n)
+    for it in result.items:
+        if it.score.n > 0 and it.unit in small:
+            cells[("item", it.unit, it.item)] = Cell(it.score.value, it.score.n)
+    for row in result.sipas:
+        if row.unit in small:
+            cells[("sipas", row.unit, row.kind, row.code)] = Cell(row.estimate.value, row.estimate.n)
+    relations: list[dict[Any, float]] = []
+    max_points = {sub.code: sub.max_points for sub in result.config.sub_criteria}
+    subs_of: dict[str, list[str]] = {}
+    for r in result.sub_criteria:
+        if ("sub", r.unit, r.sub_criterion) in cells:
+            subs_of.setdefault(r.unit, []).append(r.sub_criterion)
+    for unit, codes in subs_of.items():
+        if ("unit", unit) in cells:
+            rel: dict[Any, float] = {("unit", unit): 1.0}
+            for c in codes:
+                rel[("sub", unit, c)] = -max_points[c]
+            relations.append(rel)
+    items_of: dict[tuple[str, str], list[str]] = {}
+    for it in result.items:
+        if ("item", it.unit, it.item) in cells:
+            items_of.setdefault((it.unit, it.sub_criterion), []).append(it.item)
+    for (unit, code), items in items_of.items():
+        if ("sub", unit, code) in cells:
+            rel = {("sub", unit, code): 1.0}
+            for i in items:
+                rel[("item", unit, i)] = -1.0 / len(items)
+            relations.append(rel)
+    parts: dict[tuple[str, str, str], list[Any]] = {}
+    for row in result.sipas:
+        if row.unit not in small:
+            continue
+        if row.kind == "item":
+            parts.setdefault((row.unit, "element", row.code.split(".", 1)[0]), []).append(
+                ("sipas", row.unit, "item", row.code))
+        elif row.kind == "element":
+            parts.setdefault((row.unit, "overall", "SIPAS"), []).append(("sipas", row.unit, "element", row.code))
+    for (unit, kind, code), members in parts.items():
+        if ("sipas", unit, kind, code) in cells:
+            rel = {("sipas", unit, kind, code): 1.0}
+            for m in members:
+                rel[m] = -1.0 / len(members)
+            relations.append(rel)
+    primary = {key for key, cell in cells.items() if 0 < cell.n < k}
+    return primary, suppress(cells, relations, k)
 
 
 def score_tables(result: CampaignScores, k: int | None = None) -> Report:
-    """The result as tables: ``scores`` (unit x sub-criterion), ``units``, ``methods``.
+    """The result as tables: ``scores`` (unit x sub-criterion), ``units``, ``items``,
+    ``sipas`` (when there are SIPAS items) and ``methods``.
 
-    Cells with fewer than ``k`` answers (responses, for unit totals) keep their counts but
-    have their estimates blanked, so a small group's answers cannot be read back.
+    Estimates from fewer than ``k`` respondents are hidden (primary suppression), and so are
+    the cells that would give them back through the tables' sums and means (secondary,
+    :func:`suppression`); counts stay. Every rated unit has a row in ``units``.
     """
     k = small_cell_k() if k is None else k
+    primary, hidden = suppression(result, k)
     score_rows = tuple(
         (r.unit, r.level, r.sub_criterion, r.max_points,
          *_shown((r.points.value, r.points.se, r.points.ci_low, r.points.ci_high, r.score.value,
-                  r.score.se, r.score.ci_low, r.score.ci_high), r.score.n, k),
-         r.score.n, r.score.n_eff, r.answers, r.dont_know, r.dont_know_rate)
+                  r.score.se, r.score.ci_low, r.score.ci_high), ("sub", r.unit, r.sub_criterion), hidden),
+         r.score.n, r.score.n_eff, r.score.df, r.answers, r.dont_know, r.dont_know_rate,
+         _mark(("sub", r.unit, r.sub_criterion), primary, hidden))
         for r in result.sub_criteria
     )
     unit_rows = tuple(
-        (u.unit, u.name, u.level, u.responses,
-         *_shown((u.points.value, u.points.se, u.points.ci_low, u.points.ci_high), u.responses, k),
-         u.survey_max, *_shown((u.survey_pct,), u.responses, k), u.appraised,
-         *_shown((u.index_pct, u.rank, u.band, u.survey_band), u.responses, k))
+        (u.unit, u.name, u.level, u.responses, "surveyed" if u.has_survey else "no survey",
+         *_shown((u.points.value, u.points.se, u.points.ci_low, u.points.ci_high), ("unit", u.unit), hidden),
+         u.survey_max, *_shown((u.survey_pct,), ("unit", u.unit), hidden), u.appraised,
+         *_shown((u.index_pct, u.rank, u.band, u.survey_band), ("unit", u.unit), hidden),
+         u.public_responses, _mark(("unit", u.unit), primary, hidden))
         for u in result.units
+    )
+    item_rows = tuple(
+        (it.unit, it.level, it.item, it.sub_criterion,
+         *_shown((it.score.value, it.score.se, it.score.ci_low, it.score.ci_high), ("item", it.unit, it.item),
+                 hidden),
+         it.score.n, it.score.n_eff, it.score.df, it.answers, it.dont_know,
+         _mark(("item", it.unit, it.item), primary, hidden))
+        for it in result.items
     )
     sipas_table = tuple(
         (r.unit, r.level, r.kind, r.code,
          *_shown((r.estimate.value, r.estimate.se, r.estimate.ci_low, r.estimate.ci_high),
-                 r.estimate.n, k),
-         r.estimate.n, r.estimate.n_eff)
+                 ("sipas", r.unit, r.kind, r.code), hidden),
+         r.estimate.n, r.estimate.n_eff, r.estimate.df, _mark(("sipas", r.unit, r.kind, r.code), primary, hidden))
         for r in result.sipas
     )
+    tables = [Table("scores", SCORE_COLUMNS, score_rows), Table("units", UNIT_COLUMNS, unit_rows),
+              Table("items", ITEM_COLUMNS, item_rows)]
+    if sipas_table:
+        tables.append(Table("sipas", SIPAS_COLUMNS, sipas_table))
+    tables.append(Table("methods", METHOD_COLUMNS, tuple(methods_rows(result, k))))
+    return Report(tuple(tables))
+
+
+_SOURCES = {"population": "the design's population file", "listed": "people listed (forms sent)",
+            "responses": "no list or population: N = n (census of those who answered)"}
+
+
+def methods_rows(result: CampaignScores, k: int) -> list[tuple[str, str, str]]:
+    """What every export says about how its numbers were made."""
     c = result.config
     methods: list[tuple[str, str, str]] = [
         ("campaign", "code", result.campaign_code),
         ("settings", "dont_know", "counted as 0" if c.dont_know_as_zero else "excluded, rate reported"),
         ("settings", "ci", f"{c.ci.value} {c.level:g}"),
-        ("settings", "variance", "Taylor linearisation (R survey svymean / svyby)"),
+        ("settings", "ci_detail", {
+            "normal": "estimate +- qnorm * SE, clipped to the score's range",
+            "t": "estimate +- qt(design df) * SE, clipped to the score's range",
+            "logit": "expit(logit(p) +- qt(design df) * SE / (p (1 - p))) on the score's range "
+                     "(R svyciprop method = 'logit')"}[c.ci.value]),
+        ("settings", "variance", "Taylor linearisation (R survey svymean / svyby), weights as fixed"),
         ("settings", "appraised_max", f"{c.appraised_max:g}"),
         ("settings", "survey_max", f"{c.survey_max:g}"),
         ("settings", "no_survey", c.no_survey.value),
-        ("settings", "small_cells", f"estimates from fewer than {k} answers are left blank"),
+        ("suppression", "rule",
+         f"primary: estimates from fewer than {k} respondents are left blank; secondary: further cells "
+         "are left blank until no blank cell can be derived from the unit totals, sub-criterion, item, "
+         "SIPAS element and overall values published together (column 'suppressed')"),
+        ("suppression", "k", str(k)),
+        ("suppression", "microdata", "response microdata (par-survey responses export) are not suppressed; "
+                                     "they go only to Home Affairs staff with server access, never to "
+                                     "agencies, and carry no identity"),
     ]
     for band in sorted(c.bands, key=lambda b: -b.min_pct):
         methods.append(("band", band.label, f">= {band.min_pct:g} %"))
@@ -513,59 +993,46 @@ def score_tables(result: CampaignScores, k: int | None = None) -> Report:
     for v in result.versions:
         q = v.questionnaire
         methods.append(("questionnaire", q.key, f"hash {v.content_hash}; {v.responses} valid responses"))
-    if result.population:
-        methods.append(("weights", "design", "stratified by group|unit, w = N/n, fpc; other strata census"))
-        for (g, u), big_n in sorted(result.population.items()):
-            methods.append(("population", f"{g}|{u}", f"{big_n:g}"))
-    else:
-        methods.append(("weights", "design", "census: every valid response weighs 1"))
-    w = result.weights
-    if w is not None:
+    d = result.design
+    if d is not None:
+        methods.append(("design", "strata", " x ".join(d.strata_by)))
+        methods.append(("design", "weights", "w = N_h / n_h within each stratum (non-response adjustment), "
+                                             "fpc = N_h; then each group's weighting steps below"))
+        methods.append(("design", "lonely_psu", f"{d.lonely_psu} (R options(survey.lonely.psu)); "
+                                                f"{d.lonely_strata} strata with one response"))
+        methods.append(("design", "degf", str(d.degf)))
+        if d.population_file:
+            methods.append(("design", "population_file", d.population_file))
+        counts: dict[str, int] = {}
+        for st in d.strata:
+            counts[st.source] = counts.get(st.source, 0) + 1
+        for src, count in sorted(counts.items()):
+            methods.append(("design", f"N from {src}", f"{count} strata: {_SOURCES.get(src, src)}"))
+        for st in d.strata:
+            methods.append(("stratum", st.key, f"n={st.n}; N={st.big_n:g}; {st.source}"))
+        for w in d.weighting:
+            if w.method == "rake":
+                detail = (f"rake to {w.margins_file} (stratum totals kept); {w.iterations} passes; "
+                          f"{'converged' if w.converged else 'NOT converged'}; last change {w.max_change:.3g}")
+            elif w.method == "poststratify":
+                detail = f"post-stratified to {w.margins_file}"
+            else:
+                detail = "base weights"
+            if w.trim:
+                detail += f"; trimmed to [{w.trim[0]:g}, {w.trim[1]:g}] x mean weight"
+            methods.append(("weighting", w.group, f"{detail}; {w.rows} responses"))
+        methods.append(("design", "public_qr",
+                        f"{d.public_responses} public-QR responses (self-selected) are not in any estimate; "
+                        "they are counted per unit in units.public_responses"))
+    summary = result.weights
+    if summary is not None:
         for name in ("n", "total", "min", "max", "mean", "cv", "deff", "n_eff"):
-            value = getattr(w, name)
+            value = getattr(summary, name)
             methods.append(("weights", name, f"{value:.12g}"))
-    if sipas_table:
+    if result.sipas:
         methods.append(("sipas", "reading", f"share of valid answers with option score >= {SATISFIED_MIN:g}; "
                                             "element = mean of items; SIPAS = mean of elements"))
-    tables = [Table("scores", SCORE_COLUMNS, score_rows), Table("units", UNIT_COLUMNS, unit_rows)]
-    if sipas_table:
-        tables.append(Table("sipas", SIPAS_COLUMNS, sipas_table))
-    tables.append(Table("methods", METHOD_COLUMNS, tuple(methods)))
-    return Report(tuple(tables))
-
-
-_NAME_BAD = re.compile(r"[^A-Za-z0-9_]")
-
-
-def score_microdata(inputs: ScoreInputs) -> Microdata:
-    """One row per valid response: unit, level, group, questionnaire and every scored item's
-    option position (system-missing when not answered) with the options' labels."""
-    vars_: list[Variable] = [
-        Variable("response_id", inputs.response_id.astype(np.float64), "response number"),
-        Variable("unit", inputs.unit, "rated unit code / mã đơn vị được đánh giá"),
-        Variable("unit_level", inputs.level, "rated unit level / cấp đơn vị"),
-        Variable("group", inputs.group, "respondent group / đối tượng điều tra"),
-    ]
-    key_of = {v.version_id: v.questionnaire.key for v in inputs.versions}
-    vars_.append(Variable("questionnaire", np.asarray([key_of[i] for i in inputs.version_id.tolist()],
-                                                      dtype=object), "questionnaire version / phiếu"))
-    taken = {v.name for v in vars_}
-    for v in inputs.versions:
-        q = v.questionnaire
-        for question in q.scored_questions:
-            base = _NAME_BAD.sub("_", question.id)[:28] or "item"
-            if not base[0].isalpha():
-                base = "q" + base[:27]
-            name, k = base, 2
-            while name in taken:
-                name, k = f"{base}_{k}", k + 1
-            taken.add(name)
-            codes = inputs.answers[item_key(q, question.id)].astype(np.float64)
-            codes[codes == 0] = np.nan
-            vars_.append(Variable(
-                name, codes, f"{q.key} {question.id}: {question.text.vi}"[:250],
-                {i: o.label.vi for i, o in enumerate(question.options, start=1)}))
-    return Microdata(tuple(vars_), f"PAR survey {inputs.campaign_code}")
+    return methods
 
 
 def export_scores(campaign_id: int, config: ScoringConfig, fmt: str, path: str | Path,
@@ -573,15 +1040,14 @@ def export_scores(campaign_id: int, config: ScoringConfig, fmt: str, path: str |
                   appraised: Mapping[str, float] | None = None) -> list[Path]:
     """Score the campaign and write ``fmt`` to ``path``; return the files written.
 
-    ``csv`` writes the scores table to ``path`` and the unit totals beside it
-    (``<stem>.units.csv``, and ``<stem>.sipas.csv`` when there are SIPAS items);
-    ``sav`` / ``dta`` write the response microdata.
+    ``csv`` writes a ZIP of CSV files (every table, ``methods.csv`` and ``codebook.csv``);
+    ``sav`` / ``dta`` write the response microdata (see :func:`export_responses`).
     """
     path = Path(path)
     if fmt in ("sav", "dta"):
-        micro = score_microdata(load_score_inputs(campaign_id))
-        (write_sav if fmt == "sav" else write_dta)(micro, path)
-        return [path]
+        from survey.services.microdata import export_responses
+
+        return [export_responses(campaign_id, fmt, path, values="codes")]
     if fmt not in FORMATS:
         raise ValueError(f"unknown format {fmt!r}; use one of {', '.join(FORMATS)}")
     report = score_tables(score_campaign(campaign_id, config, population, appraised))
@@ -594,15 +1060,8 @@ def export_scores(campaign_id: int, config: ScoringConfig, fmt: str, path: str |
     if fmt == "json":
         write_json(report, path)
         return [path]
-    tables = {t.name: t for t in report.tables}
-    written = [path]
-    write_csv(tables["scores"], path)
-    for name in ("units", "sipas", "year_on_year"):
-        if name in tables:
-            extra = path.with_name(f"{path.stem}.{name}{path.suffix or '.csv'}")
-            write_csv(tables[name], extra)
-            written.append(extra)
-    return written
+    path.write_bytes(csv_zip_bytes(report))
+    return [path]
 
 
 # -- appraised points ---------------------------------------------------------------------
@@ -767,12 +1226,13 @@ def read_appraised(campaign_id: int, path: str | Path, config: ScoringConfig) ->
 
 # -- web downloads ------------------------------------------------------------------------
 
-DOWNLOADS = {"csv": "text/csv; charset=utf-8", "json": "application/json",
+DOWNLOADS = {"csv": "application/zip", "json": "application/json",
              "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"}
 
 
 def download_scores(campaign: Campaign, config: ScoringConfig, fmt: str) -> bytes:
-    """The campaign's scores as CSV (the units table), XLSX or JSON bytes; the download is audited."""
+    """The campaign's scores as a CSV ZIP (tables, methods, codebook), XLSX or JSON bytes;
+    the download is audited."""
     if fmt not in DOWNLOADS:
         raise ValueError(f"unknown format {fmt!r}; use one of {', '.join(DOWNLOADS)}")
     report = score_tables(score_campaign(campaign.id, config))
@@ -780,7 +1240,7 @@ def download_scores(campaign: Campaign, config: ScoringConfig, fmt: str) -> byte
 
     report = with_yoy(report, campaign.id, config, small_cell_k())
     if fmt == "csv":
-        data = csv_bytes({t.name: t for t in report.tables}["units"])
+        data = csv_zip_bytes(report)
     elif fmt == "json":
         data = json_bytes(report)
     else:

@@ -176,11 +176,13 @@ def _sample(campaign: Campaign) -> PredecessorSample | None:
     """A predecessor's valid responses with the design its own scores use."""
     from survey.services import scores
 
-    inputs = scores.load_score_inputs(campaign.id)
+    spec = scores.design_spec_for(campaign.id)
+    profile = sorted({v for w in spec.weighting.values() for m in w.margins for v in m.variables})
+    inputs = scores.load_score_inputs(campaign.id, profile)
     if inputs.n_rows == 0:
         return None
-    # The predecessor's own design (issue 17's design section replaces this builder at merge).
-    design = scores._design(inputs, {})
+    # The predecessor's own design, as its own scores use it.
+    design, _info = scores.build_design(inputs, spec, scores.listed_sizes(campaign.id))
     return PredecessorSample(
         campaign=campaign.code, unit=inputs.unit, group=inputs.group,
         weights=np.asarray(design.weights, dtype=np.float64),

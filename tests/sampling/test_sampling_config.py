@@ -106,6 +106,10 @@ CASES: list[tuple[str, Mutate, str, dict[str, Any]]] = [
     ("CFG-CROSSWALK-PATH", lambda d: d.update(crosswalk="crosswalk.csv"), "crosswalk", {}),
     ("CFG-PREDECESSOR-DUPLICATE", lambda d: d.update(predecessors=["TVH-2024", "TVH-2024"]),
      "predecessors[1]", {}),
+    ("CFG-DESIGN", lambda d: d.update(design={"lonely_psu": "drop"}), "design.lonely_psu", {}),
+    ("CFG-SCORING", lambda d: d.update(scoring={"ci": {"method": "wilson"}}),
+     "scoring.ci.method", {"scoring_validator": lambda raw, groups: [
+         ("ci.method", "phải là normal, t hoặc logit", "must be normal, t or logit")]}),
 ]
 
 # Codes whose cases need raw text or files rather than a dict mutation; tested below.

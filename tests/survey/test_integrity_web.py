@@ -264,8 +264,9 @@ def test_exclusion_and_annulment_leave_quotas_and_scores(world, tmp_path):
         assert after == {"S01": 2, "S02": 2}
 
         annul_unit(campaign, "S02", "Đơn vị can thiệp vào khảo sát")
-        assert {u.unit: u.responses for u in score_campaign(campaign.id, config).units} \
-            == {"S01": 2}
+        # the annulled unit keeps its row in the ranked table, as a unit without a survey
+        assert {(u.unit, u.has_survey): u.responses for u in score_campaign(campaign.id, config).units} \
+            == {("S01", True): 2, ("S02", False): 0}
         assert s.scalar(select(UnitAnnulment.reason)) == "Đơn vị can thiệp vào khảo sát"
         events = {e.action: e for e in s.scalars(select(AuditEvent))}
         assert events["integrity.exclude"].object_id == str(s01)

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import io
 import json
 import math
+import zipfile
 
 import numpy as np
 import pytest
@@ -76,9 +78,11 @@ def _default_config(app, campaign_id: int) -> ScoringConfig:
 
 
 # Sub-criterion 1.1 at S01: A (1.0) and C (0.2) -> 0.6; the don't-know answer is out of the
-# mean. Its SE is a domain estimate over all 4 design rows (R svyby): z = (+-0.4 / 2) on the
-# two S01 answers, 0 elsewhere, V = n/(n-1) sum z^2.
-SE_11 = math.sqrt(4 / 3 * (0.2**2 + 0.2**2))
+# mean. The design's strata are group x rated unit; S01 has 4 people listed (forms sent) and
+# 3 valid responses: w = 4/3, fpc N = 4. The SE is a domain estimate (R svyby): z = w (y - 0.6)
+# / sum w = +-0.2 on the two S01 answers, 0 on the don't-know; stratum S01 has n_h = 3, so
+# V = (1 - 3/4) * 3/2 * (0.2^2 + 0.2^2) = 0.03. (The old one-stratum census gave sqrt(4/3 * 0.08).)
+SE_11 = math.sqrt((1 - 3 / 4) * 3 / 2 * (0.2**2 + 0.2**2))
 
 
 def test_load_score_inputs_reads_valid_responses_as_uint8_columns(app, scored_campaign):
@@ -127,7 +131,11 @@ def test_score_campaign_matches_hand_computed_numbers(app, scored_campaign):
     assert (units["S02"].rank, units["S01"].rank) == (1, 2)
     assert units["S01"].responses == 3 and units["S02"].responses == 1
     assert units["S01"].level == "department" and units["S01"].name == "Sở thử 1"
-    assert result.weights is not None and result.weights.n == 4 and result.weights.total == 4
+    assert result.weights is not None and result.weights.n == 4
+    assert result.weights.total == pytest.approx(5.0)  # 3 x 4/3 at S01 + 1 at S02 (its only listed person)
+    strata = {st.key: st for st in result.design.strata}
+    assert (strata["dept_division_leader|S01"].n, strata["dept_division_leader|S01"].big_n) == (3, 4.0)
+    assert strata["dept_division_leader|S01"].source == "listed"
 
 
 def test_configured_points_group_weights_and_appraised_points(app, scored_campaign):
@@ -149,8 +157,10 @@ def test_configured_points_group_weights_and_appraised_points(app, scored_campai
     s01 = (9.0 + 0.8 + 0.9) / 13.5 * 100
     assert units["S01"].index_pct == pytest.approx(s01)
     assert units["S02"].index_pct == pytest.approx((4.0 + 2.0 + 1.5) / 13.5 * 100)
-    assert (units["S01"].rank, units["S02"].rank) == (1, 2)  # S03 (5/10 rescaled, 50 %) ranks 3
-    assert "S03" not in units
+    assert (units["S01"].rank, units["S02"].rank) == (1, 2)
+    # S03 has appraised points but no survey: it keeps its row, 5/10 rescaled = 50 %, rank 3
+    assert not units["S03"].has_survey and units["S03"].rank == 3
+    assert units["S03"].index_pct == pytest.approx(50.0) and math.isnan(units["S03"].points.value)
 
 
 def test_population_sizes_give_design_weights_and_fpc(app, scored_campaign):
@@ -176,7 +186,7 @@ def test_cli_exports_xlsx_with_the_same_numbers(app, scored_campaign, tmp_path):
         scores, ["--campaign", "T-2026", "--format", "xlsx", "--out", str(out)])
     assert result.exit_code == 0, result.output
     wb = load_workbook(out)
-    assert wb.sheetnames == ["scores", "units", "methods"]
+    assert wb.sheetnames == ["scores", "units", "items", "methods"]
     for ws in wb.worksheets:
         assert all(c.data_type != "f" for row in ws.iter_rows() for c in row)
     rows = {(r["unit"], r["sub_criterion"]): r for r in _rows(wb["scores"])}
@@ -203,13 +213,19 @@ def test_cli_csv_and_json_are_stable(app, scored_campaign, tmp_path):
     runner = app.test_cli_runner()
     outputs = []
     for run in range(2):
-        out = tmp_path / f"run{run}" / "scores.csv"
+        out = tmp_path / f"run{run}" / "scores.zip"
         out.parent.mkdir()
         result = runner.invoke(scores, ["--campaign", "T-2026", "--format", "csv", "--out", str(out)])
         assert result.exit_code == 0, result.output
-        outputs.append((out.read_bytes(), (out.parent / "scores.units.csv").read_bytes()))
+        outputs.append(out.read_bytes())
     assert outputs[0] == outputs[1]
-    lines = outputs[0][0].decode("utf-8-sig").split("\r\n")
+    with zipfile.ZipFile(io.BytesIO(outputs[0])) as zf:
+        assert zf.namelist() == ["scores.csv", "units.csv", "items.csv", "methods.csv", "codebook.csv"]
+        lines = zf.read("scores.csv").decode("utf-8-sig").split("\r\n")
+        methods = zf.read("methods.csv").decode("utf-8-sig")
+        codebook = zf.read("codebook.csv").decode("utf-8-sig")
+    assert "design,strata,group x rated_unit" in methods and "suppression,rule," in methods
+    assert "scores,score_se,number," in codebook
     assert lines[0].startswith("unit,level,sub_criterion,max_points,points,points_se")
     assert lines[1].startswith("S01,department,")
     assert any(line.startswith(f"S01,department,{SUBS[0]},1,0.6,") for line in lines)
@@ -228,9 +244,15 @@ def test_cli_microdata_has_labels_and_only_valid_responses(app, scored_campaign,
     df, meta = (pyreadstat.read_sav if fmt == "sav" else pyreadstat.read_dta)(str(out))
     assert len(df) == 4
     assert list(df["unit"]) == ["S01", "S01", "S01", "S02"]
-    assert df[FIRST].tolist() == [1.0, 3.0, 5.0, 1.0]
-    assert meta.variable_value_labels[FIRST][5] == "Không biết"
+    if fmt == "sav":  # the codes printed on the paper form; E (don't know) is user-missing
+        assert df[FIRST].tolist()[:2] == ["A", "C"] and df[FIRST].tolist()[3] == "A"
+        assert not isinstance(df[FIRST][2], str) or df[FIRST][2] == ""  # E read as missing
+        assert meta.variable_value_labels[FIRST]["E"] == "Không biết / Don't know"
+    else:  # Stata: letter codes by position (the letter in the label); don't know is .a
+        assert df[FIRST].tolist()[:2] == [1.0, 3.0] and math.isnan(df[FIRST][2])
+        assert meta.variable_value_labels[FIRST][1] == "A. Hoàn toàn đồng ý / Fully agree"
     assert meta.column_names_to_labels[FIRST].startswith(f"{QID} {FIRST}")
+    assert {"stratum", "psu", "weight", "fpc"} <= set(df.columns)
     assert not {"full_name", "email", "phone"} & set(df.columns)
 
 
@@ -261,4 +283,5 @@ def test_small_cells_are_suppressed_in_exports_by_default(app, scored_campaign, 
     units = {u["unit"]: u for u in _rows(wb["units"])}
     assert units["S01"]["survey_points"] is None and units["S01"]["rank"] is None
     methods = {(m["section"], m["key"]): m["value"] for m in _rows(wb["methods"])}
-    assert "fewer than 5 answers" in methods["settings", "small_cells"]
+    assert "fewer than 5 respondents" in methods["suppression", "rule"]
+    assert r["suppressed"] == "primary"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import textwrap
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -239,7 +240,8 @@ def test_configured_campaign_scores_as_hand_computed(app, seeded):
         config = scoring_for_campaign(seeded).config
         result = score_campaign(seeded, config)
     units = {u.unit: u for u in result.units}
-    assert set(units) == {"S01", "S02"}  # S03 has no response; L3's is excluded
+    assert set(units) == {"S01", "S02", "S03"}  # every rated unit; L3's response is excluded
+    assert not units["S03"].has_survey and units["S03"].rank is None  # no survey, nothing to rank on
     assert units["S01"].points.value == pytest.approx(S01_POINTS)
     assert units["S02"].points.value == pytest.approx(S02_POINTS)
     assert (units["S01"].rank, units["S02"].rank) == (1, 2)
@@ -277,15 +279,18 @@ def test_appraised_points_change_index_ranks_and_bands(app, seeded, tmp_path):
     doc = json.loads(out.read_text(encoding="utf-8"))
     units = {u["unit"]: u for u in doc["units"]}
     # (60 + 16.35) / 100 = 76.35 % (Khá); (75 + 10.55) / 100 = 85.55 % (Tốt);
-    # S03 has no survey: 50 / 80 rescaled = 62.5 %, rank 3 but no survey row.
+    # S03 has no survey: 50 / 80 rescaled = 62.5 %, rank 3, in the export as "no survey".
     assert units["S01"]["index_pct"] == pytest.approx(76.35)
     assert units["S02"]["index_pct"] == pytest.approx(85.55)
     assert (units["S02"]["rank"], units["S01"]["rank"]) == (1, 2)  # flipped by the appraisal
     assert (units["S02"]["band"], units["S01"]["band"]) == ("Tốt", "Khá")
     assert units["S01"]["appraised_points"] == 60
-    assert [u["unit"] for u in doc["units"]] == ["S02", "S01"]
+    assert [u["unit"] for u in doc["units"]] == ["S02", "S01", "S03"]
+    assert [u["rank"] for u in doc["units"]] == [1, 2, 3]  # ranks start at 1
+    assert units["S03"]["survey"] == "no survey" and units["S03"]["index_pct"] == pytest.approx(62.5)
+    assert units["S03"]["appraised_points"] == 50 and units["S03"]["survey_points"] is None
     assert {r["code"] for r in doc["sipas"] if r["kind"] == "element"} == {"S1", "S2", "S3", "S4", "S5"}
-    assert list(doc) == ["scores", "units", "sipas", "methods"]
+    assert list(doc) == ["scores", "units", "items", "sipas", "methods"]
 
 
 def test_appraised_file_errors_are_located_and_nothing_is_written(app, seeded, tmp_path):
@@ -315,11 +320,12 @@ def test_appraised_file_errors_are_located_and_nothing_is_written(app, seeded, t
 
 
 def test_csv_export_writes_a_sipas_table_beside_the_scores(app, seeded, tmp_path):
-    out = tmp_path / "scores.csv"
+    out = tmp_path / "scores.zip"
     result = app.test_cli_runner().invoke(scores_cli, [
         "--campaign", "SC-2026", "--format", "csv", "--out", str(out)])
     assert result.exit_code == 0, result.output
-    text = (tmp_path / "scores.sipas.csv").read_text(encoding="utf-8-sig")
+    with zipfile.ZipFile(out) as zf:
+        text = zf.read("sipas.csv").decode("utf-8-sig")
     assert text.startswith("unit,level,kind,code,satisfied,se,ci_low,ci_high,n,n_eff")
     assert "S01,department,overall,SIPAS,0.1," in text
 
@@ -335,7 +341,8 @@ def test_page_ranks_units_with_the_numbers_of_score_campaign(app, seeded):
     assert r.status_code == 200
     page = r.get_data(as_text=True)
     assert page.index('data-unit="S01"') < page.index('data-unit="S02"')  # ranked by survey points
-    for u in result.units:
+    assert 'data-unit="S03"' not in page  # no survey: no bar, no row in the survey ranking
+    for u in (u for u in result.units if u.has_survey):
         row = page[page.index(f'data-unit="{u.unit}"'):]
         row = row[:row.index("</tr>")]
         assert f">{u.points.value:.2f}<" in row
@@ -358,11 +365,14 @@ def test_download_is_audited(app, seeded):
     x = client.get("/manage/c/SC-2026/scores.xlsx")
     assert x.status_code == 200 and "attachment" in x.headers["Content-Disposition"]
     wb = load_workbook(io.BytesIO(x.data))
-    assert wb.sheetnames == ["scores", "units", "sipas", "methods"]
+    assert wb.sheetnames == ["scores", "units", "items", "sipas", "methods"]
     doc = client.get("/manage/c/SC-2026/scores.json").get_json()
-    assert [u["unit"] for u in doc["units"]] == ["S01", "S02"]
+    assert [u["unit"] for u in doc["units"]] == ["S01", "S02", "S03"]
     csv = client.get("/manage/c/SC-2026/scores.csv")
-    assert csv.data.startswith(b"\xef\xbb\xbfunit,name,level,responses,survey_points")
+    assert 'filename="scores-SC-2026.zip"' in csv.headers["Content-Disposition"]
+    with zipfile.ZipFile(io.BytesIO(csv.data)) as zf:
+        assert zf.read("units.csv").startswith(b"\xef\xbb\xbfunit,name,level,responses,survey,survey_points")
+        assert {"methods.csv", "codebook.csv"} <= set(zf.namelist())
     assert client.get("/manage/c/SC-2026/scores.sav").status_code == 404
     with app.app_context():
         events = db.session().scalars(select(AuditEvent).where(AuditEvent.action == "export.scores")
