@@ -33,6 +33,7 @@ class OutboxStatus(enum.Enum):
     BOUNCED = "bounced"  # permanent refusal (5xx): the address is bad
     FAILED = "failed"  # temporary failures until the attempts ran out
     UNCERTAIN = "uncertain"  # maybe delivered (crash or lost reply): never resent by itself
+    CANCELLED = "cancelled"  # not sent: the respondent finished every form before its turn
 
 
 class MailTemplate(Base):
