@@ -63,6 +63,8 @@ def test_home_link_lists_every_form_and_each_state(client, app, make_home):
     pages = _pages(app, home.form_ids[0])
     _answer_all(client, pages)
     _submit(client)
+    thanks = client.get("/f/done?lang=en").get_data(as_text=True)
+    assert "Back to your forms" in thanks and 'href="/h/"' in thanks
     body = client.get("/h/?lang=en").get_data(as_text=True)
     assert "1 of 3 done" in body and "Submitted" in body
     # the next Continue is the next form, not started
