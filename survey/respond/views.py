@@ -152,9 +152,13 @@ def page(page: int) -> Any:
                          lambda: _show_page(ctx, previous))
     if action == "save":
         return render_template("respond/message.html", kind="saved", ctx=ctx)
+    page_ids = {question.id for question in q.sections[index].questions}
     missing = {
         i: {m.id for m in q.missing_required(ctx.answers_for(a), (q.sections[index],))}
         for i, a in enumerate(ctx.assignments)
+        # a matrix form: a unit left blank on this page is left for later (the home and the
+        # review say what is unfinished); one begun here must be finished here
+        if n == 1 or page_ids & set(ctx.answers_for(a))
     }
     has_errors = any(f.errors for f in form.values()) or any(missing.values())
     if has_errors:

@@ -40,6 +40,7 @@ class HomeForm:
     state: FormState
     page: int  # where to continue (1-based); pages + 1 = every page answered: the review
     pages: int
+    units_complete: int = 0  # rated units with every required question answered
 
     @property
     def review_next(self) -> bool:
@@ -87,7 +88,10 @@ def home_form(ctx: FormContext) -> HomeForm:
     else:
         resume = ctx.first_incomplete_section()
         state, page = FormState.IN_PROGRESS, (resume + 1 if resume is not None else pages + 1)
-    return HomeForm(ctx.form.id, ctx.questionnaire.title, ctx.units, state, page, pages)
+    q = ctx.questionnaire
+    complete = (len(ctx.assignments) if ctx.submitted else
+                sum(not q.missing_required(ctx.answers_for(a)) for a in ctx.assignments))
+    return HomeForm(ctx.form.id, q.title, ctx.units, state, page, pages, complete)
 
 
 def load_home(respondent_id: int) -> Home | None:

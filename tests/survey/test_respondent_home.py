@@ -124,3 +124,41 @@ def test_only_hashes_of_home_tokens_are_stored(app, make_home):
 def test_a_single_form_respondent_goes_straight_to_the_form(client, make_form):
     _, token = make_form()
     assert client.get(f"/s/{token}").headers["Location"].endswith("/f/p/1")
+
+
+HDND = "hdnd-rates-departments"  # a matrix questionnaire
+
+
+def test_a_matrix_form_lets_units_be_left_for_later_but_not_half_answered(client, app,
+                                                                          make_home):
+    from questionnaires import load_builtin_by_id
+
+    q = load_builtin_by_id(HDND)
+    person = make_home(((HDND, ("S01", "S02", "S03")), (DEPT, ("S01",))))
+    client.get(f"/s/{person.token}")
+    home = client.get("/h/?lang=en")
+    link = re.search(r'href="(/h/f/\d+)"', home.get_data(as_text=True)).group(1)
+    assert client.get(link).headers["Location"].endswith("/f/p/1")
+    for number, section in enumerate(q.sections, start=1):
+        html = client.get(f"/f/p/{number}").get_data(as_text=True)
+        data = {"csrf_token": csrf_from(html), "action": "next"}
+        for unit in (0, 1):  # the third unit is left for later
+            data.update({f"u{unit}-{x.id}": x.options[0].code for x in section.questions
+                         if x.required})
+        if number == 1:  # ... but a unit begun on a page must be finished there
+            half = {**data, f"u2-{section.questions[0].id}": "A"}
+            r = client.post("/f/p/1", data=half)
+            assert r.status_code == 422
+            assert re.findall(r'class="q mrow has-error" id="(u\d)-', r.get_data(as_text=True))
+            assert {m for m in re.findall(r'id="(u\d)-[a-z_]+-error"',
+                                          r.get_data(as_text=True))} == {"u2"}
+            data[f"u2-{section.questions[0].id}"] = ""  # taken back: the unit is left blank
+        r = client.post(f"/f/p/{number}", data=data)
+        assert r.status_code == 302, (number, r.get_data(as_text=True)[:300])
+    body = client.get("/h/?lang=en").get_data(as_text=True)
+    assert "2 of 3 units complete" in body and "In progress: page 1 of 9" in body
+    html = client.get("/f/review").get_data(as_text=True)
+    r = client.post("/f/submit", data={"csrf_token": csrf_from(html)})
+    assert r.status_code == 422  # not every unit is complete: nothing stored
+    with app.app_context():
+        assert db.session().scalar(select(func.count()).select_from(Response)) == 0
