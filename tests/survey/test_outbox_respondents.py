@@ -83,3 +83,15 @@ def test_reminders_list_only_the_unfinished_and_skip_those_done(app, make_home, 
     assert [r for r, _ in reminders] == ["mot.phan@example.vn"]
     text = reminders[0][1]
     assert "Sở thử 3" in text and "Sở thử 1" not in text and "Sở thử 2" not in text
+
+
+def test_a_bounced_message_to_a_home_counts_in_each_of_its_forms_cells(app, make_home,
+                                                                       smtp):  # noqa: F811
+    from survey.services.console import bounced_by_cell
+
+    make_home(((DEPT, ("S01",)), (DEPT, ("S02",))), email="bounce.me@example.vn")
+    with app.app_context():
+        queue_invitations(_campaign())
+        assert work().bounced == 1
+        assert bounced_by_cell(_campaign()) == {("dept_division_leader", "S01"): 1,
+                                                ("dept_division_leader", "S02"): 1}
