@@ -11,7 +11,8 @@ from survey.cli.db_cmd import upgrade_database
 from survey.services.demo import load_demo_campaign
 
 
-@click.command("demo", help="Load the demo campaign (idempotent), print a link per demo respondent and serve the app.")
+@click.command("demo", help="Load the demo campaign (idempotent), print a link per demo "
+               "respondent and serve the app.")
 @click.option("--no-serve", is_flag=True, help="Print the links and exit.")
 @click.option("--port", default=5000, show_default=True, type=int)
 @click.option("--host", default="127.0.0.1", show_default=True)

@@ -107,7 +107,7 @@ def test_home_and_a_matrix_form_by_keyboard_on_a_phone(browser: Any, app: Flask,
     _audit(page, axe_source, "home, in progress", found)
     _tab_to(page, "el => el.classList.contains('primary')")
     _enter(page)
-    for number in range(1, pages + 1):
+    for _ in range(pages):
         checked = page.locator("fieldset.mrow input:checked")  # what was given is kept
         assert checked.count() == 2 * page.locator("section.matrix.rows").count()
         _answer_page(page, {2})
