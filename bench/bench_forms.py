@@ -325,7 +325,7 @@ def gunicorn(app_spec: str, workers: int, env: dict[str, str], logdir: Path, nam
             cwd=ROOT, env={**os.environ, **env}, stdout=out, stderr=subprocess.STDOUT)
     MASTERS[port] = proc.pid
     try:
-        wait_http(port, proc, log)
+        wait_http(port, proc, log, timeout=120)  # a loaded machine starts workers slowly
         yield port
     finally:
         proc.terminate()
