@@ -16,7 +16,6 @@ from survey.respond.forms import FieldView, field_name, page_answers, validate_p
 from survey.respond.pages import page_blocks, review_sections
 from survey.services.home import form_of, home_form, load_home
 from survey.services.paradata import PageTiming, current_client
-from survey.services.tokens import LinkedForm
 from survey.services.responding import (
     Availability,
     FormContext,
@@ -29,6 +28,7 @@ from survey.services.responding import (
     save_page,
     submit_form,
 )
+from survey.services.tokens import LinkedForm
 
 SESSION_KEY = "form_id"
 HOME_KEY = "respondent_id"  # the respondent whose home the session's link opened
@@ -255,7 +255,6 @@ def done() -> Any:
 
 def _thanks(ctx: FormContext) -> str:
     return render_template("respond/message.html", kind="thanks", ctx=ctx)
-
 
 
 @bp.get("/h/")
