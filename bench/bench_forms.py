@@ -21,6 +21,12 @@ under gunicorn with the same number of sync workers, then for each client count:
   *Next*) in a loop: load the form, validate, save the draft, redirect (the plain post, the
   same work as the baseline's). Page POST/s, p50/p99.
 - ``baseline``: the same N clients send the same POST bodies to the baseline app.
+- ``matrix``: N respondents who each rate ``--matrix-units`` departments (18) through one
+  matrix form of ``--matrix-questions`` questions (40, on four pages): open their home link
+  (one form: straight to page 1) -> POST the four pages (each question once per unit) ->
+  submit, as a browser running scripts. Reports units rated/s (completed forms x units),
+  requests per unit rating, page POST p50/p99, and units rated per baseline POST (the
+  ``baseline`` phase of the same level).
 
 The figure that matters is ``ratio_page_post_to_baseline`` (same run, same machine, same
 client). Targets (issue): page POST/s >= 50 % of the baseline's; >= 40 completed forms/s;
@@ -84,6 +90,7 @@ REFERENCE_BASELINE_POST_PER_S = 315.0
 REFERENCE_CONNECTIONS = 64
 TARGET_FORMS_PER_S = 40.0
 PAGES = 3
+MATRIX_PAGES = 4
 OPTIONS = [
     {"code": "A", "score": 1.0, "label": {"vi": "Hoàn toàn đồng ý", "en": "Fully agree"}},
     {"code": "B", "score": 0.6, "label": {"vi": "Đồng ý", "en": "Agree"}},
@@ -117,6 +124,25 @@ def questionnaire_doc(per_page: int) -> dict[str, Any]:
     }
 
 
+def matrix_doc(questions: int) -> dict[str, Any]:
+    """A matrix questionnaire of ``questions`` required Likert questions on MATRIX_PAGES
+    pages (each answered once per rated unit)."""
+    per_page = -(-questions // MATRIX_PAGES)
+    doc = questionnaire_doc(per_page)
+    doc.update(id="bench-matrix", rates={"unit_level": "department", "layout": "matrix"},
+               title={"vi": "Phiếu ma trận thử tải", "en": "Load-test matrix survey"})
+    doc["sections"] = [{
+        "id": f"page{p}", "layout": "grid", "title": {"vi": f"Phần {p}", "en": f"Part {p}"},
+        "questions": [{
+            "id": f"p{p}q{i:02d}", "type": "likert", "required": True,
+            "subcriterion": f"{p}.{i}", "options": "agree5",
+            "text": {"vi": f"Nhận định {p}.{i} về công tác cải cách hành chính của sở.",
+                     "en": f"Statement {p}.{i} on the department's reform work."},
+        } for i in range(1, per_page + 1) if (p - 1) * per_page + i <= questions],
+    } for p in range(1, MATRIX_PAGES + 1)]
+    return doc
+
+
 def reset_database(url: str) -> None:
     from baseline_app import create_schema
     from scratch_db import fresh_database
@@ -125,8 +151,11 @@ def reset_database(url: str) -> None:
     create_schema(url)
 
 
-def seed(url: str, forms: int, per_page: int) -> list[str]:
-    """An open campaign with 20 departments and ``forms`` one-unit forms; returns the tokens."""
+def seed(url: str, forms: int, per_page: int, matrix_forms: int = 0, matrix_units: int = 18,
+         matrix_questions: int = 40) -> tuple[list[str], list[str]]:
+    """An open campaign with 20 departments, ``forms`` one-unit forms and ``matrix_forms``
+    respondents with one matrix form rating ``matrix_units`` departments; returns the forms'
+    tokens and the matrix respondents' home tokens."""
     from questionnaires import build_questionnaire
     from survey import create_app, db
     from survey.models import (
@@ -140,13 +169,16 @@ def seed(url: str, forms: int, per_page: int) -> list[str]:
         utcnow,
     )
     from survey.services.questionnaires import publish_questionnaire
-    from survey.services.tokens import issue_token
+    from survey.services.tokens import issue_respondent_token, issue_token
 
     app = create_app({"SQLALCHEMY_DATABASE_URI": url})
     tokens: list[str] = []
+    homes: list[str] = []
     with app.app_context():
         version = publish_questionnaire(build_questionnaire(questionnaire_doc(per_page),
                                                             "bench:inline"))
+        matrix = publish_questionnaire(build_questionnaire(matrix_doc(matrix_questions),
+                                                           "bench:matrix"))
         now = utcnow()
         with db.write_transaction() as s:
             c = Campaign(code="BENCH-2026", name_vi="Thử tải", name_en="Load test",
@@ -173,8 +205,20 @@ def seed(url: str, forms: int, per_page: int) -> list[str]:
             s.add_all([Assignment(form_id=f.id, rated_unit_id=units[i % 20].id)
                        for i, f in enumerate(rows)])
             tokens = [issue_token(f) for f in rows]
+            raters = [Respondent(campaign_id=c.id, group_id=group.id,
+                                 unit_id=units[i % 20].id, full_name=f"Người chấm {i}",
+                                 email=f"nguoi.cham{i}@example.vn") for i in range(matrix_forms)]
+            s.add_all(raters)
+            s.flush()
+            grids = [Form(campaign_id=c.id, respondent_id=p.id, group_id=group.id,
+                          questionnaire_version_id=matrix.id) for p in raters]
+            s.add_all(grids)
+            s.flush()
+            s.add_all([Assignment(form_id=f.id, rated_unit_id=u.id)
+                       for f in grids for u in units[:matrix_units]])
+            homes = [issue_respondent_token(p.id) for p in raters]
     app.extensions["db_engine"].dispose()
-    return tokens
+    return tokens, homes
 
 
 def free_port() -> int:
@@ -281,7 +325,7 @@ def gunicorn(app_spec: str, workers: int, env: dict[str, str], logdir: Path, nam
             cwd=ROOT, env={**os.environ, **env}, stdout=out, stderr=subprocess.STDOUT)
     MASTERS[port] = proc.pid
     try:
-        wait_http(port, proc, log)
+        wait_http(port, proc, log, timeout=120)  # a loaded machine starts workers slowly
         yield port
     finally:
         proc.terminate()
@@ -299,7 +343,8 @@ def lat(rec: fc.Recorder, kinds: list[str] | None = None) -> dict[str, float]:
 
 
 def measure_level(clients: int, seconds: float, app_port: int, base_port: int,
-                  tokens: list[str], seed_: int, url: str) -> dict[str, Any]:
+                  tokens: list[str], seed_: int, url: str, homes: list[str] | None = None,
+                  matrix_units: int = 18) -> dict[str, Any]:
     host = "127.0.0.1"
     out: dict[str, Any] = {}
     cpu0 = time.process_time()
@@ -381,6 +426,30 @@ def measure_level(clients: int, seconds: float, app_port: int, base_port: int,
     out["forms_per_baseline_post"] = round(out["flow"]["forms_per_s"] / ref, 4) if ref else None
     out["forms_per_s_scaled_to_reference"] = round(
         out["forms_per_baseline_post"] * REFERENCE_BASELINE_POST_PER_S, 1) if ref else None
+    # 4. matrix respondents: one form, every question once per unit, against the baseline
+    if homes:
+        before = app_cpu.sample()
+        mrec, mwall = asyncio.run(fc.respondents(host, app_port, homes, clients, seconds,
+                                                 MATRIX_PAGES, seed=seed_ * 17))
+        walls.append(mwall)
+        cpu["matrix_unit_rating"] = app_cpu.per(before, mrec.forms_completed * matrix_units)
+        units_rated = mrec.forms_completed * matrix_units
+        requests = sum(len(v) for v in mrec.latencies.values())
+        out["matrix"] = {
+            "units_per_form": matrix_units,
+            "forms_completed": mrec.forms_completed,
+            "units_rated_per_s": round(units_rated / mwall, 1),
+            "requests_per_unit_rating": round(requests / units_rated, 3) if units_rated else None,
+            "page_posts_per_form": MATRIX_PAGES,
+            "page_post": lat(mrec, ["page_post"]),
+            "all_requests": lat(mrec),
+            "units_rated_per_baseline_post": round(
+                units_rated / mwall / out["baseline"]["per_s"], 3)
+            if units_rated and out["baseline"]["per_s"] else None,
+            "errors": sum(mrec.errors.values()),
+        }
+        for k, v in mrec.errors.items():
+            errors[k] = errors.get(k, 0) + v
     for k, v in ref_rec.errors.items():
         errors[k] = errors.get(k, 0) + v
     for r in (app_rec, base_rec):
@@ -422,6 +491,12 @@ def main() -> int:
     parser.add_argument("--questions-per-page", type=int, default=40,
                         help="Likert questions per page = fields in the baseline form")
     parser.add_argument("--forms", type=int, default=6000, help="forms with tokens to create")
+    parser.add_argument("--matrix-forms", type=int, default=600,
+                        help="matrix respondents (one matrix form each) to create")
+    parser.add_argument("--matrix-units", type=int, default=18,
+                        help="departments each matrix respondent rates")
+    parser.add_argument("--matrix-questions", type=int, default=40,
+                        help="questions of the matrix form (on four pages)")
     parser.add_argument("--python", default=sys.executable,
                         help="interpreter that runs gunicorn (default: this one)")
     args = parser.parse_args()
@@ -430,12 +505,14 @@ def main() -> int:
         if args.smoke:
             args.workers, args.clients, args.seconds = 2, "2", 1.5
             args.questions_per_page, args.forms = 5, 300  # a fast flow needs tokens
+            args.matrix_forms, args.matrix_units, args.matrix_questions = 40, 3, 8
         url = args.database_url or (f"sqlite:///{tmpdir / 'bench.db'}" if args.smoke
                                     else DEFAULT_URL)
         levels = [int(c) for c in args.clients.split(",")]
         t0 = time.perf_counter()
         reset_database(url)
-        tokens = seed(url, args.forms, args.questions_per_page)
+        tokens, homes = seed(url, args.forms, args.questions_per_page, args.matrix_forms,
+                             args.matrix_units, args.matrix_questions)
         seed_s = time.perf_counter() - t0
         random.Random(2026).shuffle(tokens)
         fields = ",".join(f"u0-p2q{i:02d}" for i in range(1, args.questions_per_page + 1))
@@ -453,7 +530,9 @@ def main() -> int:
                                        2.0 if not args.smoke else 0.5, PAGES))
             for i, clients in enumerate(levels):
                 results[str(clients)] = measure_level(clients, args.seconds, app_port,
-                                                      base_port, tokens, seed_=i + 1, url=url)
+                                                      base_port, tokens, seed_=i + 1, url=url,
+                                                      homes=homes,
+                                                      matrix_units=args.matrix_units)
         low, all_levels = results[str(levels[0])], results.values()
         out = {
             "database": url.split("://", 1)[0],
@@ -475,6 +554,10 @@ def main() -> int:
             "best_baseline_post_per_s": max(r["baseline"]["per_s"] for r in all_levels),
             "best_forms_per_s_scaled_to_reference": max(
                 (r["forms_per_s_scaled_to_reference"] or 0) for r in all_levels),
+            "matrix_units": args.matrix_units,
+            "matrix_questions": args.matrix_questions,
+            "matrix_forms_created": args.matrix_forms,
+            "matrix_homes_left": len(homes),
         }
         out["targets"] = {
             "ratio_at_least_0.5_every_level": all(

@@ -1,5 +1,7 @@
-"""Benchmark: queue and deliver N email invitations (default 30,000) through the outbox to a
-local aiosmtpd server (run in its own process), on SQLite.
+"""Benchmark: queue and deliver N email invitations (default 30,000 respondents with on
+average ``--forms-per-respondent`` forms each, 5: one message per respondent, listing the
+units of all their forms) through the outbox to a local aiosmtpd server (run in its own
+process), on SQLite.
 
 Times, in one run against the same server:
 
@@ -83,7 +85,13 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def _populate(n: int) -> None:
+def _forms_of(i: int, per: int) -> int:
+    """Respondent ``i``'s number of forms: 1 .. 2 * per - 1 in turn (mean ``per``)."""
+    return 1 + (i % (2 * per - 1))
+
+
+def _populate(n: int, per: int = 1) -> int:
+    """``n`` respondents with ``_forms_of`` forms each (one rated unit a form); the forms."""
     from sqlalchemy import insert
 
     from questionnaires import load_builtin_by_id
@@ -117,18 +125,23 @@ def _populate(n: int) -> None:
         s.execute(insert(Respondent), [
             {"id": i, "campaign_id": c.id, "group_id": group.id, "full_name": f"Nguyễn Văn {i}",
              "email": f"nguoi{i}@example.vn", "created_at": now} for i in range(1, n + 1)])
+        forms = [(i, k) for i in range(1, n + 1) for k in range(_forms_of(i, per))]
         s.execute(insert(Form), [
-            {"id": i, "campaign_id": c.id, "respondent_id": i, "group_id": group.id,
+            {"id": f, "campaign_id": c.id, "respondent_id": i, "group_id": group.id,
              "questionnaire_version_id": version.id, "created_at": now}
-            for i in range(1, n + 1)])
+            for f, (i, _k) in enumerate(forms, start=1)])
         s.execute(insert(Assignment), [
-            {"form_id": i, "rated_unit_id": units[i % len(units)].id} for i in range(1, n + 1)])
+            {"form_id": f, "rated_unit_id": units[(i + k) % len(units)].id}
+            for f, (i, k) in enumerate(forms, start=1)])
+    return len(forms)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--smoke", action="store_true", help="tiny sizes, a few seconds")
-    parser.add_argument("--n", type=int, default=30_000)
+    parser.add_argument("--n", type=int, default=30_000, help="respondents (= messages)")
+    parser.add_argument("--forms-per-respondent", type=int, default=5,
+                        help="mean forms per respondent (each rates one unit)")
     parser.add_argument("--workers", type=int, default=1,
                         help="worker processes; 1 = in this process (default)")
     parser.add_argument("--serve", nargs=2, metavar=("PORT", "COUNT_FILE"), help=argparse.SUPPRESS)
@@ -167,7 +180,7 @@ def main() -> None:
         app = _app(url, port)
         with app.app_context():
             t0 = time.perf_counter()
-            _populate(n)
+            forms = _populate(n, args.forms_per_respondent)
             t_populate = time.perf_counter() - t0
 
             t0 = time.perf_counter()
@@ -197,7 +210,9 @@ def main() -> None:
             msgs = []
             for i in range(n):
                 ctx = {"name": f"Nguyễn Văn {i}", "campaign": "Khảo sát Chỉ số CCHC 2026",
-                       "units": ["Sở thử nghiệm 1"], "deadline": "31/12/2026",
+                       "units": [f"Sở thử nghiệm {(i + k) % 20 + 1}"
+                                 for k in range(_forms_of(i, args.forms_per_respondent))],
+                       "deadline": "31/12/2026",
                        "link": "https://khaosat.example.vn/s/" + "x" * 22}
                 msgs.append(build_message(
                     settings, to_name=ctx["name"], to_address=f"nguoi{i}@example.vn",
@@ -218,6 +233,8 @@ def main() -> None:
         "benchmark": "outbox: queue + deliver email invitations to a local aiosmtpd (SQLite)",
         "mode": "smoke" if args.smoke else "full",
         "messages": n,
+        "respondents": n,
+        "forms": forms,
         "queued": queued,
         "sent": sent,
         "server_received": received - n,  # minus the baseline's messages

@@ -75,6 +75,14 @@ class Option:
     score: float | None = None  # share of the sub-criterion's max points, 0..1
     dont_know: bool = False  # "don't know / no answer": never scored
 
+    @property
+    def printed(self) -> bool:
+        """Whether the code is what a paper form prints beside the option (one letter A-Z,
+        or a number such as a satisfaction scale's 1-5), so a respondent may be shown it;
+        internal codes such as ``individual`` or ``land`` never are."""
+        return (len(self.code) == 1 and "A" <= self.code <= "Z") or (
+            len(self.code) <= 2 and self.code.isdigit())
+
 
 def _is_blank(value: Any) -> bool:
     return value is None or value == "" or value == [] or value == ()

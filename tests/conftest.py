@@ -196,3 +196,48 @@ def make_form(app: Flask, make_campaign: Callable[..., Any]) -> Callable[..., tu
             return form.id, token
 
     return make
+
+
+@pytest.fixture
+def make_home(app: Flask, make_campaign: Callable[..., Any]) -> Callable[..., Any]:
+    """Factory: one respondent with several forms, each (questionnaire id, rated unit codes);
+    returns a namespace with ``respondent_id``, ``form_ids``, ``token`` (their home's link)
+    and ``form_tokens`` (a per-form token each, as links were issued before homes)."""
+    from types import SimpleNamespace
+
+    from sqlalchemy import select
+
+    from questionnaires import load_builtin_by_id
+    from survey import db
+    from survey.models import Assignment, Campaign, Form, Respondent, RespondentGroup, Unit
+    from survey.services.questionnaires import publish_questionnaire
+    from survey.services.tokens import issue_respondent_token, issue_token
+
+    def make(forms: tuple[tuple[str, tuple[str, ...]], ...], departments: int = 3,
+             email: str = "nguoi.nhieu.phieu@example.vn", name: str = "Người Nhiều Phiếu"
+             ) -> Any:
+        with app.app_context():
+            c = db.session().scalar(select(Campaign)) or make_campaign(departments=departments)
+            versions = [publish_questionnaire(load_builtin_by_id(q)).id for q, _ in forms]
+            with db.write_transaction() as s:
+                group = s.scalar(select(RespondentGroup).filter_by(campaign_id=c.id))
+                person = Respondent(campaign_id=c.id, group_id=group.id, full_name=name,
+                                    email=email)
+                s.add(person)
+                s.flush()
+                ids, form_tokens = [], []
+                for vid, (_, codes) in zip(versions, forms):
+                    form = Form(campaign_id=c.id, respondent_id=person.id, group_id=group.id,
+                                questionnaire_version_id=vid)
+                    s.add(form)
+                    s.flush()
+                    for code in codes:
+                        unit = s.scalar(select(Unit).filter_by(campaign_id=c.id, code=code))
+                        s.add(Assignment(form_id=form.id, rated_unit_id=unit.id))
+                    ids.append(form.id)
+                    form_tokens.append(issue_token(form))
+                token = issue_respondent_token(person.id)
+            return SimpleNamespace(respondent_id=person.id, form_ids=ids, token=token,
+                                   form_tokens=form_tokens)
+
+    return make

@@ -11,7 +11,8 @@ from survey.cli.db_cmd import upgrade_database
 from survey.services.demo import load_demo_campaign
 
 
-@click.command("demo", help="Load the demo campaign (idempotent), print its links and serve the app.")
+@click.command("demo", help="Load the demo campaign (idempotent), print a link per demo "
+               "respondent and serve the app.")
 @click.option("--no-serve", is_flag=True, help="Print the links and exit.")
 @click.option("--port", default=5000, show_default=True, type=int)
 @click.option("--host", default="127.0.0.1", show_default=True)
@@ -20,8 +21,13 @@ def demo(no_serve: bool, port: int, host: str) -> None:
     upgrade_database()
     result = load_demo_campaign()
     base = f"http://{host}:{port}"
-    click.echo(f"CAMPAIGN {result.campaign_code}")
-    for link in result.links:
+    # one LINK per demo respondent, to their home (group, their own unit, link), under the
+    # CAMPAIGN line of the campaign they answer in
+    campaign = None
+    for link in sorted(result.links, key=lambda x: x.campaign_code != result.campaign_code):
+        if link.campaign_code != campaign:
+            campaign = link.campaign_code
+            click.echo(f"CAMPAIGN {campaign}")
         click.echo(f"LINK {link.group_code} {link.unit_code} {base}/s/{link.token}")
     if result.public is not None:
         p = result.public

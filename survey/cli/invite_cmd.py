@@ -63,11 +63,12 @@ def invite_group() -> None:
     pass
 
 
-@invite_group.command("send", help="Queue invitations for a campaign's web forms not yet "
-                      "invited, then deliver them.")
+@invite_group.command("send", help="Queue one invitation per respondent with web forms not "
+                      "yet submitted (listing the units, with the link to their home) who was "
+                      "not invited yet, then deliver them.")
 @click.option("--campaign", "code", required=True)
 @click.option("--group", default=None, help="only this respondent group code")
-@click.option("--unit", default=None, help="only forms rating this unit code")
+@click.option("--unit", default=None, help="only respondents with a form rating this unit code")
 @click.option("--language", type=click.Choice(["vi", "en"]), default="vi", show_default=True)
 @click.option("--queue-only", is_flag=True, help="queue; leave delivery to `invite work`")
 @with_appcontext

@@ -18,6 +18,7 @@ from survey.services.cards import (
     cards_pdf,
     forms_query,
     issue_for_forms,
+    issue_for_respondents,
     posters_pdf,
 )
 from survey.services.paper import paper_items_for, paper_pdf
@@ -25,9 +26,10 @@ from survey.services.public import PublicLinkError, public_posters
 from survey.services.qr import png_many, qr_matrices, svg_many
 
 
-@click.command("qr", help="Issue a fresh link per open form and write printable cards "
-               "(PDF, default), paper questionnaires (--paper) or one QR code per form "
-               "(--format svg|png, --out DIR). Earlier links stay valid unless --revoke-old. "
+@click.command("qr", help="Issue a fresh link per respondent with open forms (to their "
+               "home) and write printable cards (PDF, default) or one QR code per respondent "
+               "(--format svg|png, --out DIR); or a fresh link per open form and paper "
+               "questionnaires (--paper). Earlier links stay valid unless --revoke-old. "
                "--public: one A4 poster per public link instead (see 'par-survey public').")
 @click.option("--campaign", "code", required=True)
 @click.option("--unit", default=None, help="Only forms of respondents in / rating this unit.")
@@ -59,27 +61,30 @@ def qr(code: str, unit: str | None, group: str | None, fmt: str, paper: bool,
         _public_posters(campaign, unit, group, fmt, target, base)
         return
     try:
-        issued = issue_for_forms(campaign, forms_query(campaign, unit, group), base, "vi",
-                                 revoke_old, action="paper.issue" if paper else "cards.issue")
+        # paper questionnaires per form; cards and QR files per respondent (their home)
+        issue = issue_for_forms if paper else issue_for_respondents
+        issued = issue(campaign, forms_query(campaign, unit, group), base, "vi",
+                       revoke_old, action="paper.issue" if paper else "cards.issue")
         if fmt == "pdf":
             data = (paper_pdf(paper_items_for(issued, campaign), title=campaign.name_vi)
                     if paper else cards_pdf(issued, campaign.name_vi))
             target.write_bytes(data)
         else:
             render = svg_many if fmt == "svg" else png_many
-            rows = [["file", "form_id", "name", "group", "rated_units", "code"]]
+            rows = [["file", "respondent_id", "form_id", "name", "group", "rated_units", "code"]]
             images = render(qr_matrices([i.link for i in issued]))
             for item, image in zip(issued, images, strict=True):
-                name = f"form-{item.form_id}.{fmt}"
+                name = (f"respondent-{item.respondent_id}.{fmt}" if item.respondent_id
+                        else f"form-{item.form_id}.{fmt}")
                 (target / name).write_bytes(image)
-                rows.append([name, str(item.form_id), item.name, item.group,
-                             "; ".join(item.units), item.code])
+                rows.append([name, str(item.respondent_id or ""), str(item.form_id), item.name,
+                             item.group, "; ".join(item.units), item.code])
             with (target / "index.csv").open("w", encoding="utf-8-sig", newline="") as fh:
                 csv.writer(fh).writerows(rows)  # which file is whose; the links stay in the QRs
     except FontMissing as exc:
         click.echo(str(exc), err=True)
         sys.exit(1)
-    click.echo(f"QR {campaign.code}: {len(issued)} form(s) -> {out}"
+    click.echo(f"QR {campaign.code}: {len(issued)} {'form(s)' if paper else 'card(s)'} -> {out}"
                + (" (old links revoked)" if revoke_old else ""))
 
 

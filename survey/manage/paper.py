@@ -15,7 +15,13 @@ from survey.manage import bp
 from survey.manage.access import campaign_in_scope, identity, staff_route
 from survey.models import Campaign
 from survey.respond.forms import page_answers, page_data, page_form_class
-from survey.services.cards import FontMissing, cards_pdf, forms_query, issue_for_forms
+from survey.services.cards import (
+    FontMissing,
+    cards_pdf,
+    forms_query,
+    issue_for_forms,
+    issue_for_respondents,
+)
 from survey.services.paper import (
     EntryOutcome,
     blank_items,
@@ -99,7 +105,7 @@ def paper_print(code: str) -> Any:
         stmt = forms_query(campaign, unit, group)
         base = current_app.config["PUBLIC_URL"]
         if form.kind.data == "cards":
-            issued = issue_for_forms(campaign, stmt, base, "vi", form.revoke_old.data)
+            issued = issue_for_respondents(campaign, stmt, base, "vi", form.revoke_old.data)
             return _pdf(cards_pdf(issued, campaign.name_vi), f"cards-{campaign.code}.pdf")
         issued = issue_for_forms(campaign, stmt, base, "vi", form.revoke_old.data,
                                  action="paper.issue")

@@ -1,6 +1,6 @@
 """Mail: per-campaign template overrides and the outbox of invitations and reminders.
 
-An outbox row names the form it invites to, never a token: the personal link is built when the
+An outbox row names the respondent it invites, never a token: the personal link is built when the
 message is sent (see :mod:`survey.services.outbox` for the exactly-once protocol).
 """
 
@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import enum
 
-from sqlalchemy import Enum, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import Enum, ForeignKey, Index, Integer, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from survey.db import Base
@@ -33,6 +33,7 @@ class OutboxStatus(enum.Enum):
     BOUNCED = "bounced"  # permanent refusal (5xx): the address is bad
     FAILED = "failed"  # temporary failures until the attempts ran out
     UNCERTAIN = "uncertain"  # maybe delivered (crash or lost reply): never resent by itself
+    CANCELLED = "cancelled"  # not sent: the respondent finished every form before its turn
 
 
 class MailTemplate(Base):
@@ -52,18 +53,26 @@ class MailTemplate(Base):
 
 
 class OutboxMessage(Base):
-    """One message to send: (form, kind, round) is queued at most once."""
+    """One message to send: (respondent, kind, round) is queued at most once.
+
+    A message goes to a respondent and carries the link to their home (``form_id`` is None).
+    Rows queued per form before respondents had homes keep their ``form_id``; (form, kind,
+    round) stays unique for them.
+    """
 
     __tablename__ = "outbox_messages"
     __table_args__ = (
         UniqueConstraint("form_id", "kind", "round"),
         Index("ix_outbox_messages_status_next_attempt_at", "status", "next_attempt_at"),
+        Index("uq_outbox_messages_respondent_kind_round", "respondent_id", "kind", "round",
+              unique=True, sqlite_where=text("form_id IS NULL"),
+              postgresql_where=text("form_id IS NULL")),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id", ondelete="CASCADE"),
                                              index=True)
-    form_id: Mapped[int] = mapped_column(ForeignKey("forms.id", ondelete="CASCADE"))
+    form_id: Mapped[int | None] = mapped_column(ForeignKey("forms.id", ondelete="CASCADE"))
     respondent_id: Mapped[int] = mapped_column(ForeignKey("respondents.id", ondelete="CASCADE"),
                                                index=True)
     kind: Mapped[MailKind] = mapped_column(_enum(MailKind))

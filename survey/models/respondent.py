@@ -99,12 +99,21 @@ class Assignment(Base):
 
 
 class AccessToken(Base):
-    """Only the SHA-256 of a token is stored; the token itself exists in the link alone."""
+    """Only the SHA-256 of a token is stored; the token itself exists in the link alone.
+
+    A token opens either a respondent's home (``respondent_id``: every form of that person in
+    the campaign) or one form (``form_id``: the per-form links issued before homes existed,
+    and public or paper forms that have no respondent). A form token of a form with a
+    respondent leads to that respondent's home too.
+    """
 
     __tablename__ = "access_tokens"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    form_id: Mapped[int] = mapped_column(ForeignKey("forms.id", ondelete="CASCADE"), index=True)
+    form_id: Mapped[int | None] = mapped_column(ForeignKey("forms.id", ondelete="CASCADE"),
+                                                index=True)
+    respondent_id: Mapped[int | None] = mapped_column(
+        ForeignKey("respondents.id", ondelete="CASCADE"), index=True)
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
     revoked_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())

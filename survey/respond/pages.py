@@ -34,11 +34,20 @@ class QuestionBlock:
     question: Question
     num: int
     fields: tuple[Markup, ...]
+    rows: bool = False  # a matrix question shown as compact rows under a key (matrix_row)
+
+
+def matrix_row(q: Question) -> bool:
+    """Whether a matrix form shows ``q`` for each rated unit as one compact row of radio
+    buttons under a shared key of its options (one choice, every code one the paper prints:
+    A-E, 1-5); other questions keep a full fieldset per unit."""
+    return (q.type in (QuestionType.SINGLE, QuestionType.LIKERT)
+            and all(o.printed for o in q.options))
 
 
 def _macros() -> Any:
     """The question macros with the context every template gets (``L``, ``lang``, ``_``)."""
-    context: dict[str, Any] = {}
+    context: dict[str, Any] = {"matrix_row": matrix_row}
     current_app.update_template_context(context)
     return current_app.jinja_env.get_template("respond/_questions.html").make_module(context)
 
@@ -153,7 +162,8 @@ def page_blocks(ctx: FormContext, index: int, fields: Any, missing: dict[int, se
             rendered.append(renderer.question(
                 index, question, f, num if n == 1 else f"{num}.{i + 1}",
                 messages.get(f.name, []), i, None if n == 1 else units[i].name(lang)))
-        blocks.append(QuestionBlock(question, num, tuple(rendered)))
+        blocks.append(QuestionBlock(question, num, tuple(rendered),
+                                    n > 1 and matrix_row(question)))
     return blocks, errors
 
 

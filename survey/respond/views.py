@@ -14,6 +14,7 @@ from survey.i18n import current_language
 from survey.models import Mode
 from survey.respond.forms import FieldView, field_name, page_answers, validate_page
 from survey.respond.pages import page_blocks, review_sections
+from survey.services.home import form_of, home_form, load_home
 from survey.services.paradata import PageTiming, current_client
 from survey.services.responding import (
     Availability,
@@ -22,12 +23,15 @@ from survey.services.responding import (
     TooManyAttempts,
     campaign_availability,
     load_form,
+    open_form,
     open_link,
     save_page,
     submit_form,
 )
+from survey.services.tokens import LinkedForm
 
 SESSION_KEY = "form_id"  # the form this browser is answering: set by a token link and by a public Start
+HOME_KEY = "respondent_id"  # the respondent whose home the session's link opened
 HONEYPOT = "homepage"  # a public form's hidden field; no browser autofills a name like it
 PAGE_SHOWN_KEY = "page_shown"  # [form id, page index, time shown]: paradata, never trusted for more
 
@@ -39,7 +43,8 @@ def index() -> str:
 
 @bp.get("/s/<token>")
 def open_token(token: str) -> WerkzeugResponse | tuple[str, int]:
-    """Enter through a personal link: remember the form in the session, drop the token from the URL.
+    """Enter through a personal link: remember the respondent (their home) and, for a link to
+    one form, the form in the session; drop the token from the URL.
 
     Opening changes nothing a respondent did (mail scanners open links first); it only records
     that the link was opened.
@@ -51,9 +56,13 @@ def open_token(token: str) -> WerkzeugResponse | tuple[str, int]:
     if opened is None:
         abort(404)
     session.clear()
-    session[SESSION_KEY] = opened.form_id
     session.permanent = True
-    return enter_form(opened.begun)
+    if opened.respondent_id is not None:
+        session[HOME_KEY] = opened.respondent_id
+    if len(opened.forms) != 1:
+        return redirect(url_for("respond.home"))  # several forms: the home lists them
+    session[SESSION_KEY] = opened.forms[0].form_id
+    return enter_form(opened.forms[0].begun)
 
 
 def enter_form(begun: bool) -> WerkzeugResponse:
@@ -143,9 +152,13 @@ def page(page: int) -> Any:
                          lambda: _show_page(ctx, previous))
     if action == "save":
         return render_template("respond/message.html", kind="saved", ctx=ctx)
+    page_ids = {question.id for question in q.sections[index].questions}
     missing = {
         i: {m.id for m in q.missing_required(ctx.answers_for(a), (q.sections[index],))}
         for i, a in enumerate(ctx.assignments)
+        # a matrix form: a unit left blank on this page is left for later (the home and the
+        # review say what is unfinished); one begun here must be finished here
+        if n == 1 or page_ids & set(ctx.answers_for(a))
     }
     has_errors = any(f.errors for f in form.values()) or any(missing.values())
     if has_errors:
@@ -243,3 +256,31 @@ def done() -> Any:
 def _thanks(ctx: FormContext) -> str:
     return render_template("respond/message.html", kind="thanks", ctx=ctx)
 
+
+@bp.get("/h/")
+def home() -> Any:
+    """The respondent's home: each of their forms, where it stands, and what to continue."""
+    respondent_id = session.get(HOME_KEY)
+    found = load_home(respondent_id) if isinstance(respondent_id, int) else None
+    if found is None:
+        return _message("session_ended", 401)
+    return render_template("respond/home.html", home=found)
+
+
+@bp.get("/h/f/<int:form_id>")
+def continue_form(form_id: int) -> Any:
+    """Enter one form of the home: it becomes the session's form (the per-form flow from
+    here), opened where it was left: its first page with a required question unanswered, or
+    the review when every page is answered."""
+    respondent_id = session.get(HOME_KEY)
+    ctx = form_of(respondent_id, form_id) if isinstance(respondent_id, int) else None
+    if ctx is None:
+        abort(404)
+    open_form(LinkedForm(ctx.form.id, ctx.form.status), current_client())
+    session[SESSION_KEY] = ctx.form.id
+    if ctx.submitted:
+        return redirect(url_for("respond.home"))
+    state = home_form(ctx)
+    if state.review_next:
+        return redirect(url_for("respond.review"))
+    return redirect(url_for("respond.page", page=state.page))

@@ -1,8 +1,10 @@
-"""Printable cards: one per form, with the respondent's name, the rated unit, the short
-link, the short code and the QR code; A4, ten cards a page, with cut marks.
+"""Printable cards: one per respondent (their home: every open form of theirs), with their
+name, the units rated, the short link, the short code and the QR code; A4, ten cards a page,
+with cut marks. A form without a respondent gets a card of its own.
 
-Making cards issues a fresh token per form (the raw token exists only in the PDF); earlier
-links stay valid unless ``revoke_old``. Submitted forms get no card.
+Making cards issues a fresh token per card (the raw token exists only in the PDF); earlier
+links stay valid unless ``revoke_old``. Submitted forms get no card. Paper questionnaires stay
+per form (:mod:`survey.services.paper`, through :func:`issue_for_forms`).
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ from survey.models import (
 )
 from survey.services.audit import record_audit
 from survey.services.qr import form_link, qr_matrices, short_code, short_link
-from survey.services.tokens import issue_token
+from survey.services.tokens import issue_respondent_token, issue_token
 
 FONT_FILES = {"": "DejaVuSans.ttf", "B": "DejaVuSans-Bold.ttf"}
 FONT_PACKAGE = "fonts-dejavu-core"
@@ -51,15 +53,17 @@ class FontMissing(RuntimeError):
 
 @dataclass(frozen=True)
 class IssuedForm:
-    """A form with the fresh token just issued for it (exists only until printed)."""
+    """A form (or a respondent's home) with the fresh token just issued for it (exists only
+    until printed)."""
 
-    form_id: int
+    form_id: int  # a home's card: the first of the respondent's open forms
     name: str
     group: str
     units: tuple[str, ...]
     token: str
     link: str
     code: str
+    respondent_id: int | None = None  # set on a card for a respondent's home
 
 
 def check_fonts() -> None:
@@ -127,6 +131,55 @@ def issue_for_forms(campaign: Campaign, stmt: Select[tuple[Form]], base_url: str
                 token=token, link=link, code=short_code(token)))
         record_audit(action, province_code=campaign.province_code, object_type="campaign",
                      object_id=campaign.code, detail={"forms": len(out), "revoke_old": revoke_old})
+    out.sort(key=lambda c: (c.units, c.group, c.name, c.form_id))
+    return out
+
+
+def issue_for_respondents(campaign: Campaign, stmt: Select[tuple[Form]], base_url: str,
+                          lang: str, revoke_old: bool = False, action: str = "cards.issue"
+                          ) -> list[IssuedForm]:
+    """Issue one fresh token per respondent with a selected form, opening their home (listing
+    the units of all their selected forms), and one per selected form without a respondent;
+    in one transaction (revoking the old links of those respondents and forms if asked).
+    Audited (counts only, never tokens)."""
+    check_fonts()  # before any token is issued (or an old one revoked)
+    out: list[IssuedForm] = []
+    with db.write_transaction() as s:
+        forms = list(s.scalars(stmt.order_by(Form.id).options(
+            selectinload(Form.respondent), selectinload(Form.group),
+            selectinload(Form.assignments).selectinload(Assignment.rated_unit))))
+        people: dict[int, list[Form]] = {}
+        alone: list[Form] = []
+        for f in forms:
+            if f.respondent_id is None:
+                alone.append(f)
+            else:
+                people.setdefault(f.respondent_id, []).append(f)
+        if revoke_old and forms:
+            ids, rids = [f.id for f in forms], list(people)
+            for i in range(0, max(len(ids), len(rids)), 1000):
+                s.execute(update(AccessToken).where(
+                    AccessToken.form_id.in_(ids[i:i + 1000])
+                    | AccessToken.respondent_id.in_(rids[i:i + 1000]),
+                    AccessToken.revoked_at.is_(None)).values(revoked_at=utcnow()))
+        for rid, own in people.items():
+            token = issue_respondent_token(rid)
+            link = form_link(token, base_url)
+            units = tuple(dict.fromkeys(a.rated_unit.name(lang) for f in own
+                                        for a in f.assignments))
+            out.append(IssuedForm(
+                form_id=own[0].id, name=own[0].respondent.full_name if own[0].respondent else "",
+                group=own[0].group.name(lang), units=units, token=token, link=link,
+                code=short_code(token), respondent_id=rid))
+        for f in alone:
+            token = issue_token(f)
+            out.append(IssuedForm(
+                form_id=f.id, name="", group=f.group.name(lang),
+                units=tuple(a.rated_unit.name(lang) for a in f.assignments), token=token,
+                link=form_link(token, base_url), code=short_code(token)))
+        record_audit(action, province_code=campaign.province_code, object_type="campaign",
+                     object_id=campaign.code, detail={"cards": len(out), "forms": len(forms),
+                                                      "revoke_old": revoke_old})
     out.sort(key=lambda c: (c.units, c.group, c.name, c.form_id))
     return out
 

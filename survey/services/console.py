@@ -196,11 +196,14 @@ def list_template(campaign: Campaign) -> bytes:
 
 
 def bounced_by_cell(campaign: Campaign) -> dict[tuple[str, str], int]:
-    """Forms whose email bounced, per (group code, rated unit code)."""
+    """Forms whose email bounced, per (group code, rated unit code) (a message to a
+    respondent's home counts for each of their forms)."""
     rows = db.session().execute(
         select(RespondentGroup.code, Unit.code, func.count(func.distinct(Form.id)))
         .select_from(OutboxMessage)
-        .join(Form, Form.id == OutboxMessage.form_id)
+        .join(Form, (Form.id == OutboxMessage.form_id)
+              | (OutboxMessage.form_id.is_(None)
+                 & (Form.respondent_id == OutboxMessage.respondent_id)))
         .join(RespondentGroup, RespondentGroup.id == Form.group_id)
         .join(Assignment, Assignment.form_id == Form.id)
         .join(Unit, Unit.id == Assignment.rated_unit_id)

@@ -1,8 +1,14 @@
-"""The outbox: invitations and reminders queued per form, delivered by workers exactly once.
+"""The outbox: invitations and reminders queued per respondent, delivered by workers exactly
+once.
+
+One message per person: an invitation lists the units they rate and carries the one link to
+their home (every form of theirs); a reminder lists only what is unfinished, and is cancelled
+rather than sent when the person has finished everything by its turn. Rows queued per form
+before homes existed are still delivered as they were (their link leads home too).
 
 Raw tokens are never stored, so a message's personal link can only be made when it is sent:
-the worker issues a fresh token (:func:`survey.services.tokens.issue_token`) for each message it
-delivers.
+the worker issues a fresh token (:func:`survey.services.tokens.issue_respondent_token`) for
+each message it delivers.
 
 Exactly-once protocol ("no invitation is ever sent twice" wins over "none is ever late")
 -----------------------------------------------------------------------------------------
@@ -96,7 +102,7 @@ from survey.services.mail import (
     smtp_settings,
     template_for,
 )
-from survey.services.tokens import hash_token, issue_token
+from survey.services.tokens import hash_token, issue_respondent_token, issue_token
 
 _ADVISORY_LOCK_KEY = 0x5041524D41494C  # "PARMAIL": serialises claims on PostgreSQL for the rate
 
@@ -141,30 +147,43 @@ def _bounced_addresses(campaign_id: int) -> set[str]:
         OutboxMessage.campaign_id == campaign_id, OutboxMessage.status == OutboxStatus.BOUNCED))}
 
 
+def _unfinished_by_respondent(campaign_id: int, group: str | None, unit: str | None
+                             ) -> dict[int, str | None]:
+    """Respondents with a web form not yet submitted (rating ``unit`` / of ``group``) and
+    their address, in order of their first such form."""
+    out: dict[int, str | None] = {}
+    for _form_id, respondent_id, email in db.session().execute(
+            _forms_query(campaign_id, group, unit)):
+        out.setdefault(respondent_id, email)
+    return out
+
+
 def queue_invitations(campaign: Campaign, *, group: str | None = None, unit: str | None = None,
                       language: str = DEFAULT_LANGUAGE) -> QueueReport:
-    """Queue one invitation per web form not yet submitted (rating ``unit`` / of ``group``).
+    """Queue one invitation per respondent with a web form not yet submitted (rating ``unit``
+    / of ``group``): one message, listing the units, with the link to their home.
 
-    Idempotent: a form already invited (in any state) is not queued again.
+    Idempotent: a respondent already invited (in any state, per form before homes existed
+    included) is not queued again.
     """
     if language not in LANGUAGES:
         raise ValueError(f"language must be one of {LANGUAGES}")
     now = utcnow()
     with db.write_transaction() as s:
-        done = set(s.scalars(select(OutboxMessage.form_id).where(
+        done = set(s.scalars(select(OutboxMessage.respondent_id).where(
             OutboxMessage.campaign_id == campaign.id, OutboxMessage.kind == MailKind.INVITATION)))
         bounced = _bounced_addresses(campaign.id)
         rows, already, no_email, skipped = [], 0, 0, 0
-        for form_id, respondent_id, email in s.execute(_forms_query(campaign.id, group, unit)):
-            if form_id in done:
+        for respondent_id, email in _unfinished_by_respondent(campaign.id, group, unit).items():
+            if respondent_id in done:
                 already += 1
             elif not email or not email.strip():
                 no_email += 1
             elif email.strip().lower() in bounced:
                 skipped += 1
             else:
-                rows.append(_row(campaign.id, form_id, respondent_id, email, MailKind.INVITATION,
-                                 0, language, now))
+                rows.append(_row(campaign.id, respondent_id, email, MailKind.INVITATION, 0,
+                                 language, now))
         if rows:
             s.execute(insert(OutboxMessage), rows)
         record_audit("invite.queue", province_code=campaign.province_code, object_type="campaign",
@@ -173,39 +192,45 @@ def queue_invitations(campaign: Campaign, *, group: str | None = None, unit: str
     return QueueReport(len(rows), already, no_email, skipped)
 
 
-def _row(campaign_id: int, form_id: int, respondent_id: int, email: str, kind: MailKind,
-         round_: int, language: str, now: dt.datetime) -> dict[str, Any]:
-    return {"campaign_id": campaign_id, "form_id": form_id, "respondent_id": respondent_id,
+def _row(campaign_id: int, respondent_id: int, email: str, kind: MailKind, round_: int,
+         language: str, now: dt.datetime) -> dict[str, Any]:
+    return {"campaign_id": campaign_id, "form_id": None, "respondent_id": respondent_id,
             "to_address": email.strip(), "kind": kind, "round": round_, "language": language,
             "status": OutboxStatus.QUEUED, "attempts": 0, "next_attempt_at": now,
             "created_at": now}
 
 
+_IN_FLIGHT = (OutboxStatus.QUEUED, OutboxStatus.CLAIMED, OutboxStatus.SENDING)
+
+
 def queue_reminders(campaign: Campaign, *, after_days: float, group: str | None = None,
                     unit: str | None = None, now: dt.datetime | None = None) -> QueueReport:
-    """Queue a reminder for each form not submitted whose invitation (and last reminder) was
-    sent at least ``after_days`` ago; none while an earlier reminder is still on its way."""
+    """Queue a reminder for each respondent with a web form not submitted whose invitation
+    (and last reminder) was sent at least ``after_days`` ago; none while an earlier reminder
+    is still on its way. The message lists only what is unfinished (see :func:`_claim`)."""
     now = now or utcnow()
     cutoff = now - dt.timedelta(days=after_days)
     with db.write_transaction() as s:
-        sent: dict[int, OutboxMessage] = {}
+        invited: dict[int, OutboxMessage] = {}
         last: dict[int, OutboxMessage] = {}
+        busy: set[int] = set()
         for m in s.scalars(select(OutboxMessage).where(OutboxMessage.campaign_id == campaign.id)
-                           .order_by(OutboxMessage.round)):
+                           .order_by(OutboxMessage.round, OutboxMessage.id)):
             if m.kind is MailKind.INVITATION and m.status is OutboxStatus.SENT:
-                sent[m.form_id] = m
+                invited[m.respondent_id] = m
             elif m.kind is MailKind.REMINDER:
-                last[m.form_id] = m
+                last[m.respondent_id] = m
+                if m.status in _IN_FLIGHT:
+                    busy.add(m.respondent_id)
         bounced = _bounced_addresses(campaign.id)
         rows, already, no_email, skipped = [], 0, 0, 0
-        for form_id, respondent_id, email in s.execute(_forms_query(campaign.id, group, unit)):
-            invitation = sent.get(form_id)
+        for respondent_id, email in _unfinished_by_respondent(campaign.id, group, unit).items():
+            invitation = invited.get(respondent_id)
             if invitation is None or invitation.sent_at is None or invitation.sent_at > cutoff:
                 continue
-            previous = last.get(form_id)
-            if previous is not None and (previous.status in (OutboxStatus.QUEUED,
-                                                             OutboxStatus.SENDING)
-                                         or (previous.sent_at or previous.created_at) > cutoff):
+            previous = last.get(respondent_id)
+            if respondent_id in busy or (
+                    previous is not None and (previous.sent_at or previous.created_at) > cutoff):
                 already += 1
                 continue
             if not email or not email.strip():
@@ -213,7 +238,7 @@ def queue_reminders(campaign: Campaign, *, after_days: float, group: str | None 
             elif email.strip().lower() in bounced:
                 skipped += 1
             else:
-                rows.append(_row(campaign.id, form_id, respondent_id, email, MailKind.REMINDER,
+                rows.append(_row(campaign.id, respondent_id, email, MailKind.REMINDER,
                                  previous.round + 1 if previous else 1, invitation.language,
                                  utcnow()))
         if rows:
@@ -330,36 +355,77 @@ def _claim(batch: int, rate: int) -> tuple[list[_Job], list[str], float]:
         if not rows:
             return [], [], 0.0
         claim_id = uuid.uuid4().hex
+        legacy = [r for r in rows if r.form_id is not None]
         forms = {f.id: f for f in s.scalars(
-            select(Form).where(Form.id.in_([r.form_id for r in rows])).options(
+            select(Form).where(Form.id.in_([r.form_id for r in legacy])).options(
                 selectinload(Form.respondent), selectinload(Form.campaign),
-                selectinload(Form.assignments).selectinload(Assignment.rated_unit)))}
-        raws = []
+                selectinload(Form.assignments).selectinload(Assignment.rated_unit)))} \
+            if legacy else {}
+        people = _unfinished_units(s, [r.respondent_id for r in rows if r.form_id is None])
+        campaigns = {c.id: c for c in s.scalars(select(Campaign).where(
+            Campaign.id.in_({r.campaign_id for r in rows})))}
+        public = str(current_app.config.get("PUBLIC_URL") or "").rstrip("/")
+        claimed: list[tuple[OutboxMessage, str, dict[str, Any]]] = []
         for r in rows:
-            raws.append(issue_token(forms[r.form_id]))
+            lang = r.language
+            if r.form_id is not None:  # queued per form before homes (leads home too)
+                form = forms[r.form_id]
+                raw = issue_token(form)
+                name = form.respondent.full_name if form.respondent else ""
+                units = [a.rated_unit.name(lang) for a in form.assignments]
+            else:
+                name, unfinished = people.get(r.respondent_id, ("", []))
+                if not unfinished:
+                    # everything was submitted after it was queued: nothing to ask for
+                    r.status, r.last_error = OutboxStatus.CANCELLED, "nothing left unfinished"
+                    continue
+                raw = issue_respondent_token(r.respondent_id)
+                units = list(dict.fromkeys(u.name(lang) for u in unfinished))
             r.status, r.claim_id, r.claimed_at = OutboxStatus.CLAIMED, claim_id, now
+            campaign = campaigns[r.campaign_id]
+            claimed.append((r, raw, {
+                "name": name,
+                "campaign": campaign.name(lang),
+                "units": units,
+                "deadline": _deadline(campaign.closes_at, lang),
+                "link": f"{public}/s/{raw}",
+            }))
         new_tokens = {t.token_hash: t for t in s.new if isinstance(t, AccessToken)}
         s.flush()
-        public = str(current_app.config.get("PUBLIC_URL") or "").rstrip("/")
-        jobs = []
-        for r, raw in zip(rows, raws, strict=True):
-            form = forms[r.form_id]
+        jobs: list[_Job] = []
+        raws: list[str] = []
+        for r, raw, context in claimed:
             r.access_token_id = new_tokens[hash_token(raw)].id
-            person = form.respondent
-            lang = r.language
-            context: dict[str, Any] = {
-                "name": person.full_name if person else "",
-                "campaign": form.campaign.name(lang),
-                "units": [a.rated_unit.name(lang) for a in form.assignments],
-                "deadline": _deadline(form.campaign.closes_at, lang),
-                "link": f"{public}/s/{raw}",
-            }
-            jobs.append(_Job(r.id, claim_id, r.to_address, context["name"], lang, r.kind,
+            raws.append(raw)
+            jobs.append(_Job(r.id, claim_id, r.to_address, context["name"], r.language, r.kind,
                              r.campaign_id, context, r.access_token_id))
+    if not jobs:  # every row of the batch was cancelled: claim the next ones
+        return _claim(batch, rate)
     return jobs, raws, 0.0
 
 
 _TABLE = cast(Table, OutboxMessage.__table__)  # the per-message UPDATEs go through Core: no ORM objects
+
+
+def _unfinished_units(s: Any, respondent_ids: list[int]
+                      ) -> dict[int, tuple[str, list[Unit]]]:
+    """Per respondent: their name and the units their web forms not yet submitted rate, in
+    form and assignment order (one query for the batch)."""
+    out: dict[int, tuple[str, list[Unit]]] = {}
+    if not respondent_ids:
+        return out
+    for rid, name in s.execute(select(Respondent.id, Respondent.full_name)
+                               .where(Respondent.id.in_(respondent_ids))):
+        out[rid] = (name, [])
+    for rid, unit in s.execute(
+            select(Form.respondent_id, Unit)
+            .join(Assignment, Assignment.form_id == Form.id)
+            .join(Unit, Unit.id == Assignment.rated_unit_id)
+            .where(Form.respondent_id.in_(respondent_ids), Form.mode == Mode.WEB,
+                   Form.status != FormStatus.SUBMITTED)
+            .order_by(Form.id, Assignment.id)):
+        out[rid][1].append(unit)
+    return out
 
 
 def _ours(job: _Job, *statuses: OutboxStatus) -> Any:
@@ -627,17 +693,22 @@ class RespondentTracking:
 
 
 def respondent_tracking(campaign_id: int) -> list[RespondentTracking]:
-    """Per respondent and form: invited, bounced, link opened, started, completed."""
+    """Per respondent and form: invited, bounced, link opened, started, completed (a message
+    to a respondent's home counts for each of their forms)."""
     s = db.session()
     mails: dict[int, list[OutboxMessage]] = {}
+    to_person: dict[int, list[OutboxMessage]] = {}
     for m in s.scalars(select(OutboxMessage).where(OutboxMessage.campaign_id == campaign_id)
                        .order_by(OutboxMessage.id)):
-        mails.setdefault(m.form_id, []).append(m)
+        if m.form_id is None:
+            to_person.setdefault(m.respondent_id, []).append(m)
+        else:
+            mails.setdefault(m.form_id, []).append(m)
     out = []
     for form, person in s.execute(
             select(Form, Respondent).join(Respondent, Respondent.id == Form.respondent_id)
             .where(Form.campaign_id == campaign_id).order_by(Respondent.id, Form.id)):
-        ms = mails.get(form.id, [])
+        ms = mails.get(form.id, []) + to_person.get(person.id, [])
         invitation = next((m for m in ms if m.kind is MailKind.INVITATION), None)
         reminders = [m for m in ms if m.kind is MailKind.REMINDER
                      and m.status is OutboxStatus.SENT]

@@ -23,7 +23,7 @@ from fpdf import FPDF
 from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 
-from questionnaires import Question, Questionnaire, QuestionType, Section
+from questionnaires import Option, Question, Questionnaire, QuestionType, Section
 from survey import db
 from survey.models import (
     Campaign,
@@ -57,6 +57,17 @@ WIDTH = 210.0 - 2 * MARGIN
 BOTTOM = 297.0 - 15.0
 BOX = 3.6  # mm, an option box
 GRID_UNITS = 5  # units per grid block on one page width
+
+
+def _with_code(o: Option, label: str) -> str:
+    """An option as printed: "A. label" when its code is a printed one, else the label alone
+    (internal codes such as ``individual`` are never shown to a respondent)."""
+    return f"{o.code}. {label}" if o.printed else label
+
+
+def _mark(o: Option, number: int) -> str:
+    """What labels an option's box in a grid: its printed code, else its number (1-based)."""
+    return o.code if o.printed else str(number)
 
 
 @dataclass(frozen=True)
@@ -148,7 +159,7 @@ class _Writer:
                     y = pdf.get_y() + 0.6
                     self.box(MARGIN + 4, y)
                     pdf.set_xy(MARGIN + 4 + BOX + 2, y - 0.4)
-                    self.mc(WIDTH - 12, 4.4, f"{o.code}. {self.L(o.label)}",
+                    self.mc(WIDTH - 12, 4.4, _with_code(o, self.L(o.label)),
                                    new_x="LMARGIN", new_y="NEXT")
         elif q.type is QuestionType.INTEGER:
             y = pdf.get_y() + 1
@@ -173,7 +184,7 @@ class _Writer:
             x = MARGIN + 4 + k * col
             self.box(x, y)
             pdf.set_xy(x + BOX + 1, y - 0.4)
-            self.mc(col - BOX - 2, 3.8, f"{o.code}. {self.L(o.label)}", new_x="RIGHT",
+            self.mc(col - BOX - 2, 3.8, _with_code(o, self.L(o.label)), new_x="RIGHT",
                            new_y="TOP")
         pdf.set_y(y + 8.5)
 
@@ -197,7 +208,8 @@ class _Writer:
             pdf.set_y(max(heights) + 1)
             pdf.line(MARGIN, pdf.get_y(), 210 - MARGIN, pdf.get_y())
             for num, q in enumerate(section.questions, start=1):
-                legend = "  ".join(f"{o.code} = {self.L(o.label)}" for o in q.options)
+                legend = "  ".join(f"{_mark(o, j)} = {self.L(o.label)}"
+                                   for j, o in enumerate(q.options, start=1))
                 self.room(16, again)
                 y = pdf.get_y() + 1
                 pdf.set_xy(MARGIN, y)
@@ -218,7 +230,7 @@ class _Writer:
                             by = y + (j // per_row) * (BOX + 1.5)
                             self.box(bx, by)
                             pdf.set_font("sans", "", 6)
-                            pdf.text(bx + BOX + 0.5, by + BOX - 0.6, o.code)
+                            pdf.text(bx + BOX + 0.5, by + BOX - 0.6, _mark(o, j + 1))
                             bottom = max(bottom, by + BOX + 1)
                     else:
                         pdf.rect(x, y, col - 2, 6)

@@ -6,7 +6,7 @@ import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from sqlalchemy import select, update
+from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
 from survey import db
@@ -44,7 +44,9 @@ def purge_personal_data(campaign_code: str, after_days: int,
             full_name=ERASED_NAME, email=None, phone=None, external_id=None,
             position=None)).rowcount  # type: ignore[attr-defined]  # a DML statement's CursorResult
         s.execute(update(AccessToken).where(
-            AccessToken.form_id.in_(select(Form.id).where(Form.campaign_id == campaign.id)),
+            or_(AccessToken.form_id.in_(select(Form.id).where(Form.campaign_id == campaign.id)),
+                AccessToken.respondent_id.in_(
+                    select(Respondent.id).where(Respondent.campaign_id == campaign.id))),
             AccessToken.revoked_at.is_(None)).values(revoked_at=now))
         for step in PURGE_STEPS:
             step(s, campaign.id)

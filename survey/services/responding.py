@@ -62,7 +62,7 @@ from survey.services.paradata import (
 from survey.services.questionnaires import questionnaire_by_version
 from survey.services.quotas import begun_statement, closed_units, count_form_begun
 from survey.services.ratelimit import failure_counter
-from survey.services.tokens import LinkedForm, find_form
+from survey.services.tokens import Link, LinkedForm, find_link
 
 log = logging.getLogger(__name__)
 
@@ -218,9 +218,12 @@ def lookup_limited(lookup: Callable[[], T | None], client: ClientInfo | None,
     return found
 
 
-def open_link(raw_token: str, client: ClientInfo | None = None) -> LinkedForm | None:
-    """The form a token opens and its status (recording the first opening), or None for
-    unknown/revoked.
+def open_link(raw_token: str, client: ClientInfo | None = None) -> Link | None:
+    """What a token opens (:class:`~survey.services.tokens.Link`), or None for unknown/revoked.
+
+    A link to a respondent with several forms opens their home and changes no form (each is
+    opened when entered from the home, :func:`open_form`); a link to one form (a respondent's
+    only form, or a form without a respondent) opens that form at once, as ``forms[0]``.
 
     ``client``: the opener's keyed hashes, kept as paradata (devices that opened the link).
     Invalid links are counted per network prefix in storage all workers share; past the limit
@@ -228,9 +231,17 @@ def open_link(raw_token: str, client: ClientInfo | None = None) -> LinkedForm | 
     count is logged, never the token.
     """
     reads = _read_outside_transaction()
-    found = lookup_limited(lambda: find_form(raw_token), client, "link")
-    if found is None:
-        return None
+    found = lookup_limited(lambda: find_link(raw_token), client, "link")
+    if found is None or len(found.forms) != 1:
+        return found
+    return Link(found.respondent_id, (open_form(found.forms[0], client, reads),))
+
+
+def open_form(found: LinkedForm, client: ClientInfo | None = None,
+              reads: Connection | None = None) -> LinkedForm:
+    """Record that a form was opened (the first opening marks it opened; ``client`` is kept as
+    paradata) and return it with its status. Opening changes nothing a respondent did."""
+    reads = reads if reads is not None else _read_outside_transaction()
     now = utcnow()
     if found.status is FormStatus.PENDING and client is not None and _autocommits(reads):
         # PostgreSQL: the first opening in one statement, its own transaction (see
@@ -264,7 +275,7 @@ def _assignment_list() -> Any:
 
 # The hot path's statements are built once: building a statement (and its cache key) cost
 # more CPU than running it. They run on the session's connection, skipping the ORM layer.
-_FORM_QUERY = (
+_FORM_COLUMNS = (
     select(Form.id, Form.campaign_id, Form.group_id, Form.questionnaire_version_id,
            Form.mode, Form.status,
            Campaign.code.label("c_code"), Campaign.province_code,
@@ -280,8 +291,10 @@ _FORM_QUERY = (
     .join(RespondentGroup, RespondentGroup.id == Form.group_id)
     .join(QuestionnaireVersion, QuestionnaireVersion.id == Form.questionnaire_version_id)
     .outerjoin(Draft, Draft.form_id == Form.id)
-    .outerjoin(FormParadata, FormParadata.form_id == Form.id)
-    .where(Form.id == bindparam("fid")))
+    .outerjoin(FormParadata, FormParadata.form_id == Form.id))
+_FORM_QUERY = _FORM_COLUMNS.where(Form.id == bindparam("fid"))
+# a respondent's home: every form of theirs, as load_form reads one
+_FORMS_OF = _FORM_COLUMNS.where(Form.respondent_id == bindparam("rid")).order_by(Form.id)
 _UNITS_QUERY = (select(Unit.id, Unit.code, Unit.name_vi, Unit.name_en)
                 .where(Unit.id.in_(bindparam("ids", expanding=True))))
 _OPEN_FORM = (update(Form)
@@ -403,9 +416,25 @@ def load_form(form_id: int) -> FormContext | None:
     row = conn.execute(_FORM_QUERY, {"fid": form_id}).first()
     if row is None:
         return None
-    triples = sorted(tuple(int(x) for x in p.split(":"))
-                     for p in (row.assigned or "").split(",") if p)
-    units = _units(conn, [u for _, u, _ in triples])
+    return _context(row, _units(conn, [u for _, u, _ in _triples(row)]))
+
+
+def load_forms_of(respondent_id: int) -> list[FormContext]:
+    """Every form of a respondent (their home), in form id order, as :func:`load_form` reads
+    each: one query for all of them."""
+    conn = _read_outside_transaction()
+    rows = conn.execute(_FORMS_OF, {"rid": respondent_id}).all()
+    units = _units(conn, sorted({u for row in rows for _, u, _ in _triples(row)}))
+    return [_context(row, units) for row in rows]
+
+
+def _triples(row: Any) -> list[tuple[int, ...]]:
+    """(assignment id, unit id, cell id or 0) of a form's row, in assignment id order."""
+    return sorted(tuple(int(x) for x in p.split(":"))
+                  for p in (row.assigned or "").split(",") if p)
+
+
+def _context(row: Any, units: dict[int, UnitInfo]) -> FormContext:
     group = GroupInfo(row.group_id, row.g_code, row.g_name_vi, row.g_name_en)
     return FormContext(
         form=FormInfo(row.id, row.campaign_id, row.group_id, row.questionnaire_version_id,
@@ -413,7 +442,8 @@ def load_form(form_id: int) -> FormContext | None:
         campaign=CampaignInfo(row.campaign_id, row.c_code, row.province_code, row.c_name_vi,
                               row.c_name_en, row.c_status, row.opens_at, row.closes_at),
         questionnaire=questionnaire_by_version(row.questionnaire_version_id, row.content_hash),
-        assignments=tuple(AssignmentInfo(a, u, units[u], c or None) for a, u, c in triples),
+        assignments=tuple(AssignmentInfo(a, u, units[u], c or None)
+                          for a, u, c in _triples(row)),
         answers={k: dict(v) for k, v in (row.answers or {}).items()},
         paradata=PageState(row.para_id is not None, row.page_seconds, row.page_items,
                            bool(row.honeypot_filled)),

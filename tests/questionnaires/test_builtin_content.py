@@ -30,7 +30,8 @@ EXPECTED: dict[tuple[str, str], tuple[str | tuple[str, ...], str]] = {
     ("council_delegate", "hdnd-rates-departments"): ("department", "matrix"),
     ("dept_leader", "dept-leader-rates-districts"): ("district", "matrix"),
     ("dept_division_leader", "dept-division-rates-own-department"): ("department", "per_unit"),
-    ("district_division_leader", "district-division-rates-departments"): ("department", "per_unit"),
+    # version 2 (the latest) is the paper grid's matrix; version 1 was per_unit
+    ("district_division_leader", "district-division-rates-departments"): ("department", "matrix"),
     ("district_division_leader", "district-division-rates-own-district"): ("district", "per_unit"),
     ("commune_leader", "commune-leader-rates-district"): ("district", "per_unit"),
     ("commune_leader", "commune-leader-rates-departments"): ("department", "matrix"),

@@ -171,11 +171,11 @@ def test_import_creates_respondents_and_their_forms_and_reimport_changes_nothing
                 f.questionnaire_version.qid, []).extend(a.rated_unit.code for a in f.assignments)
         assert per_person["TV-0001"] == {"dept-division-rates-own-department": ["S-NOIVU"]}
         assert per_person["TV-0003"] == {"citizen-sipas": ["S-TUPHAP"]}
-        # rates all 18 departments (one form each, per-unit layout) and its own district
+        # rates all 18 departments (one matrix form, as the paper grid) and its own district
         binh_forms = per_person["TV-0002"]
         assert len(binh_forms["district-division-rates-departments"]) == 18
         assert binh_forms["district-division-rates-own-district"] == ["H-CANGLONG"]
-        assert s.scalar(select(func.count()).select_from(Form)) == 1 + 1 + 19
+        assert s.scalar(select(func.count()).select_from(Form)) == 1 + 1 + 2
         before = _counts()
     again = _import(app, listing)
     assert again.exit_code == 0, again.output

@@ -9,7 +9,7 @@ import yaml
 from sqlalchemy import func, select
 
 from survey import db
-from survey.models import AccessToken, Form, Respondent, Unit
+from survey.models import AccessToken, Campaign, Form, Respondent, Unit
 from tests.conftest import csrf_from
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -47,43 +47,78 @@ def test_questionnaires_list_shows_every_builtin(app):
     assert "hdnd-rates-departments@v1" in result.output
 
 
-def test_demo_prints_campaign_and_one_link_per_group_and_is_idempotent(app, client):
+def _demo_links(output: str) -> dict[str, list[re.Match[str]]]:
+    """The LINK lines under each CAMPAIGN line."""
+    out: dict[str, list[re.Match[str]]] = {}
+    campaign = None
+    for line in output.splitlines():
+        if line.startswith("CAMPAIGN "):
+            campaign = line.split()[1]
+            out[campaign] = []
+        elif line.startswith("LINK "):
+            match = LINK_RE.match(line)
+            assert match and campaign, line
+            out[campaign].append(match)
+    return out
+
+
+def test_demo_prints_one_home_link_per_respondent_of_every_group_and_is_idempotent(app, client):
     runner = app.test_cli_runner()
     first = runner.invoke(args=["demo", "--no-serve"])
     assert first.exit_code == 0, first.output
     lines = first.output.splitlines()
     assert lines[0] == "CAMPAIGN TVH-2023"
-    links = [LINK_RE.match(x) for x in lines[1:-2]]
-    assert all(links), lines
+    links = _demo_links(first.output)
+    assert list(links) == ["TVH-2023", "VIDU-2026"]
     poster = PUBLIC_RE.match(lines[-2])  # a service counter's public QR link
     assert poster, lines
-    assert [m.group(1) for m in links] == ["dept_division_leader", "district_division_leader",
-                                            "commune_leader", "citizen"]
+    # one link per demo respondent: every group of the product (council delegates, leaders,
+    # civil servants, citizens)
+    assert [m.group(1) for m in links["TVH-2023"]] == (
+        ["dept_division_leader"] * 3 + ["district_division_leader"] * 3
+        + ["commune_leader"] * 3 + ["citizen"] * 3)
+    assert [m.group(1) for m in links["VIDU-2026"]] == ["hdnd_delegate"] * 2 + ["civil_servant"] * 2
     staff = lines[-1].split()
     assert staff[:3] == ["STAFF", "http://127.0.0.1:5000/manage/login", "demo-admin@example.vn"]
     units_csv = (ROOT / "examples" / "campaigns" / "travinh-2023-units.csv").read_text("utf-8")
     with app.app_context():
         s = db.session()
+        tvh = s.scalar(select(Campaign).filter_by(code="TVH-2023"))
+        assert s.scalar(select(func.count()).select_from(Unit).filter_by(
+            campaign_id=tvh.id)) == len(units_csv.strip().splitlines()) - 1
+        assert s.scalar(select(func.count()).select_from(Respondent).filter_by(
+            campaign_id=tvh.id)) == 12  # three people in each of four groups
         counts = [s.scalar(select(func.count()).select_from(t)) for t in (Unit, Respondent, Form)]
-        assert counts[0] == len(units_csv.strip().splitlines()) - 1
-        assert counts[1] == 12  # three people in each of four groups
     second = runner.invoke(args=["demo", "--no-serve"])
     assert second.exit_code == 0
     with app.app_context():
         s = db.session()
         assert [s.scalar(select(func.count()).select_from(t))
                 for t in (Unit, Respondent, Form)] == counts
-        assert s.scalar(select(func.count()).select_from(AccessToken)) == 8
-    # every printed link opens its form, and the printed unit is the one rated
+        assert s.scalar(select(func.count()).select_from(AccessToken)) == 2 * 16
     assert second.output.splitlines()[-2] == lines[-2]  # the poster's code is stable
     landing = client.get(f"/q/{poster.group(1)}")
     assert landing.status_code == 200 and "Sở Nội vụ" in landing.get_data(as_text=True)
-    for m in links + [LINK_RE.match(x) for x in second.output.splitlines()[1:-2]]:
-        opened = client.get(f"/s/{m.group(3)}")
-        assert opened.status_code == 302 and opened.headers["Location"].endswith("/f/p/1")
-        with app.app_context():
-            unit = db.session().scalar(select(Unit).filter_by(code=m.group(2)))
-        assert unit.name_vi in client.get("/f/p/1").get_data(as_text=True)
+    # every printed link opens its respondent's home (or their only form); the district
+    # division leaders and the council delegates rate several units through one matrix form
+    again = _demo_links(second.output)
+    for m in links["TVH-2023"] + links["VIDU-2026"] + again["TVH-2023"] + again["VIDU-2026"]:
+        browser = app.test_client()
+        opened = browser.get(f"/s/{m.group(3)}")
+        assert opened.status_code == 302, m.group(0)
+        if m.group(1) == "district_division_leader":  # two forms: the home lists them
+            assert opened.headers["Location"].endswith("/h/")
+            home = browser.get("/h/").get_data(as_text=True)
+            assert "Sở Tư pháp" in home and "18 đơn vị trong một phiếu" in home
+        else:  # one form (a delegate's covers six departments): straight to it
+            assert opened.headers["Location"].endswith("/f/p/1")
+            page = browser.get("/f/p/1").get_data(as_text=True)
+            assert m.group(1) != "hdnd_delegate" or page.count("Sở Tư pháp") >= 5
+    with app.app_context():
+        s = db.session()
+        matrix = [len(f.assignments) for f in s.scalars(select(Form).join(Respondent).where(
+            Respondent.external_id.like("DEMO-%")))]
+        assert 18 in matrix and 6 in matrix  # Trà Vinh's departments; the example's six
     # the printed staff login works, and only the latest password does
     staff = app.test_client()
     page = staff.get("/manage/login").get_data(as_text=True)
@@ -96,7 +131,8 @@ def test_demo_prints_campaign_and_one_link_per_group_and_is_idempotent(app, clie
                                             second.output.splitlines()[-1].split()[-1],
                                             "csrf_token": csrf_from(page)})
     assert new.status_code == 302
-    assert "TVH-2023" in staff.get("/manage/").get_data(as_text=True)
+    console = staff.get("/manage/").get_data(as_text=True)
+    assert "TVH-2023" in console and "VIDU-2026" in console
 
 
 def staff_email(result) -> str:

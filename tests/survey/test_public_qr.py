@@ -414,7 +414,7 @@ def test_posters_one_page_per_link(app, links, tmp_path):
     start(app.test_client(), next(iter(codes)))
     cards = tmp_path / "cards.pdf"
     r = runner.invoke(qr_command, ["--campaign", "T-2026", "--out", str(cards)])
-    assert r.exit_code == 0 and "0 form(s)" in r.output
+    assert r.exit_code == 0 and "0 card(s)" in r.output
     if shutil.which("gs") or shutil.which("pdftotext"):  # the text, where a reader is installed
         text = pdf_text(data, tmp_path)
         assert "Sở thử 1" in text and "Sở thử 2" in text and "scan the QR code" in text

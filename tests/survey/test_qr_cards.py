@@ -20,9 +20,14 @@ from survey import db
 from survey.cli.qr_cmd import qr as qr_command
 from survey.models import AccessToken, Campaign, Form
 from survey.services import cards as cards_mod
-from survey.services.cards import FontMissing, cards_pdf, forms_query, issue_for_forms
+from survey.services.cards import (
+    FontMissing,
+    cards_pdf,
+    forms_query,
+    issue_for_forms,
+    issue_for_respondents,
+)
 from survey.services.qr import (
-    find_form_by_code,
     png_bytes,
     png_many,
     qr_matrices,
@@ -119,21 +124,21 @@ def test_cards_pdf_pages_text_qr_and_links(app, client, make_campaign, make_form
             s.get(Form, form_id).respondent.full_name = name
     with app.test_request_context():
         campaign = db.session().scalar(select(Campaign))
-        issued = issue_for_forms(campaign, forms_query(campaign), BASE, "vi")
+        issued = issue_for_respondents(campaign, forms_query(campaign), BASE, "vi")
         data = cards_pdf(issued, campaign.name_vi)
         assert len(issued) == 13
         assert pdf_pages(data) == 2  # ten cards a page
         text = pdf_text(data, tmp_path)
         for item in issued:
             assert item.name in text and item.code in text
-            assert find_form_by_code(item.code) == item.form_id
+            assert item.respondent_id is not None  # a card opens its respondent's home
             assert item.code == short_code(item.token)
         assert "Sở thử 1" in text
         drawn = pdf_qr_matrices(data)
         assert len(drawn) == 13
         for item, matrix in zip(issued, drawn, strict=True):
             assert np.array_equal(matrix, qr_matrix_reference(item.link))
-    # a card's link opens its form; the links issued before still work
+    # a card's link opens its respondent's only form; the links issued before still work
     item = issued[0]
     r = client.get(item.link.replace(BASE, ""))
     assert r.status_code == 302 and r.headers["Location"].endswith("/f/p/1")

@@ -97,7 +97,8 @@ def test_opening_a_link_reads_the_form_status_in_the_token_query(client, app, ma
         second = client.get(f"/s/{token}")
     assert r.headers["Location"].endswith("/f/p/1")
     (lookup,) = [x for x, _ in first if "access_tokens" in x]
-    assert lookup.startswith("SELECT access_tokens.form_id, forms.status ")
+    # (with the respondent and their forms: where a link to a home leads comes with it too)
+    assert lookup.startswith("SELECT access_tokens.form_id, forms.status, ")
     # the invalid-link counter and the token with its form's status; the first opening then
     # marks the form opened and adds its paradata row, which it need not read (none yet):
     # on PostgreSQL in one statement, its own transaction
