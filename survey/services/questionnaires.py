@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from sqlalchemy import select
 
 from questionnaires import Questionnaire, build_questionnaire, load_builtin
+from questionnaires.xlsform import Sheet, SheetProblem, XLSFormInvalid, questionnaire_from_sheets
+from sampling.tabular import TableLimits, TableReadError, read_workbook
 from survey import db
 from survey.models import QuestionnaireVersion
 
@@ -65,3 +69,20 @@ def questionnaire_by_version(version_id: int, content_hash: str) -> Questionnair
     if row is None:
         raise LookupError(f"questionnaire version {version_id} does not exist")
     return questionnaire_for(row)
+
+
+#: An XLSForm is a few hundred rows; these limits refuse anything far larger before parsing.
+XLSFORM_LIMITS = TableLimits(max_bytes=5 * 1024 * 1024, max_rows=5_000)
+
+
+def read_xlsform(source: Path | bytes, filename: str = "") -> Questionnaire:
+    """The questionnaire of an XLSForm workbook, read with the list uploads' guards (size,
+    zip and XML bombs, row count); raise :class:`XLSFormInvalid` with located problems."""
+    name = filename or (source.name if isinstance(source, Path) else "<workbook>")
+    try:
+        tables = read_workbook(source, limits=XLSFORM_LIMITS)
+    except TableReadError as exc:
+        raise XLSFormInvalid([SheetProblem("XLS-FILE", name, "", f"{exc.problem.value}: "
+                                           f"{exc.detail}"[:300])]) from None
+    sheets = {title: Sheet(title, t.header, t.rows, t.header_row) for title, t in tables.items()}
+    return questionnaire_from_sheets(sheets, name)
