@@ -1021,3 +1021,124 @@ def iter_problems(exc: QuestionnaireInvalid) -> Iterator[Problem]:
     """The problems of a failed conversion, in sheet and row order."""
     yield from sorted(exc.problems, key=lambda p: (getattr(p, "sheet", ""), getattr(p, "row", 0),
                                                    getattr(p, "column", "")))
+
+
+# --- the template ------------------------------------------------------------------------
+
+_TEMPLATE_DOC: dict[str, Any] = {
+    "id": "vi-du-phieu", "version": 1, "group": "citizen", "languages": ["vi", "en"],
+    "title": {"vi": "Phiếu khảo sát mẫu (ví dụ)", "en": "Example survey form"},
+    "description": {"vi": "Xin ông/bà cho biết ý kiến. Thông tin được giữ bí mật.",
+                    "en": "Please give your opinion. Your answers are kept confidential."},
+    "rates": {"unit_level": "department", "layout": "per_unit"},
+    "option_sets": {"muc_do_5": [
+        {"code": "A", "score": 1.0, "label": {"vi": "Rất tốt", "en": "Very good"}},
+        {"code": "B", "score": 0.6, "label": {"vi": "Tốt", "en": "Good"}},
+        {"code": "C", "score": 0.2, "label": {"vi": "Chưa tốt", "en": "Not good enough"}},
+        {"code": "D", "score": 0.0, "label": {"vi": "Kém", "en": "Poor"}},
+        {"code": "E", "dont_know": True, "label": {"vi": "Không biết", "en": "Don't know"}},
+    ], "kenh": [
+        {"code": "web", "label": {"vi": "Cổng thông tin điện tử", "en": "Web portal"}},
+        {"code": "bao", "label": {"vi": "Báo, đài", "en": "Press, radio and television"}},
+        {"code": "khac", "label": {"vi": "Kênh khác", "en": "Another channel"}},
+    ]},
+    "sections": [{
+        "id": "trang_1", "title": {"vi": "Đánh giá chung", "en": "Overall rating"},
+        "intro": {"vi": "Với mỗi câu hỏi, xin chọn một phương án.",
+                  "en": "For each question, please choose one option."},
+        "questions": [
+            {"id": "chat_luong", "type": "single", "required": True, "subcriterion": "1.1",
+             "text": {"vi": "Ông/bà đánh giá thế nào về chất lượng phục vụ của cơ quan?",
+                      "en": "How do you rate the agency's quality of service?"},
+             "options": "muc_do_5"},
+            {"id": "kenh_thong_tin", "type": "multiple",
+             "text": {"vi": "Ông/bà biết thông tin qua những kênh nào?",
+                      "en": "Through which channels did you hear about it?"},
+             "options": "kenh"},
+            {"id": "so_lan", "type": "integer", "min": 0, "max": 50,
+             "text": {"vi": "Trong năm qua ông/bà đến cơ quan bao nhiêu lần?",
+                      "en": "How many times did you visit the agency in the past year?"}},
+            {"id": "gop_y", "type": "textarea", "max_length": 1000,
+             "text": {"vi": "Ông/bà có góp ý gì cho cơ quan?",
+                      "en": "Do you have any suggestions for the agency?"},
+             "help": {"vi": "Không bắt buộc.", "en": "Optional."}},
+        ]}],
+}
+TEMPLATE_LISTS = "danh_muc"
+_PLAIN_TYPES = ("begin_group", "end_group", "note", "integer", "text")
+_TEMPLATE_ROWS = 300
+
+
+def template_document() -> dict[str, Any]:
+    """The example questionnaire of the template workbook (one page, in Vietnamese)."""
+    return _TEMPLATE_DOC
+
+
+def write_template(target: Any) -> None:
+    """Write the authors' template: the three sheets with one example page, drop-downs (data
+    validation) for the type, appearance and yes/no columns, and a sheet of allowed values."""
+    from openpyxl import load_workbook
+    from openpyxl.worksheet.datavalidation import DataValidation
+
+    doc = _TEMPLATE_DOC
+    rows = document_rows(doc)
+    lists = sorted(doc["option_sets"])
+    types = [*_PLAIN_TYPES, *(f"select_one {n}" for n in lists),
+             *(f"select_multiple {n}" for n in lists)]
+    appearances = ["field-list", "table-list", "likert", "multiline"]
+    catalog = [["type", "appearance", "yes/no", "layout", "default_language",
+                "Hướng dẫn", "Notes"]]
+    notes = [
+        ("Mỗi trang là một nhóm begin_group ... end_group (field-list: một trang; table-list: "
+         "bảng thang đo).", "Each page is a begin_group ... end_group (field-list: one page; "
+         "table-list: a Likert grid)."),
+        ("select_one <list_name>: list_name là tên danh sách trên trang choices.",
+         "select_one <list_name>: list_name names a list on the choices sheet."),
+        ("relevant chỉ dựa vào câu hỏi ở trang trước, ví dụ ${chat_luong} = 'C' or "
+         "selected(${kenh_thong_tin}, 'web').", "relevant refers only to questions of earlier "
+         "pages, e.g. ${chat_luong} = 'C' or selected(${kenh_thong_tin}, 'web')."),
+        ("score: tỷ lệ điểm 0..1 của phương án; dont_know = yes cho 'Không biết'.",
+         "score: the option's share 0..1 of the points; dont_know = yes for 'Don't know'."),
+        ("subcriterion: mã tiêu chí thành phần (bắt buộc với câu có điểm).",
+         "subcriterion: the sub-criterion code (required for scored questions)."),
+    ]
+    depth = max(len(types), len(appearances), len(notes))
+    for i in range(depth):
+        catalog.append([
+            types[i] if i < len(types) else "",
+            appearances[i] if i < len(appearances) else "",
+            ("yes", "no")[i] if i < 2 else "",
+            ("per_unit", "matrix")[i] if i < 2 else "",
+            ("Tiếng Việt (vi)", "English (en)")[i] if i < 2 else "",
+            notes[i][0] if i < len(notes) else "", notes[i][1] if i < len(notes) else ""])
+    buf = io.BytesIO()
+    write_workbook({**rows, TEMPLATE_LISTS: catalog}, buf, text_rows=_TEMPLATE_ROWS)
+    buf.seek(0)
+    wb = load_workbook(buf)
+    ws_lists = wb[TEMPLATE_LISTS]
+    ws_lists.column_dimensions["A"].width = 28
+    ws_lists.column_dimensions["F"].width = 70
+    ws_lists.column_dimensions["G"].width = 70
+
+    def drop_down(sheet: str, header: str, column: str, count: int) -> None:
+        ws = wb[sheet]
+        position = [c.value for c in ws[1]].index(header)
+        letter = column_letter(position)
+        dv = DataValidation(type="list", allow_blank=True, showDropDown=False,
+                            formula1=f"={TEMPLATE_LISTS}!${column}$2:${column}${count + 1}")
+        # A warning, not a stop: an author adds list names of their own.
+        dv.errorStyle = "warning"
+        dv.error = "Chọn giá trị trong danh sách / Pick a value from the list"
+        dv.errorTitle = "Giá trị ngoài danh sách / Value not in the list"
+        dv.showErrorMessage = True
+        ws.add_data_validation(dv)
+        dv.add(f"{letter}2:{letter}{_TEMPLATE_ROWS + 1}")
+
+    drop_down(SURVEY, "type", "A", len(types))
+    drop_down(SURVEY, "appearance", "B", len(appearances))
+    drop_down(SURVEY, "required", "C", 2)
+    drop_down(CHOICES, "dont_know", "C", 2)
+    drop_down(SETTINGS, "illustrative", "C", 2)
+    drop_down(SETTINGS, "layout", "D", 2)
+    drop_down(SETTINGS, "default_language", "E", 2)
+    wb.save(target)

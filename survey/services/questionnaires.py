@@ -78,7 +78,7 @@ XLSFORM_LIMITS = TableLimits(max_bytes=5 * 1024 * 1024, max_rows=5_000)
 def read_xlsform(source: Path | bytes, filename: str = "") -> Questionnaire:
     """The questionnaire of an XLSForm workbook, read with the list uploads' guards (size,
     zip and XML bombs, row count); raise :class:`XLSFormInvalid` with located problems."""
-    name = filename or (source.name if isinstance(source, Path) else "<workbook>")
+    name = filename or (str(source) if isinstance(source, Path) else "<workbook>")
     try:
         tables = read_workbook(source, limits=XLSFORM_LIMITS)
     except TableReadError as exc:
