@@ -76,9 +76,9 @@ XLSFORM_CODES: dict[str, tuple[str, str]] = {
                  "first row of a group."),
     "XLS-VALUE": ("Giá trị ô không hợp lệ cho cột này.", "Invalid cell value for this column."),
     "XLS-SETTING": ("Thiếu thiết lập bắt buộc trên trang settings (form_id, version, group, "
-                    "form_title, unit_level).",
+                    "form_title).",
                     "A required setting is missing on the settings sheet (form_id, version, "
-                    "group, form_title, unit_level)."),
+                    "group, form_title)."),
 }
 
 SURVEY, CHOICES, SETTINGS = "survey", "choices", "settings"
@@ -420,6 +420,7 @@ class _Reader:
         # own findings (a score out of range, a grid with mixed scales) in the workbook
         self.places: dict[str, tuple[_Columns, int]] = {}
         self.default_language = "vi"
+        self.bilingual = False
 
     def problem(self, code: str, cols: _Columns | None, row: int, column: str = "",
                 lang: str | None = None, detail: str = "") -> None:
@@ -471,6 +472,10 @@ class _Reader:
               required: bool = True) -> dict[str, str] | None:
         vi = cols.cell(cells, name, "vi")
         en = cols.cell(cells, name, "en")
+        if self.bilingual and name != "label" and "en" not in cols.translated.get(name, {}):
+            # A bilingual form whose hints or title have no English column (Kobo has no
+            # translated form_title): English readers see the Vietnamese, as Label.get would.
+            en = vi
         if not vi:
             if required or en:
                 self.problem("XLS-LABEL-VI", cols, row, name, "vi")
@@ -534,13 +539,12 @@ def workbook_document(sheets: Mapping[str, Sheet], file: str = "<workbook>"
     if c_cols is not None:
         r.resolve_default(c_cols)
 
+    languages = ["vi"]
+    if "en" in sv_cols.translated.get("label", {}):
+        languages.append("en")
+        r.bilingual = True
     _settings(r, s_cols, s_row, doc)
     lists = _choice_lists(r, c_cols) if c_cols is not None else {}
-    languages = ["vi"]
-    if any("en" in c.translated.get(n, {}) for c, names in
-           ((sv_cols, ("label", "hint")), (c_cols, ("label",)), (s_cols, ("form_title",)))
-           if c is not None for n in names):
-        languages.append("en")
     doc["languages"] = languages
     _survey(r, sv_cols, lists, c_cols, doc)
     # Only keys with a value, in the loader's order; the hash does not depend on the order.
@@ -581,9 +585,8 @@ def _settings(r: _Reader, cols: _Columns, row: tuple[int, Sequence[str]],
     title = r.label(cols, cells, number, "form_title")
     if title is not None:
         doc["title"] = title
-    levels = cols.cell(cells, "unit_level").split()
-    if not levels:
-        r.problem("XLS-SETTING", cols, number, "unit_level")
+    # Most forms rate departments one form at a time; a Kobo workbook has neither column.
+    levels = cols.cell(cells, "unit_level").split() or ["department"]
     layout = cols.cell(cells, "layout") or "per_unit"
     doc["rates"] = {"unit_level": levels[0] if len(levels) == 1 else levels, "layout": layout}
     r.places["rates"] = (cols, number)
@@ -855,10 +858,10 @@ def _locate(r: _Reader, problem: Problem) -> Problem:
         return SheetProblem(problem.code, r.file, problem.path, problem.detail)
     cols, row = r.places[best]
     rest = path[len(best):].lstrip(".")
-    key = re.split(r"[.\[]", rest)[0] if rest else ""
-    if not key and best.endswith((".intro", "description")):
-        key = best.rsplit(".", 1)[-1]
-    lang = rest.rsplit(".", 1)[-1] if rest.endswith((".vi", ".en")) else None
+    lang = rest.rsplit(".", 1)[-1] if rest.rsplit(".", 1)[-1] in LANGUAGES else None
+    key = re.split(r"[.\[]", rest)[0] if rest and rest != lang else ""
+    if not key:  # the place is the field itself (title, intro, description)
+        key = re.split(r"[.\[]", best.rsplit(".", 1)[-1])[0]
     table = _SETTING_COLUMNS if cols.sheet.name == SETTINGS else _FIELD_COLUMNS
     column, default_lang = table.get(key, ("", None))
     if column == "label" and cols.sheet.name == SETTINGS:
