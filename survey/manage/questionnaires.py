@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import re
 from typing import Any
 
 from flask import Response, current_app, flash, redirect, render_template, request, url_for
@@ -43,6 +44,7 @@ from survey.services.responding import (
 )
 
 _SALT = "questionnaire-preview"
+_SCRIPT = re.compile(r"<script\b[^>]*>.*?</script>", re.S | re.I)
 
 
 class PreviewUploadForm(FlaskForm):
@@ -79,8 +81,11 @@ def _respondent_page(q: Questionnaire, index: int) -> str:
     fields = {field_name(i, question.id): FieldView(field_name(i, question.id), None)
               for i in range(len(ctx.assignments)) for question in q.sections[index].questions}
     blocks, _errors = page_blocks(ctx, index, fields, {}, current_language())
-    return render_template("respond/page.html", ctx=ctx, index=index, blocks=blocks,
+    html = render_template("respond/page.html", ctx=ctx, index=index, blocks=blocks,
                            errors=[], honeypot=HONEYPOT, welcome=index == 0)
+    # The frames are sandboxed without scripts (nothing in them can post or navigate); the
+    # respondent pages work without scripts too, which only enhance saving, so drop them.
+    return _SCRIPT.sub("", html)
 
 
 def _preview(q: Questionnaire | None = None, filename: str = "", problems: Any = None,
