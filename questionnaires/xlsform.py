@@ -377,7 +377,8 @@ def format_relevant(cond: Mapping[str, Any], multiple: set[str], nested: bool = 
         leaf = "equals" if op == "in" else "not_equals"
         parts = {"question": cond["question"], "op": leaf}
         return format_relevant({"any" if op == "in" else "all":
-                                [{**parts, "value": v} for v in value]}, multiple, nested)
+                                [{**parts, "value": v} for v in value or ()]}, multiple,
+                               nested)
     if op == "answered":
         return f"{ref} != ''"
     if op == "not_answered":
@@ -632,11 +633,11 @@ def _survey(r: _Reader, cols: _Columns, lists: dict[str, list[tuple[int, dict[st
     # "no such question".
     page_of: dict[str, int] = {}
     page = -1
-    for _number_, cells in cols.sheet.rows:
-        kind = cols.cell(cells, "type").split()
-        if kind and kind[0] == "begin_group":
+    for _, cells in cols.sheet.rows:
+        first = (cols.cell(cells, "type").split() or [""])[0]
+        if first == "begin_group":
             page += 1
-        elif kind and cols.cell(cells, "name"):
+        elif first and cols.cell(cells, "name"):
             page_of.setdefault(cols.cell(cells, "name"), page)
 
     sections: list[dict[str, Any]] = []

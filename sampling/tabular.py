@@ -60,6 +60,9 @@ class TableLimits:
     max_rows: int = 200_000
 
 
+DEFAULT_LIMITS = TableLimits()
+
+
 @dataclass(frozen=True, slots=True)
 class Table:
     """A header and its data rows.
@@ -79,7 +82,7 @@ class Table:
 
 
 def read_table(
-    source: Path | bytes, *, filename: str | None = None, limits: TableLimits = TableLimits()
+    source: Path | bytes, *, filename: str | None = None, limits: TableLimits = DEFAULT_LIMITS
 ) -> Table:
     """Read the first sheet of an XLSX workbook or a CSV file.
 
@@ -156,7 +159,7 @@ def _check_zip_expansion(data: bytes) -> None:
 
 
 def read_workbook(
-    source: Path | bytes, *, limits: TableLimits = TableLimits()
+    source: Path | bytes, *, limits: TableLimits = DEFAULT_LIMITS
 ) -> dict[str, Table]:
     """Read every sheet of an XLSX workbook by name (e.g. an XLSForm's survey and choices).
 

@@ -10,7 +10,12 @@ import yaml
 
 from questionnaires import Problem, Questionnaire, check_files
 from questionnaires.loader import definition_files
-from questionnaires.xlsform import XLSFormInvalid, iter_problems, questionnaire_to_xlsx, write_template
+from questionnaires.xlsform import (
+    XLSFormInvalid,
+    iter_problems,
+    questionnaire_to_xlsx,
+    write_template,
+)
 
 XLSX_SUFFIXES = (".xlsx", ".xlsm")
 
@@ -38,8 +43,9 @@ def questionnaires_group() -> None:
     pass
 
 
-@questionnaires_group.command("check", help="Validate definitions, YAML or XLSForm .xlsx (the built-in set when no PATH); print "
-                                   "id@vN and content hash of each accepted file.")
+@questionnaires_group.command(
+    "check", help="Validate definitions, YAML or XLSForm .xlsx (the built-in set when no PATH); "
+                  "print id@vN and content hash of each accepted file.")
 @click.argument("paths", nargs=-1, type=click.Path())
 def check(paths: tuple[str, ...]) -> None:
     good, problems = _check_paths(paths)

@@ -43,8 +43,12 @@ def test_preview_shows_a_likert_grid_from_a_table_list_group(
                                       locale="vi-VN")
         page = context.new_page()
         errors: list[str] = []
-        page.on("console", lambda m: errors.append(m.text) if m.type == "error"
-                and "favicon" not in m.location.get("url", "") else None)
+
+        def on_console(m: Any, errors: list[str] = errors) -> None:
+            if m.type == "error" and "favicon" not in m.location.get("url", ""):
+                errors.append(m.text)
+
+        page.on("console", on_console)
         page.goto(f"{live_server}/manage/login")
         page.get_by_label("Email").fill("quantri@example.vn")
         page.get_by_label("Mật khẩu").fill(PASSWORD)
@@ -72,6 +76,8 @@ def test_preview_shows_a_likert_grid_from_a_table_list_group(
         assert errors == []  # no CSP refusal or failed load, in the page or its frames
         if shots:
             page.screenshot(path=str(Path(shots) / f"preview-{width}.png"), full_page=True)
+            respondent.screenshot(path=str(Path(shots) / f"preview-{width}-frame-page.png"),
+                                  full_page=True)
             for kind in ("phone", "desktop"):
                 page.locator(f"figure.{kind}").screenshot(
                     path=str(Path(shots) / f"preview-{width}-{kind}.png"))

@@ -240,7 +240,8 @@ def test_a_kobo_workbook_imports_without_edits() -> None:
          "${da_den} = 'co'", "likert"],
         ["end_group", "k9"],
     ]
-    choices = [["co_khong", "co", "Có", "Yes", "", ""], ["co_khong", "khong", "Không", "No", "", ""],
+    choices = [["co_khong", "co", "Có", "Yes", "", ""],
+               ["co_khong", "khong", "Không", "No", "", ""],
                ["muc_do", "1", "Không hài lòng", "Dissatisfied", "", ""],
                ["muc_do", "2", "Hài lòng", "Satisfied", "", ""]]
     settings = [["form_title", "id_string", "version", "default_language", "group"],

@@ -15,7 +15,8 @@ from questionnaires.xlsform import questionnaire_to_xlsx, write_template
 from survey import db
 from survey.models import AuditEvent, QuestionnaireVersion
 from tests.conftest import csrf_from
-from tests.survey.test_staff_access import login, world  # noqa: F401  (the fixture)
+from tests.survey.test_staff_access import login
+from tests.survey.test_staff_access import world  # noqa: F401  (the fixture the tests take)
 
 URL = "/manage/questionnaires/preview"
 
@@ -46,7 +47,7 @@ def token_of(page: str) -> str:
     return html.unescape(re.search(r'name="token" value="([^"]+)"', page).group(1))
 
 
-def test_admin_previews_and_publishes_a_workbook(world):
+def test_admin_previews_and_publishes_a_workbook(world):  # noqa: F811
     client = world.test_client()
     login(client, "admin@tvh.gov.vn")
     r = upload(client, template_bytes())
@@ -87,7 +88,7 @@ def test_admin_previews_and_publishes_a_workbook(world):
         assert [(x.version, x.content_hash) for x in rows] == [(1, stored_hash)]
 
 
-def test_problems_are_listed_by_sheet_row_and_column(world):
+def test_problems_are_listed_by_sheet_row_and_column(world):  # noqa: F811
     client = world.test_client()
     login(client, "admin@tvh.gov.vn")
     r = upload(client, template_bytes(survey_A4="geopoint", survey_C5=""))
@@ -99,7 +100,7 @@ def test_problems_are_listed_by_sheet_row_and_column(world):
     assert "Loại câu hỏi không được hỗ trợ" in page  # Vietnamese by default
 
 
-def test_a_tampered_preview_is_not_published(world):
+def test_a_tampered_preview_is_not_published(world):  # noqa: F811
     client = world.test_client()
     login(client, "admin@tvh.gov.vn")
     page = upload(client, template_bytes()).get_data(as_text=True)
@@ -113,7 +114,7 @@ def test_a_tampered_preview_is_not_published(world):
             is None
 
 
-def test_other_pages_and_a_matrix_form_are_previewed(world):
+def test_other_pages_and_a_matrix_form_are_previewed(world):  # noqa: F811
     client = world.test_client()
     login(client, "admin@tvh.gov.vn")
     hdnd = load_builtin_by_id("hdnd-rates-departments")
@@ -126,7 +127,7 @@ def test_other_pages_and_a_matrix_form_are_previewed(world):
     assert "Đơn vị được đánh giá A" in phone and "Đơn vị được đánh giá B" in phone  # a matrix
 
 
-def test_only_admins_reach_the_preview(world):
+def test_only_admins_reach_the_preview(world):  # noqa: F811
     for role in ("contractor", "viewer", "focal_point"):
         client = world.test_client()
         login(client, f"{role}@tvh.gov.vn")
