@@ -1,8 +1,9 @@
 """Home Affairs: upload an XLSForm workbook, preview it as respondents will see it, publish it.
 
 The uploaded questionnaire travels between the preview and the publish button as its parsed
-document, signed with the app's secret (nothing is stored until it is published), so what is
-published is exactly what was previewed; it is validated again before publishing.
+document, signed with the app's secret and valid for 12 hours (nothing is stored until it is
+published), so what is published is exactly what was previewed; it is validated again before
+it is stored.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from flask import Response, current_app, flash, redirect, render_template, reque
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
-from itsdangerous import BadSignature, URLSafeSerializer
+from itsdangerous import BadSignature, URLSafeTimedSerializer
 from sqlalchemy import select
 
 from questionnaires import Questionnaire, QuestionnaireInvalid, RatingLayout, build_questionnaire
@@ -44,6 +45,7 @@ from survey.services.responding import (
 )
 
 _SALT = "questionnaire-preview"
+_MAX_AGE = 12 * 3600  # seconds a preview stays publishable: a working day
 _SCRIPT = re.compile(r"<script\b[^>]*>.*?</script>", re.S | re.I)
 
 
@@ -52,8 +54,8 @@ class PreviewUploadForm(FlaskForm):
                      validators=[FileRequired(_l("Choose a file."))])
 
 
-def _serializer() -> URLSafeSerializer:
-    return URLSafeSerializer(current_app.config["SECRET_KEY"], salt=_SALT)
+def _serializer() -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt=_SALT)
 
 
 def _sample_context(q: Questionnaire) -> FormContext:
@@ -105,7 +107,7 @@ def _preview(q: Questionnaire | None = None, filename: str = "", problems: Any =
 
 def _from_token() -> tuple[Questionnaire, str] | None:
     try:
-        data = _serializer().loads(request.form.get("token", ""))
+        data = _serializer().loads(request.form.get("token", ""), max_age=_MAX_AGE)
         return build_questionnaire(data["doc"], data["file"]), str(data["file"])
     except (BadSignature, KeyError, TypeError, QuestionnaireInvalid):
         return None
