@@ -518,9 +518,9 @@ def workbook_document(sheets: Mapping[str, Sheet], file: str = "<workbook>"
                                            sheet=required))
     if r.problems:
         return {}, r.problems, r.places
-    settings = _Sheet(named[SETTINGS], SETTINGS)
-    survey = _Sheet(named[SURVEY], SURVEY)
-    choices = _Sheet(named[CHOICES], CHOICES) if CHOICES in named else None
+    settings = _named_as(named[SETTINGS], SETTINGS)
+    survey = _named_as(named[SURVEY], SURVEY)
+    choices = _named_as(named[CHOICES], CHOICES) if CHOICES in named else None
 
     doc: dict[str, Any] = {}
     s_cols = r.columns(settings)
@@ -554,7 +554,8 @@ def workbook_document(sheets: Mapping[str, Sheet], file: str = "<workbook>"
     return {k: doc[k] for k in order if k in doc}, r.problems, r.places
 
 
-def _Sheet(sheet: Sheet, name: str) -> Sheet:
+def _named_as(sheet: Sheet, name: str) -> Sheet:
+    """The sheet under its XLSForm name (an author may have titled it "Survey")."""
     return Sheet(name, sheet.header, sheet.rows, sheet.header_row)
 
 
@@ -876,9 +877,9 @@ def _locate(r: _Reader, problem: Problem) -> Problem:
 def questionnaire_from_sheets(sheets: Mapping[str, Sheet], file: str = "<workbook>"
                               ) -> Questionnaire:
     """Convert and validate a workbook; raise :class:`XLSFormInvalid` with located problems."""
-    doc, problems, _places = workbook_document(sheets, file)
+    doc, problems, places = workbook_document(sheets, file)
     r = _Reader(file)
-    r.places = _places
+    r.places = places
     if problems:
         raise XLSFormInvalid(problems)
     try:
