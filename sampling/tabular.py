@@ -16,6 +16,7 @@ import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 _XLSX_MAGIC = b"PK\x03\x04"
 # A sheet that Excel has formatted far below the data yields long runs of empty rows;
@@ -59,6 +60,9 @@ class TableLimits:
     max_rows: int = 200_000
 
 
+DEFAULT_LIMITS = TableLimits()
+
+
 @dataclass(frozen=True, slots=True)
 class Table:
     """A header and its data rows.
@@ -74,10 +78,11 @@ class Table:
 
     header: tuple[str, ...]
     rows: tuple[tuple[int, tuple[str, ...]], ...]
+    header_row: int = 1
 
 
 def read_table(
-    source: Path | bytes, *, filename: str | None = None, limits: TableLimits = TableLimits()
+    source: Path | bytes, *, filename: str | None = None, limits: TableLimits = DEFAULT_LIMITS
 ) -> Table:
     """Read the first sheet of an XLSX workbook or a CSV file.
 
@@ -91,21 +96,7 @@ def read_table(
         For unreadable, oversized or non-UTF-8 files.
     """
     name = filename or (source.name if isinstance(source, Path) else "")
-    if isinstance(source, Path):
-        try:
-            size = source.stat().st_size
-        except OSError as exc:
-            raise TableReadError(TableProblem.READ, exc.strerror or str(exc)) from exc
-        if size > limits.max_bytes:
-            raise TableReadError(TableProblem.TOO_LARGE, str(size), size)
-        try:
-            data = source.read_bytes()
-        except OSError as exc:
-            raise TableReadError(TableProblem.READ, exc.strerror or str(exc)) from exc
-    else:
-        data = source
-        if len(data) > limits.max_bytes:
-            raise TableReadError(TableProblem.TOO_LARGE, str(len(data)), len(data))
+    data = _read_bytes(source, limits)
 
     suffix = Path(name).suffix.lower()
     if data.startswith(_XLSX_MAGIC):
@@ -167,13 +158,50 @@ def _check_zip_expansion(data: bytes) -> None:
             "Save the list again from Excel, or as CSV.")
 
 
-def _read_xlsx(data: bytes, limits: TableLimits) -> Table:
+def read_workbook(
+    source: Path | bytes, *, limits: TableLimits = DEFAULT_LIMITS
+) -> dict[str, Table]:
+    """Read every sheet of an XLSX workbook by name (e.g. an XLSForm's survey and choices).
+
+    The same guards as :func:`read_table`: the file size, the zip directory checked for
+    bombs before anything is inflated, entities never expanded, at most ``max_rows`` rows
+    per sheet, and formulas kept as text.
+
+    Raises
+    ------
+    TableReadError
+        For a file that is not a readable, reasonably sized XLSX workbook.
+    """
+    data = _read_bytes(source, limits)
+    if not data.startswith(_XLSX_MAGIC):
+        raise TableReadError(TableProblem.FORMAT, source.name if isinstance(source, Path) else "")
+    wb = _open_xlsx(data)
+    try:
+        return {ws.title: _collect_sheet(ws, limits) for ws in wb.worksheets}
+    finally:
+        wb.close()
+
+
+def _read_bytes(source: Path | bytes, limits: TableLimits) -> bytes:
+    if isinstance(source, bytes):
+        if len(source) > limits.max_bytes:
+            raise TableReadError(TableProblem.TOO_LARGE, str(len(source)), len(source))
+        return source
+    try:
+        size = source.stat().st_size
+        if size > limits.max_bytes:
+            raise TableReadError(TableProblem.TOO_LARGE, str(size), size)
+        return source.read_bytes()
+    except OSError as exc:
+        raise TableReadError(TableProblem.READ, exc.strerror or str(exc)) from exc
+
+
+def _open_xlsx(data: bytes) -> Any:
     # Imported here so that CSV-only callers do not pay for openpyxl's import.
     import openpyxl
     from openpyxl.utils.exceptions import InvalidFileException
 
     _check_zip_expansion(data)
-
     try:
         with warnings.catch_warnings():
             # openpyxl warns about workbook features it drops (extensions, print settings);
@@ -181,28 +209,35 @@ def _read_xlsx(data: bytes, limits: TableLimits) -> Table:
             warnings.simplefilter("ignore", UserWarning)
             # data_only=False: formula cells give their formula text, never a value that
             # some other program computed.
-            wb = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=False)
+            return openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=False)
     except (InvalidFileException, zipfile.BadZipFile, KeyError, OSError, ValueError) as exc:
         raise TableReadError(TableProblem.READ, str(exc) or type(exc).__name__) from exc
+
+
+def _collect_sheet(ws: Any, limits: TableLimits) -> Table:
+    def rows() -> Iterator[list[str]]:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)
+            for values in ws.iter_rows(values_only=True):
+                yield [_cell_text(v) for v in values]
+
     try:
-        ws = wb.worksheets[0]
+        return _collect(rows(), limits)
+    except (KeyError, ValueError, zipfile.BadZipFile) as exc:
+        raise TableReadError(TableProblem.READ, str(exc) or type(exc).__name__) from exc
 
-        def rows() -> Iterator[list[str]]:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", UserWarning)
-                for values in ws.iter_rows(values_only=True):
-                    yield [_cell_text(v) for v in values]
 
-        try:
-            return _collect(rows(), limits)
-        except (KeyError, ValueError, zipfile.BadZipFile) as exc:
-            raise TableReadError(TableProblem.READ, str(exc) or type(exc).__name__) from exc
+def _read_xlsx(data: bytes, limits: TableLimits) -> Table:
+    wb = _open_xlsx(data)
+    try:
+        return _collect_sheet(wb.worksheets[0], limits)
     finally:
         wb.close()
 
 
 def _collect(raw_rows: Iterator[list[str]], limits: TableLimits) -> Table:
     header: tuple[str, ...] | None = None
+    header_row = 1
     out: list[tuple[int, tuple[str, ...]]] = []
     blank_run = 0
     for number, cells in enumerate(raw_rows, start=1):
@@ -217,8 +252,9 @@ def _collect(raw_rows: Iterator[list[str]], limits: TableLimits) -> Table:
         blank_run = 0
         if header is None:
             header = tuple(stripped)
+            header_row = number
             continue
         if len(out) >= limits.max_rows:
             raise TableReadError(TableProblem.TOO_MANY_ROWS, str(limits.max_rows))
         out.append((number, tuple(stripped)))
-    return Table(header or (), tuple(out))
+    return Table(header or (), tuple(out), header_row)

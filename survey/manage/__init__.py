@@ -32,6 +32,7 @@ def init_app(app: Flask) -> None:
         integrity,
         paper,
         public,
+        questionnaires,
         scores,
     )
 

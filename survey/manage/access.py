@@ -31,6 +31,7 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "scores.view": frozenset({Role.ADMIN, Role.VIEWER}),
     "audit.view": frozenset({Role.ADMIN}),
     "users.manage": frozenset({Role.ADMIN}),
+    "questionnaires.manage": frozenset({Role.ADMIN}),
 }
 
 

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from pathlib import Path
+
+from sqlalchemy import func, select
 
 from questionnaires import Questionnaire, build_questionnaire, load_builtin
+from questionnaires.xlsform import Sheet, SheetProblem, XLSFormInvalid, questionnaire_from_sheets
+from sampling.tabular import TableLimits, TableReadError, read_workbook
 from survey import db
 from survey.models import QuestionnaireVersion
+from survey.services.audit import record_audit
 
 
 class VersionConflict(ValueError):
@@ -65,3 +70,51 @@ def questionnaire_by_version(version_id: int, content_hash: str) -> Questionnair
     if row is None:
         raise LookupError(f"questionnaire version {version_id} does not exist")
     return questionnaire_for(row)
+
+
+#: An XLSForm is a few hundred rows; these limits refuse anything far larger before parsing.
+XLSFORM_LIMITS = TableLimits(max_bytes=5 * 1024 * 1024, max_rows=5_000)
+
+
+def read_xlsform(source: Path | bytes, filename: str = "") -> Questionnaire:
+    """The questionnaire of an XLSForm workbook, read with the list uploads' guards (size,
+    zip and XML bombs, row count); raise :class:`XLSFormInvalid` with located problems."""
+    name = filename or (str(source) if isinstance(source, Path) else "<workbook>")
+    try:
+        tables = read_workbook(source, limits=XLSFORM_LIMITS)
+    except TableReadError as exc:
+        raise XLSFormInvalid([SheetProblem("XLS-FILE", name, "", f"{exc.problem.value}: "
+                                           f"{exc.detail}"[:300])]) from None
+    sheets = {title: Sheet(title, t.header, t.rows, t.header_row) for title, t in tables.items()}
+    return questionnaire_from_sheets(sheets, name)
+
+
+def publish_uploaded_questionnaire(q: Questionnaire, filename: str) -> QuestionnaireVersion:
+    """Publish an uploaded (previewed) questionnaire as a new version, audited in the same
+    transaction.
+
+    A version already published is never replaced: the same content is refused as already
+    published, other content as a conflict naming the next free version number
+    (:class:`VersionConflict` in both cases).
+    """
+    with db.write_transaction() as s:
+        row = s.scalar(select(QuestionnaireVersion).filter_by(qid=q.id, version=q.version))
+        if row is not None:
+            if row.content_hash == q.content_hash:
+                raise VersionConflict(
+                    f"{q.key} đã được ban hành với đúng nội dung này. / "
+                    f"{q.key} is already published with exactly this content.")
+            latest = s.scalar(select(func.max(QuestionnaireVersion.version)).filter_by(qid=q.id))
+            raise VersionConflict(
+                f"{q.key} đã được ban hành với nội dung khác; phiên bản đã ban hành không thể "
+                f"sửa. Đặt version = {(latest or 0) + 1} trên trang settings rồi tải lên lại. / "
+                f"{q.key} is already published with other content; a published version never "
+                f"changes. Set version = {(latest or 0) + 1} on the settings sheet and upload "
+                "again.")
+        row = QuestionnaireVersion(qid=q.id, version=q.version, group_code=q.group,
+                                   content_hash=q.content_hash, document=dict(q.document))
+        s.add(row)
+        record_audit("questionnaire.publish", object_type="questionnaire", object_id=q.key,
+                     detail={"content_hash": q.content_hash, "file": Path(filename).name,
+                             "source": "xlsform"})
+    return row
