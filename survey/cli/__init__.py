@@ -35,6 +35,9 @@ def init_app(app: Flask) -> None:
     app.cli.add_command(qr_cmd.qr)
     app.cli.add_command(invite_cmd.invite_group)
     app.cli.add_command(public_cmd.public_group)
+    from survey.cli import api_cmd
+
+    api_cmd.register(app.cli)
 
 
 def _create_app() -> Flask:
