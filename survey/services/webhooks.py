@@ -240,8 +240,9 @@ def listens(s: Session, campaign_id: int, event_type: str) -> bool:
                                                }).first() is not None
 
 
-def queue_submitted(s: Session, campaign: CampaignRef, group_id: int, questionnaire_version_id: int,
-                    mode: Mode, rated_unit_ids: Sequence[int], day: dt.date) -> None:
+def queue_submitted(s: Session, campaign: CampaignRef, group_id: int,
+                    questionnaire_version_id: int, mode: Mode, rated_unit_ids: Sequence[int],
+                    day: dt.date) -> None:
     """``form.submitted`` and any ``quota.cell_full`` a submit causes (inside the submit's
     transaction, after its responses are inserted). A cell key (group, questionnaire, rated
     unit) is full when its valid sampled responses reach the sum of its cells' targets, the
@@ -255,7 +256,8 @@ def queue_submitted(s: Session, campaign: CampaignRef, group_id: int, questionna
         return
     from survey.models import QuestionnaireVersion, RespondentGroup
 
-    units = dict(s.execute(select(Unit.id, Unit.code).where(Unit.id.in_(rated_unit_ids))).tuples())
+    units = dict(s.execute(select(Unit.id, Unit.code).where(Unit.id.in_(rated_unit_ids)))
+                 .tuples().all())
     group = s.scalar(select(RespondentGroup.code).where(RespondentGroup.id == group_id))
     qv = s.get(QuestionnaireVersion, questionnaire_version_id)
     questionnaire = f"{qv.qid}@v{qv.version}" if qv else ""
@@ -280,7 +282,7 @@ def queue_submitted(s: Session, campaign: CampaignRef, group_id: int, questionna
                Response.questionnaire_version_id == questionnaire_version_id,
                Response.rated_unit_id.in_([u for u, t in targets.items() if t > 0]),
                Response.status == ResponseStatus.VALID, Response.mode != Mode.PUBLIC)
-        .group_by(Response.rated_unit_id)).tuples())
+        .group_by(Response.rated_unit_id)).tuples().all())
     for unit_id, target in sorted(targets.items()):
         if target > 0 and counts.get(unit_id) == target:
             queue_event(s, campaign, "quota.cell_full", {
@@ -323,7 +325,7 @@ def sweep_stale_webhook_claims(now: dt.datetime | None = None) -> int:
         r = s.execute(update(WebhookDelivery).where(
             WebhookDelivery.status.in_([DeliveryStatus.CLAIMED, DeliveryStatus.SENDING]),
             WebhookDelivery.claimed_at < stale).values(
-                status=DeliveryStatus.QUEUED, claim_id=None, next_attempt_at=now))
+                status=DeliveryStatus.QUEUED, claim_id=None, next_attempt_at=utcnow()))
     return int(r.rowcount or 0)  # type: ignore[attr-defined]
 
 
@@ -454,7 +456,7 @@ def deliver_webhooks(*, once: bool = True, batch_size: int = 50, poll_seconds: f
                 continue
             started = time.monotonic()
             for i, job in enumerate(jobs):
-                if time.monotonic() - started > lease * 0.8:
+                if i and time.monotonic() - started > lease * 0.8:
                     # a slow receiver: give the rest back before the lease lets another
                     # worker take them while we still hold them
                     _release(jobs[i:])

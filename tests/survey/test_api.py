@@ -15,11 +15,14 @@ from sqlalchemy import select, update
 from survey import db
 from survey.api import OPERATIONS
 from survey.api.openapi import build_openapi, openapi_path
-from survey.manage.access import PERMISSIONS, ROUTES
+from survey.manage.access import ROUTES
 from survey.models import ApiToken, AuditEvent, Form, ImportJob, Role, StaffUser, utcnow
 from survey.services.api_tokens import create_api_token, list_api_tokens, revoke_api_token
 from survey.services.responding import SubmitOutcome, load_form, save_page, submit_form
-from tests.survey.test_staff_access import ANSWERS, LIST, world  # noqa: F401  (fixture)
+from tests.survey import test_staff_access
+from tests.survey.test_staff_access import ANSWERS, LIST
+
+world = test_staff_access.world  # the two-province fixture
 
 SPEC_CACHE: dict[str, dict] = {}
 
