@@ -33,6 +33,7 @@ def init_app(app: Flask) -> None:
         paper,
         public,
         scores,
+        tokens,
     )
 
     app.register_blueprint(bp)

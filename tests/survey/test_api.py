@@ -362,3 +362,31 @@ def test_every_answer_validates_against_the_description(world, tokens):
     anonymous = world.test_client().get("/api/v1/campaigns")
     check_contract(world, "GET", "/api/v1/campaigns", anonymous)
     assert checked >= 4 * len(rules)
+
+
+def test_tokens_page_makes_shows_once_lists_and_revokes(world):
+    from tests.survey.test_staff_access import login
+    from tests.conftest import csrf_from
+
+    client = world.test_client()
+    world.config["WTF_CSRF_ENABLED"] = True
+    login(client, "contractor@tvh.gov.vn")
+    page = client.get("/manage/tokens").get_data(as_text=True)
+    made = client.post("/manage/tokens", data={"name": "bảng tiến độ", "expires_days": "90",
+                                               "csrf_token": csrf_from(page)})
+    assert made.status_code == 200
+    html = made.get_data(as_text=True)
+    raw = html.split('class="token-once" type="text" readonly value="')[1].split('"')[0]
+    assert raw.startswith("par_")
+    again = client.get("/manage/tokens").get_data(as_text=True)
+    assert raw not in again and "bảng tiến độ" in again and raw[:10] in again
+    assert client.get("/api/v1/campaigns/OWN-2026/quotas", headers=auth(raw)).status_code == 200
+    with world.app_context():
+        (row,) = list_api_tokens("contractor@tvh.gov.vn")
+        assert row.last_used_at is not None
+    revoked = client.post("/manage/tokens/revoke", data={"token_id": str(row.id),
+                                                        "csrf_token": csrf_from(again)})
+    assert revoked.status_code == 302
+    assert client.get("/api/v1/campaigns", headers=auth(raw)).status_code == 401
+    bad = client.post("/manage/tokens", data={"name": "", "csrf_token": csrf_from(again)})
+    assert bad.status_code == 422
