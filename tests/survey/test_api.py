@@ -390,3 +390,13 @@ def test_tokens_page_makes_shows_once_lists_and_revokes(world):
     assert client.get("/api/v1/campaigns", headers=auth(raw)).status_code == 401
     bad = client.post("/manage/tokens", data={"name": "", "csrf_token": csrf_from(again)})
     assert bad.status_code == 422
+
+
+def test_unknown_api_paths_and_methods_are_problems(app):
+    client = app.test_client()
+    r = client.get("/api/v1/nothing-here")
+    assert r.status_code == 404 and r.mimetype == "application/problem+json"
+    assert r.get_json()["code"] == "API-NOT-FOUND"
+    r = client.delete("/api/v1/campaigns")
+    assert r.status_code == 405 and r.get_json()["code"] == "API-METHOD"
+    assert client.get("/no-such-page").mimetype == "text/html"
