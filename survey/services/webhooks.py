@@ -235,9 +235,16 @@ _LISTENERS = (select(WebhookEndpoint.id)
               .order_by(WebhookEndpoint.id))
 
 
-def listens(s: Session, campaign_id: int, event_type: str) -> bool:
-    return s.connection().execute(_LISTENERS, {"cid": campaign_id, "pattern": f"%,{event_type},%"
-                                               }).first() is not None
+# The submit's one look (a statement on the respondent's hot path): what the campaign's active
+# endpoints listen to, usually nothing.
+_LISTENED = (select(WebhookEndpoint.events)
+             .where(WebhookEndpoint.campaign_id == bindparam("cid"),
+                    WebhookEndpoint.active.is_(True)))
+
+
+def listened_events(s: Session, campaign_id: int) -> set[str]:
+    return {e for row in s.connection().execute(_LISTENED, {"cid": campaign_id}).scalars()
+            for e in row.split(",") if e}
 
 
 def queue_submitted(s: Session, campaign: CampaignRef, group_id: int,
@@ -250,8 +257,9 @@ def queue_submitted(s: Session, campaign: CampaignRef, group_id: int,
     the count reach it, so once per key."""
     if not rated_unit_ids:
         return
-    wants_submit = listens(s, campaign.id, "form.submitted")
-    wants_full = mode is not Mode.PUBLIC and listens(s, campaign.id, "quota.cell_full")
+    listened = listened_events(s, campaign.id)
+    wants_submit = "form.submitted" in listened
+    wants_full = mode is not Mode.PUBLIC and "quota.cell_full" in listened
     if not (wants_submit or wants_full):
         return
     from survey.models import QuestionnaireVersion, RespondentGroup
