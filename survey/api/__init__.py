@@ -201,7 +201,7 @@ def api_route(rule: str, permission: str | None, *, summary: str,
             return answer
 
         register_api_route(endpoint, rule, permission)
-        OPERATIONS[endpoint] = Operation(endpoint, bp.url_prefix + rule, method, permission,
+        OPERATIONS[endpoint] = Operation(endpoint, (bp.url_prefix or "") + rule, method, permission,
                                          summary, responses, params, body,
                                          permission is None, tags)
         bp.add_url_rule(rule, view.__name__, guarded, methods=[method])

@@ -180,7 +180,8 @@ def list_responses(code: str) -> Any:
     headers = {"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"}
     if last is not None:
         cursor = _cursor_serializer().dumps({"a": last, "f": scope, "c": campaign.id})
-        args = {**{k: v for k, v in request.args.items() if k != "cursor"}, "cursor": cursor}
+        args: dict[str, Any] = {**{k: v for k, v in request.args.items() if k != "cursor"},
+                                "cursor": cursor}
         headers["Link"] = f'<{url_for("api.list_responses", code=code, **args)}>; rel="next"'
         headers["X-Next-Cursor"] = cursor
 

@@ -100,7 +100,8 @@ def _claim(public_id: str | None) -> ImportJob | None:
         return None
     with db.write_transaction() as w:
         taken = w.execute(update(ImportJob).where(ImportJob.id == job_id, takeable).values(
-            status=JobStatus.RUNNING, claimed_at=now, stage="reading", progress=10)).rowcount
+            status=JobStatus.RUNNING, claimed_at=now, stage="reading",
+            progress=10)).rowcount  # type: ignore[attr-defined]
     if not taken:
         return None
     return s.get(ImportJob, job_id, populate_existing=True)

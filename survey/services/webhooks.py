@@ -555,7 +555,7 @@ def replay_delivery(campaign: Campaign, delivery_id: int, actor_id: int | None =
             WebhookDelivery.id == delivery_id, WebhookDelivery.campaign_id == campaign.id,
             WebhookDelivery.status.in_([DeliveryStatus.DEAD, DeliveryStatus.DELIVERED]))
             .values(status=DeliveryStatus.QUEUED, attempts=0, claim_id=None,
-                    next_attempt_at=utcnow())).rowcount
+                    next_attempt_at=utcnow())).rowcount  # type: ignore[attr-defined]
         if not n:
             raise WebhookError(f"Không có lần gửi số {delivery_id} đã xong hoặc hỏng để gửi lại. / "
                                f"No finished or dead delivery {delivery_id} to replay.")
