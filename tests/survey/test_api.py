@@ -400,3 +400,30 @@ def test_unknown_api_paths_and_methods_are_problems(app):
     r = client.delete("/api/v1/campaigns")
     assert r.status_code == 405 and r.get_json()["code"] == "API-METHOD"
     assert client.get("/no-such-page").mimetype == "text/html"
+
+
+def test_cli_tokens_and_read_commands(world):
+    runner = world.test_cli_runner()
+    made = runner.invoke(args=["users", "token", "create", "--email", "viewer@tvh.gov.vn",
+                               "--name", "sheets", "--expires-days", "7"])
+    assert made.exit_code == 0, made.output
+    raw = made.stdout.strip().splitlines()[-1]
+    assert raw.startswith("par_") and len(raw.split()) == 1
+    assert world.test_client().get("/api/v1/campaigns", headers=auth(raw)).status_code == 200
+    listed = runner.invoke(args=["users", "token", "list", "--email", "viewer@tvh.gov.vn"])
+    assert "sheets" in listed.output and "live" in listed.output and raw not in listed.output
+    gone = runner.invoke(args=["users", "token", "revoke", "--email", "viewer@tvh.gov.vn",
+                               "--name", "sheets"])
+    assert gone.exit_code == 0
+    assert world.test_client().get("/api/v1/campaigns", headers=auth(raw)).status_code == 401
+    again = runner.invoke(args=["users", "token", "revoke", "--email", "viewer@tvh.gov.vn",
+                                "--name", "sheets"])
+    assert again.exit_code == 1 and "No such live token" in again.output
+    campaigns = json.loads(runner.invoke(args=["campaign", "list", "--province", "84"]).output)
+    assert [c["code"] for c in campaigns["campaigns"]] == ["OWN-2026"]
+    outbox = json.loads(runner.invoke(args=["campaign", "show", "--campaign", "OWN-2026",
+                                            "--outbox"]).output)
+    assert set(outbox) == {"mail", "webhooks"}
+    flags = json.loads(runner.invoke(args=["integrity", "show", "--campaign",
+                                           "OWN-2026"]).output)
+    assert flags["responses"] == [] and flags["annulled"] == []
