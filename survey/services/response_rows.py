@@ -19,6 +19,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from flask import g
 from sqlalchemy import select
 
 from survey import db
@@ -45,7 +46,13 @@ class _Version:
 
 
 def _versions(campaign_id: int) -> dict[int, _Version]:
-    out = {}
+    """The campaign's questionnaire versions and their item keys, read once per request or
+    command (the header and the rows of one answer both need them; reading them scans the
+    campaign's responses)."""
+    cache = g.setdefault("_response_row_versions", {})
+    if campaign_id in cache:
+        return cache[campaign_id]  # type: ignore[no-any-return]
+    out = cache[campaign_id] = {}
     for row in _versions_of(campaign_id):
         q = questionnaire_for(row)
         out[row.id] = _Version(q.key, tuple(item_key(q, x.id) for x in q.scored_questions))
