@@ -37,6 +37,9 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(respond_bp)
     app.register_blueprint(health_bp)
     manage.init_app(app)
+    from survey import api
+
+    api.init_app(app)
     cli.init_app(app)
     proxies = int(app.config.get("TRUSTED_PROXIES", 0))
     if proxies > 0:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from flask import Flask, render_template
+from flask import Flask, render_template, request
 from flask_wtf.csrf import CSRFError
 from sqlalchemy.exc import DBAPIError, OperationalError
 
@@ -13,6 +13,11 @@ log = logging.getLogger(__name__)
 
 
 def _page(kind: str, status: int) -> Any:
+    if request.path.startswith("/api/"):  # the JSON API answers problem details, never a page
+        from survey.api import problem
+
+        return problem({404: "API-NOT-FOUND", 405: "API-METHOD", 413: "API-TOO-LARGE",
+                        500: "API-SERVER-ERROR"}.get(status, "API-BAD-PARAMETER"), status=status)
     return render_template("errors.html", kind=kind, status=status), status
 
 

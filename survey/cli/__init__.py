@@ -39,6 +39,9 @@ def init_app(app: Flask) -> None:
     app.cli.add_command(public_cmd.public_group)
     app.cli.add_command(units_cmd.units_group)
     app.cli.add_command(responses_cmd.responses_group)
+    from survey.cli import api_cmd
+
+    api_cmd.register(app.cli)
 
 
 def _create_app() -> Flask:

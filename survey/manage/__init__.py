@@ -34,6 +34,7 @@ def init_app(app: Flask) -> None:
         public,
         questionnaires,
         scores,
+        tokens,
     )
 
     app.register_blueprint(bp)

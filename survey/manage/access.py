@@ -32,6 +32,10 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "audit.view": frozenset({Role.ADMIN}),
     "users.manage": frozenset({Role.ADMIN}),
     "questionnaires.manage": frozenset({Role.ADMIN}),
+    # anonymous response microdata (Home Affairs only, as the scores issue's exports)
+    "responses.export": frozenset({Role.ADMIN}),
+    # an account's own API tokens
+    "tokens.own": frozenset(Role),
 }
 
 
@@ -40,6 +44,7 @@ class RouteRule:
     endpoint: str
     permission: str | None  # None: public (login page)
     campaign_scoped: bool
+    api: bool = False  # a JSON API route (token auth, problem details) rather than a page
 
 
 #: endpoint -> rule, filled by :func:`staff_route` as the views are imported
@@ -62,7 +67,8 @@ class StaffLogin(UserMixin):  # type: ignore[misc]
 
 
 def identity() -> Identity:
-    return current_user.identity  # type: ignore[no-any-return]
+    api = g.get("api_identity")  # set by an API token (survey/api), else the page login
+    return api if api is not None else current_user.identity  # type: ignore[no-any-return]
 
 
 def allowed(permission: str, role: Role) -> bool:
@@ -94,6 +100,13 @@ def staff_route(bp: Blueprint, rule: str, permission: str | None,
         return guarded
 
     return decorate
+
+
+def register_api_route(endpoint: str, rule: str, permission: str | None) -> None:
+    """Enter an API route in the same registry as the pages (see :mod:`survey.api`)."""
+    if permission is not None and permission not in PERMISSIONS:
+        raise KeyError(f"unknown permission {permission!r}")
+    ROUTES[endpoint] = RouteRule(endpoint, permission, "<code>" in rule, api=True)
 
 
 def campaign_in_scope(code: str) -> Campaign:

@@ -17,3 +17,4 @@ __all__ = [
     "ResponseStatus", "Unit", "utcnow", "QuotaCell", "AuditEvent", "LoginFailure", "Role",
     "StaffProvince", "StaffSession", "StaffUser",
 ]
+from survey.models.api import ApiToken, DeliveryStatus, ImportJob, JobStatus, WebhookAttempt, WebhookDelivery, WebhookEndpoint  # noqa: E501,F401

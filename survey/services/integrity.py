@@ -36,6 +36,7 @@ from survey.models.campaign import QuestionnaireVersion
 from survey.models.integrity import IntegrityFlag, IntegrityVerdict, ResponseParadata, UnitAnnulment
 from survey.services.audit import record_audit
 from survey.services.paradata import SCAN_MODE
+from survey.services.webhooks import queue_event
 
 DECISIONS = ("accept", "exclude")
 _DECISION_REC = {"accept": Recommendation.OK, "exclude": Recommendation.EXCLUDE}
@@ -224,6 +225,9 @@ def decide_response(campaign: Campaign, response_id: int, decision: str, reason:
         verdict.decision, verdict.reason = decision, reason
         verdict.decided_by, verdict.decided_at = actor_id, utcnow()
         response.status = ResponseStatus.EXCLUDED if decision == "exclude" else ResponseStatus.VALID
+        queue_event(s, campaign, "review.decision", lambda: {
+            "response_id": response_id, "decision": decision, "previous": previous,
+            "recommendation": verdict.recommendation})
         record_audit(f"integrity.{decision}", actor_id=actor_id,
                      province_code=campaign.province_code, object_type="response",
                      object_id=response_id,
@@ -244,6 +248,7 @@ def annul_unit(campaign: Campaign, unit_code: str, reason: str, actor_id: int | 
             raise ReviewError("Kết quả đơn vị này đã bị hủy. / This unit's result is already annulled.")
         s.add(UnitAnnulment(unit_id=unit.id, campaign_id=campaign.id, reason=reason,
                             annulled_by=actor_id, annulled_at=utcnow()))
+        queue_event(s, campaign, "unit.annulled", {"unit": unit.code})
         record_audit("integrity.annul_unit", actor_id=actor_id,
                      province_code=campaign.province_code, object_type="unit", object_id=unit.code,
                      detail={"campaign": campaign.code, "reason": reason})

@@ -112,10 +112,11 @@ def _cfg(key: str, default: float) -> float:
     return float(default if value is None else value)
 
 
-def backoff_seconds(attempts: int) -> float:
-    """Delay before attempt ``attempts + 1``: base * 2**(attempts-1), capped."""
-    base = _cfg("MAIL_RETRY_BASE_SECONDS", 60)
-    return min(base * 2 ** max(attempts - 1, 0), _cfg("MAIL_RETRY_MAX_SECONDS", 3600))
+def backoff_seconds(attempts: int, prefix: str = "MAIL") -> float:
+    """Delay before attempt ``attempts + 1``: base * 2**(attempts-1), capped (``prefix``:
+    ``MAIL`` or ``WEBHOOK`` config keys)."""
+    base = _cfg(f"{prefix}_RETRY_BASE_SECONDS", 60)
+    return min(base * 2 ** max(attempts - 1, 0), _cfg(f"{prefix}_RETRY_MAX_SECONDS", 3600))
 
 
 # ---------------------------------------------------------------------------- queueing

@@ -61,6 +61,7 @@ from survey.services.paradata import (
 )
 from survey.services.questionnaires import questionnaire_by_version
 from survey.services.quotas import begun_statement, closed_units, count_form_begun
+from survey.services.webhooks import queue_submitted
 from survey.services.ratelimit import failure_counter
 from survey.services.tokens import Link, LinkedForm, find_link
 
@@ -596,5 +597,8 @@ def _store_responses(ctx: FormContext, q: Questionnaire, now: dt.datetime) -> No
                 response_key=response_key(a.id), answers=answers,
                 item_codes=q.item_codes(answers)))
         ids = list(conn.execute(_INSERT_RESPONSES, rows).scalars()) if rows else []
+        if rows:  # webhooks: in this transaction, so the events commit with the responses
+            queue_submitted(s, ctx.campaign, ctx.form.group_id, ctx.form.questionnaire_version_id,
+                            ctx.form.mode, [r["rated_unit_id"] for r in rows], now.date())
         copy_to_responses(s, ctx.form, ids, len(q.sections), now)
         conn.execute(_DELETE_DRAFT, {"fid": ctx.form.id})

@@ -1250,7 +1250,10 @@ def download_scores(campaign: Campaign, config: ScoringConfig, fmt: str) -> byte
             data = out.read_bytes()
     from survey.services.audit import record_audit
 
-    with db.write_transaction():
+    from survey.services.webhooks import queue_event
+
+    with db.write_transaction() as s:
+        queue_event(s, campaign, "scores.recomputed", {"units": len(report.tables[1].rows)})
         record_audit("export.scores", province_code=campaign.province_code, object_type="campaign",
                      object_id=campaign.code, detail={"format": fmt,
                                                       "units": len(report.tables[1].rows)})

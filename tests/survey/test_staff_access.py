@@ -26,13 +26,15 @@ def url_for_rule(rule: str, code: str) -> str:
 
 
 def test_every_staff_route_has_a_rule(app):
-    endpoints = {r.endpoint for r in app.url_map.iter_rules() if r.endpoint.startswith("manage.")}
-    assert endpoints == set(ROUTES), "a staff route was added without a permission rule"
+    endpoints = {r.endpoint for r in app.url_map.iter_rules()
+                 if r.endpoint.startswith(("manage.", "api."))}
+    assert endpoints == set(ROUTES), "a staff or API route was added without a permission rule"
     assert all(r.permission is None or r.permission in PERMISSIONS for r in ROUTES.values())
 
 
 def test_route_role_province_matrix(world):
-    rules = {r.endpoint: r for r in world.url_map.iter_rules() if r.endpoint in ROUTES}
+    rules = {r.endpoint: r for r in world.url_map.iter_rules()
+             if r.endpoint in ROUTES and not ROUTES[r.endpoint].api}  # API: the test below
     checked = 0
     for role in Role:
         client = world.test_client()
@@ -69,7 +71,59 @@ def test_anonymous_is_sent_to_login(world):
         rule = next(r for r in world.url_map.iter_rules() if r.endpoint == endpoint)
         method = "GET" if "GET" in rule.methods else "POST"
         r = client.open(url_for_rule(rule.rule, "OWN-2026"), method=method)
+        if meta.api:  # a token, never the login page
+            assert r.status_code == 401 and r.mimetype == "application/problem+json", endpoint
+            continue
         assert r.status_code == 302 and "/manage/login" in r.headers["Location"], endpoint
+
+
+def test_api_route_role_province_matrix(world):
+    """Every API route, for a token of every role: the page rule (403 for a role without the
+    permission, 404 for another province's campaign); revoked and expired tokens are 401."""
+    from survey.services.api_tokens import create_api_token, revoke_api_token
+
+    world.config["API_IMPORT_THREADS"] = False  # posted lists wait; this is about access
+    with world.app_context():
+        tokens = {role: create_api_token(f"{role.value}@tvh.gov.vn", "matrix")[1]
+                  for role in Role}
+    rules = [r for r in world.url_map.iter_rules() if r.endpoint.startswith("api.")]
+    checked = 0
+    for role in Role:
+        client = world.test_client()
+        headers = {"Authorization": f"Bearer {tokens[role]}"}
+        for rule in rules:
+            meta = ROUTES[rule.endpoint]
+            method = "GET" if "GET" in rule.methods else "POST"
+            for province, code in (("own", "OWN-2026"), ("other", "OTHER-2026")):
+                if not meta.campaign_scoped and province == "other":
+                    continue
+                path = url_for_rule(rule.rule, code).replace("<job_id>", "none")
+                r = client.open(path, method=method, headers=headers, data={})
+                permitted = meta.permission is None or role in PERMISSIONS[meta.permission]
+                if not permitted:
+                    expected = {403}
+                elif meta.campaign_scoped and province == "other":
+                    expected = {404}
+                elif "<job_id>" in rule.rule:
+                    expected = {404}  # no such job (in scope: the job is looked up)
+                else:
+                    expected = {200, 400}  # 400: the import POSTed without a file
+                assert r.status_code in expected, (role, rule.endpoint, province, r.status_code)
+                r.close()
+                checked += 1
+    assert checked > 4 * len(rules)
+    with world.app_context():
+        revoke_api_token("admin@tvh.gov.vn", name="matrix")
+        _, expired = create_api_token("viewer@tvh.gov.vn", "old", expires_days=1)
+        from survey.models import ApiToken
+
+        with db.write_transaction() as s:
+            s.execute(update(ApiToken).where(ApiToken.name == "old")
+                      .values(expires_at=utcnow() - dt.timedelta(minutes=1)))
+    for raw in (tokens[Role.ADMIN], expired):
+        r = world.test_client().get("/api/v1/campaigns/OWN-2026",
+                                    headers={"Authorization": f"Bearer {raw}"})
+        assert r.status_code == 401 and r.get_json()["code"] == "API-TOKEN-INVALID"
 
 
 def test_focal_point_sees_only_its_own_agency_counts(world):
