@@ -23,6 +23,7 @@ from survey.services.campaigns import (
 from survey.services.quota_reports import QUOTA_COLUMNS, quota_rows, quota_state_dict
 from survey.services.quotas import QuotaState, quota_state, refresh_quota_counts
 from survey.services.respondents import ListRejected, import_respondents
+from survey.services.staff import StaffError, staff_provinces
 
 
 def _fail(lines: list[str]) -> NoReturn:
@@ -31,11 +32,25 @@ def _fail(lines: list[str]) -> NoReturn:
     sys.exit(1)
 
 
-def _campaign_or_exit(code: str) -> Campaign:
+def _campaign_or_exit(code: str, provinces: tuple[str, ...] | None = None) -> Campaign:
     try:
-        return find_campaign(code)
+        return find_campaign(code, provinces)
     except CampaignNotFound as exc:
         _fail([str(exc)])
+
+
+def _provinces_of(actor: str | None) -> tuple[str, ...] | None:
+    """``--as EMAIL``: the account's provinces bound the command (None: the operator)."""
+    if actor is None:
+        return None
+    try:
+        return staff_provinces(actor)
+    except StaffError as exc:
+        _fail([str(exc)])
+
+
+as_option = click.option("--as", "actor", metavar="EMAIL", default=None,
+                         help="Run as this staff account: only its provinces' campaigns.")
 
 
 @click.group("campaign", help="Survey campaigns (đợt khảo sát) from configuration files.")
@@ -46,10 +61,13 @@ def campaign_group() -> None:
 @campaign_group.command("create", help="Create or update a campaign from its YAML file "
                         "(idempotent; nothing is written if the file has errors).")
 @click.option("--config", "config", required=True, type=click.Path(dir_okay=False))
+@as_option
 @with_appcontext
-def create(config: str) -> None:
+def create(config: str, actor: str | None) -> None:
     try:
-        campaign = create_campaign_from_config(config)
+        campaign = create_campaign_from_config(config, _provinces_of(actor))
+    except CampaignNotFound as exc:  # another province's campaign, or a move of province
+        _fail([str(exc)])
     except CampaignInvalid as exc:
         _fail([line for e in exc.errors for line in (e.format("vi"), e.format("en"))]
               + [f"{len(exc.errors)} lỗi, không ghi gì / {len(exc.errors)} error(s), "
@@ -66,10 +84,11 @@ def respondents_group() -> None:
                            "(all rows or none) and create the forms its quotas call for.")
 @click.argument("file", type=click.Path(dir_okay=False))
 @click.option("--campaign", "code", required=True)
+@as_option
 @with_appcontext
-def import_(file: str, code: str) -> None:
+def import_(file: str, code: str, actor: str | None) -> None:
     try:
-        report = import_respondents(code, file)
+        report = import_respondents(_campaign_or_exit(code, _provinces_of(actor)).code, file)
     except CampaignNotFound as exc:
         _fail([str(exc)])
     except ListRejected as exc:

@@ -20,6 +20,7 @@ from sqlalchemy import select
 
 from survey import db
 from survey.models import Campaign, Role
+from survey.services.campaigns import CampaignNotFound, find_campaign
 from survey.services.staff import Identity
 
 PERMISSIONS: dict[str, frozenset[Role]] = {
@@ -97,12 +98,10 @@ def staff_route(bp: Blueprint, rule: str, permission: str | None,
 
 def campaign_in_scope(code: str) -> Campaign:
     """The campaign ``code`` if it lies in the user's provinces, else 404 (never 403)."""
-    me = identity()
-    campaign = db.session().scalar(select(Campaign).where(
-        Campaign.code == code, Campaign.province_code.in_(me.provinces)))
-    if campaign is None:
+    try:
+        return find_campaign(code, identity().provinces)
+    except CampaignNotFound:
         abort(404)
-    return campaign
 
 
 def campaigns_in_scope() -> list[Campaign]:

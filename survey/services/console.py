@@ -168,7 +168,8 @@ def find_forms(campaign: Campaign, query: str, limit: int = 50) -> list[Form]:
 def create_campaign_upload(provinces: tuple[str, ...], filename: str, data: bytes) -> Campaign:
     """Create (or update) a campaign from an uploaded YAML config, inside the user's provinces.
 
-    Raises :class:`sampling.CampaignInvalid` with located messages, or ConsoleError.
+    Raises :class:`sampling.CampaignInvalid` with located messages, ConsoleError, or
+    :class:`CampaignOutOfScope` when the code is another province's campaign.
     """
     if Path(filename).suffix.lower() not in (".yaml", ".yml"):
         raise ConsoleError("Chỉ nhận tệp .yaml. / Only .yaml files are accepted.")
@@ -180,7 +181,8 @@ def create_campaign_upload(provinces: tuple[str, ...], filename: str, data: byte
             raise ConsoleError(
                 f"Tỉnh {config.province} không thuộc phạm vi tài khoản. / "
                 f"Province {config.province} is outside this account's provinces.")
-        campaign = save_campaign_config(config)
+        # an existing code outside ``provinces`` raises CampaignOutOfScope (answered as 404)
+        campaign = save_campaign_config(config, provinces, Path(filename).name)
     with db.write_transaction():
         record_audit("campaign.create", province_code=campaign.province_code,
                      object_type="campaign", object_id=campaign.code,

@@ -180,3 +180,13 @@ def list_staff(provinces: Sequence[str]) -> list[StaffUser]:
         .where(StaffUser.id.in_(select(StaffProvince.user_id)
                                 .where(StaffProvince.province_code.in_(provinces))))
         .order_by(StaffUser.email)))
+
+
+def staff_provinces(email: str) -> tuple[str, ...]:
+    """The provinces of an active account, for a CLI command run as that account."""
+    user = db.session().scalar(select(StaffUser).options(selectinload(StaffUser.provinces))
+                               .where(StaffUser.email == email.strip().lower()))
+    if user is None or not user.active:
+        raise StaffError(f"Không có tài khoản đang hoạt động {email}. / "
+                         f"No active account {email}.")
+    return tuple(user.province_codes)

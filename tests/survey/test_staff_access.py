@@ -428,3 +428,153 @@ def test_contractor_reminds_a_cell_and_sees_bounces(world):
     assert viewer.post("/manage/c/OWN-2026/remind", data={
         "csrf_token": csrf_from(page), "group": "dept_division_leader",
         "unit": "S01"}).status_code in (400, 403)
+
+
+# --- Cross-province writes (issue 16, item 1) ---------------------------------------------
+
+def _other_snapshot(app) -> dict:
+    """Everything of the other province's campaign a takeover or stray write would change."""
+    from survey.models import Campaign, Respondent, Unit
+
+    with app.app_context():
+        s = db.session()
+        c = s.scalar(select(Campaign).filter_by(code="OTHER-2026"))
+        return {
+            "campaign": (c.province_code, c.name_vi, c.status, c.closes_at),
+            "units": sorted(s.scalars(select(Unit.code).filter_by(campaign_id=c.id))),
+            "forms": sorted(s.execute(select(Form.id, Form.status)
+                                      .filter_by(campaign_id=c.id)).all()),
+            "respondents": s.scalar(select(func.count()).select_from(Respondent)
+                                    .filter_by(campaign_id=c.id)),
+            "drafts": s.scalar(text("select count(*) from drafts")),
+            "responses": sorted(s.execute(text(
+                "select id, status from responses where campaign_id = :c"), {"c": c.id}).all()),
+            "public": s.scalar(text("select count(*) from public_links where campaign_id = :c"),
+                               {"c": c.id}),
+        }
+
+
+@pytest.fixture
+def both(world, tmp_path):
+    """The world, plus a list and a submitted form in the other province's campaign."""
+    with world.app_context():
+        lst = tmp_path / "other.csv"
+        lst.write_text(LIST.replace("@example.vn", "@other.vn"), encoding="utf-8")
+        import_respondents("OTHER-2026", lst)
+        from survey.models import Campaign
+        other = db.session().scalar(select(Campaign.id).filter_by(code="OTHER-2026"))
+        form_id = db.session().scalar(select(Form.id).filter_by(campaign_id=other)
+                                      .order_by(Form.id))
+        ctx = load_form(form_id)
+        key = str(ctx.assignments[0].id)
+        for i in range(len(ctx.questionnaire.sections)):
+            save_page(ctx, i, {key: ANSWERS})
+        assert submit_form(ctx) is SubmitOutcome.SUBMITTED
+        response_id = db.session().scalar(text(
+            "select id from responses where campaign_id = :c"), {"c": other})
+    return world, form_id, response_id
+
+
+def test_post_matrix_with_another_provinces_identifiers(both):
+    """Every POST route, every role: the other province's code in the URL gives 404 (or 403),
+    and its identifiers in the body of an own-campaign POST change nothing of it."""
+    import io
+
+    world, other_form, other_response = both
+    before = _other_snapshot(world)
+    rules = {r.endpoint: r for r in world.url_map.iter_rules()
+             if r.endpoint in ROUTES and "POST" in r.methods and r.endpoint != "manage.logout"}
+    assert len(rules) >= 12
+    hostile_yaml = config("OTHER-2026", "84").encode()  # the other campaign, "moved" to 84
+    posted = 0
+    for role in Role:
+        client = world.test_client()
+        world.config["WTF_CSRF_ENABLED"] = True
+        assert login(client, f"{role.value}@tvh.gov.vn").status_code == 302
+        world.config["WTF_CSRF_ENABLED"] = False
+        for endpoint, rule in rules.items():
+            meta = ROUTES[endpoint]
+            permitted = meta.permission is None or role in PERMISSIONS[meta.permission]
+            for code in ("OWN-2026", "OTHER-2026"):
+                if code == "OTHER-2026" and not meta.campaign_scoped:
+                    continue
+                body = {"form_id": str(other_form), "response_id": str(other_response),
+                        "decision": "exclude", "reason": "chiếm quyền tỉnh khác",
+                        "unit": "S01", "group": "dept_division_leader", "status": "closed",
+                        "closes_at": "2030-01-01T00:00", "code": str(other_form),
+                        "campaign": "OTHER-2026", "daily_cap": "5",
+                        "file": (io.BytesIO(hostile_yaml if endpoint == "manage.new_campaign"
+                                            else LIST.encode()),
+                                 "c.yaml" if endpoint == "manage.new_campaign" else "l.csv")}
+                url = url_for_rule(rule.rule, code) + f"?form={other_form}"
+                r = client.post(url, data=body, content_type="multipart/form-data")
+                if not permitted:
+                    expected = {403}
+                elif code == "OTHER-2026" or endpoint == "manage.new_campaign":
+                    expected = {404}
+                else:
+                    expected = {200, 302, 409, 422}
+                assert r.status_code in expected, (role, endpoint, code, r.status_code)
+                posted += 1
+    assert posted > 3 * len(rules)
+    assert _other_snapshot(world) == before
+
+
+def test_campaign_upload_cannot_take_over_another_province(world):
+    client = world.test_client()
+    login(client, "admin@tvh.gov.vn")
+    page = client.get("/manage/campaigns/new").get_data(as_text=True)
+    before = _other_snapshot(world)
+    r = client.post("/manage/campaigns/new", data={
+        "csrf_token": csrf_from(page),
+        "file": (__import__("io").BytesIO(config("OTHER-2026", "84").encode()), "x.yaml")},
+        content_type="multipart/form-data")
+    assert r.status_code == 404
+    assert _other_snapshot(world) == before
+    with world.app_context():
+        refused = db.session().scalars(select(AuditEvent).filter_by(
+            action="campaign.refused")).all()
+    assert [(e.province_code, e.object_id, e.actor_email) for e in refused] == [
+        ("70", "OTHER-2026", "admin@tvh.gov.vn")]
+    # the other province's admin still sees the campaign and the attempt in its audit trail
+    with world.app_context():
+        create_staff_user("admin@vlg.gov.vn", "Cán bộ VL", PASSWORD, Role.ADMIN, ["70"])
+    other = world.test_client()
+    login(other, "admin@vlg.gov.vn")
+    assert other.get("/manage/c/OTHER-2026/").status_code == 200
+    assert "campaign.refused" in other.get("/manage/audit").get_data(as_text=True)
+    assert client.get("/manage/c/OTHER-2026/").status_code == 404
+
+
+def test_a_campaigns_province_never_changes(world, tmp_path):
+    """Even an account of both provinces, or the operator at the shell, cannot move one."""
+    from survey.services.campaigns import CampaignNotFound
+
+    with world.app_context():
+        create_staff_user("both@gov.vn", "Cán bộ hai tỉnh", PASSWORD, Role.ADMIN, ["84", "70"])
+    client = world.test_client()
+    login(client, "both@gov.vn")
+    page = client.get("/manage/campaigns/new").get_data(as_text=True)
+    r = client.post("/manage/campaigns/new", data={
+        "csrf_token": csrf_from(page),
+        "file": (__import__("io").BytesIO(config("OTHER-2026", "84").encode()), "x.yaml")},
+        content_type="multipart/form-data")
+    assert r.status_code == 404
+    path = tmp_path / "moved.yaml"
+    path.write_text(config("OTHER-2026", "84"), encoding="utf-8")
+    with world.app_context():
+        with pytest.raises(CampaignNotFound):
+            create_campaign_from_config(path)
+    assert _other_snapshot(world)["campaign"][0] == "70"
+    # the same file naming the campaign's own province is an update
+    path.write_text(config("OTHER-2026", "70").replace("Sở hai", "Sở hai mới"), encoding="utf-8")
+    r = world.test_cli_runner().invoke(args=["campaign", "create", "--config", str(path),
+                                             "--as", "admin@tvh.gov.vn"])
+    assert r.exit_code == 1 and "OTHER-2026" in r.output
+    r = world.test_cli_runner().invoke(args=["campaign", "create", "--config", str(path),
+                                             "--as", "both@gov.vn"])
+    assert r.exit_code == 0, r.output
+    r = world.test_cli_runner().invoke(args=["respondents", "import", str(path),
+                                             "--campaign", "OTHER-2026",
+                                             "--as", "admin@tvh.gov.vn"])
+    assert r.exit_code == 1 and "OTHER-2026" in r.output
