@@ -49,6 +49,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
 
+from questionnaires.safe_yaml import MAX_YAML_BYTES, YamlRefused, compose_yaml, construct_yaml
 from sampling.errors import CampaignInvalid, ConfigError
 from sampling.quotas import (
     CellMode,
@@ -64,7 +65,7 @@ from sampling.units import UNITS_COLUMNS, Level, Unit, UnitTree, check_levels, c
 
 FORMAT_VERSION: Final = 1
 DEFAULT_TIMEZONE: Final = "Asia/Ho_Chi_Minh"
-MAX_CONFIG_BYTES: Final = 2 * 1024 * 1024
+MAX_CONFIG_BYTES: Final = MAX_YAML_BYTES
 YEAR_RANGE: Final = (2000, 2100)
 
 _CODE_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}\Z")
@@ -618,9 +619,11 @@ def load_campaign(path: str | Path, *, known_questionnaires: Collection[str] | N
     """
     path = Path(path)
     try:
-        if path.stat().st_size > MAX_CONFIG_BYTES:
+        size = path.stat().st_size
+        if size > MAX_CONFIG_BYTES:
             raise CampaignInvalid((ConfigError.make(
-                "CFG-FILE-READ", str(path), "", detail=f"larger than {MAX_CONFIG_BYTES} bytes"),))
+                "CFG-YAML-TOO-LARGE", str(path), "", limit=MAX_CONFIG_BYTES,
+                detail=f"{size} B"),))
         text = path.read_text(encoding="utf-8-sig")
     except (OSError, UnicodeDecodeError) as exc:
         raise CampaignInvalid((ConfigError.make("CFG-FILE-READ", str(path), "",
@@ -638,7 +641,11 @@ def parse_campaign(text: str, *, file: str = "<campaign>", base_dir: Path | None
     A units file can only be referenced when ``base_dir`` is given.
     """
     try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        node = compose_yaml(text)
+    except YamlRefused as exc:
+        raise CampaignInvalid((ConfigError.make(
+            f"CFG-{exc.code}", file, "", line=exc.line, limit=exc.limit,
+            detail=exc.detail),)) from exc
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         detail = str(getattr(exc, "problem", None) or exc)
@@ -656,14 +663,11 @@ def parse_campaign(text: str, *, file: str = "<campaign>", base_dir: Path | None
     if node is None:
         raw: Any = None
     else:
-        loader = yaml.SafeLoader("")
         try:
-            raw = loader.construct_document(node)
+            raw = construct_yaml(node)
         except yaml.YAMLError as exc:
             raise CampaignInvalid((ConfigError.make(
                 "CFG-YAML-SYNTAX", file, "", detail=str(exc)),)) from exc
-        finally:
-            loader.dispose()
 
     campaign = _build(ctx, raw, base_dir, known_questionnaires, integrity_validator)
     if ctx.errors or campaign is None:

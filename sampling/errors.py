@@ -56,6 +56,27 @@ _SPECS: tuple[ErrorSpec, ...] = (
         "strings that contain special characters.",
     ),
     ErrorSpec(
+        "CFG-YAML-TOO-LARGE",
+        "Tệp YAML quá lớn ({detail}; tối đa {limit} byte).",
+        "The YAML file is too large ({detail}; at most {limit} bytes).",
+        "Tách danh sách đơn vị ra tệp riêng (units_file) hoặc bỏ phần không dùng.",
+        "Move the unit list to its own file (units_file) or drop what is not used.",
+    ),
+    ErrorSpec(
+        "CFG-YAML-TOO-DEEP",
+        "Tệp YAML lồng quá sâu (quá {limit} cấp).",
+        "The YAML file nests too deeply (more than {limit} levels).",
+        "Một tệp cấu hình chỉ cần vài cấp lồng nhau; kiểm tra dấu ngoặc và thụt lề.",
+        "A configuration file needs only a few levels; check brackets and indentation.",
+    ),
+    ErrorSpec(
+        "CFG-YAML-ALIASES",
+        "Các bí danh YAML (*alias) mở rộng quá {limit} nút.",
+        "The YAML aliases (*alias) expand to more than {limit} nodes.",
+        "Viết trực tiếp nội dung thay vì dùng &neo và *bí danh lồng nhau.",
+        "Write the content out instead of nesting &anchors and *aliases.",
+    ),
+    ErrorSpec(
         "CFG-VERSION",
         "Phiên bản định dạng '{value}' không được hỗ trợ.",
         "Format version '{value}' is not supported.",
