@@ -578,3 +578,57 @@ def test_a_campaigns_province_never_changes(world, tmp_path):
                                              "--campaign", "OTHER-2026",
                                              "--as", "admin@tvh.gov.vn"])
     assert r.exit_code == 1 and "OTHER-2026" in r.output
+
+
+# --- Login throttling (issue 16, item 3) ---------------------------------------------------
+
+def test_parallel_wrong_passwords_check_at_most_the_limit(world, storage):
+    """40 simultaneous wrong passwords for one account, from 40 addresses: the count and the
+    decision are one atomic step, so at most MAX_FAILURES_PER_ACCOUNT passwords are checked."""
+    from survey.services.staff import MAX_FAILURES_PER_ACCOUNT, log_in
+    from tests.conftest import run_threads
+
+    outcomes: list[str] = []
+
+    def attempt(i: int) -> None:
+        with world.app_context():
+            result = log_in("admin@tvh.gov.vn", "wrong-password", f"10.40.0.{i}")
+            outcomes.append("blocked" if result.blocked else "checked")
+
+    assert run_threads(attempt, range(40)) == []
+    checked = outcomes.count("checked")
+    actions = _actions(world)
+    assert checked == actions.count("login.failure")
+    assert 1 <= checked <= MAX_FAILURES_PER_ACCOUNT, outcomes
+    assert actions.count("login.blocked") == 40 - checked
+
+
+def test_an_attackers_trickle_does_not_lock_the_owner_out_of_a_known_device(world, storage):
+    from survey.manage.auth import DEVICE_COOKIE
+
+    owner = world.test_client()
+    assert login(owner, "admin@tvh.gov.vn", address="10.0.0.1").status_code == 302
+    assert owner.get_cookie(DEVICE_COOKIE, domain="survey.test", path="/manage/login")
+    owner.post("/manage/logout", data={"csrf_token": csrf_from(
+        owner.get("/manage/").get_data(as_text=True))})
+    # an attacker keeps the account at its limit from addresses of its own
+    for i in range(12):
+        assert login(world.test_client(), "admin@tvh.gov.vn", "guess",
+                     f"10.66.0.{i}").status_code in (401, 429)
+    assert login(world.test_client(), "admin@tvh.gov.vn", address="10.0.0.2").status_code == 429
+    # the owner's browser, known from its last login, is throttled on its own count
+    assert login(owner, "admin@tvh.gov.vn", address="10.0.0.1").status_code == 302
+    owner.post("/manage/logout", data={"csrf_token": csrf_from(
+        owner.get("/manage/").get_data(as_text=True))})
+    # and a device cookie is no master key: its own failures lock it
+    for _ in range(5):
+        assert login(owner, "admin@tvh.gov.vn", "typo", "10.0.0.1").status_code == 401
+    assert login(owner, "admin@tvh.gov.vn", address="10.0.0.1").status_code == 429
+    # nor does another account's device cookie count for this one
+    stranger = world.test_client()
+    assert login(stranger, "viewer@tvh.gov.vn", address="10.0.0.3").status_code == 302
+    cookie = stranger.get_cookie(DEVICE_COOKIE, domain="survey.test", path="/manage/login")
+    assert cookie and owner.get_cookie(DEVICE_COOKIE, domain="survey.test",
+                                       path="/manage/login").value != cookie.value
+    stranger.set_cookie(DEVICE_COOKIE, cookie.value, domain="survey.test", path="/manage/login")
+    assert login(stranger, "admin@tvh.gov.vn", address="10.0.0.3").status_code == 429
