@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO, Final
 
+from questionnaires.spreadsheet import safe_cell, safe_row
 from sampling.config import Campaign
 from sampling.contacts import (
     EmailInvalid,
@@ -586,8 +587,8 @@ def write_list_template(target: Path | BinaryIO, campaign: Campaign) -> None:
         vi, en, example = _COLUMN_NOTES[name]
         notes.append([name, "x" if name in REQUIRED_COLUMNS else "", vi, en, example])
     notes.append([])
-    notes.append(["", "", f"Đợt khảo sát: {campaign.name_vi} ({campaign.code}).",
-                  f"Campaign: {campaign.name_en} ({campaign.code}).", ""])
+    notes.append(["", "", safe_cell(f"Đợt khảo sát: {campaign.name_vi} ({campaign.code})."),
+                  safe_cell(f"Campaign: {campaign.name_en} ({campaign.code})."), ""])
     notes.append(["", "", "Điền từ dòng 2 của trang '" + _DATA_SHEET + "'; không đổi tên cột; "
                   "không dùng công thức; lưu dạng .xlsx hoặc CSV UTF-8.",
                   "Fill in from row 2 of the '" + _DATA_SHEET + "' sheet; keep the column "
@@ -610,7 +611,7 @@ def write_list_template(target: Path | BinaryIO, campaign: Campaign) -> None:
     for i in range(max(len(group_rows), len(unit_rows))):
         g = group_rows[i] if i < len(group_rows) else ("", "", "")
         u = unit_rows[i] if i < len(unit_rows) else ("", "", "", "", "")
-        codes.append([*g, "", *u])
+        codes.append(safe_row([*g, "", *u]))
     for letter, width in zip("ABCDEFGHI", (24, 36, 36, 2, 16, 40, 40, 12, 12), strict=True):
         codes.column_dimensions[letter].width = width
 

@@ -12,6 +12,7 @@ from typing import NoReturn
 import click
 from flask.cli import with_appcontext
 
+from questionnaires.spreadsheet import safe_row
 from sampling import CampaignInvalid, write_list_template
 from survey.models import Campaign
 from survey.services.campaigns import (
@@ -137,9 +138,9 @@ def quotas(code: str, fmt: str, recount: bool) -> None:
         click.echo(json.dumps(quota_state_dict(state), ensure_ascii=False, indent=2))
     elif fmt == "csv":
         buf = io.StringIO()
-        writer = csv.writer(buf, lineterminator="\n")
+        writer = csv.writer(buf, lineterminator="\r\n")  # RFC 4180; a CR in a cell is quoted
         writer.writerow(QUOTA_COLUMNS)
-        writer.writerows(["" if v is None else v for v in row] for row in rows)
+        writer.writerows(safe_row("" if v is None else v for v in row) for row in rows)
         click.echo(buf.getvalue(), nl=False)
     else:
         _echo_table(state, rows)

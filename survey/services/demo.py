@@ -18,6 +18,7 @@ from pathlib import Path
 
 from sqlalchemy import select, update
 
+from questionnaires.spreadsheet import safe_row
 from survey import db
 from survey.config import PROJECT_ROOT
 from survey.models import (
@@ -91,13 +92,13 @@ def _ascii(name: str) -> str:
 def demo_list_csv() -> str:
     """The demo respondent list, as a province would upload it."""
     out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
+    writer = csv.writer(out, lineterminator="\r\n")  # RFC 4180; a CR in a cell is quoted
     writer.writerow(["external_id", "full_name", "group", "unit", "email", "phone"])
     for n, (group, unit, name) in enumerate(DEMO_PEOPLE, start=1):
         parts = _ascii(name).split()
-        writer.writerow([f"DEMO-{n:03d}", name, group, unit,
-                         f"{parts[-1]}.{''.join(p[0] for p in parts[:-1])}{n}@example.vn",
-                         f"09{n:08d}"])
+        writer.writerow(safe_row([f"DEMO-{n:03d}", name, group, unit,
+                                  f"{parts[-1]}.{''.join(p[0] for p in parts[:-1])}{n}@example.vn",
+                                  f"09{n:08d}"]))
     return out.getvalue()
 
 
