@@ -137,6 +137,9 @@ class Campaign:
     duplicate_priority: tuple[str, ...]
     scoring: Mapping[str, Any] | None = field(default=None, repr=False)
     integrity: Mapping[str, Any] | None = field(default=None, repr=False)
+    #: The same person twice in one group: "refuse" the list (naming both rows) or "merge"
+    #: the rows into the first one.
+    duplicates_in_group: str = "refuse"
 
     def group(self, code: str) -> RespondentGroup:
         """The group with this code (``KeyError`` if unknown)."""
@@ -591,7 +594,8 @@ def _check_rules_against_tree(ctx: _Ctx, rules: Sequence[tuple[int, QuotaRule]],
 
 _TOP_REQUIRED = ("version", "code", "name", "province", "year", "opens_at", "closes_at",
                  "levels", "units", "groups", "quotas")
-_TOP_OPTIONAL = ("timezone", "duplicate_priority", "scoring", "integrity")
+_TOP_OPTIONAL = ("timezone", "duplicate_priority", "scoring", "integrity", "duplicates_in_group")
+DUPLICATES_IN_GROUP: Final = ("refuse", "merge")
 
 #: Checks a section the sampling package keeps raw (its schema belongs to another package) and
 #: returns its problems as (path inside the section, message vi, message en).
@@ -854,6 +858,11 @@ def _build(ctx: _Ctx, raw: Any, base_dir: Path | None,
                 ctx.err("CFG-INTEGRITY", _join("integrity", sub) if sub else "integrity",
                         detail_vi=vi, detail_en=en)
 
+    in_group = get("duplicates_in_group", "refuse")
+    if in_group not in DUPLICATES_IN_GROUP:
+        ctx.err("CFG-DUPLICATES-IN-GROUP", "duplicates_in_group", value=in_group,
+                allowed=", ".join(DUPLICATES_IN_GROUP))
+
     if ctx.errors or tree is None or None in (code, names, province, year, opens, closes):
         return None
     assert code and names and province and year and opens and closes  # for the type checker
@@ -862,4 +871,5 @@ def _build(ctx: _Ctx, raw: Any, base_dir: Path | None,
         year=year, opens_at=opens, closes_at=closes, timezone=tz_name, units=tree,
         groups=tuple(groups.values()), quota_rules=tuple(r for _, r in rules),
         duplicate_priority=priority, scoring=scoring, integrity=integrity,
+        duplicates_in_group=str(in_group),
     )

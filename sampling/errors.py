@@ -112,6 +112,15 @@ _SPECS: tuple[ErrorSpec, ...] = (
         "Change the value to the required type (see the examples in examples/campaigns/).",
     ),
     ErrorSpec(
+        "CFG-DUPLICATES-IN-GROUP",
+        "Giá trị '{value}' không hợp lệ; chọn một trong: {allowed}.",
+        "Invalid value '{value}'; choose one of: {allowed}.",
+        "'refuse' (mặc định) từ chối danh sách có một người hai lần trong một nhóm; 'merge' "
+        "giữ dòng đầu tiên.",
+        "'refuse' (the default) refuses a list with a person twice in one group; 'merge' keeps "
+        "the first row.",
+    ),
+    ErrorSpec(
         "CFG-INTEGRITY",
         "{detail_vi}",
         "{detail_en}",
@@ -542,6 +551,15 @@ _SPECS: tuple[ErrorSpec, ...] = (
         "Email '{value}' repeats row {first_row} within the same group '{group}'.",
         "Mỗi người chỉ xuất hiện một lần trong một nhóm; xóa dòng trùng hoặc sửa email.",
         "A person appears once per group; delete the repeated row or correct the email.",
+    ),
+    ErrorSpec(
+        "LIST-DUPLICATE-PERSON",
+        "Dòng này là cùng một người với dòng {first_row} trong nhóm '{group}' (trùng {matched_vi}).",
+        "This row is the same person as row {first_row} in group '{group}' (same {matched_en}).",
+        "Xóa một trong hai dòng, hoặc sửa số điện thoại/tên nếu là hai người khác nhau; "
+        "đợt khảo sát có thể đặt 'duplicates_in_group: merge' để tự gộp.",
+        "Delete one of the two rows, or correct the phone/name if they are two people; a "
+        "campaign may set 'duplicates_in_group: merge' to merge them.",
     ),
     # -- drawing samples ---------------------------------------------------------------
     ErrorSpec(

@@ -47,6 +47,9 @@ class Campaign(Named, Base):
     scoring: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     # The config's integrity section (checks and thresholds), validated when the file is loaded.
     integrity: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    # The same person twice in one group of a list: "refuse" (default) or "merge".
+    duplicates_in_group: Mapped[str] = mapped_column(String(16), default="refuse",
+                                                     server_default="refuse")
 
     units: Mapped[list[Unit]] = relationship(back_populates="campaign")
     groups: Mapped[list[RespondentGroup]] = relationship(back_populates="campaign")

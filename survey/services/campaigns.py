@@ -138,7 +138,8 @@ def _store_campaign(s: Session, config: sampling.Campaign) -> Campaign:
               "province_code": config.province, "year": config.year,
               "opens_at": config.opens_at, "closes_at": config.closes_at,
               "scoring": dict(config.scoring) if config.scoring is not None else None,
-              "integrity": dict(config.integrity) if config.integrity is not None else None}
+              "integrity": dict(config.integrity) if config.integrity is not None else None,
+              "duplicates_in_group": config.duplicates_in_group}
     campaign = s.scalar(select(Campaign).filter_by(code=config.code))
     if campaign is not None and campaign.province_code != config.province:
         # created meanwhile by someone else: the check above saw no row
@@ -252,4 +253,5 @@ def build_sampling_campaign(campaign: Campaign) -> sampling.Campaign:
         name_en=campaign.name_en or campaign.name_vi, province=campaign.province_code,
         year=campaign.year, opens_at=campaign.opens_at, closes_at=campaign.closes_at,
         timezone="UTC", units=sampling.UnitTree(levels, units), groups=groups,
-        quota_rules=(), duplicate_priority=tuple(g.code for g in groups))
+        quota_rules=(), duplicate_priority=tuple(g.code for g in groups),
+        duplicates_in_group=campaign.duplicates_in_group)

@@ -108,7 +108,8 @@ CASES: list[tuple[str, Mutate, str, dict[str, Any]]] = [
 # Codes whose cases need raw text or files rather than a dict mutation; tested below.
 SEPARATELY_TESTED = {"CFG-FILE-READ", "CFG-YAML-SYNTAX", "CFG-KEY-DUPLICATE",
                      "CFG-UNITS-FILE-READ", "CFG-UNITS-FILE-HEADER",
-                     "CFG-YAML-TOO-LARGE", "CFG-YAML-TOO-DEEP", "CFG-YAML-ALIASES"}
+                     "CFG-YAML-TOO-LARGE", "CFG-YAML-TOO-DEEP", "CFG-YAML-ALIASES",
+                     "CFG-DUPLICATES-IN-GROUP"}  # test_sampling_lists.py
 
 
 @pytest.mark.parametrize(("text", "code", "line"), [
