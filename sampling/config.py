@@ -403,6 +403,8 @@ def _file_units(ctx: _Ctx, ref: str, base_dir: Path | None
             TableProblem.TOO_LARGE: ("tệp quá lớn", "file too large"),
             TableProblem.TOO_MANY_ROWS: ("quá nhiều dòng", "too many rows"),
             TableProblem.ENCODING: ("không phải UTF-8", "not UTF-8"),
+            TableProblem.EXPANDS: (f"tệp XLSX giải nén ra {exc.detail} MB, quá {exc.position} MB",
+                                   f"the XLSX expands to {exc.detail} MB, over {exc.position} MB"),
         }[exc.problem]
         ctx.err("CFG-UNITS-FILE-READ", "units", value=ref, detail_vi=details[0],
                 detail_en=details[1])

@@ -380,6 +380,13 @@ _SPECS: tuple[ErrorSpec, ...] = (
         "In Excel use Save As > 'Excel Workbook (*.xlsx)' or 'CSV UTF-8'.",
     ),
     ErrorSpec(
+        "LIST-FILE-EXPANDS",
+        "Tệp XLSX giải nén ra {size} MB, vượt giới hạn {limit} MB (có thể là một 'bom zip').",
+        "The XLSX file expands to {size} MB, over the {limit} MB limit (possibly a zip bomb).",
+        "Mở tệp bằng Excel và lưu lại dạng XLSX, hoặc lưu dạng CSV UTF-8.",
+        "Open the file in Excel and save it again as XLSX, or as CSV UTF-8.",
+    ),
+    ErrorSpec(
         "LIST-FILE-READ",
         "Không đọc được tệp: {detail}.",
         "Cannot read the file: {detail}.",

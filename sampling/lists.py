@@ -260,6 +260,8 @@ def clean_respondent_list(
                        limit=policy.max_bytes)
         elif exc.problem is TableProblem.TOO_MANY_ROWS:
             errors.add("LIST-TOO-MANY-ROWS", None, None, limit=policy.max_rows)
+        elif exc.problem is TableProblem.EXPANDS:
+            errors.add("LIST-FILE-EXPANDS", None, None, size=exc.detail, limit=exc.position)
         elif exc.problem is TableProblem.ENCODING:
             errors.add("LIST-ENCODING", None, None, position=exc.position)
         else:

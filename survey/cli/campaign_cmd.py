@@ -98,13 +98,19 @@ def import_(file: str, code: str, actor: str | None) -> None:
               + ([f"... +{more}"] if more else [])
               + [f"{exc.error_count} lỗi, không nhập gì / {exc.error_count} error(s), "
                  "nothing imported"])
+    click.echo(f"{report.file}: tạo mới {report.created}, cập nhật {report.updated}, "
+               f"không đổi {report.unchanged}; phiếu +{report.forms_created} "
+               f"(phân công +{report.assignments_created}, bỏ {report.forms_removed})")
     click.echo(f"{report.file}: created {report.created}, updated {report.updated}, "
                f"unchanged {report.unchanged}; forms +{report.forms_created} "
                f"(assignments +{report.assignments_created}, removed {report.forms_removed})")
     for m in report.merges:
+        how = "+".join(k.value for k in m.matched_on)
+        kept_vi = ", ".join(f"{r.group} (dòng {r.row})" for r in m.kept)
+        dropped_vi = ", ".join(f"{r.group} (dòng {r.row})" for r in m.dropped)
+        click.echo(f"ĐÃ GỘP {m.kept[0].full_name}: giữ {kept_vi}; bỏ {dropped_vi} [{how}]")
         kept = ", ".join(f"{r.group} (row {r.row})" for r in m.kept)
         dropped = ", ".join(f"{r.group} (row {r.row})" for r in m.dropped)
-        how = "+".join(k.value for k in m.matched_on)
         click.echo(f"MERGED {m.kept[0].full_name}: kept {kept}; dropped {dropped} [{how}]")
 
 

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from flask import Blueprint, abort, g
+from flask_babel import lazy_gettext as _l
 from flask_login import LoginManager, UserMixin, current_user
 from sqlalchemy import select
 
@@ -48,6 +49,8 @@ ROUTES: dict[str, RouteRule] = {}
 login_manager = LoginManager()
 login_manager.login_view = "manage.login"
 login_manager.session_protection = "basic"
+login_manager.login_message = _l("Please log in to access this page.")
+login_manager.localize_callback = str  # the lazy message, in the request's language, flashed
 
 
 class StaffLogin(UserMixin):  # type: ignore[misc]

@@ -63,6 +63,7 @@ ROW_CASES: list[tuple[str, Callable[[Rows], None], tuple[str, ...], tuple[int, s
 ]
 
 FILE_CASES = {"LIST-DUPLICATE-PERSON",  # tested below (within-group duplicates)
+              "LIST-FILE-EXPANDS",  # tests/survey/test_import_messages.py
               "LIST-FILE-FORMAT", "LIST-FILE-READ", "LIST-FILE-TOO-LARGE", "LIST-TOO-MANY-ROWS",
               "LIST-ENCODING", "LIST-EMPTY", "LIST-HEADER-MISSING", "LIST-HEADER-UNKNOWN",
               "LIST-HEADER-DUPLICATE", "LIST-CELL-NO-HEADER"}
