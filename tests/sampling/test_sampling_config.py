@@ -114,7 +114,7 @@ SEPARATELY_TESTED = {"CFG-FILE-READ", "CFG-YAML-SYNTAX", "CFG-KEY-DUPLICATE",
 
 @pytest.mark.parametrize(("text", "code", "line"), [
     ("a: &a [x, x, x, x, x, x, x, x, x]\n" + "".join(
-        f"{c}: &{c} [{', '.join([f'*{p}'] * 9)}]\n" for p, c in zip("abcdef", "bcdefg")),
+        f"{c}: &{c} [{', '.join([f'*{p}'] * 9)}]\n" for p, c in zip("abcdef", "bcdefg", strict=True)),
      "CFG-YAML-ALIASES", 5),
     ("version: 1\nname: " + "[" * 50_000 + "]" * 50_000, "CFG-YAML-TOO-DEEP", 2),
     ("name: " + "x" * (3 * 2**20), "CFG-YAML-TOO-LARGE", None)])
