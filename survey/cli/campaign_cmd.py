@@ -14,6 +14,7 @@ from flask.cli import with_appcontext
 
 from questionnaires.spreadsheet import safe_row
 from sampling import CampaignInvalid, write_list_template
+from survey.cli.scope import as_option, provinces_of
 from survey.models import Campaign
 from survey.services.campaigns import (
     CampaignNotFound,
@@ -24,7 +25,6 @@ from survey.services.campaigns import (
 from survey.services.quota_reports import QUOTA_COLUMNS, quota_rows, quota_state_dict
 from survey.services.quotas import QuotaState, quota_state, refresh_quota_counts
 from survey.services.respondents import ListRejected, import_respondents
-from survey.services.staff import StaffError, staff_provinces
 
 
 def _fail(lines: list[str]) -> NoReturn:
@@ -40,19 +40,6 @@ def _campaign_or_exit(code: str, provinces: tuple[str, ...] | None = None) -> Ca
         _fail([str(exc)])
 
 
-def _provinces_of(actor: str | None) -> tuple[str, ...] | None:
-    """``--as EMAIL``: the account's provinces bound the command (None: the operator)."""
-    if actor is None:
-        return None
-    try:
-        return staff_provinces(actor)
-    except StaffError as exc:
-        _fail([str(exc)])
-
-
-as_option = click.option("--as", "actor", metavar="EMAIL", default=None,
-                         help="Run as this staff account: only its provinces' campaigns.")
-
 
 @click.group("campaign", help="Survey campaigns (đợt khảo sát) from configuration files.")
 def campaign_group() -> None:
@@ -66,7 +53,7 @@ def campaign_group() -> None:
 @with_appcontext
 def create(config: str, actor: str | None) -> None:
     try:
-        campaign = create_campaign_from_config(config, _provinces_of(actor))
+        campaign = create_campaign_from_config(config, provinces_of(actor))
     except CampaignNotFound as exc:  # another province's campaign, or a move of province
         _fail([str(exc)])
     except CampaignInvalid as exc:
@@ -89,7 +76,7 @@ def respondents_group() -> None:
 @with_appcontext
 def import_(file: str, code: str, actor: str | None) -> None:
     try:
-        report = import_respondents(_campaign_or_exit(code, _provinces_of(actor)).code, file)
+        report = import_respondents(_campaign_or_exit(code, provinces_of(actor)).code, file)
     except CampaignNotFound as exc:
         _fail([str(exc)])
     except ListRejected as exc:

@@ -20,7 +20,7 @@ import io
 import math
 import re
 import tempfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -71,6 +71,7 @@ from survey.models import (
     Unit,
 )
 from survey.models.integrity import UnitAnnulment
+from survey.services.campaigns import CampaignNotFound, find_campaign
 from survey.services.questionnaires import questionnaire_for
 
 FORMATS = ("csv", "xlsx", "json", "sav", "dta")
@@ -112,9 +113,12 @@ class ScoreInputs:
         return int(self.response_id.size)
 
 
-def find_campaign_id(code: str) -> int | None:
-    """The id of the campaign with ``code``, or None."""
-    return db.session().scalar(select(Campaign.id).where(Campaign.code == code))
+def find_campaign_id(code: str, provinces: Collection[str] | None = None) -> int | None:
+    """The id of the campaign with ``code`` (within ``provinces`` when given), or None."""
+    try:
+        return find_campaign(code, provinces).id
+    except CampaignNotFound:
+        return None
 
 
 def _versions_of(campaign_id: int) -> list[QuestionnaireVersion]:

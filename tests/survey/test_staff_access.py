@@ -632,3 +632,18 @@ def test_an_attackers_trickle_does_not_lock_the_owner_out_of_a_known_device(worl
                                        path="/manage/login").value != cookie.value
     stranger.set_cookie(DEVICE_COOKIE, cookie.value, domain="survey.test", path="/manage/login")
     assert login(stranger, "admin@tvh.gov.vn", address="10.0.0.3").status_code == 429
+
+
+def test_cli_commands_run_as_a_staff_account_stay_in_its_provinces(world, tmp_path):
+    runner = world.test_cli_runner()
+
+    def scores(code: str, actor: str):
+        return runner.invoke(args=["scores", "--campaign", code, "--format", "csv",
+                                   "--out", str(tmp_path / "s.csv"), "--as", actor])
+
+    refused = scores("OTHER-2026", "admin@tvh.gov.vn")
+    assert refused.exit_code == 1 and "No campaign with code 'OTHER-2026'" in refused.output
+    own = scores("OWN-2026", "admin@tvh.gov.vn")
+    assert "No campaign" not in own.output
+    unknown = scores("OWN-2026", "nobody@tvh.gov.vn")
+    assert unknown.exit_code == 1 and "No active account" in unknown.output
