@@ -18,6 +18,7 @@ from survey.cli.scope import as_option, provinces_of
 from survey.models import Campaign
 from survey.services.campaigns import (
     CampaignNotFound,
+    ProvinceNotAllowed,
     build_sampling_campaign,
     create_campaign_from_config,
     find_campaign,
@@ -54,7 +55,7 @@ def campaign_group() -> None:
 def create(config: str, actor: str | None) -> None:
     try:
         campaign = create_campaign_from_config(config, provinces_of(actor))
-    except CampaignNotFound as exc:  # another province's campaign, or a move of province
+    except (CampaignNotFound, ProvinceNotAllowed) as exc:  # not this account's, or a move
         _fail([str(exc)])
     except CampaignInvalid as exc:
         _fail([line for e in exc.errors for line in (e.format("vi"), e.format("en"))]

@@ -40,6 +40,14 @@ class CampaignOutOfScope(CampaignNotFound):
     another province): refused exactly as a campaign that does not exist."""
 
 
+class ProvinceNotAllowed(ValueError):
+    """A new campaign's file names a province outside the actor's."""
+
+    def __init__(self, province: str) -> None:
+        super().__init__(f"Tỉnh {province} không thuộc phạm vi tài khoản. / "
+                         f"Province {province} is outside this account's provinces.")
+
+
 def find_campaign(code: str, provinces: Collection[str] | None = None) -> Campaign:
     """The stored campaign with this code, within ``provinces`` when given.
 
@@ -61,7 +69,8 @@ def check_campaign_target(config: sampling.Campaign, provinces: Collection[str] 
                           source: str) -> None:
     """Refuse a campaign file that is not the actor's to write; nothing is written.
 
-    A new code needs the file's province among ``provinces``. An existing code is an update
+    A new code needs the file's province among ``provinces`` (else
+    :class:`ProvinceNotAllowed`). An existing code is an update
     only when the stored campaign is in ``provinces`` and the file names the same province:
     a campaign's province never changes. A refusal over an existing campaign is audited under
     that campaign's province (its owners see the attempt) and raised as
@@ -71,7 +80,7 @@ def check_campaign_target(config: sampling.Campaign, provinces: Collection[str] 
                                   .filter_by(code=config.code)).first()
     if stored is None:
         if provinces is not None and config.province not in provinces:
-            raise CampaignOutOfScope(config.code)
+            raise ProvinceNotAllowed(config.province)
         return
     if config.province == stored.province_code and (provinces is None
                                                      or stored.province_code in provinces):

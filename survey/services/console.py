@@ -30,6 +30,7 @@ from survey.models import (
 )
 from survey.services.audit import record_audit
 from survey.services.campaigns import (
+    ProvinceNotAllowed,
     build_sampling_campaign,
     load_campaign_config,
     save_campaign_config,
@@ -177,12 +178,11 @@ def create_campaign_upload(provinces: tuple[str, ...], filename: str, data: byte
         path = Path(tmp) / Path(filename).name
         path.write_bytes(data)
         config = load_campaign_config(path)
-        if config.province not in provinces:
-            raise ConsoleError(
-                f"Tỉnh {config.province} không thuộc phạm vi tài khoản. / "
-                f"Province {config.province} is outside this account's provinces.")
-        # an existing code outside ``provinces`` raises CampaignOutOfScope (answered as 404)
-        campaign = save_campaign_config(config, provinces, Path(filename).name)
+        try:
+            # an existing code outside ``provinces`` raises CampaignOutOfScope (a 404), audited
+            campaign = save_campaign_config(config, provinces, Path(filename).name)
+        except ProvinceNotAllowed as exc:
+            raise ConsoleError(str(exc)) from exc
     with db.write_transaction():
         record_audit("campaign.create", province_code=campaign.province_code,
                      object_type="campaign", object_id=campaign.code,

@@ -530,12 +530,20 @@ def test_campaign_upload_cannot_take_over_another_province(world):
         "file": (__import__("io").BytesIO(config("OTHER-2026", "84").encode()), "x.yaml")},
         content_type="multipart/form-data")
     assert r.status_code == 404
+    # the same with the file naming the campaign's own province (not the uploader's)
+    page = client.get("/manage/campaigns/new").get_data(as_text=True)
+    r = client.post("/manage/campaigns/new", data={
+        "csrf_token": csrf_from(page),
+        "file": (__import__("io").BytesIO(config("OTHER-2026", "70").encode()), "y.yaml")},
+        content_type="multipart/form-data")
+    assert r.status_code == 404
     assert _other_snapshot(world) == before
     with world.app_context():
         refused = db.session().scalars(select(AuditEvent).filter_by(
             action="campaign.refused")).all()
-    assert [(e.province_code, e.object_id, e.actor_email) for e in refused] == [
-        ("70", "OTHER-2026", "admin@tvh.gov.vn")]
+    assert [(e.province_code, e.object_id, e.actor_email, e.detail["file_province"])
+            for e in refused] == [("70", "OTHER-2026", "admin@tvh.gov.vn", "84"),
+                                  ("70", "OTHER-2026", "admin@tvh.gov.vn", "70")]
     # the other province's admin still sees the campaign and the attempt in its audit trail
     with world.app_context():
         create_staff_user("admin@vlg.gov.vn", "Cán bộ VL", PASSWORD, Role.ADMIN, ["70"])
