@@ -36,6 +36,13 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
 }
 
 
+#: What a role is called on the pages (the code stays in URLs, files and the audit log).
+ROLE_LABELS = {Role.ADMIN: _l("Home Affairs administrator"),
+               Role.CONTRACTOR: _l("Survey contractor"),
+               Role.FOCAL_POINT: _l("Agency focal point"),
+               Role.VIEWER: _l("Viewer")}
+
+
 @dataclass(frozen=True)
 class RouteRule:
     endpoint: str

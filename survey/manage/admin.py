@@ -16,7 +16,7 @@ from wtforms.validators import InputRequired, Length, Optional
 
 from sampling import CampaignInvalid
 from survey.manage import bp
-from survey.manage.access import campaign_in_scope, identity, staff_route
+from survey.manage.access import ROLE_LABELS, campaign_in_scope, identity, staff_route
 from survey.models import CampaignStatus, Role
 from survey.services.audit import search_audit
 from survey.services.campaigns import CampaignOutOfScope
@@ -53,7 +53,7 @@ class CampaignUploadForm(FlaskForm):
 class UserForm(FlaskForm):
     email = EmailField(_l("Email"), validators=[InputRequired(), Length(max=254)])
     full_name = StringField(_l("Full name"), validators=[InputRequired(), Length(max=200)])
-    role = SelectField(_l("Role"), choices=[SelectChoice(r.value) for r in Role])
+    role = SelectField(_l("Role"), choices=[SelectChoice(r.value, ROLE_LABELS[r]) for r in Role])
     agency_code = StringField(_l("Agency code (focal points)"), validators=[Optional(),
                                                                           Length(max=64)])
     password = PasswordField(_l("Initial password"), validators=[InputRequired(),

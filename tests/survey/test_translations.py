@@ -183,3 +183,7 @@ def test_login_message_and_dashboard_options_are_vietnamese(pages):
     labels = re.findall(r">([^<]+)</option>", sort + level)
     assert "Chậm nhất trước" in labels and "Sở, ban, ngành" in labels
     assert not {"lag", "unit", "group", "completed", "department"} & set(labels)
+    # roles by name, not by code, in the header and the accounts page
+    assert "admin@tvh.gov.vn · Quản trị viên Sở Nội vụ" in dashboard
+    users = by_path[("admin", "/manage/users")]
+    assert "Cán bộ đầu mối của cơ quan" in users and ">focal_point<" not in users
