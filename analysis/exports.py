@@ -33,6 +33,8 @@ from typing import Any, BinaryIO
 import numpy as np
 from numpy.typing import NDArray
 
+from questionnaires.spreadsheet import safe_cell  # the one escaping function
+
 __all__ = [
     "Column",
     "ColumnKind",
@@ -50,21 +52,6 @@ __all__ = [
     "write_sav",
     "write_xlsx",
 ]
-
-#: Leading characters that make spreadsheet software read a text cell as a formula.
-FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
-
-
-def safe_cell(value: Any) -> Any:
-    """Return ``value`` with text that a spreadsheet would read as a formula defused.
-
-    Text starting with ``= + - @``, tab or carriage return gets a leading ``'``; any other
-    value (numbers, None, safe text) is returned unchanged.
-    """
-    if isinstance(value, str) and value.startswith(FORMULA_TRIGGERS):
-        return "'" + value
-    return value
-
 
 class ColumnKind(enum.Enum):
     TEXT = "text"

@@ -18,6 +18,7 @@ from typing import Any
 
 import yaml
 
+from questionnaires.safe_yaml import MAX_YAML_BYTES, YamlRefused, limit_messages, load_yaml
 from questionnaires.schema import (
     SUPPORTED_LANGUAGES,
     AllOf,
@@ -82,8 +83,7 @@ ERROR_CODES: dict[str, tuple[str, str]] = {
                     "The file must be named <group>/<id>.v<version>.yaml, matching its content."),
 }
 
-# libyaml's C parser when PyYAML was built with it: same safe semantics, many times faster.
-_YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+ERROR_CODES.update(limit_messages())  # size, depth and alias limits of the one YAML loader
 
 ID_RE = re.compile(r"^[a-z][a-z0-9_-]{0,63}$")
 CODE_RE = re.compile(r"^[A-Za-z0-9_.-]{1,32}$")
@@ -443,7 +443,9 @@ FILENAME_RE = re.compile(r"^(?P<id>[a-z][a-z0-9_-]*)\.v(?P<version>[0-9]+)\.ya?m
 def parse_questionnaire(text: str, file: str = "<string>") -> Questionnaire:
     """Parse and validate one definition from YAML text; raise :class:`QuestionnaireInvalid`."""
     try:
-        doc = yaml.load(text, Loader=_YAML_LOADER)  # noqa: S506 - a safe loader
+        doc = load_yaml(text)
+    except YamlRefused as exc:
+        raise QuestionnaireInvalid([Problem(exc.code, file, exc.where, exc.detail)]) from exc
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else ""
@@ -478,6 +480,9 @@ def load_questionnaire(path: str | Path) -> Questionnaire:
 
 
 def _load_questionnaire(path: Path) -> Questionnaire:
+    size = path.stat().st_size
+    if size > MAX_YAML_BYTES:  # refused before it is read into memory
+        raise QuestionnaireInvalid([Problem("YAML-TOO-LARGE", str(path), "", f"{size} B")])
     questionnaire = parse_questionnaire(path.read_text(encoding="utf-8"), str(path))
     match = FILENAME_RE.match(path.name)
     if (not match or match["id"] != questionnaire.id

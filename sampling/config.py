@@ -51,6 +51,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import yaml
 
 from sampling.design import DesignSpec, parse_design
+from questionnaires.safe_yaml import MAX_YAML_BYTES, YamlRefused, compose_yaml, construct_yaml
 from sampling.errors import CampaignInvalid, ConfigError
 from sampling.quotas import (
     CellMode,
@@ -66,7 +67,7 @@ from sampling.units import UNITS_COLUMNS, Level, Unit, UnitTree, check_levels, c
 
 FORMAT_VERSION: Final = 1
 DEFAULT_TIMEZONE: Final = "Asia/Ho_Chi_Minh"
-MAX_CONFIG_BYTES: Final = 2 * 1024 * 1024
+MAX_CONFIG_BYTES: Final = MAX_YAML_BYTES
 YEAR_RANGE: Final = (2000, 2100)
 
 _CODE_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}\Z")
@@ -144,6 +145,9 @@ class Campaign:
     crosswalk: str | None = None
     design: DesignSpec = field(default_factory=DesignSpec, repr=False)
     design_raw: Mapping[str, Any] | None = field(default=None, repr=False)
+    #: The same person twice in one group: "refuse" the list (naming both rows) or "merge"
+    #: the rows into the first one.
+    duplicates_in_group: str = "refuse"
 
     def group(self, code: str) -> RespondentGroup:
         """The group with this code (``KeyError`` if unknown)."""
@@ -407,6 +411,8 @@ def _file_units(ctx: _Ctx, ref: str, base_dir: Path | None
             TableProblem.TOO_LARGE: ("tệp quá lớn", "file too large"),
             TableProblem.TOO_MANY_ROWS: ("quá nhiều dòng", "too many rows"),
             TableProblem.ENCODING: ("không phải UTF-8", "not UTF-8"),
+            TableProblem.EXPANDS: (f"tệp XLSX giải nén ra {exc.detail} MB, quá {exc.position} MB",
+                                   f"the XLSX expands to {exc.detail} MB, over {exc.position} MB"),
         }[exc.problem]
         ctx.err("CFG-UNITS-FILE-READ", "units", value=ref, detail_vi=details[0],
                 detail_en=details[1])
@@ -599,7 +605,8 @@ def _check_rules_against_tree(ctx: _Ctx, rules: Sequence[tuple[int, QuotaRule]],
 _TOP_REQUIRED = ("version", "code", "name", "province", "year", "opens_at", "closes_at",
                  "levels", "units", "groups", "quotas")
 _TOP_OPTIONAL = ("timezone", "duplicate_priority", "scoring", "integrity", "predecessors",
-                 "crosswalk", "design")
+                 "crosswalk", "design", "duplicates_in_group")
+DUPLICATES_IN_GROUP: Final = ("refuse", "merge")
 
 #: Checks a section the sampling package keeps raw (its schema belongs to another package) and
 #: returns its problems as (path inside the section, message vi, message en).
@@ -635,9 +642,11 @@ def load_campaign(path: str | Path, *, known_questionnaires: Collection[str] | N
     """
     path = Path(path)
     try:
-        if path.stat().st_size > MAX_CONFIG_BYTES:
+        size = path.stat().st_size
+        if size > MAX_CONFIG_BYTES:
             raise CampaignInvalid((ConfigError.make(
-                "CFG-FILE-READ", str(path), "", detail=f"larger than {MAX_CONFIG_BYTES} bytes"),))
+                "CFG-YAML-TOO-LARGE", str(path), "", limit=MAX_CONFIG_BYTES,
+                detail=f"{size} B"),))
         text = path.read_text(encoding="utf-8-sig")
     except (OSError, UnicodeDecodeError) as exc:
         raise CampaignInvalid((ConfigError.make("CFG-FILE-READ", str(path), "",
@@ -657,7 +666,11 @@ def parse_campaign(text: str, *, file: str = "<campaign>", base_dir: Path | None
     A units file can only be referenced when ``base_dir`` is given.
     """
     try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        node = compose_yaml(text)
+    except YamlRefused as exc:
+        raise CampaignInvalid((ConfigError.make(
+            f"CFG-{exc.code}", file, "", line=exc.line, limit=exc.limit,
+            detail=exc.detail),)) from exc
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         detail = str(getattr(exc, "problem", None) or exc)
@@ -675,14 +688,11 @@ def parse_campaign(text: str, *, file: str = "<campaign>", base_dir: Path | None
     if node is None:
         raw: Any = None
     else:
-        loader = yaml.SafeLoader("")
         try:
-            raw = loader.construct_document(node)
+            raw = construct_yaml(node)
         except yaml.YAMLError as exc:
             raise CampaignInvalid((ConfigError.make(
                 "CFG-YAML-SYNTAX", file, "", detail=str(exc)),)) from exc
-        finally:
-            loader.dispose()
 
     campaign = _build(ctx, raw, base_dir, known_questionnaires, integrity_validator,
                       scoring_validator)
@@ -892,6 +902,10 @@ def _build(ctx: _Ctx, raw: Any, base_dir: Path | None,
                         detail_vi=vi, detail_en=en)
 
     predecessors, crosswalk = _predecessors(ctx, top, base_dir)
+    in_group = top.get("duplicates_in_group", "refuse")
+    if in_group not in DUPLICATES_IN_GROUP:
+        ctx.err("CFG-DUPLICATES-IN-GROUP", "duplicates_in_group", value=in_group,
+                allowed=", ".join(DUPLICATES_IN_GROUP))
 
     if ctx.errors or tree is None or None in (code, names, province, year, opens, closes):
         return None
@@ -903,6 +917,7 @@ def _build(ctx: _Ctx, raw: Any, base_dir: Path | None,
         duplicate_priority=priority, scoring=scoring, integrity=integrity,
         predecessors=predecessors, crosswalk=crosswalk,
         design=design, design_raw=MappingProxyType(dict(design_raw)) if isinstance(design_raw, dict) else None,
+        duplicates_in_group=str(in_group),
     )
 
 

@@ -56,6 +56,27 @@ _SPECS: tuple[ErrorSpec, ...] = (
         "strings that contain special characters.",
     ),
     ErrorSpec(
+        "CFG-YAML-TOO-LARGE",
+        "Tệp YAML quá lớn ({detail}; tối đa {limit} byte).",
+        "The YAML file is too large ({detail}; at most {limit} bytes).",
+        "Tách danh sách đơn vị ra tệp riêng (units_file) hoặc bỏ phần không dùng.",
+        "Move the unit list to its own file (units_file) or drop what is not used.",
+    ),
+    ErrorSpec(
+        "CFG-YAML-TOO-DEEP",
+        "Tệp YAML lồng quá sâu (quá {limit} cấp).",
+        "The YAML file nests too deeply (more than {limit} levels).",
+        "Một tệp cấu hình chỉ cần vài cấp lồng nhau; kiểm tra dấu ngoặc và thụt lề.",
+        "A configuration file needs only a few levels; check brackets and indentation.",
+    ),
+    ErrorSpec(
+        "CFG-YAML-ALIASES",
+        "Các bí danh YAML (*alias) mở rộng quá {limit} nút.",
+        "The YAML aliases (*alias) expand to more than {limit} nodes.",
+        "Viết trực tiếp nội dung thay vì dùng &neo và *bí danh lồng nhau.",
+        "Write the content out instead of nesting &anchors and *aliases.",
+    ),
+    ErrorSpec(
         "CFG-VERSION",
         "Phiên bản định dạng '{value}' không được hỗ trợ.",
         "Format version '{value}' is not supported.",
@@ -89,6 +110,15 @@ _SPECS: tuple[ErrorSpec, ...] = (
         "The value must be {expected_en}, got {actual}.",
         "Sửa giá trị theo đúng kiểu yêu cầu (xem ví dụ trong examples/campaigns/).",
         "Change the value to the required type (see the examples in examples/campaigns/).",
+    ),
+    ErrorSpec(
+        "CFG-DUPLICATES-IN-GROUP",
+        "Giá trị '{value}' không hợp lệ; chọn một trong: {allowed}.",
+        "Invalid value '{value}'; choose one of: {allowed}.",
+        "'refuse' (mặc định) từ chối danh sách có một người hai lần trong một nhóm; 'merge' "
+        "giữ dòng đầu tiên.",
+        "'refuse' (the default) refuses a list with a person twice in one group; 'merge' keeps "
+        "the first row.",
     ),
     ErrorSpec(
         "CFG-INTEGRITY",
@@ -366,6 +396,13 @@ _SPECS: tuple[ErrorSpec, ...] = (
         "In Excel use Save As > 'Excel Workbook (*.xlsx)' or 'CSV UTF-8'.",
     ),
     ErrorSpec(
+        "LIST-FILE-EXPANDS",
+        "Tệp XLSX giải nén ra {size} MB, vượt giới hạn {limit} MB (có thể là một 'bom zip').",
+        "The XLSX file expands to {size} MB, over the {limit} MB limit (possibly a zip bomb).",
+        "Mở tệp bằng Excel và lưu lại dạng XLSX, hoặc lưu dạng CSV UTF-8.",
+        "Open the file in Excel and save it again as XLSX, or as CSV UTF-8.",
+    ),
+    ErrorSpec(
         "LIST-FILE-READ",
         "Không đọc được tệp: {detail}.",
         "Cannot read the file: {detail}.",
@@ -537,6 +574,15 @@ _SPECS: tuple[ErrorSpec, ...] = (
         "Email '{value}' repeats row {first_row} within the same group '{group}'.",
         "Mỗi người chỉ xuất hiện một lần trong một nhóm; xóa dòng trùng hoặc sửa email.",
         "A person appears once per group; delete the repeated row or correct the email.",
+    ),
+    ErrorSpec(
+        "LIST-DUPLICATE-PERSON",
+        "Dòng này là cùng một người với dòng {first_row} trong nhóm '{group}' (trùng {matched_vi}).",
+        "This row is the same person as row {first_row} in group '{group}' (same {matched_en}).",
+        "Xóa một trong hai dòng, hoặc sửa số điện thoại/tên nếu là hai người khác nhau; "
+        "đợt khảo sát có thể đặt 'duplicates_in_group: merge' để tự gộp.",
+        "Delete one of the two rows, or correct the phone/name if they are two people; a "
+        "campaign may set 'duplicates_in_group: merge' to merge them.",
     ),
     # -- drawing samples ---------------------------------------------------------------
     ErrorSpec(

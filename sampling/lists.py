@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO, Final
 
+from questionnaires.spreadsheet import safe_cell, safe_row
 from sampling.config import Campaign
 from sampling.contacts import (
     EmailInvalid,
@@ -259,6 +260,8 @@ def clean_respondent_list(
                        limit=policy.max_bytes)
         elif exc.problem is TableProblem.TOO_MANY_ROWS:
             errors.add("LIST-TOO-MANY-ROWS", None, None, limit=policy.max_rows)
+        elif exc.problem is TableProblem.EXPANDS:
+            errors.add("LIST-FILE-EXPANDS", None, None, size=exc.detail, limit=exc.position)
         elif exc.problem is TableProblem.ENCODING:
             errors.add("LIST-ENCODING", None, None, position=exc.position)
         else:
@@ -289,8 +292,92 @@ def clean_respondent_list(
     respondents = _validate_rows(table.rows, header, index, campaign, policy, errors)
     if errors.count:
         return RejectedList(file, tuple(errors.items), errors.count)
+    respondents, in_group = _resolve_within_group(respondents, campaign, errors)
+    if errors.count:
+        return RejectedList(file, tuple(errors.items), errors.count)
     kept, merges = merge_cross_group_duplicates(respondents, campaign.duplicate_priority)
-    return CleanList(file, kept, merges)
+    return CleanList(file, kept, in_group + merges)
+
+
+_MATCHED: Final = {MatchKind.EMAIL: ("email", "email"), MatchKind.PHONE: ("số điện thoại", "phone"),
+                   MatchKind.NAME_UNIT: ("họ tên trong cùng đơn vị", "name within the unit")}
+_MATCH_COLUMN: Final = {MatchKind.EMAIL: "email", MatchKind.PHONE: "phone",
+                        MatchKind.NAME_UNIT: "full_name"}
+
+
+def _compatible(a: Respondent, b: Respondent) -> bool:
+    """Whether two rows with the same name in one unit may be one person: two different
+    emails or phones say they are namesakes."""
+    if a.email and b.email and email_key(a.email) != email_key(b.email):
+        return False
+    return not (a.phone and b.phone and a.phone != b.phone)
+
+
+def find_within_group_duplicates(respondents: Sequence[Respondent]
+                                 ) -> list[tuple[int, int, MatchKind]]:
+    """Rows of one group that are the same person, by the cross-group identity rules.
+
+    Two rows of the same group match on the normalised email (:func:`email_key`), the
+    normalised phone (``+84``/``0084``/``0`` forms are one number after
+    :func:`normalize_phone`), or the name key (:func:`name_key`: NFC/NFD, case and old or new
+    tone placement are one name) within the same unit unless their emails or phones differ.
+    Matches chain. Returns ``(row index, index of the first row of its person, kind)`` for
+    every row after the first of each person, in row order.
+    """
+    parent = list(range(len(respondents)))
+    kind_of: dict[int, MatchKind] = {}
+
+    def find(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    def link(i: int, j: int, kind: MatchKind) -> None:
+        a, b = find(i), find(j)
+        if a != b:
+            parent[max(a, b)] = min(a, b)  # the root is the set's first row
+            kind_of.setdefault(max(i, j), kind)
+
+    seen: dict[tuple[MatchKind, str, str], int] = {}
+    for i, r in enumerate(respondents):
+        keys = [(MatchKind.EMAIL, email_key(r.email)) if r.email else None,
+                (MatchKind.PHONE, r.phone) if r.phone else None,
+                (MatchKind.NAME_UNIT, f"{name_key(r.full_name)}\x00{r.unit}")]
+        for key in keys:
+            if key is None:
+                continue
+            j = seen.setdefault((key[0], r.group, key[1]), i)
+            if j != i and (key[0] is not MatchKind.NAME_UNIT
+                           or _compatible(r, respondents[j])):
+                link(i, j, key[0])
+    return [(i, find(i), kind_of.get(i, MatchKind.NAME_UNIT))
+            for i in range(len(respondents)) if find(i) != i]
+
+
+def _resolve_within_group(respondents: list[Respondent], campaign: Campaign, errors: _Errors
+                          ) -> tuple[list[Respondent], tuple[MergeReport, ...]]:
+    """Refuse (an error naming both rows) or merge each same-person repeat within a group."""
+    found = find_within_group_duplicates(respondents)
+    if not found:
+        return respondents, ()
+    if campaign.duplicates_in_group != "merge":
+        for i, first, kind in found:
+            r = respondents[i]
+            errors.add("LIST-DUPLICATE-PERSON", r.row, _MATCH_COLUMN[kind],
+                       first_row=respondents[first].row, group=r.group,
+                       matched_vi=_MATCHED[kind][0], matched_en=_MATCHED[kind][1])
+        return respondents, ()
+    dropped: dict[int, list[int]] = {}
+    kinds: dict[int, set[MatchKind]] = {}
+    for i, first, kind in found:
+        dropped.setdefault(first, []).append(i)
+        kinds.setdefault(first, set()).add(kind)
+    gone = {i for rows in dropped.values() for i in rows}
+    reports = tuple(MergeReport((respondents[first],), tuple(respondents[i] for i in rows),
+                                tuple(k for k in MatchKind if k in kinds[first]))
+                    for first, rows in sorted(dropped.items()))
+    return [r for i, r in enumerate(respondents) if i not in gone], reports
 
 
 def _validate_rows(rows: Sequence[tuple[int, tuple[str, ...]]], header: Sequence[str],
@@ -419,7 +506,7 @@ def _validate_rows(rows: Sequence[tuple[int, tuple[str, ...]]], header: Sequence
             if first != number:
                 errors.add("LIST-DUPLICATE-ID", number, "external_id", value=external_id,
                            first_row=first)
-        if email is not None and group_code:
+        if email is not None and group_code and campaign.duplicates_in_group == "refuse":
             first = first_email.setdefault((group_code, email_key(email)), number)
             if first != number:
                 errors.add("LIST-DUPLICATE-EMAIL", number, "email", value=email,
@@ -586,8 +673,8 @@ def write_list_template(target: Path | BinaryIO, campaign: Campaign) -> None:
         vi, en, example = _COLUMN_NOTES[name]
         notes.append([name, "x" if name in REQUIRED_COLUMNS else "", vi, en, example])
     notes.append([])
-    notes.append(["", "", f"Đợt khảo sát: {campaign.name_vi} ({campaign.code}).",
-                  f"Campaign: {campaign.name_en} ({campaign.code}).", ""])
+    notes.append(["", "", safe_cell(f"Đợt khảo sát: {campaign.name_vi} ({campaign.code})."),
+                  safe_cell(f"Campaign: {campaign.name_en} ({campaign.code})."), ""])
     notes.append(["", "", "Điền từ dòng 2 của trang '" + _DATA_SHEET + "'; không đổi tên cột; "
                   "không dùng công thức; lưu dạng .xlsx hoặc CSV UTF-8.",
                   "Fill in from row 2 of the '" + _DATA_SHEET + "' sheet; keep the column "
@@ -610,7 +697,7 @@ def write_list_template(target: Path | BinaryIO, campaign: Campaign) -> None:
     for i in range(max(len(group_rows), len(unit_rows))):
         g = group_rows[i] if i < len(group_rows) else ("", "", "")
         u = unit_rows[i] if i < len(unit_rows) else ("", "", "", "", "")
-        codes.append([*g, "", *u])
+        codes.append(safe_row([*g, "", *u]))
     for letter, width in zip("ABCDEFGHI", (24, 36, 36, 2, 16, 40, 40, 12, 12), strict=True):
         codes.column_dimensions[letter].width = width
 

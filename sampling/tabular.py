@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 _XLSX_MAGIC = b"PK\x03\x04"
+_UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
 # A sheet that Excel has formatted far below the data yields long runs of empty rows;
 # after this many in a row we take the data to have ended.
 _MAX_BLANK_RUN = 10_000
@@ -32,6 +33,7 @@ class TableProblem(enum.Enum):
     TOO_LARGE = "too_large"
     TOO_MANY_ROWS = "too_many_rows"
     ENCODING = "encoding"
+    EXPANDS = "expands"  # an XLSX (zip) that would expand past the limit: detail = MB
 
 
 class TableReadError(Exception):
@@ -101,6 +103,8 @@ def read_table(
     suffix = Path(name).suffix.lower()
     if data.startswith(_XLSX_MAGIC):
         return _read_xlsx(data, limits)
+    if data.startswith(_UTF16_BOMS):  # Excel's "Unicode Text": UTF-16 with a BOM, tabs
+        return _read_csv(data, limits)
     if suffix in {".xlsx", ".xlsm", ".xls", ".ods"} or b"\x00" in data[:4096]:
         raise TableReadError(TableProblem.FORMAT, name)
     return _read_csv(data, limits)
@@ -108,9 +112,13 @@ def read_table(
 
 def _read_csv(data: bytes, limits: TableLimits) -> Table:
     try:
-        text = data.decode("utf-8-sig")
+        text = data.decode("utf-16" if data.startswith(_UTF16_BOMS) else "utf-8-sig")
     except UnicodeDecodeError as exc:
         raise TableReadError(TableProblem.ENCODING, str(exc), exc.start) from exc
+    # The csv module refuses a cell over 128 KiB with no row or column; the file size is
+    # already bounded, so read long cells and let the caller's length rule locate them.
+    if csv.field_size_limit() < limits.max_bytes:
+        csv.field_size_limit(limits.max_bytes)
     first_line = text.split("\n", 1)[0]
     # Excel writes ';' where the decimal separator is ',' (Vietnamese locale); the header
     # holds only known names, so counting separators in it is a reliable sniff.
@@ -151,11 +159,9 @@ def _check_zip_expansion(data: bytes) -> None:
     total = sum(i.file_size for i in infos)
     worst = max((i.file_size / max(i.compress_size, 1) for i in infos), default=0.0)
     if total > MAX_XLSX_EXPANDED_BYTES or (worst > MAX_XLSX_RATIO and total > 10 * 1024 * 1024):
-        raise TableReadError(
-            TableProblem.READ,
-            f"the workbook expands to {total // (1024 * 1024)} MB (a part compresses "
-            f"{worst:.0f}:1); the limit is {MAX_XLSX_EXPANDED_BYTES // (1024 * 1024)} MB. "
-            "Save the list again from Excel, or as CSV.")
+        # numbers only: the caller words the message in each language
+        raise TableReadError(TableProblem.EXPANDS, str(total // (1024 * 1024)),
+                             MAX_XLSX_EXPANDED_BYTES // (1024 * 1024))
 
 
 def read_workbook(

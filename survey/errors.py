@@ -35,6 +35,10 @@ def init_app(app: Flask) -> None:
     def bad_request(_e: Any) -> Any:
         return _page("bad_request", 400)
 
+    @app.errorhandler(403)
+    def forbidden(_e: Any) -> Any:
+        return _page("forbidden", 403)
+
     @app.errorhandler(405)
     def not_allowed(_e: Any) -> Any:
         return _page("bad_request", 405)

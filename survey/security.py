@@ -7,12 +7,13 @@ import re
 import uuid
 from typing import Any
 
-from flask import Flask, Response, g, request
+from flask import Flask, Response, current_app, g, request
 
 CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
        "form-action 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'")
 
 REFERRER_POLICY = "same-origin"
+HSTS = "max-age=31536000; includeSubDomains"
 
 TOKEN_IN_PATH = re.compile(r"(/[sq]/)[A-Za-z0-9_\-]+")  # personal links, public QR codes
 
@@ -58,6 +59,10 @@ def _headers(response: Response) -> Response:
     # scripts and Start; the log filter above redacts it in the Referer field as well.
     h.setdefault("Referrer-Policy", REFERRER_POLICY)
     h.setdefault("Permissions-Policy", "camera=(), microphone=(), geolocation=()")
+    if current_app.config.get("SESSION_COOKIE_SECURE"):
+        # Served over HTTPS (PAR_SURVEY_SECURE_COOKIES=1): browsers keep to HTTPS for a year,
+        # so no later visit is downgraded to plain HTTP and its cookies read on the way.
+        h.setdefault("Strict-Transport-Security", HSTS)
     if "request_id" in g:
         h["X-Request-ID"] = g.request_id
     if not request.path.startswith("/static/"):

@@ -13,10 +13,13 @@ from typing import NoReturn
 import click
 from flask.cli import with_appcontext
 
+from questionnaires.spreadsheet import safe_row
 from sampling import CampaignInvalid, write_list_template
 from survey.cli.common import campaign_or_exit
+from survey.cli.scope import as_option, provinces_of
 from survey.services.campaigns import (
     CampaignNotFound,
+    ProvinceNotAllowed,
     build_sampling_campaign,
     create_campaign_from_config,
 )
@@ -39,10 +42,13 @@ def campaign_group() -> None:
 @campaign_group.command("create", help="Create or update a campaign from its YAML file "
                         "(idempotent; nothing is written if the file has errors).")
 @click.option("--config", "config", required=True, type=click.Path(dir_okay=False))
+@as_option
 @with_appcontext
-def create(config: str) -> None:
+def create(config: str, actor: str | None) -> None:
     try:
-        campaign = create_campaign_from_config(config)
+        campaign = create_campaign_from_config(config, provinces_of(actor))
+    except (CampaignNotFound, ProvinceNotAllowed) as exc:  # not this account's, or a move
+        _fail([str(exc)])
     except CampaignInvalid as exc:
         _fail([line for e in exc.errors for line in (e.format("vi"), e.format("en"))]
               + [f"{len(exc.errors)} lỗi, không ghi gì / {len(exc.errors)} error(s), "
@@ -59,10 +65,11 @@ def respondents_group() -> None:
                            "(all rows or none) and create the forms its quotas call for.")
 @click.argument("file", type=click.Path(dir_okay=False))
 @click.option("--campaign", "code", required=True)
+@as_option
 @with_appcontext
-def import_(file: str, code: str) -> None:
+def import_(file: str, code: str, actor: str | None) -> None:
     try:
-        report = import_respondents(code, file)
+        report = import_respondents(campaign_or_exit(code, provinces_of(actor)).code, file)
     except CampaignNotFound as exc:
         _fail([str(exc)])
     except ListRejected as exc:
@@ -71,13 +78,19 @@ def import_(file: str, code: str) -> None:
               + ([f"... +{more}"] if more else [])
               + [f"{exc.error_count} lỗi, không nhập gì / {exc.error_count} error(s), "
                  "nothing imported"])
+    click.echo(f"{report.file}: tạo mới {report.created}, cập nhật {report.updated}, "
+               f"không đổi {report.unchanged}; phiếu +{report.forms_created} "
+               f"(phân công +{report.assignments_created}, bỏ {report.forms_removed})")
     click.echo(f"{report.file}: created {report.created}, updated {report.updated}, "
                f"unchanged {report.unchanged}; forms +{report.forms_created} "
                f"(assignments +{report.assignments_created}, removed {report.forms_removed})")
     for m in report.merges:
+        how = "+".join(k.value for k in m.matched_on)
+        kept_vi = ", ".join(f"{r.group} (dòng {r.row})" for r in m.kept)
+        dropped_vi = ", ".join(f"{r.group} (dòng {r.row})" for r in m.dropped)
+        click.echo(f"ĐÃ GỘP {m.kept[0].full_name}: giữ {kept_vi}; bỏ {dropped_vi} [{how}]")
         kept = ", ".join(f"{r.group} (row {r.row})" for r in m.kept)
         dropped = ", ".join(f"{r.group} (row {r.row})" for r in m.dropped)
-        how = "+".join(k.value for k in m.matched_on)
         click.echo(f"MERGED {m.kept[0].full_name}: kept {kept}; dropped {dropped} [{how}]")
 
 
@@ -111,9 +124,9 @@ def quotas(code: str, fmt: str, recount: bool) -> None:
         click.echo(json.dumps(quota_state_dict(state), ensure_ascii=False, indent=2))
     elif fmt == "csv":
         buf = io.StringIO()
-        writer = csv.writer(buf, lineterminator="\n")
+        writer = csv.writer(buf, lineterminator="\r\n")  # RFC 4180; a CR in a cell is quoted
         writer.writerow(QUOTA_COLUMNS)
-        writer.writerows(["" if v is None else v for v in row] for row in rows)
+        writer.writerows(safe_row("" if v is None else v for v in row) for row in rows)
         click.echo(buf.getvalue(), nl=False)
     else:
         _echo_table(state, rows)

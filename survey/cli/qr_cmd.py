@@ -11,6 +11,7 @@ import click
 from flask import current_app
 from flask.cli import with_appcontext
 
+from questionnaires.spreadsheet import safe_row
 from survey.cli.common import campaign_or_exit
 from survey.models import Campaign
 from survey.services.cards import (
@@ -80,7 +81,8 @@ def qr(code: str, unit: str | None, group: str | None, fmt: str, paper: bool,
                 rows.append([name, str(item.respondent_id or ""), str(item.form_id), item.name,
                              item.group, "; ".join(item.units), item.code])
             with (target / "index.csv").open("w", encoding="utf-8-sig", newline="") as fh:
-                csv.writer(fh).writerows(rows)  # which file is whose; the links stay in the QRs
+                # which file is whose; the links stay in the QRs
+                csv.writer(fh).writerows(safe_row(r) for r in rows)
     except FontMissing as exc:
         click.echo(str(exc), err=True)
         sys.exit(1)
@@ -109,7 +111,8 @@ def _public_posters(campaign: Campaign, unit: str | None, group: str | None, fmt
                 (target / name).write_bytes(image)
                 rows.append([name, link.rated_unit.code, link.group.code, item.url])
             with (target / "index.csv").open("w", encoding="utf-8-sig", newline="") as fh:
-                csv.writer(fh).writerows(rows)  # public URLs: printed on the posters anyway
+                # public URLs: printed on the posters anyway
+                csv.writer(fh).writerows(safe_row(r) for r in rows)
     except FontMissing as exc:
         click.echo(str(exc), err=True)
         sys.exit(1)

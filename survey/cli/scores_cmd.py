@@ -9,6 +9,7 @@ import click
 from flask.cli import with_appcontext
 
 from survey.cli.common import campaign_or_exit
+from survey.cli.scope import as_option, provinces_of
 from survey.services.scores import (
     FORMATS,
     AppraisedRejected,
@@ -28,9 +29,11 @@ from survey.services.scoring_config import ScoringConfigError, scoring_for_campa
 @click.option("--appraised", "appraised_file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="Appraised points, CSV or XLSX with columns unit, appraised_points, "
                    "max_appraised_points: fills the index %, ranks and bands.")
+@as_option
 @with_appcontext
-def scores(campaign_code: str, fmt: str, out: Path, appraised_file: Path | None) -> None:
-    campaign_id = campaign_or_exit(campaign_code).id
+def scores(campaign_code: str, fmt: str, out: Path, appraised_file: Path | None,
+           actor: str | None) -> None:
+    campaign_id = campaign_or_exit(campaign_code, provinces_of(actor)).id
     try:
         config = scoring_for_campaign(campaign_id).config
     except ScoringConfigError as exc:

@@ -6,9 +6,14 @@ import datetime as dt
 
 from flask import Blueprint, Flask
 
-from survey.manage.access import StaffLogin, login_manager
+from survey.manage.access import ROLE_LABELS, StaffLogin, login_manager
 
 bp = Blueprint("manage", __name__, url_prefix="/manage")
+
+
+@bp.app_context_processor
+def _role_labels() -> dict[str, object]:
+    return {"role_labels": ROLE_LABELS}
 
 
 @login_manager.user_loader

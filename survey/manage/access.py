@@ -15,11 +15,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from flask import Blueprint, abort, g
+from flask_babel import lazy_gettext as _l
 from flask_login import LoginManager, UserMixin, current_user
 from sqlalchemy import select
 
 from survey import db
 from survey.models import Campaign, Role
+from survey.services.campaigns import CampaignNotFound, find_campaign
 from survey.services.staff import Identity
 
 PERMISSIONS: dict[str, frozenset[Role]] = {
@@ -39,6 +41,13 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
 }
 
 
+#: What a role is called on the pages (the code stays in URLs, files and the audit log).
+ROLE_LABELS = {Role.ADMIN: _l("Home Affairs administrator"),
+               Role.CONTRACTOR: _l("Survey contractor"),
+               Role.FOCAL_POINT: _l("Agency focal point"),
+               Role.VIEWER: _l("Viewer")}
+
+
 @dataclass(frozen=True)
 class RouteRule:
     endpoint: str
@@ -53,6 +62,8 @@ ROUTES: dict[str, RouteRule] = {}
 login_manager = LoginManager()
 login_manager.login_view = "manage.login"
 login_manager.session_protection = "basic"
+login_manager.login_message = _l("Please log in to access this page.")
+login_manager.localize_callback = str  # the lazy message, in the request's language, flashed
 
 
 class StaffLogin(UserMixin):  # type: ignore[misc]
@@ -111,12 +122,10 @@ def register_api_route(endpoint: str, rule: str, permission: str | None) -> None
 
 def campaign_in_scope(code: str) -> Campaign:
     """The campaign ``code`` if it lies in the user's provinces, else 404 (never 403)."""
-    me = identity()
-    campaign = db.session().scalar(select(Campaign).where(
-        Campaign.code == code, Campaign.province_code.in_(me.provinces)))
-    if campaign is None:
+    try:
+        return find_campaign(code, identity().provinces)
+    except CampaignNotFound:
         abort(404)
-    return campaign
 
 
 def campaigns_in_scope() -> list[Campaign]:

@@ -6,7 +6,7 @@ import datetime as dt
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from flask import current_app, flash, redirect, render_template, request, url_for
+from flask import abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
@@ -16,9 +16,10 @@ from wtforms.validators import InputRequired, Length, Optional
 
 from sampling import CampaignInvalid
 from survey.manage import bp
-from survey.manage.access import campaign_in_scope, identity, staff_route
+from survey.manage.access import ROLE_LABELS, campaign_in_scope, identity, staff_route
 from survey.models import CampaignStatus, Role
 from survey.services.audit import search_audit
+from survey.services.campaigns import CampaignOutOfScope
 from survey.services.console import (
     ConsoleError,
     create_campaign_upload,
@@ -52,7 +53,7 @@ class CampaignUploadForm(FlaskForm):
 class UserForm(FlaskForm):
     email = EmailField(_l("Email"), validators=[InputRequired(), Length(max=254)])
     full_name = StringField(_l("Full name"), validators=[InputRequired(), Length(max=200)])
-    role = SelectField(_l("Role"), choices=[SelectChoice(r.value) for r in Role])
+    role = SelectField(_l("Role"), choices=[SelectChoice(r.value, ROLE_LABELS[r]) for r in Role])
     agency_code = StringField(_l("Agency code (focal points)"), validators=[Optional(),
                                                                           Length(max=64)])
     password = PasswordField(_l("Initial password"), validators=[InputRequired(),
@@ -129,6 +130,8 @@ def new_campaign() -> Any:
         return render_template("manage/new_campaign.html", form=form, problems=exc.errors), 422
     except ConsoleError as exc:
         return render_template("manage/new_campaign.html", form=form, error=str(exc)), 422
+    except CampaignOutOfScope:
+        abort(404)  # as for any campaign outside the user's provinces
     flash(_l("Campaign saved."))
     return redirect(url_for("manage.dashboard", code=campaign.code))
 

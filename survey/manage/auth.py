@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import redirect, render_template, request, session, url_for
+from flask import current_app, redirect, render_template, request, session, url_for
 from flask_babel import lazy_gettext as _l
 from flask_login import login_user, logout_user
 from flask_wtf import FlaskForm
@@ -14,6 +14,9 @@ from wtforms.validators import InputRequired, Length
 from survey.manage import bp
 from survey.manage.access import StaffLogin, identity, staff_route
 from survey.services.staff import log_in, log_out
+
+
+DEVICE_COOKIE = "par_device"
 
 
 class LoginForm(FlaskForm):
@@ -33,7 +36,8 @@ def login() -> Any:
     if not form.validate_on_submit():
         return render_template("manage/login.html", form=form, failed=False,
                                blocked=False), 422 if request.method == "POST" else 200
-    result = log_in(form.email.data or "", form.password.data or "", request.remote_addr or "")
+    result = log_in(form.email.data or "", form.password.data or "", request.remote_addr or "",
+                    request.cookies.get(DEVICE_COOKIE))
     if result.identity is None or result.nonce is None:
         status = 429 if result.blocked else 401
         return render_template("manage/login.html", form=form, failed=not result.blocked,
@@ -43,7 +47,12 @@ def login() -> Any:
     if lang:
         session["lang"] = lang
     login_user(StaffLogin(result.identity, result.nonce))
-    return redirect(url_for("manage.index"))
+    response = redirect(url_for("manage.index"))
+    if result.device:  # a known device from now on (docs/security.md, login throttling)
+        response.set_cookie(DEVICE_COOKIE, result.device, max_age=180 * 24 * 3600,
+                            path=url_for("manage.login"), httponly=True, samesite="Lax",
+                            secure=current_app.config.get("SESSION_COOKIE_SECURE", False))
+    return response
 
 
 @staff_route(bp, "/logout", "campaigns.list", methods=("POST",))

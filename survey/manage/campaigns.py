@@ -36,6 +36,11 @@ from survey.services.quotas import CellState, QuotaState, quota_state
 from survey.services.respondents import ListRejected
 
 SORTS = ("lag", "unit", "group", "completed")
+SORT_LABELS = {"lag": _l("Furthest behind first"), "unit": _l("Rated unit"),
+               "group": _l("Respondent group"), "completed": _l("Most completed first")}
+#: Names of the usual unit levels; a campaign's own level codes show as they are.
+LEVEL_LABELS = {"province": _l("Province"), "department": _l("Department"),
+                "district": _l("District"), "commune": _l("Commune")}
 
 
 class RemindForm(FlaskForm):
@@ -86,6 +91,7 @@ def dashboard(code: str) -> Any:
         "manage/dashboard.html", campaign=campaign, rows=rows, state=state, focal=focal,
         groups=sorted({c.group for c in cells}), units=sorted({c.rated_unit for c in cells}),
         group=group, unit=unit, sort=sort, sorts=SORTS, level=level,
+        sort_labels=SORT_LABELS, level_labels=LEVEL_LABELS,
         levels=sorted({levels[c.rated_unit] for c in cells if c.rated_unit in levels}),
         daily=[] if focal else daily_completions(campaign),
         bounced={} if focal else bounced_by_cell(campaign),

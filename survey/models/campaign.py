@@ -52,6 +52,9 @@ class Campaign(Named, Base):
     continues: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     # The config's design section with its files read (sampling.design.DesignSpec.to_json).
     design: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    # The same person twice in one group of a list: "refuse" (default) or "merge".
+    duplicates_in_group: Mapped[str] = mapped_column(String(16), default="refuse",
+                                                     server_default="refuse")
 
     units: Mapped[list[Unit]] = relationship(back_populates="campaign")
     groups: Mapped[list[RespondentGroup]] = relationship(back_populates="campaign")

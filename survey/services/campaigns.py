@@ -7,7 +7,7 @@ list template.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 from survey import db
 from survey.models import Campaign, QuestionnaireVersion, RespondentGroup, Unit
 from survey.models.quota import QuotaCell
+from survey.services.audit import record_audit
 from survey.services.questionnaires import publish_builtin_questionnaires
 from survey.services.quotas import assign_cells, recount_cells
 from survey.services.yoy import continuation_record
@@ -36,24 +37,75 @@ class CampaignNotFound(LookupError):
         super().__init__(f"Không có đợt khảo sát mã '{code}'. / No campaign with code '{code}'.")
 
 
-def find_campaign(code: str) -> Campaign:
-    """The stored campaign with this code; :class:`CampaignNotFound` if none."""
-    row = db.session().scalar(select(Campaign).filter_by(code=code))
+class CampaignOutOfScope(CampaignNotFound):
+    """The campaign exists but lies outside the actor's provinces (or the file would move it to
+    another province): refused exactly as a campaign that does not exist."""
+
+
+class ProvinceNotAllowed(ValueError):
+    """A new campaign's file names a province outside the actor's."""
+
+    def __init__(self, province: str) -> None:
+        super().__init__(f"Tỉnh {province} không thuộc phạm vi tài khoản. / "
+                         f"Province {province} is outside this account's provinces.")
+
+
+def find_campaign(code: str, provinces: Collection[str] | None = None) -> Campaign:
+    """The stored campaign with this code, within ``provinces`` when given.
+
+    This is the one scope rule every path that takes a campaign code from user input goes
+    through (pages via :func:`survey.manage.access.campaign_in_scope`, uploads, CLI commands
+    run as a staff account): :class:`CampaignNotFound` if there is none, or if it lies outside
+    ``provinces`` (no hint that it exists). ``provinces=None`` is the operator at the shell.
+    """
+    stmt = select(Campaign).filter_by(code=code)
+    if provinces is not None:
+        stmt = stmt.where(Campaign.province_code.in_(tuple(provinces)))
+    row = db.session().scalar(stmt)
     if row is None:
         raise CampaignNotFound(code)
     return row
 
 
-def create_campaign_from_config(path: str | Path) -> Campaign:
+def check_campaign_target(config: sampling.Campaign, provinces: Collection[str] | None,
+                          source: str) -> None:
+    """Refuse a campaign file that is not the actor's to write; nothing is written.
+
+    A new code needs the file's province among ``provinces`` (else
+    :class:`ProvinceNotAllowed`). An existing code is an update
+    only when the stored campaign is in ``provinces`` and the file names the same province:
+    a campaign's province never changes. A refusal over an existing campaign is audited under
+    that campaign's province (its owners see the attempt) and raised as
+    :class:`CampaignOutOfScope`, which callers answer as they answer an unknown campaign.
+    """
+    stored = db.session().execute(select(Campaign.id, Campaign.province_code)
+                                  .filter_by(code=config.code)).first()
+    if stored is None:
+        if provinces is not None and config.province not in provinces:
+            raise ProvinceNotAllowed(config.province)
+        return
+    if config.province == stored.province_code and (provinces is None
+                                                     or stored.province_code in provinces):
+        return
+    with db.write_transaction():
+        record_audit("campaign.refused", province_code=stored.province_code,
+                     object_type="campaign", object_id=config.code,
+                     detail={"file": source, "file_province": config.province})
+    raise CampaignOutOfScope(config.code)
+
+
+def create_campaign_from_config(path: str | Path,
+                                provinces: Collection[str] | None = None) -> Campaign:
     """Create or update the campaign a YAML file describes; idempotent.
 
     The file is validated first (:class:`sampling.CampaignInvalid` carries every located
     error, in Vietnamese and English) so a bad file writes nothing. Built-in questionnaires
     are then published (immutable rows, idempotent), and the campaign, its units, groups and
     expanded quota cells are written in one transaction. A census cell keeps the target an
-    imported list gave it.
+    imported list gave it. ``provinces`` limits what may be written
+    (:func:`check_campaign_target`); None is the operator at the shell.
     """
-    return save_campaign_config(load_campaign_config(path))
+    return save_campaign_config(load_campaign_config(path), provinces, Path(path).name)
 
 
 def load_campaign_config(path: str | Path) -> sampling.Campaign:
@@ -75,8 +127,10 @@ def _integrity_problems(raw: Any) -> list[tuple[str, str, str]]:
     return [(p.path, p.message_vi, p.message_en) for p in config_problems(raw)]
 
 
-def save_campaign_config(config: sampling.Campaign) -> Campaign:
+def save_campaign_config(config: sampling.Campaign, provinces: Collection[str] | None = None,
+                         source: str = "") -> Campaign:
     """Store an already validated campaign config (see :func:`create_campaign_from_config`)."""
+    check_campaign_target(config, provinces, source or config.file)
     versions = publish_builtin_questionnaires()
     with db.write_transaction() as s:
         campaign = _store_campaign(s, config)
@@ -106,8 +160,12 @@ def _store_campaign(s: Session, config: sampling.Campaign) -> Campaign:
               "scoring": dict(config.scoring) if config.scoring is not None else None,
               "integrity": dict(config.integrity) if config.integrity is not None else None,
               "continues": continuation_record(config),
-              "design": config.design.to_json() if config.design_raw is not None else None}
+              "design": config.design.to_json() if config.design_raw is not None else None,
+              "duplicates_in_group": config.duplicates_in_group}
     campaign = s.scalar(select(Campaign).filter_by(code=config.code))
+    if campaign is not None and campaign.province_code != config.province:
+        # created meanwhile by someone else: the check above saw no row
+        raise CampaignOutOfScope(config.code)
     if campaign is None:
         campaign = Campaign(code=config.code, **values)
         s.add(campaign)
@@ -217,4 +275,5 @@ def build_sampling_campaign(campaign: Campaign) -> sampling.Campaign:
         name_en=campaign.name_en or campaign.name_vi, province=campaign.province_code,
         year=campaign.year, opens_at=campaign.opens_at, closes_at=campaign.closes_at,
         timezone="UTC", units=sampling.UnitTree(levels, units), groups=groups,
-        quota_rules=(), duplicate_priority=tuple(g.code for g in groups))
+        quota_rules=(), duplicate_priority=tuple(g.code for g in groups),
+        duplicates_in_group=campaign.duplicates_in_group)

@@ -30,6 +30,7 @@ from survey.models import (
 )
 from survey.services.audit import record_audit
 from survey.services.campaigns import (
+    ProvinceNotAllowed,
     build_sampling_campaign,
     load_campaign_config,
     save_campaign_config,
@@ -168,7 +169,8 @@ def find_forms(campaign: Campaign, query: str, limit: int = 50) -> list[Form]:
 def create_campaign_upload(provinces: tuple[str, ...], filename: str, data: bytes) -> Campaign:
     """Create (or update) a campaign from an uploaded YAML config, inside the user's provinces.
 
-    Raises :class:`sampling.CampaignInvalid` with located messages, or ConsoleError.
+    Raises :class:`sampling.CampaignInvalid` with located messages, ConsoleError, or
+    :class:`CampaignOutOfScope` when the code is another province's campaign.
     """
     if Path(filename).suffix.lower() not in (".yaml", ".yml"):
         raise ConsoleError("Chỉ nhận tệp .yaml. / Only .yaml files are accepted.")
@@ -176,11 +178,11 @@ def create_campaign_upload(provinces: tuple[str, ...], filename: str, data: byte
         path = Path(tmp) / Path(filename).name
         path.write_bytes(data)
         config = load_campaign_config(path)
-        if config.province not in provinces:
-            raise ConsoleError(
-                f"Tỉnh {config.province} không thuộc phạm vi tài khoản. / "
-                f"Province {config.province} is outside this account's provinces.")
-        campaign = save_campaign_config(config)
+        try:
+            # an existing code outside ``provinces`` raises CampaignOutOfScope (a 404), audited
+            campaign = save_campaign_config(config, provinces, Path(filename).name)
+        except ProvinceNotAllowed as exc:
+            raise ConsoleError(str(exc)) from exc
     with db.write_transaction():
         record_audit("campaign.create", province_code=campaign.province_code,
                      object_type="campaign", object_id=campaign.code,

@@ -24,6 +24,7 @@ from pathlib import Path
 
 from sqlalchemy import select, update
 
+from questionnaires.spreadsheet import safe_row
 from survey import db
 from survey.config import PROJECT_ROOT
 from survey.models import (
@@ -110,13 +111,13 @@ def demo_list_csv(people: list[tuple[str, str, str]] = DEMO_PEOPLE, first: int =
     """The demo respondent list, as a province would upload it (``first``: the number of the
     first person, so the two campaigns' ids, emails and phones differ)."""
     out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
+    writer = csv.writer(out, lineterminator="\r\n")  # RFC 4180; a CR in a cell is quoted
     writer.writerow(["external_id", "full_name", "group", "unit", "email", "phone"])
     for n, (group, unit, name) in enumerate(people, start=first):
         parts = _ascii(name).split()
-        writer.writerow([f"DEMO-{n:03d}", name, group, unit,
-                         f"{parts[-1]}.{''.join(p[0] for p in parts[:-1])}{n}@example.vn",
-                         f"09{n:08d}"])
+        writer.writerow(safe_row([f"DEMO-{n:03d}", name, group, unit,
+                                  f"{parts[-1]}.{''.join(p[0] for p in parts[:-1])}{n}@example.vn",
+                                  f"09{n:08d}"]))
     return out.getvalue()
 
 

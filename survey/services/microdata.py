@@ -257,7 +257,7 @@ def export_responses(campaign_id: int, fmt: str, path: str | Path, values: str =
     else:
         for c in m.items:
             frame[c.name] = frame[c.name].astype(float)
-    column_labels = [safe_cell(labels[n]) for n in names]
+    column_labels: list[str | None] = [safe_cell(labels[n]) for n in names]
     label = f"PAR survey {m.campaign_code} ({values})"
     if fmt == "sav":
         pyreadstat.write_sav(frame, str(path), file_label=label, column_labels=column_labels,
@@ -267,7 +267,7 @@ def export_responses(campaign_id: int, fmt: str, path: str | Path, values: str =
             if values == "codes" and not c.dont_know:
                 frame[c.name] = frame[c.name].astype(float)
         pyreadstat.write_dta(frame, str(path), file_label=label[:80],
-                             column_labels=[t[:80] for t in column_labels],
+                             column_labels=[(t or "")[:80] for t in column_labels],
                              variable_value_labels=value_labels, missing_user_values=missing or None)
     return path
 

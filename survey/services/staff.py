@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from flask import current_app
+from itsdangerous import BadSignature, URLSafeSerializer
 from sqlalchemy import select, update
 from sqlalchemy.orm import selectinload
 
@@ -52,6 +53,7 @@ class LoginResult:
     identity: Identity | None
     nonce: str | None = None
     blocked: bool = False
+    device: str | None = None  # the device cookie to (re)set after a success
 
 
 def _key(kind: str, value: str) -> str:
@@ -92,34 +94,67 @@ def create_staff_user(email: str, full_name: str, password: str, role: Role,
     return user
 
 
-def log_in(email: str, password: str, address: str) -> LoginResult:
+def device_cookie(email: str) -> str:
+    """A signed value naming this account, given to a browser after a successful login.
+
+    A browser that shows it for the same account is a known device: it is throttled on its own
+    key, so an attacker's failures against the account do not lock its owner out there
+    (OWASP "device cookies"; docs/security.md).
+    """
+    return URLSafeSerializer(current_app.config["SECRET_KEY"], salt="par-device").dumps(
+        {"a": _key("account", email), "d": secrets.token_urlsafe(12)})
+
+
+def _device_key(email: str, cookie: str | None) -> str | None:
+    if not cookie:
+        return None
+    try:
+        data = URLSafeSerializer(current_app.config["SECRET_KEY"], salt="par-device").loads(
+            cookie)
+    except BadSignature:
+        return None
+    if not isinstance(data, dict) or data.get("a") != _key("account", email):
+        return None
+    return _key("device", f"{data['a']}:{data.get('d')}")
+
+
+def log_in(email: str, password: str, address: str, device: str | None = None) -> LoginResult:
     """Check a password; on success open a session record and return its nonce.
 
-    Failures are counted per account and per client address in the database, so the limit
-    holds across every worker process and host.
+    Before the password is checked, the attempt is counted as a failure in the store every
+    worker shares, in one atomic step that refuses it when a limit is reached (per account,
+    or per known device when ``device`` is a valid device cookie of this account; and per
+    address). So N parallel attempts check at most the limit; a success takes its count back.
     """
     now = utcnow()
+    email = email.strip().lower()
+    device_key = _device_key(email, device)
     account_key, address_key = _key("account", email), _key("address", address)
+    limits = [(device_key or account_key, MAX_FAILURES_PER_ACCOUNT),
+              (address_key, MAX_FAILURES_PER_ADDRESS)]
     failures = failure_counter()
-    with db.write_transaction() as s:
-        since = now - FAILURE_WINDOW
-        if (failures.count(account_key, since) >= MAX_FAILURES_PER_ACCOUNT
-                or failures.count(address_key, since) >= MAX_FAILURES_PER_ADDRESS):
-            record_audit("login.blocked", actor_email=email.strip().lower()[:254])
+    with db.write_transaction():
+        reservation = failures.reserve(limits, now, FAILURE_WINDOW)
+        if reservation is None:
+            record_audit("login.blocked", actor_email=email[:254])
             return LoginResult(None, blocked=True)
-        user = s.scalar(select(StaffUser).options(selectinload(StaffUser.provinces))
-                        .where(StaffUser.email == email.strip().lower()))
-        try:
-            ok: bool = _hasher.verify(user.password_hash if user else _DUMMY_HASH, password)
-        except (VerificationError, InvalidHashError):
-            ok = False
+    # committed: this attempt counts as a failure until the password proves right
+    user = db.session().scalar(select(StaffUser).where(StaffUser.email == email))
+    try:
+        ok: bool = _hasher.verify(user.password_hash if user else _DUMMY_HASH, password)
+    except (VerificationError, InvalidHashError):
+        ok = False
+    with db.write_transaction() as s:
         if not ok or user is None or not user.active:
-            failures.add([account_key, address_key], now, FAILURE_WINDOW)
-            record_audit("login.failure", actor_email=email.strip().lower()[:254])
+            record_audit("login.failure", actor_email=email[:254])
             return LoginResult(None)
+        user = s.scalar(select(StaffUser).options(selectinload(StaffUser.provinces))
+                        .where(StaffUser.id == user.id))
+        assert user is not None
         if _hasher.check_needs_rehash(user.password_hash):
             user.password_hash = _hasher.hash(password)
-        failures.clear(account_key)
+        failures.release(reservation)
+        failures.clear(device_key or account_key)
         nonce = secrets.token_urlsafe(32)
         session_row = StaffSession(user_id=user.id, nonce_hash=_nonce_hash(nonce),
                                    created_at=now, last_seen_at=now)
@@ -128,7 +163,7 @@ def log_in(email: str, password: str, address: str) -> LoginResult:
         s.flush()
         record_audit("login.success", actor_id=user.id, actor_email=user.email)
         identity = _identity(user, session_row.id)
-    return LoginResult(identity, nonce)
+    return LoginResult(identity, nonce, device=device if device_key else device_cookie(email))
 
 
 def set_staff_password(email: str, password: str) -> None:
@@ -180,3 +215,13 @@ def list_staff(provinces: Sequence[str]) -> list[StaffUser]:
         .where(StaffUser.id.in_(select(StaffProvince.user_id)
                                 .where(StaffProvince.province_code.in_(provinces))))
         .order_by(StaffUser.email)))
+
+
+def staff_provinces(email: str) -> tuple[str, ...]:
+    """The provinces of an active account, for a CLI command run as that account."""
+    user = db.session().scalar(select(StaffUser).options(selectinload(StaffUser.provinces))
+                               .where(StaffUser.email == email.strip().lower()))
+    if user is None or not user.active:
+        raise StaffError(f"Không có tài khoản đang hoạt động {email}. / "
+                         f"No active account {email}.")
+    return tuple(user.province_codes)

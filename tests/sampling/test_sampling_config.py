@@ -115,7 +115,24 @@ CASES: list[tuple[str, Mutate, str, dict[str, Any]]] = [
 # Codes whose cases need raw text or files rather than a dict mutation; tested below.
 SEPARATELY_TESTED = {"CFG-FILE-READ", "CFG-YAML-SYNTAX", "CFG-KEY-DUPLICATE",
                      "CFG-UNITS-FILE-READ", "CFG-UNITS-FILE-HEADER",
+                     "CFG-YAML-TOO-LARGE", "CFG-YAML-TOO-DEEP", "CFG-YAML-ALIASES",
+                     "CFG-DUPLICATES-IN-GROUP",  # test_sampling_lists.py
                      "CFG-PREDECESSOR-UNKNOWN"}  # needs the database: tests/survey/test_yoy.py
+
+
+@pytest.mark.parametrize(("text", "code", "line"), [
+    ("a: &a [x, x, x, x, x, x, x, x, x]\n" + "".join(
+        f"{c}: &{c} [{', '.join([f'*{p}'] * 9)}]\n" for p, c in zip("abcdef", "bcdefg", strict=True)),
+     "CFG-YAML-ALIASES", 5),
+    ("version: 1\nname: " + "[" * 50_000 + "]" * 50_000, "CFG-YAML-TOO-DEEP", 2),
+    ("name: " + "x" * (3 * 2**20), "CFG-YAML-TOO-LARGE", None)])
+def test_hostile_yaml_is_refused_located_in_both_languages(text: str, code: str,
+                                                           line: int | None) -> None:
+    with pytest.raises(CampaignInvalid) as caught:
+        parse_campaign(text, file="c.yaml")
+    (error,) = caught.value.errors
+    assert (error.code, error.line) == (code, line)
+    assert "YAML" in error.message_vi and error.message_vi != error.message_en
 
 
 def test_every_config_code_has_a_test() -> None:

@@ -62,7 +62,9 @@ ROW_CASES: list[tuple[str, Callable[[Rows], None], tuple[str, ...], tuple[int, s
      (), (5, "email")),
 ]
 
-FILE_CASES = {"LIST-FILE-FORMAT", "LIST-FILE-READ", "LIST-FILE-TOO-LARGE", "LIST-TOO-MANY-ROWS",
+FILE_CASES = {"LIST-DUPLICATE-PERSON",  # tested below (within-group duplicates)
+              "LIST-FILE-EXPANDS",  # tests/survey/test_import_messages.py
+              "LIST-FILE-FORMAT", "LIST-FILE-READ", "LIST-FILE-TOO-LARGE", "LIST-TOO-MANY-ROWS",
               "LIST-ENCODING", "LIST-EMPTY", "LIST-HEADER-MISSING", "LIST-HEADER-UNKNOWN",
               "LIST-HEADER-DUPLICATE", "LIST-CELL-NO-HEADER"}
 
@@ -300,6 +302,75 @@ def test_same_group_repeats_are_not_merged() -> None:
               _person(3, "citizen", "S1", name="Khác", phone="+84912345678")]
     kept, merges = merge_cross_group_duplicates(people, ["citizen"])
     assert len(kept) == 2 and merges == ()
+
+
+# -- within-group duplicates (issue 16, item 5) -------------------------------------------
+
+def _same_person_three_ways(rows: Rows) -> None:
+    """Rows 5-7: one citizen of S2 as NFC, NFD and old-tone names; +84, 0084 and 0 phones."""
+    base = {"group": "citizen", "unit": "S2", "position": "", "sex": "", "birth_year": "",
+            "email": ""}
+    rows.append({**base, "external_id": "5", "full_name": "Phạm Thị Hoà",
+                 "phone": "+84 903 111 222"})
+    rows.append({**base, "external_id": "6",
+                 "full_name": unicodedata.normalize("NFD", "Phạm Thị Hoà"),
+                 "phone": "0084903111222"})
+    rows.append({**base, "external_id": "7", "full_name": "PHẠM THỊ HÒA", "phone": "0903.111.222"})
+
+
+def test_same_person_twice_in_a_group_is_refused_naming_both_rows(
+        campaign: Campaign, list_rows: Callable[[], Rows], list_csv: Callable[..., bytes]) -> None:
+    rows = list_rows()
+    _same_person_three_ways(rows)
+    out = clean_respondent_list(list_csv(rows), campaign, filename="ds.csv")
+    assert isinstance(out, RejectedList)
+    assert [(e.code, e.row, e.column) for e in out.errors] == [
+        ("LIST-DUPLICATE-PERSON", 6, "phone"), ("LIST-DUPLICATE-PERSON", 7, "phone")]
+    assert "row 5" in out.errors[0].message_en and "dòng 5" in out.errors[0].message_vi
+    assert "'citizen'" in out.errors[1].message_en
+
+
+def test_same_name_in_one_unit_of_a_group_without_phones_is_one_person(
+        campaign: Campaign, list_rows: Callable[[], Rows], list_csv: Callable[..., bytes]) -> None:
+    rows = list_rows()
+    rows.append({**rows[2], "external_id": "8", "full_name": "LÊ  MINH CHÂU", "phone": "",
+                 "email": "chau@x.vn"})
+    rows.append({**rows[2], "external_id": "9", "full_name": "Lê Minh Châu",
+                 "phone": "0911 000 999"})  # a namesake: another phone
+    out = clean_respondent_list(list_csv(rows), campaign, filename="ds.csv")
+    assert isinstance(out, RejectedList)
+    assert [(e.code, e.row, e.column) for e in out.errors] == [
+        ("LIST-DUPLICATE-PERSON", 5, "full_name")]
+    assert "row 4" in out.errors[0].message_en
+
+
+def test_the_campaign_may_merge_within_group_duplicates(
+        make_campaign: Callable[..., Campaign], config_dict: Callable[[], dict[str, Any]],
+        list_rows: Callable[[], Rows], list_csv: Callable[..., bytes]) -> None:
+    data = config_dict()
+    data["duplicates_in_group"] = "merge"
+    campaign = make_campaign(data)
+    rows = list_rows()
+    _same_person_three_ways(rows)
+    rows.append({**rows[0], "external_id": "8", "phone": ""})  # same email, same group
+    out = clean_respondent_list(list_csv(rows), campaign, filename="ds.csv")
+    assert isinstance(out, CleanList)
+    assert [r.external_id for r in out.respondents] == ["1", "2", "3", "5"]
+    by_kept = {m.kept[0].row: m for m in out.merges}
+    assert [r.row for r in by_kept[5].dropped] == [6, 7]
+    assert by_kept[5].matched_on == (MatchKind.PHONE,)
+    assert [r.row for r in by_kept[2].dropped] == [8]
+
+
+def test_duplicates_in_group_setting_is_validated(
+        make_campaign: Callable[..., Campaign], config_dict: Callable[[], dict[str, Any]]) -> None:
+    from sampling.errors import CampaignInvalid
+
+    data = config_dict()
+    data["duplicates_in_group"] = "keep"
+    with pytest.raises(CampaignInvalid) as caught:
+        make_campaign(data)
+    assert [e.code for e in caught.value.errors] == ["CFG-DUPLICATES-IN-GROUP"]
 
 
 # -- template ----------------------------------------------------------------------------

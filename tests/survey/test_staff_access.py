@@ -14,7 +14,10 @@ from sqlalchemy import func, select, text, update
 from survey import db
 from survey.manage.access import PERMISSIONS, ROUTES
 from survey.models import AuditEvent, Form, Role, StaffSession, utcnow
+from survey.services.campaigns import create_campaign_from_config
+from survey.services.respondents import import_respondents
 from survey.services.responding import SubmitOutcome, load_form, save_page, submit_form
+from survey.services.staff import create_staff_user
 from tests.conftest import csrf_from
 from tests.survey.conftest import ANSWERS, LIST, PASSWORD, config, login
 
@@ -419,3 +422,230 @@ def test_contractor_reminds_a_cell_and_sees_bounces(world):
     assert viewer.post("/manage/c/OWN-2026/remind", data={
         "csrf_token": csrf_from(page), "group": "dept_division_leader",
         "unit": "S01"}).status_code in (400, 403)
+
+
+# --- Cross-province writes (issue 16, item 1) ---------------------------------------------
+
+def _other_snapshot(app) -> dict:
+    """Everything of the other province's campaign a takeover or stray write would change."""
+    from survey.models import Campaign, Respondent, Unit
+
+    with app.app_context():
+        s = db.session()
+        c = s.scalar(select(Campaign).filter_by(code="OTHER-2026"))
+        return {
+            "campaign": (c.province_code, c.name_vi, c.status, c.closes_at),
+            "units": sorted(s.scalars(select(Unit.code).filter_by(campaign_id=c.id))),
+            "forms": sorted(s.execute(select(Form.id, Form.status)
+                                      .filter_by(campaign_id=c.id)).all()),
+            "respondents": s.scalar(select(func.count()).select_from(Respondent)
+                                    .filter_by(campaign_id=c.id)),
+            "drafts": s.scalar(text("select count(*) from drafts")),
+            "responses": sorted(s.execute(text(
+                "select id, status from responses where campaign_id = :c"), {"c": c.id}).all()),
+            "public": s.scalar(text("select count(*) from public_links where campaign_id = :c"),
+                               {"c": c.id}),
+        }
+
+
+@pytest.fixture
+def both(world, tmp_path):
+    """The world, plus a list and a submitted form in the other province's campaign."""
+    with world.app_context():
+        lst = tmp_path / "other.csv"
+        lst.write_text(LIST.replace("@example.vn", "@other.vn"), encoding="utf-8")
+        import_respondents("OTHER-2026", lst)
+        from survey.models import Campaign
+        other = db.session().scalar(select(Campaign.id).filter_by(code="OTHER-2026"))
+        form_id = db.session().scalar(select(Form.id).filter_by(campaign_id=other)
+                                      .order_by(Form.id))
+        ctx = load_form(form_id)
+        key = str(ctx.assignments[0].id)
+        for i in range(len(ctx.questionnaire.sections)):
+            save_page(ctx, i, {key: ANSWERS})
+        assert submit_form(ctx) is SubmitOutcome.SUBMITTED
+        response_id = db.session().scalar(text(
+            "select id from responses where campaign_id = :c"), {"c": other})
+    return world, form_id, response_id
+
+
+def test_post_matrix_with_another_provinces_identifiers(both):
+    """Every POST route, every role: the other province's code in the URL gives 404 (or 403),
+    and its identifiers in the body of an own-campaign POST change nothing of it."""
+    import io
+
+    world, other_form, other_response = both
+    before = _other_snapshot(world)
+    rules = {r.endpoint: r for r in world.url_map.iter_rules()
+             if r.endpoint in ROUTES and "POST" in r.methods and r.endpoint != "manage.logout"}
+    assert len(rules) >= 12
+    hostile_yaml = config("OTHER-2026", "84").encode()  # the other campaign, "moved" to 84
+    posted = 0
+    for role in Role:
+        client = world.test_client()
+        world.config["WTF_CSRF_ENABLED"] = True
+        assert login(client, f"{role.value}@tvh.gov.vn").status_code == 302
+        world.config["WTF_CSRF_ENABLED"] = False
+        for endpoint, rule in rules.items():
+            meta = ROUTES[endpoint]
+            permitted = meta.permission is None or role in PERMISSIONS[meta.permission]
+            for code in ("OWN-2026", "OTHER-2026"):
+                if code == "OTHER-2026" and not meta.campaign_scoped:
+                    continue
+                body = {"form_id": str(other_form), "response_id": str(other_response),
+                        "decision": "exclude", "reason": "chiếm quyền tỉnh khác",
+                        "unit": "S01", "group": "dept_division_leader", "status": "closed",
+                        "closes_at": "2030-01-01T00:00", "code": str(other_form),
+                        "campaign": "OTHER-2026", "daily_cap": "5",
+                        "file": (io.BytesIO(hostile_yaml if endpoint == "manage.new_campaign"
+                                            else LIST.encode()),
+                                 "c.yaml" if endpoint == "manage.new_campaign" else "l.csv")}
+                url = url_for_rule(rule.rule, code) + f"?form={other_form}"
+                r = client.post(url, data=body, content_type="multipart/form-data")
+                if not permitted:
+                    expected = {403}
+                elif code == "OTHER-2026" or endpoint == "manage.new_campaign":
+                    expected = {404}
+                else:
+                    expected = {200, 302, 409, 422}
+                assert r.status_code in expected, (role, endpoint, code, r.status_code)
+                posted += 1
+    assert posted > 3 * len(rules)
+    assert _other_snapshot(world) == before
+
+
+def test_campaign_upload_cannot_take_over_another_province(world):
+    client = world.test_client()
+    login(client, "admin@tvh.gov.vn")
+    page = client.get("/manage/campaigns/new").get_data(as_text=True)
+    before = _other_snapshot(world)
+    r = client.post("/manage/campaigns/new", data={
+        "csrf_token": csrf_from(page),
+        "file": (__import__("io").BytesIO(config("OTHER-2026", "84").encode()), "x.yaml")},
+        content_type="multipart/form-data")
+    assert r.status_code == 404
+    # the same with the file naming the campaign's own province (not the uploader's)
+    page = client.get("/manage/campaigns/new").get_data(as_text=True)
+    r = client.post("/manage/campaigns/new", data={
+        "csrf_token": csrf_from(page),
+        "file": (__import__("io").BytesIO(config("OTHER-2026", "70").encode()), "y.yaml")},
+        content_type="multipart/form-data")
+    assert r.status_code == 404
+    assert _other_snapshot(world) == before
+    with world.app_context():
+        refused = db.session().scalars(select(AuditEvent).filter_by(
+            action="campaign.refused")).all()
+    assert [(e.province_code, e.object_id, e.actor_email, e.detail["file_province"])
+            for e in refused] == [("70", "OTHER-2026", "admin@tvh.gov.vn", "84"),
+                                  ("70", "OTHER-2026", "admin@tvh.gov.vn", "70")]
+    # the other province's admin still sees the campaign and the attempt in its audit trail
+    with world.app_context():
+        create_staff_user("admin@vlg.gov.vn", "Cán bộ VL", PASSWORD, Role.ADMIN, ["70"])
+    other = world.test_client()
+    login(other, "admin@vlg.gov.vn")
+    assert other.get("/manage/c/OTHER-2026/").status_code == 200
+    assert "campaign.refused" in other.get("/manage/audit").get_data(as_text=True)
+    assert client.get("/manage/c/OTHER-2026/").status_code == 404
+
+
+def test_a_campaigns_province_never_changes(world, tmp_path):
+    """Even an account of both provinces, or the operator at the shell, cannot move one."""
+    from survey.services.campaigns import CampaignNotFound
+
+    with world.app_context():
+        create_staff_user("both@gov.vn", "Cán bộ hai tỉnh", PASSWORD, Role.ADMIN, ["84", "70"])
+    client = world.test_client()
+    login(client, "both@gov.vn")
+    page = client.get("/manage/campaigns/new").get_data(as_text=True)
+    r = client.post("/manage/campaigns/new", data={
+        "csrf_token": csrf_from(page),
+        "file": (__import__("io").BytesIO(config("OTHER-2026", "84").encode()), "x.yaml")},
+        content_type="multipart/form-data")
+    assert r.status_code == 404
+    path = tmp_path / "moved.yaml"
+    path.write_text(config("OTHER-2026", "84"), encoding="utf-8")
+    with world.app_context():
+        with pytest.raises(CampaignNotFound):
+            create_campaign_from_config(path)
+    assert _other_snapshot(world)["campaign"][0] == "70"
+    # the same file naming the campaign's own province is an update
+    path.write_text(config("OTHER-2026", "70").replace("Sở hai", "Sở hai mới"), encoding="utf-8")
+    r = world.test_cli_runner().invoke(args=["campaign", "create", "--config", str(path),
+                                             "--as", "admin@tvh.gov.vn"])
+    assert r.exit_code == 1 and "OTHER-2026" in r.output
+    r = world.test_cli_runner().invoke(args=["campaign", "create", "--config", str(path),
+                                             "--as", "both@gov.vn"])
+    assert r.exit_code == 0, r.output
+    r = world.test_cli_runner().invoke(args=["respondents", "import", str(path),
+                                             "--campaign", "OTHER-2026",
+                                             "--as", "admin@tvh.gov.vn"])
+    assert r.exit_code == 1 and "OTHER-2026" in r.output
+
+
+# --- Login throttling (issue 16, item 3) ---------------------------------------------------
+
+def test_parallel_wrong_passwords_check_at_most_the_limit(world, storage):
+    """40 simultaneous wrong passwords for one account, from 40 addresses: the count and the
+    decision are one atomic step, so at most MAX_FAILURES_PER_ACCOUNT passwords are checked."""
+    from survey.services.staff import MAX_FAILURES_PER_ACCOUNT, log_in
+    from tests.conftest import run_threads
+
+    outcomes: list[str] = []
+
+    def attempt(i: int) -> None:
+        with world.app_context():
+            result = log_in("admin@tvh.gov.vn", "wrong-password", f"10.40.0.{i}")
+            outcomes.append("blocked" if result.blocked else "checked")
+
+    assert run_threads(attempt, range(40)) == []
+    checked = outcomes.count("checked")
+    actions = _actions(world)
+    assert checked == actions.count("login.failure")
+    assert 1 <= checked <= MAX_FAILURES_PER_ACCOUNT, outcomes
+    assert actions.count("login.blocked") == 40 - checked
+
+
+def test_an_attackers_trickle_does_not_lock_the_owner_out_of_a_known_device(world, storage):
+    from survey.manage.auth import DEVICE_COOKIE
+
+    owner = world.test_client()
+    assert login(owner, "admin@tvh.gov.vn", address="10.0.0.1").status_code == 302
+    assert owner.get_cookie(DEVICE_COOKIE, domain="survey.test", path="/manage/login")
+    owner.post("/manage/logout", data={"csrf_token": csrf_from(
+        owner.get("/manage/").get_data(as_text=True))})
+    # an attacker keeps the account at its limit from addresses of its own
+    for i in range(12):
+        assert login(world.test_client(), "admin@tvh.gov.vn", "guess",
+                     f"10.66.0.{i}").status_code in (401, 429)
+    assert login(world.test_client(), "admin@tvh.gov.vn", address="10.0.0.2").status_code == 429
+    # the owner's browser, known from its last login, is throttled on its own count
+    assert login(owner, "admin@tvh.gov.vn", address="10.0.0.1").status_code == 302
+    owner.post("/manage/logout", data={"csrf_token": csrf_from(
+        owner.get("/manage/").get_data(as_text=True))})
+    # and a device cookie is no master key: its own failures lock it
+    for _ in range(5):
+        assert login(owner, "admin@tvh.gov.vn", "typo", "10.0.0.1").status_code == 401
+    assert login(owner, "admin@tvh.gov.vn", address="10.0.0.1").status_code == 429
+    # nor does another account's device cookie count for this one
+    stranger = world.test_client()
+    assert login(stranger, "viewer@tvh.gov.vn", address="10.0.0.3").status_code == 302
+    cookie = stranger.get_cookie(DEVICE_COOKIE, domain="survey.test", path="/manage/login")
+    assert cookie and owner.get_cookie(DEVICE_COOKIE, domain="survey.test",
+                                       path="/manage/login").value != cookie.value
+    stranger.set_cookie(DEVICE_COOKIE, cookie.value, domain="survey.test", path="/manage/login")
+    assert login(stranger, "admin@tvh.gov.vn", address="10.0.0.3").status_code == 429
+
+
+def test_cli_commands_run_as_a_staff_account_stay_in_its_provinces(world, tmp_path):
+    runner = world.test_cli_runner()
+
+    def scores(code: str, actor: str):
+        return runner.invoke(args=["scores", "--campaign", code, "--format", "csv",
+                                   "--out", str(tmp_path / "s.csv"), "--as", actor])
+
+    refused = scores("OTHER-2026", "admin@tvh.gov.vn")
+    assert refused.exit_code == 1 and "No campaign with code 'OTHER-2026'" in refused.output
+    own = scores("OWN-2026", "admin@tvh.gov.vn")
+    assert "No campaign" not in own.output
+    unknown = scores("OWN-2026", "nobody@tvh.gov.vn")
+    assert unknown.exit_code == 1 and "No active account" in unknown.output
