@@ -73,3 +73,8 @@ def login(client, email: str, password: str = PASSWORD, address: str = "10.0.0.1
     return client.post("/manage/login", data={"email": email, "password": password,
                                               "csrf_token": csrf_from(page)},
                        environ_base={"REMOTE_ADDR": address})
+
+
+def url_for_rule(rule: str, code: str) -> str:
+    """A staff route's URL rule with a campaign ``code`` (and the csv format) filled in."""
+    return rule.replace("<code>", code).replace("<fmt>", "csv")

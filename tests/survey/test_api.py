@@ -19,10 +19,8 @@ from survey.manage.access import ROUTES
 from survey.models import ApiToken, AuditEvent, Form, ImportJob, Role, StaffUser, utcnow
 from survey.services.api_tokens import create_api_token, list_api_tokens, revoke_api_token
 from survey.services.responding import SubmitOutcome, load_form, save_page, submit_form
-from tests.survey import test_staff_access
-from tests.survey.test_staff_access import ANSWERS, LIST
+from tests.survey.conftest import ANSWERS, LIST
 
-world = test_staff_access.world  # the two-province fixture
 
 SPEC_CACHE: dict[str, dict] = {}
 
@@ -373,7 +371,7 @@ def test_every_answer_validates_against_the_description(world, tokens):
 
 
 def test_tokens_page_makes_shows_once_lists_and_revokes(world):
-    from tests.survey.test_staff_access import login
+    from tests.survey.conftest import login
     from tests.conftest import csrf_from
 
     client = world.test_client()

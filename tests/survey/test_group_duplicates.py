@@ -11,7 +11,7 @@ from survey import db
 from survey.models import Form, Respondent
 from survey.services.campaigns import create_campaign_from_config
 from survey.services.respondents import ListRejected, import_respondents
-from tests.survey.test_staff_access import config
+from tests.survey.conftest import config
 
 ROWS = ("external_id,full_name,group,unit,phone\n"
         "A,Phạm Thị Hoà,dept_division_leader,S01,+84 903 111 222\n"

@@ -21,7 +21,7 @@ import pytest
 
 from questionnaires.safe_yaml import MAX_YAML_DEPTH, YamlRefused, check_yaml
 from tests.conftest import csrf_from
-from tests.survey.test_staff_access import config, login
+from tests.survey.conftest import config, login
 
 ROOT = Path(__file__).resolve().parents[2]
 

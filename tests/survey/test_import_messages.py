@@ -10,7 +10,7 @@ import pytest
 
 from sampling.lists import CleanList, RejectedList, clean_respondent_list
 from survey.services.campaigns import create_campaign_from_config
-from tests.survey.test_staff_access import LIST, config
+from tests.survey.conftest import LIST, config
 
 HEADER = "external_id\tfull_name\tgroup\tunit\temail\r\n"
 

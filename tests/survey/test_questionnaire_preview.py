@@ -15,8 +15,7 @@ from questionnaires.xlsform import questionnaire_to_xlsx, write_template
 from survey import db
 from survey.models import AuditEvent, QuestionnaireVersion
 from tests.conftest import csrf_from
-from tests.survey.test_staff_access import login
-from tests.survey.test_staff_access import world  # noqa: F401  (the fixture the tests take)
+from tests.survey.conftest import login
 
 URL = "/manage/questionnaires/preview"
 

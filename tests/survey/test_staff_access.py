@@ -19,13 +19,9 @@ from survey.services.respondents import import_respondents
 from survey.services.responding import SubmitOutcome, load_form, save_page, submit_form
 from survey.services.staff import create_staff_user
 from tests.conftest import csrf_from
-from tests.survey.conftest import ANSWERS, LIST, PASSWORD, config, login
+from tests.survey.conftest import ANSWERS, LIST, PASSWORD, config, login, url_for_rule
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def url_for_rule(rule: str, code: str) -> str:
-    return rule.replace("<code>", code).replace("<fmt>", "csv")
 
 
 def test_every_staff_route_has_a_rule(app):

@@ -25,10 +25,8 @@ from sqlalchemy import select
 from survey import db
 from survey.manage.access import ROUTES
 from survey.models import Form, Role
-from tests.survey import test_staff_access
-from tests.survey.test_staff_access import login, url_for_rule
+from tests.survey.conftest import login, url_for_rule
 
-world = test_staff_access.world  # the two-province fixture, shared
 
 ROOT = Path(__file__).resolve().parents[2]
 CATALOG = ROOT / "survey" / "translations" / "vi" / "LC_MESSAGES" / "messages.po"

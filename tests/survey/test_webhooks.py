@@ -42,10 +42,8 @@ from survey.services.webhooks import (
 )
 from survey.services.respondents import import_respondents
 from tests.survey.test_api import submit_all
-from tests.survey import test_staff_access
-from tests.survey.test_staff_access import LIST
+from tests.survey.conftest import LIST
 
-world = test_staff_access.world  # the two-province fixture
 
 
 class Receiver:

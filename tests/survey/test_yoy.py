@@ -19,7 +19,7 @@ from survey.services.scores import default_scoring_config, export_scores, \
     load_campaign_questionnaires
 from survey.services.staff import create_staff_user
 from survey.services.yoy import COVERAGE_NOTE, continuation_record, year_on_year
-from tests.survey.test_staff_access import PASSWORD, login
+from tests.survey.conftest import PASSWORD, login
 
 QUESTIONNAIRE = load_builtin_by_id("dept-division-rates-own-department")
 ITEMS = tuple(q.id for q in QUESTIONNAIRE.scored_questions)
