@@ -50,7 +50,7 @@ def test_questionnaires_list_shows_every_builtin(app):
 
 def test_demo_prints_campaign_and_one_link_per_group_and_is_idempotent(app, client):
     runner = app.test_cli_runner()
-    first = runner.invoke(args=["demo", "--no-serve"])
+    first = runner.invoke(args=["demo", "--no-serve", "--empty"])
     assert first.exit_code == 0, first.output
     lines = first.output.splitlines()
     assert lines[0] == "CAMPAIGN TVH-2023"
@@ -68,7 +68,7 @@ def test_demo_prints_campaign_and_one_link_per_group_and_is_idempotent(app, clie
         counts = [s.scalar(select(func.count()).select_from(t)) for t in (Unit, Respondent, Form)]
         assert counts[0] == len(units_csv.strip().splitlines()) - 1
         assert counts[1] == 12  # three people in each of four groups
-    second = runner.invoke(args=["demo", "--no-serve"])
+    second = runner.invoke(args=["demo", "--no-serve", "--empty"])
     assert second.exit_code == 0
     with app.app_context():
         s = db.session()
