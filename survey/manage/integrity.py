@@ -29,6 +29,7 @@ from survey.services.integrity import (
 from survey.services.review import (
     annulled_units,
     annulment_preview,
+    names_of,
     review_queue,
     revoke_annulment,
 )
@@ -225,8 +226,10 @@ def integrity_annul_revoke(code: str) -> Any:
 @staff_route(bp, "/c/<code>/integrity/report", "campaign.manage")
 def integrity_report(code: str) -> Any:
     campaign = campaign_in_scope(code)
+    unit_names, group_names = names_of(campaign, current_language())
     return render_template("manage/integrity_report.html", campaign=campaign,
-                           rows=report_rows(campaign))
+                           rows=report_rows(campaign), unit_names=unit_names,
+                           group_names=group_names)
 
 
 @staff_route(bp, "/c/<code>/integrity.<fmt>", "campaign.manage")
