@@ -17,7 +17,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 BENCHES = ["bench_analysis.py", "bench_sampling.py", "bench_integrity.py", "bench_forms.py",
            "bench_cards.py", "bench_mail.py",
-           "bench_quotas.py"]
+           "bench_quotas.py", "bench_dashboard.py"]
 
 
 def run(name: str, smoke: bool) -> dict:

@@ -32,7 +32,12 @@ from survey.services.console import (
     unit_levels,
     upload_respondent_list,
 )
-from survey.services.progress import build_progress, export_progress, progress_table
+from survey.services.progress import (
+    build_progress,
+    export_progress,
+    matrix_cells_html,
+    progress_table,
+)
 from survey.services.quota_reports import quota_state_dict
 from survey.services.quotas import CellState, QuotaState, quota_state
 from survey.services.respondents import ListRejected
@@ -103,8 +108,9 @@ def dashboard(code: str) -> Any:
     return render_template(
         "manage/dashboard.html", campaign=campaign, state=state, focal=focal, p=progress,
         args=args, sorts=PROGRESS_SORTS, level_name=level_name, cells=cells,
+        matrix_cells=matrix_cells_html,
         chart=daily_chart(progress.daily, progress, state),
-        group_names=dict(progress.groups), unit_names=_unit_names(campaign),
+        group_names=dict(progress.groups), unit_names=_unit_names(campaign) if cells else {},
         bounced={} if focal or not cells else bounced_by_cell(campaign),
         query={k: v for k, v in request.args.items() if k in ("group", "unit", "level", "show",
                                                               "sort") and v},

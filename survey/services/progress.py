@@ -37,6 +37,7 @@ from survey.models import (
 )
 from survey.models.staff import StaffProvince
 from survey.services.audit import record_audit
+from survey.services.console import daily_completions
 from survey.services.quotas import CellState, QuotaState
 
 #: heat steps of completion against target (lower bounds, percent)
@@ -158,20 +159,31 @@ def unfinished_by_unit(campaign: Campaign, codes: Sequence[str]) -> dict[str, in
     return {code: n for code, n in rows}
 
 
-def daily_completions(campaign: Campaign, cells: Sequence[CellState] | None = None
-                      ) -> list[tuple[dt.date, int]]:
-    """Submitted forms per day of fieldwork (the forms table, so a form counts once)."""
-    rows = db.session().execute(
-        select(Form.submitted_at).where(Form.campaign_id == campaign.id,
-                                        Form.submitted_at.is_not(None))).scalars()
-    counts: dict[dt.date, int] = defaultdict(int)
-    for at in rows:
-        counts[at.date()] += 1
-    if not counts:
+def _every_day(daily: Sequence[tuple[dt.date, int]]) -> list[tuple[dt.date, int]]:
+    """Responses per day (:func:`survey.services.console.daily_completions`, the unit the
+    quota targets count in), with the days nobody answered as zeros."""
+    if not daily:
         return []
+    counts = dict(daily)
     first, last = min(counts), max(counts)
     return [(first + dt.timedelta(days=k), counts.get(first + dt.timedelta(days=k), 0))
             for k in range((last - first).days + 1)]
+
+
+def matrix_cells_html(row: UnitRow, groups: Sequence[tuple[str, str]], elapsed: float) -> str:
+    """A matrix row's cells (numbers and fixed class names only, so nothing to escape):
+    built here rather than in the template, the page's hot loop at 2,000 cells."""
+    out = []
+    for g, _ in groups:
+        c = row.cells.get(g)
+        if c is None:
+            out.append('<td class="na">·</td>')
+            continue
+        lag = bool(c.target) and c.completed < (c.target or 0) * elapsed
+        target = "?" if c.target is None else str(c.target)
+        out.append(f'<td class="h{c.heat}{" lag" if lag else ""}">{c.completed}/{target}'
+                   f'{"▾" if lag else ""}</td>')
+    return "".join(out)
 
 
 SORTS = ("behind", "name", "completed")
@@ -230,7 +242,8 @@ def build_progress(campaign: Campaign, state: QuotaState, cells: Sequence[CellSt
         target = sum(r.cells[g].target or 0 for r in rows if g in r.cells)
         totals.append(GroupTotal(g, gname, done, target))
     return Progress(groups, rows, totals, behind,
-                    daily_completions(campaign) if with_daily else [], elapsed, days_left,
+                    _every_day(daily_completions(campaign)) if with_daily else [], elapsed,
+                    days_left,
                     levels=[(lv, lv) for lv in levels],
                     units=sorted(((r.code, r.name) for r in all_rows), key=lambda u: u[1]),
                     group_choices=[(g, group_names[g]) for g in present_groups])
