@@ -148,14 +148,21 @@ def short_name(name: str, limit: int = 38) -> str:
 
 
 def _unit_detail(campaign: Campaign, unit: str) -> dict[str, Any]:
-    scoring, problems = _scoring(campaign)
-    if scoring is None or not scoring.config.sub_criteria:
+    """The unit's scores; ``me`` is None while it has no valid response (or no scoring)."""
+    row = db.session().scalar(select(Unit).where(Unit.campaign_id == campaign.id,
+                                                 Unit.code == unit))
+    if row is None:
         abort(404)
+    scoring, problems = _scoring(campaign)
+    lang = current_language()
+    empty = {"campaign": campaign, "scoring": scoring, "me": None, "subs": [], "sipas": [],
+             "described": {}, "of": 0, "result": None, "unit": row, "problems": problems}
+    if scoring is None or not scoring.config.sub_criteria:
+        return empty
     result = score_campaign(campaign.id, scoring.config)
     me = next((u for u in result.units if u.unit == unit), None)
     if me is None:
-        abort(404)
-    lang = current_language()
+        return empty
     texts: dict[str, str] = {}
     for q in load_campaign_questionnaires(campaign.id):
         for question in q.scored_questions:
@@ -166,7 +173,8 @@ def _unit_detail(campaign: Campaign, unit: str) -> dict[str, Any]:
     sipas = [r for r in result.sipas if r.unit == unit]
     same = [u for u in result.units if u.level == me.level]
     return {"campaign": campaign, "scoring": scoring, "me": me, "subs": subs, "sipas": sipas,
-            "described": described, "of": len(same), "result": result}
+            "described": described, "of": len(same), "result": result, "unit": row,
+            "problems": problems}
 
 
 @staff_route(bp, "/c/<code>/scores/u/<unit>", "scores.view")

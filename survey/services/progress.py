@@ -235,7 +235,9 @@ def build_progress(campaign: Campaign, state: QuotaState, cells: Sequence[CellSt
             "completed": lambda r: (-r.completed, r.name),
             "behind": lambda r: (r.pace, r.name)}
     rows.sort(key=keys.get(sort, keys["behind"]))
-    groups = [(g, group_names[g]) for g in present_groups if not group or g == group]
+    # columns: the groups that have a cell among the rows shown
+    groups = [(g, group_names[g]) for g in present_groups if (not group or g == group)
+              and any(g in r.cells for r in rows)]
     totals = []
     for g, gname in groups:
         done = sum(r.cells[g].completed for r in rows if g in r.cells)

@@ -85,7 +85,7 @@ def login(client, email: str, password: str = PASSWORD, address: str = "10.0.0.1
 
 
 def url_for_rule(rule: str, code: str) -> str:
-    return rule.replace("<code>", code).replace("<fmt>", "csv")
+    return rule.replace("<code>", code).replace("<fmt>", "csv").replace("<unit>", "S01")
 
 
 def test_every_staff_route_has_a_rule(app):
