@@ -29,7 +29,6 @@ from survey.services.console import (
     export_quotas,
     list_template,
     remind_cell,
-    unit_levels,
     upload_respondent_list,
 )
 from survey.services.progress import (

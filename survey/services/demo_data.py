@@ -236,18 +236,15 @@ def fill_demo_campaign(code: str, seed: int = DEFAULT_SEED, now: dt.datetime | N
     _focal_points(campaign, (*lagging, *rng.choice(
         [c for c in rated if c not in lagging], size=3, replace=False).tolist()), rng)
 
-    forms = s.execute(
-        select(Form.id, Respondent.external_id, func.min(Unit.code))
-        .join(Respondent, Respondent.id == Form.respondent_id)
-        .join(Assignment, Assignment.form_id == Form.id)
-        .join(Unit, Unit.id == Assignment.rated_unit_id)
+    forms = list(s.scalars(
+        select(Form.id).join(Respondent, Respondent.id == Form.respondent_id)
         .where(Form.campaign_id == campaign.id, Respondent.external_id.like(f"{SIM_PREFIX}%"))
-        .group_by(Form.id, Respondent.external_id).order_by(Form.id)).all()
+        .order_by(Form.id)))
     s.close()
     burst_left = 12
     counts = {"submitted": 0, "half": 0, "untouched": 0, "speeders": 0, "straight": 0}
     when: dict[int, dt.datetime] = {}
-    for form_id, _ext, first_unit in forms:
+    for form_id in forms:
         ctx = load_form(form_id)
         if ctx is None:
             continue

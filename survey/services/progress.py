@@ -106,7 +106,8 @@ class Progress:
     days_left: float
     levels: list[tuple[str, str]] = field(default_factory=list)  # (code, name) for the filter
     units: list[tuple[str, str]] = field(default_factory=list)  # (code, name) for the filter
-    group_choices: list[tuple[str, str]] = field(default_factory=list)  # every group, for the filter
+    # every group, for the filter
+    group_choices: list[tuple[str, str]] = field(default_factory=list)
 
 
 def fieldwork_clock(campaign: Campaign, now: dt.datetime) -> tuple[float, float]:

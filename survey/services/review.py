@@ -92,9 +92,10 @@ def annulment_preview(campaign: Campaign, unit_code: str, lang: str) -> AnnulPre
     unit = s.scalar(select(Unit).where(Unit.campaign_id == campaign.id, Unit.code == unit_code))
     if unit is None:
         raise ReviewError(f"Không có đơn vị mã {unit_code!r}. / No unit with code {unit_code!r}.")
-    counts = dict(s.execute(select(Response.status, func.count()).where(
-        Response.campaign_id == campaign.id, Response.rated_unit_id == unit.id)
-        .group_by(Response.status)).all())
+    counts: dict[ResponseStatus, int] = {
+        status: n for status, n in s.execute(select(Response.status, func.count()).where(
+            Response.campaign_id == campaign.id, Response.rated_unit_id == unit.id)
+            .group_by(Response.status))}
     forms = s.scalar(select(func.count(func.distinct(Form.id))).select_from(Form)
                      .join(Assignment, Assignment.form_id == Form.id)
                      .where(Form.campaign_id == campaign.id, Assignment.rated_unit_id == unit.id,
