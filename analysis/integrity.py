@@ -763,6 +763,8 @@ def _near_duplicates(d: Paradata, cfg: IntegrityConfig, shape: _Shape) -> _Resul
         dist[s:s + step] = (d.codes[lo[s:s + step]] != d.codes[hi[s:s + step]]).sum(axis=1)
     close = dist <= dist_max
     lo, hi, dist = lo[close], hi[close], dist[close]
+    if lo.size == 0:  # candidate pairs, none close enough
+        return hit, params
     me = np.concatenate([lo, hi])
     them = np.concatenate([hi, lo])
     dd = np.concatenate([dist, dist])

@@ -20,7 +20,7 @@ HERE = Path(__file__).resolve().parent
 MACHINE_PATH = re.compile(r"(^|[\s'\"=(])(/[\w.-]+){2,}|^[A-Za-z]:\\|^~/")
 BENCHES = ["bench_analysis.py", "bench_sampling.py", "bench_integrity.py", "bench_forms.py",
            "bench_cards.py", "bench_mail.py",
-           "bench_quotas.py", "bench_scores.py", "bench_api.py"]
+           "bench_quotas.py", "bench_scores.py", "bench_api.py", "bench_dashboard.py"]
 
 
 def run(name: str, smoke: bool) -> dict:

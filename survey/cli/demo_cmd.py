@@ -9,6 +9,7 @@ from werkzeug.serving import run_simple
 
 from survey.cli.db_cmd import upgrade_database
 from survey.services.demo import load_demo_campaign
+from survey.services.demo_data import DEFAULT_SEED, fill_demo_campaign
 
 
 @click.command("demo", help="Load the demo campaign (idempotent), print a link per demo "
@@ -16,10 +17,14 @@ from survey.services.demo import load_demo_campaign
 @click.option("--no-serve", is_flag=True, help="Print the links and exit.")
 @click.option("--port", default=5000, show_default=True, type=int)
 @click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--empty", is_flag=True, help="No simulated respondents: the campaign as listed.")
+@click.option("--seed", default=DEFAULT_SEED, show_default=True, type=int,
+              help="Seed of the simulated fieldwork (same seed, same answers).")
 @with_appcontext
-def demo(no_serve: bool, port: int, host: str) -> None:
+def demo(no_serve: bool, port: int, host: str, empty: bool, seed: int) -> None:
     upgrade_database()
     result = load_demo_campaign()
+    fill = None if empty else fill_demo_campaign(result.campaign_code, seed)
     base = f"http://{host}:{port}"
     # one LINK per demo respondent, to their home (group, their own unit, link), under the
     # CAMPAIGN line of the campaign they answer in
@@ -33,6 +38,10 @@ def demo(no_serve: bool, port: int, host: str) -> None:
         p = result.public
         click.echo(f"PUBLIC {p.group_code} {p.unit_code} {base}/q/{p.code}")
     click.echo(f"STAFF {base}/manage/login {result.admin_email} {result.admin_password}")
+    if fill is not None:
+        click.echo(f"FIELDWORK seed {fill.seed}: " + ("already simulated" if fill.skipped else
+                   f"{fill.submitted} submitted, {fill.half_done} half done, {fill.untouched} "
+                   f"not started of {fill.forms} simulated forms ({fill.seconds} s)"))
     if no_serve:
         return
     click.echo(f"serving on {base} (Ctrl+C to stop)")

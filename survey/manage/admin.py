@@ -159,5 +159,23 @@ def users() -> Any:
         except StaffError as exc:
             error = str(exc)
     status = 422 if request.method == "POST" else 200
-    return render_template("manage/users.html", form=form, users=list_staff(identity().provinces),
-                           error=error), status
+    staff = list_staff(identity().provinces)
+    return render_template("manage/users.html", form=form, users=staff, error=error,
+                           agency_names=_agency_names({u.agency_code for u in staff
+                                                       if u.agency_code})), status
+
+
+def _agency_names(codes: set[str]) -> dict[str, str]:
+    """Focal points' agency codes -> the unit's name (from the newest campaign naming it)."""
+    from sqlalchemy import select
+
+    from survey import db
+    from survey.i18n import current_language
+    from survey.models import Unit
+
+    lang = current_language()
+    names: dict[str, str] = {}
+    for unit in db.session().scalars(select(Unit).where(Unit.code.in_(codes))
+                                     .order_by(Unit.id.desc())):
+        names.setdefault(unit.code, unit.name(lang))
+    return names

@@ -11,7 +11,9 @@ from flask_wtf.file import FileField, FileRequired
 from wtforms import HiddenField
 from wtforms.validators import InputRequired
 
+from survey.i18n import current_language
 from survey.manage import bp
+from survey.manage.charts import daily_chart
 from survey.manage.access import (
     allowed,
     campaign_in_scope,
@@ -24,24 +26,20 @@ from survey.services.console import (
     ConsoleError,
     bounced_by_cell,
     cell_progress,
-    daily_completions,
     export_quotas,
     list_template,
     remind_cell,
-    unit_levels,
     upload_respondent_list,
+)
+from survey.services.progress import (
+    build_progress,
+    export_progress,
+    matrix_cells_html,
+    progress_table,
 )
 from survey.services.quota_reports import quota_state_dict
 from survey.services.quotas import CellState, QuotaState, quota_state
 from survey.services.respondents import ListRejected
-
-SORTS = ("lag", "unit", "group", "completed")
-SORT_LABELS = {"lag": _l("Furthest behind first"), "unit": _l("Rated unit"),
-               "group": _l("Respondent group"), "completed": _l("Most completed first")}
-#: Names of the usual unit levels; a campaign's own level codes show as they are.
-LEVEL_LABELS = {"province": _l("Province"), "department": _l("Department"),
-                "district": _l("District"), "commune": _l("Commune")}
-
 
 class RemindForm(FlaskForm):
     group = HiddenField(validators=[InputRequired()])
@@ -68,36 +66,99 @@ def _visible_cells(state: QuotaState) -> list[CellState]:
     return list(state.cells)
 
 
+LEVEL_NAMES = {"province": _l("Province"), "department": _l("Provincial department"),
+               "district": _l("District-level unit"), "commune": _l("Commune-level unit")}
+PROGRESS_SORTS = (("behind", _l("Furthest behind first")), ("name", _l("Name")),
+                  ("completed", _l("Most completed first")))
+
+
+def _progress_args() -> dict[str, Any]:
+    """The dashboard's filters, as kept in the URL."""
+    return {"group": request.args.get("group", ""), "unit": request.args.get("unit", ""),
+            "level": request.args.get("level", ""),
+            "only_behind": request.args.get("show", "") == "behind",
+            "sort": request.args.get("sort", "behind")}
+
+
+def _progress(campaign: Any, state: QuotaState, args: dict[str, Any]) -> Any:
+    focal = identity().role is Role.FOCAL_POINT
+    return build_progress(campaign, state, _visible_cells(state), current_language(), **args,
+                          with_contacts=not focal, with_daily=not focal)
+
+
+def level_name(code: str) -> str:
+    return str(LEVEL_NAMES.get(code, code))
+
+
 @staff_route(bp, "/c/<code>/", "quotas.view")
 def dashboard(code: str) -> Any:
     campaign = campaign_in_scope(code)
     state = quota_state(campaign.id)
-    cells = _visible_cells(state)
-    group = request.args.get("group", "")
-    unit = request.args.get("unit", "")
-    level = request.args.get("level", "")
-    sort = request.args.get("sort", "lag")
-    levels = unit_levels(campaign)
-    rows = [p for p in cell_progress(state, campaign) if p.cell in cells
-            and (not group or p.cell.group == group) and (not unit or p.cell.rated_unit == unit)
-            and (not level or levels.get(p.cell.rated_unit) == level)]
-    keys = {"lag": lambda p: (p.share if p.share is not None else 2.0, p.cell.rated_unit),
-            "unit": lambda p: (p.cell.rated_unit, p.cell.group),
-            "group": lambda p: (p.cell.group, p.cell.rated_unit),
-            "completed": lambda p: (-p.cell.completed, p.cell.rated_unit)}
-    rows.sort(key=keys.get(sort, keys["lag"]))
+    args = _progress_args()
+    progress = _progress(campaign, state, args)
     focal = identity().role is Role.FOCAL_POINT
+    cells: list[Any] = []
+    if args["group"] or args["unit"]:  # the cells behind the selection, in detail
+        names = {u.code: u.name for u in progress.rows}
+        cells = [p for p in cell_progress(state, campaign) if p.cell in _visible_cells(state)
+                 and (not args["group"] or p.cell.group == args["group"])
+                 and (not args["unit"] or p.cell.rated_unit == args["unit"])
+                 and p.cell.rated_unit in names]
     return render_template(
-        "manage/dashboard.html", campaign=campaign, rows=rows, state=state, focal=focal,
-        groups=sorted({c.group for c in cells}), units=sorted({c.rated_unit for c in cells}),
-        group=group, unit=unit, sort=sort, sorts=SORTS, level=level,
-        sort_labels=SORT_LABELS, level_labels=LEVEL_LABELS,
-        levels=sorted({levels[c.rated_unit] for c in cells if c.rated_unit in levels}),
-        daily=[] if focal else daily_completions(campaign),
-        bounced={} if focal else bounced_by_cell(campaign),
+        "manage/dashboard.html", campaign=campaign, state=state, focal=focal, p=progress,
+        args=args, sorts=PROGRESS_SORTS, level_name=level_name, cells=cells,
+        matrix_cells=matrix_cells_html,
+        chart=daily_chart(progress.daily, progress, state),
+        group_names=dict(progress.groups), unit_names=_unit_names(campaign) if cells else {},
+        bounced={} if focal or not cells else bounced_by_cell(campaign),
+        query={k: v for k, v in request.args.items() if k in ("group", "unit", "level", "show",
+                                                              "sort") and v},
         can_upload=allowed("lists.upload", identity().role),
         can_remind=allowed("invites.send", identity().role),
         can_manage=allowed("campaign.manage", identity().role))
+
+
+def _unit_names(campaign: Any) -> dict[str, str]:
+    lang = current_language()
+    return {u.code: u.name(lang) for u in campaign.units}
+
+
+@staff_route(bp, "/c/<code>/progress.<fmt>", "quotas.view")
+def progress_download(code: str, fmt: str) -> Any:
+    campaign = campaign_in_scope(code)
+    if fmt not in ("csv", "xlsx"):
+        return render_template("errors.html", kind="not_found", status=404), 404
+    progress = _progress(campaign, quota_state(campaign.id), _progress_args())
+    headers = {"unit": str(_l("Unit")), "level": str(_l("Level")), "group": str(_l("Group")),
+               "completed": str(_l("Completed")), "target": str(_l("Target")),
+               "percent": str(_l("Percent of target")), "behind": str(_l("Behind schedule")),
+               **{f"level:{k}": str(v) for k, v in LEVEL_NAMES.items()}}
+    data = export_progress(campaign, progress_table(progress, headers), fmt)
+    mime = ("text/csv; charset=utf-8" if fmt == "csv" else
+            "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+    return Response(data, mimetype=mime, headers={
+        "Content-Disposition": f'attachment; filename="progress-{campaign.code}.{fmt}"'})
+
+
+class RemindUnitForm(FlaskForm):
+    unit = HiddenField(validators=[InputRequired()])
+
+
+@staff_route(bp, "/c/<code>/remind-unit", "invites.send", methods=("POST",))
+def remind_unit(code: str) -> Any:
+    campaign = campaign_in_scope(code)
+    form = RemindUnitForm()
+    back = request.form.get("back", "")
+    target = back if back.startswith(f"/manage/c/{code}/") else url_for(
+        "manage.dashboard", code=code)
+    if not form.validate_on_submit():
+        return redirect(target)
+    unit = form.unit.data or ""
+    queued = remind_cell(campaign, "", unit)
+    name = _unit_names(campaign).get(unit, unit)
+    flash(_l("%(n)d reminder(s) queued for the unfinished respondents rating %(unit)s.",
+             n=queued, unit=name))
+    return redirect(target)
 
 
 @staff_route(bp, "/c/<code>/remind", "invites.send", methods=("POST",))

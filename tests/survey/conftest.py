@@ -77,4 +77,4 @@ def login(client, email: str, password: str = PASSWORD, address: str = "10.0.0.1
 
 def url_for_rule(rule: str, code: str) -> str:
     """A staff route's URL rule with a campaign ``code`` (and the csv format) filled in."""
-    return rule.replace("<code>", code).replace("<fmt>", "csv")
+    return rule.replace("<code>", code).replace("<fmt>", "csv").replace("<unit>", "S01")

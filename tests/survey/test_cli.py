@@ -64,7 +64,7 @@ def _demo_links(output: str) -> dict[str, list[re.Match[str]]]:
 
 def test_demo_prints_one_home_link_per_respondent_of_every_group_and_is_idempotent(app, client):
     runner = app.test_cli_runner()
-    first = runner.invoke(args=["demo", "--no-serve"])
+    first = runner.invoke(args=["demo", "--no-serve", "--empty"])
     assert first.exit_code == 0, first.output
     lines = first.output.splitlines()
     assert lines[0] == "CAMPAIGN TVH-2023"
@@ -89,7 +89,7 @@ def test_demo_prints_one_home_link_per_respondent_of_every_group_and_is_idempote
         assert s.scalar(select(func.count()).select_from(Respondent).filter_by(
             campaign_id=tvh.id)) == 12  # three people in each of four groups
         counts = [s.scalar(select(func.count()).select_from(t)) for t in (Unit, Respondent, Form)]
-    second = runner.invoke(args=["demo", "--no-serve"])
+    second = runner.invoke(args=["demo", "--no-serve", "--empty"])
     assert second.exit_code == 0
     with app.app_context():
         s = db.session()

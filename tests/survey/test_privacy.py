@@ -34,7 +34,7 @@ def all_text_values(app) -> str:
 
 def test_purge_erases_every_trace_of_identity_and_keeps_answers(app):
     runner = app.test_cli_runner()
-    demo = runner.invoke(args=["demo", "--no-serve"])
+    demo = runner.invoke(args=["demo", "--no-serve", "--empty"])
     assert demo.exit_code == 0
     link = next(x for x in demo.output.splitlines() if x.startswith("LINK ")).split()[-1]
     token = link.rsplit("/", 1)[-1]

@@ -202,7 +202,7 @@ def test_cli_json_csv_table_and_staff_pages_show_public_columns(app, tmp_path):
                                        "csrf_token": csrf_from(page)})
     total = client.get("/manage/c/PUB-TEST/quotas.json").get_json()["total"]
     assert (total["completed"], total["public_completed"]) == (0, 1)
-    body = client.get("/manage/c/PUB-TEST/?lang=en").get_data(as_text=True)
+    body = client.get("/manage/c/PUB-TEST/?lang=en&unit=S02").get_data(as_text=True)
     assert 'data-k="public_completed">1<' in body
     assert "1 / 1 / 1" in body  # the S02 row: public started / completed / valid
     export = client.get("/manage/c/PUB-TEST/quotas.csv").get_data(as_text=True)

@@ -352,7 +352,7 @@ def test_page_ranks_units_with_the_numbers_of_score_campaign(app, seeded):
     assert 'data-k="band">Tốt<' in page and 'data-k="band">Trung bình<' in page
     assert "<svg" in page and "<script" not in page.split("<svg", 1)[1].split("</svg>", 1)[0]
     assert " style=" not in page
-    assert page.count("<rect") == 2  # one bar per unit with survey answers
+    assert page.count("<circle") == 2  # one point (forest plot) per unit with survey answers
     assert "/manage/c/SC-2026/scores.xlsx" in page and "/manage/c/SC-2026/scores.json" in page
     assert "SIPAS" in page
     english = client.get("/manage/c/SC-2026/scores?lang=en").get_data(as_text=True)

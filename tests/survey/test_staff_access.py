@@ -149,11 +149,13 @@ def test_dashboard_numbers_follow_a_submission(world):
     data = client.get("/manage/c/OWN-2026/quotas.json").get_json()
     assert data["total"]["target"] == 4 and data["total"]["completed"] == 1
     assert data["total"]["invited"] == 2
-    page = client.get("/manage/c/OWN-2026/?sort=unit").get_data(as_text=True)
-    assert "1 / 2" in page and "0 / 2" in page
-    assert "0 / 2" in client.get("/manage/c/OWN-2026/?level=department").get_data(as_text=True)
-    assert "1 / 2" not in client.get("/manage/c/OWN-2026/?unit=S02").get_data(as_text=True)
-    assert "data-cell=" not in client.get(  # no commune cells in this campaign
+    page = client.get("/manage/c/OWN-2026/?sort=name").get_data(as_text=True)
+    assert ">1/2" in page and ">0/2" in page  # the group × unit matrix
+    assert ">0/2" in client.get("/manage/c/OWN-2026/?level=department").get_data(as_text=True)
+    assert ">1/2" not in client.get("/manage/c/OWN-2026/?unit=S02").get_data(as_text=True)
+    assert "1 / 2" in client.get(  # the selection's quota cells in detail
+        "/manage/c/OWN-2026/?group=dept_division_leader").get_data(as_text=True)
+    assert 'class="heat"' not in client.get(  # no commune cells in this campaign
         "/manage/c/OWN-2026/?level=commune").get_data(as_text=True)
     csv = client.get("/manage/c/OWN-2026/quotas.csv")
     assert csv.status_code == 200 and csv.data.startswith(b"\xef\xbb\xbf")
@@ -403,7 +405,7 @@ def test_contractor_reminds_a_cell_and_sees_bounces(world):
             messages[1].status = OutboxStatus.BOUNCED
     client = world.test_client()
     login(client, "contractor@tvh.gov.vn")
-    page = client.get("/manage/c/OWN-2026/?sort=unit").get_data(as_text=True)
+    page = client.get("/manage/c/OWN-2026/?group=dept_division_leader").get_data(as_text=True)
     assert page.count('class="bounced">1<') == 1  # S02's respondent bounced
     r = client.post("/manage/c/OWN-2026/remind", data={
         "csrf_token": csrf_from(page), "group": "dept_division_leader", "unit": "S01"})
