@@ -37,7 +37,7 @@ def post_page(client, data: dict, lang: str):
      "Vui lòng nhập số nguyên từ 1 đến 9."),
     ("en", "Years of service must be 0 to 60", "Keep the note short",
      "Enter a whole number from 1 to 9."),
-])
+], ids=["vi", "en"])
 def test_out_of_range_answers_show_the_authored_message(client, make_form, lang, authored,
                                                         length, generic):
     _, token = make_form(QUESTIONNAIRE)
