@@ -338,7 +338,7 @@ class _Builder:
         block = self.mapping(
             raw, path,
             allowed=("id", "type", "text", "help", "required", "options", "show_if",
-                     "subcriterion", "min", "max", "max_length"),
+                     "subcriterion", "min", "max", "max_length", "constraint_message"),
             required=("id", "type", "text"),
         )
         if block is None:
@@ -378,12 +378,19 @@ class _Builder:
             self.problem("QN-RANGE", path, "min/max apply to integer questions only")
         if minimum is not None and maximum is not None and minimum > maximum:
             self.problem("QN-RANGE", path, f"min {minimum} > max {maximum}")
+        constraint_message = self.optional_label(block.get("constraint_message"),
+                                                 _join(path, "constraint_message"))
+        if constraint_message is not None and qtype not in (
+                QuestionType.INTEGER, QuestionType.TEXT, QuestionType.TEXTAREA):
+            self.problem("QN-RANGE", _join(path, "constraint_message"),
+                         "a constraint message applies to integer and text questions only")
         question = Question(
             id=qid, type=qtype, text=self.label(block.get("text"), _join(path, "text")),
             required=required, help=self.optional_label(block.get("help"), _join(path, "help")),
             options=options,
             show_if=self.condition(block.get("show_if"), _join(path, "show_if"), earlier_pages),
             subcriterion=None, minimum=minimum, maximum=maximum, max_length=max_length,
+            constraint_message=constraint_message,
         )
         sub = block.get("subcriterion")
         if sub is not None and not isinstance(sub, str):

@@ -168,6 +168,8 @@ class Question:
     minimum: int | None = None
     maximum: int | None = None
     max_length: int | None = None
+    # Shown instead of the engine's own message when the range or length check fails.
+    constraint_message: Label | None = None
 
     @property
     def scored(self) -> bool:

@@ -809,6 +809,9 @@ def _question(r: _Reader, cols: _Columns, number: int, cells: Sequence[str], wor
                                                  else "text"))
             except ExpressionError as exc:
                 r.problem("XLS-CONSTRAINT", cols, number, "constraint", detail=str(exc))
+    message = r.label(cols, cells, number, "constraint_message", required=False)
+    if message:
+        question["constraint_message"] = message
     return question
 
 
@@ -837,6 +840,7 @@ _FIELD_COLUMNS: dict[str, tuple[str, str | None]] = {
     "help": ("hint", "vi"), "required": ("required", None), "options": ("type", None),
     "show_if": ("relevant", None), "subcriterion": ("subcriterion", None),
     "min": ("constraint", None), "max": ("constraint", None), "max_length": ("constraint", None),
+    "constraint_message": ("constraint_message", "vi"),
     "code": ("name", None), "label": ("label", "vi"), "score": ("score", None),
     "dont_know": ("dont_know", None), "title": ("label", "vi"), "intro": ("label", "vi"),
     "layout": ("appearance", None), "questions": ("type", None), "description": ("label", "vi"),
@@ -892,7 +896,8 @@ def questionnaire_from_sheets(sheets: Mapping[str, Sheet], file: str = "<workboo
 
 SURVEY_HEADER = ("type", "name", "label::Tiếng Việt (vi)", "label::English (en)",
                  "hint::Tiếng Việt (vi)", "hint::English (en)", "required", "relevant",
-                 "constraint", "appearance", "subcriterion")
+                 "constraint", "constraint_message::Tiếng Việt (vi)",
+                 "constraint_message::English (en)", "appearance", "subcriterion")
 CHOICES_HEADER = ("list_name", "name", "label::Tiếng Việt (vi)", "label::English (en)", "score",
                   "dont_know")
 SETTINGS_HEADER = ("form_id", "version", "form_title::Tiếng Việt (vi)",
@@ -967,7 +972,10 @@ def document_rows(doc: Mapping[str, Any]) -> dict[str, list[list[Any]]]:
                 hint_vi=_text(q.get("help"), "vi"), hint_en=_text(q.get("help"), "en"),
                 required="yes" if q.get("required") else "",
                 relevant=format_relevant(q["show_if"], multiple) if q.get("show_if") else "",
-                constraint=" and ".join(constraint), appearance=appearance,
+                constraint=" and ".join(constraint),
+                constraint_message_vi=_text(q.get("constraint_message"), "vi"),
+                constraint_message_en=_text(q.get("constraint_message"), "en"),
+                appearance=appearance,
                 subcriterion=str(q.get("subcriterion") or "")))
         survey.append(row(type="end_group", name=""))
     rates = doc["rates"]

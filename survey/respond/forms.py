@@ -9,6 +9,9 @@ the rest of the request. :func:`validate_page` applies the same rules (the field
 processing, ``Optional``, the choice checks, ``NumberRange``, ``Length``: same data, same
 messages) straight to the posted values; ``tests/survey/test_page_validation.py`` checks it
 against the WTForms classes on random input.
+
+A question's authored ``constraint_message`` replaces the engine's range or length message,
+in the respondent's language (Vietnamese when it has no English).
 """
 
 from __future__ import annotations
@@ -31,8 +34,9 @@ from wtforms import (
 )
 from wtforms.validators import Length, NumberRange, Optional, ValidationError
 
-from questionnaires import Question, Questionnaire, QuestionType
+from questionnaires import Label, Question, Questionnaire, QuestionType
 from questionnaires.schema import Section
+from survey.i18n import current_language
 
 TEXT_MAX = 500
 TEXTAREA_MAX = 5000
@@ -65,6 +69,23 @@ class ChoicesField(SelectMultipleField):
             raise ValidationError(_l("Choose among the options shown."))
 
 
+class AuthoredMessage:
+    """A question's own constraint message as a WTForms validator message.
+
+    Read in the request's language when the check fails (the form class is shared by every
+    language), and never %-formatted: an author's "0-100%" is shown as written.
+    """
+
+    def __init__(self, label: Label):
+        self.label = label
+
+    def __str__(self) -> str:
+        return self.label.get(current_language())
+
+    def __mod__(self, values: Any) -> str:
+        return str(self)
+
+
 def field_name(unit_index: int, question_id: str) -> str:
     return f"u{unit_index}-{question_id}"
 
@@ -79,11 +100,13 @@ def _make_field(q: Question) -> Field:
         lo = q.minimum if q.minimum is not None else -(2**31)
         hi = q.maximum if q.maximum is not None else 2**31 - 1
         return WholeNumberField(validators=[Optional(), NumberRange(
-            min=lo, max=hi, message=_l("Enter a whole number from %(min)s to %(max)s."))])
+            min=lo, max=hi, message=AuthoredMessage(q.constraint_message) if q.constraint_message
+            else _l("Enter a whole number from %(min)s to %(max)s."))])
     limit = q.max_length or (TEXT_MAX if q.type is QuestionType.TEXT else TEXTAREA_MAX)
     cls = StringField if q.type is QuestionType.TEXT else TextAreaField
     return cls(validators=[Optional(), Length(
-        max=limit, message=_l("Write at most %(max)d characters."))])
+        max=limit, message=AuthoredMessage(q.constraint_message) if q.constraint_message
+        else _l("Write at most %(max)d characters."))])
 
 
 _CLASSES: dict[tuple[str, str, int, int], type[FlaskForm]] = {}
@@ -138,6 +161,7 @@ class _Rule:
     low: int
     high: int
     limit: int
+    message: Label | None  # the authored constraint message, if any
 
 
 _RULES: dict[tuple[str, str, int, int], tuple[_Rule, ...]] = {}
@@ -153,7 +177,8 @@ def _page_rules(questionnaire: Questionnaire, section_index: int, n_units: int
             _Rule(field_name(i, q.id), q.type, frozenset(o.code for o in q.options),
                   q.minimum if q.minimum is not None else -(2**31),
                   q.maximum if q.maximum is not None else 2**31 - 1,
-                  q.max_length or (TEXT_MAX if q.type is QuestionType.TEXT else TEXTAREA_MAX))
+                  q.max_length or (TEXT_MAX if q.type is QuestionType.TEXT else TEXTAREA_MAX),
+                  q.constraint_message)
             for i in range(n_units) for q in section.questions)
     return rules
 
@@ -182,12 +207,14 @@ def _check(rule: _Rule, raw: list[Any]) -> FieldView:
             except ValueError:
                 errors.append(_("Enter a whole number."))
         if not _blank(raw) and (data is None or not rule.low <= data <= rule.high):
-            errors.append(_("Enter a whole number from %(min)s to %(max)s.")
+            errors.append(rule.message.get(current_language()) if rule.message
+                          else _("Enter a whole number from %(min)s to %(max)s.")
                           % {"min": rule.low, "max": rule.high})
     else:
         data = raw[0] if raw else None
         if not _blank(raw) and len(data or "") > rule.limit:
-            errors.append(_("Write at most %(max)d characters.")
+            errors.append(rule.message.get(current_language()) if rule.message
+                          else _("Write at most %(max)d characters.")
                           % {"min": -1, "max": rule.limit, "length": len(data)})
     if _blank(raw):
         errors = []

@@ -204,3 +204,31 @@ def test_every_builtin_definition_loads_clean():
     good = load_builtin()
     assert len(good) >= 9
     assert len({q.key for q in good}) == len(good)
+
+
+def test_constraint_message_is_parsed_from_yaml_as_a_translated_label():
+    doc = copy.deepcopy(GOOD)
+    q(doc, 0, 1)["constraint_message"] = {"vi": "Tuổi từ 18 đến 99", "en": "Age 18 to 99"}
+    questionnaire = parse_questionnaire(yaml.safe_dump(doc, allow_unicode=True), "mini.yaml")
+    message = questionnaire.question("age").constraint_message
+    assert message is not None
+    assert (message.get("vi"), message.get("en")) == ("Tuổi từ 18 đến 99", "Age 18 to 99")
+    assert questionnaire.question("q1").constraint_message is None
+    # an authored message is content: it changes the hash; its absence leaves the hash alone
+    assert questionnaire.content_hash != build_questionnaire(copy.deepcopy(GOOD)).content_hash
+
+
+def test_constraint_message_needs_vietnamese_and_a_constraint_kind_of_question():
+    def english_only(doc):
+        q(doc, 0, 1)["constraint_message"] = {"en": "Age 18 to 99"}
+
+    def on_a_choice(doc):
+        q(doc, 0, 0)["constraint_message"] = {"vi": "Chọn một", "en": "Choose one"}
+
+    def not_text(doc):
+        q(doc, 0, 1)["constraint_message"] = ["Tuổi"]
+
+    path = "sections[0].questions[1].constraint_message"
+    assert bad(english_only) == [("QN-TEXT-MISSING", f"{path}.vi")]
+    assert bad(on_a_choice) == [("QN-RANGE", "sections[0].questions[0].constraint_message")]
+    assert bad(not_text) == [("QN-TYPE", path)]

@@ -265,3 +265,49 @@ def test_the_template_imports_and_offers_drop_downs(tmp_path: Any) -> None:
     assert any("danh_muc" in f for f in formulas)
     types = [c.value for c in wb["danh_muc"]["A"][1:] if c.value]
     assert "select_one muc_do_5" in types and "begin_group" in types
+
+
+def test_constraint_message_columns_import_and_export_back() -> None:
+    header = [*SURVEY_HEADER, "constraint_message::Vietnamese (vi)",
+              "constraint_message::English (en)"]
+    data = workbook(page("p1", [*q("integer", "tuoi", constraint=". >= 18 and . <= 120"),
+                                "Tuổi phải từ 18 đến 120", "Age must be 18 to 120"],
+                         [*q("text", "y_kien", required="", constraint="string-length(.) <= 20"),
+                          "Tối đa 20 ký tự", "At most 20 characters"],
+                         q("integer", "so_lan")),
+                    survey_header=header)
+    form = read_xlsform(data, "phieu.xlsx")
+    age, opinion, times = form.sections[0].questions
+    assert age.constraint_message is not None
+    assert (age.constraint_message.vi, age.constraint_message.en) == (
+        "Tuổi phải từ 18 đến 120", "Age must be 18 to 120")
+    assert opinion.constraint_message is not None
+    assert opinion.constraint_message.get("en") == "At most 20 characters"
+    assert times.constraint_message is None
+    exported = questionnaire_to_xlsx(form)
+    sheet = load_workbook(io.BytesIO(exported))["survey"]
+    rows = [[c.value for c in r] for r in sheet.iter_rows()]
+    vi_column = rows[0].index("constraint_message::Tiếng Việt (vi)")
+    assert rows[0][vi_column + 1] == "constraint_message::English (en)"
+    assert [r[vi_column:vi_column + 2] for r in rows if r[1] == "tuoi"] == [
+        ["Tuổi phải từ 18 đến 120", "Age must be 18 to 120"]]
+    back = read_xlsform(exported, "phieu.xlsx")
+    assert back.content_hash == form.content_hash
+    assert back.question("tuoi").constraint_message == age.constraint_message
+
+
+def test_plain_constraint_message_is_in_the_default_language() -> None:
+    header = [*SURVEY_HEADER, "constraint_message"]
+    data = workbook(page("p1", [*q("integer", "tuoi", constraint=". <= 120"), "Tối đa 120"]),
+                    survey_header=header)
+    message = read_xlsform(data, "phieu.xlsx").question("tuoi").constraint_message
+    assert message is not None and message.vi == "Tối đa 120"
+
+
+def test_constraint_message_on_a_choice_question_is_refused_at_its_cell() -> None:
+    header = [*SURVEY_HEADER, "constraint_message::Vietnamese (vi)"]
+    data = workbook(page("p1", [*q("select_one muc_do", "a", subcriterion="1.1"), "Chọn"]),
+                    survey_header=header)
+    problems = refusal(data)
+    assert located(problems) == [("QN-RANGE", "survey", 3, "K")]
+    assert problems[0].column_name == "constraint_message::Tiếng Việt (vi)"

@@ -30,9 +30,11 @@ QUESTIONNAIRE = build_questionnaire({
          "text": {"vi": "Thang?", "en": "Scale?"}},
         {"id": "many", "type": "multiple", "options": "yn", "text": {"vi": "Nhiều?", "en": "Many?"}},
         {"id": "years", "type": "integer", "min": 0, "max": 60,
-         "text": {"vi": "Số năm?", "en": "Years?"}},
+         "text": {"vi": "Số năm?", "en": "Years?"},
+         "constraint_message": {"vi": "Từ 0 đến 60 năm (100%)", "en": "0 to 60 years (100%)"}},
         {"id": "count", "type": "integer", "text": {"vi": "Số?", "en": "Count?"}},
-        {"id": "note", "type": "text", "max_length": 12, "text": {"vi": "Ghi chú?", "en": "Note?"}},
+        {"id": "note", "type": "text", "max_length": 12, "text": {"vi": "Ghi chú?", "en": "Note?"},
+         "constraint_message": {"vi": "Ghi chú ngắn", "en": "A short note"}},
         {"id": "long", "type": "textarea", "text": {"vi": "Ý kiến?", "en": "Opinion?"}},
     ]}],
 }, "test:inline")
@@ -79,3 +81,18 @@ def test_messages_are_translated(app):
     assert fields["u0-one"].errors and fields["u0-years"].errors and fields["u1-note"].errors
     assert fields["u0-one"].errors[0] != "Choose one of the options shown."  # Vietnamese
     assert len(fields["u0-years"].errors) == 2  # not a number, and not in 0..60
+
+
+def test_authored_messages_replace_the_generic_ones_in_both_validators(app):
+    formdata = MultiDict([("u0-years", "61"), ("u0-count", "2147483648"), ("u0-note", "x" * 13),
+                          ("u0-long", "y" * 5001)])
+    for lang, years, note in (("vi", "Từ 0 đến 60 năm (100%)", "Ghi chú ngắn"),
+                              ("en", "0 to 60 years (100%)", "A short note")):
+        with app.test_request_context(f"/?lang={lang}", method="POST", data=formdata):
+            form = page_form_class(QUESTIONNAIRE, 0, UNITS)(formdata=formdata)
+            form.validate()
+            for fields in (validate_page(QUESTIONNAIRE, 0, UNITS, formdata), form):
+                assert [str(e) for e in fields["u0-years"].errors] == [years]
+                assert [str(e) for e in fields["u0-note"].errors] == [note]
+                assert "2147483647" in str(fields["u0-count"].errors[0])  # none authored
+                assert "5000" in str(fields["u0-long"].errors[0])
