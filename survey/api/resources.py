@@ -107,14 +107,26 @@ def get_quotas(code: str) -> Any:
 # ---------------------------------------------------------------------------- microdata
 
 ROW = {"type": "object", "required": ["response_id", "unit", "unit_level", "group",
-                                      "questionnaire", "mode", "submitted_on"],
+                                      "questionnaire", "mode", "submitted_on", "stratum",
+                                      "psu", "weight", "fpc"],
        "properties": {"response_id": INT, "unit": STR, "unit_level": STR, "group": STR,
                       "questionnaire": STR, "mode": STR,
-                      "submitted_on": {"type": "string", "format": "date"}},
+                      "submitted_on": {"type": "string", "format": "date"},
+                      "stratum": {"type": "string", "description": "the design's stratum: "
+                                  "`group|unit`, or `unit` when the design stratifies by unit"},
+                      "psu": {"type": "integer", "description": "primary sampling unit: the "
+                              "response itself"},
+                      "weight": {"type": "number", "description": "analysis weight (N_h / n_h, "
+                                 "then the group's weighting steps)"},
+                      "fpc": {"type": "number", "description": "the stratum's population N_h"}},
        "additionalProperties": NINT,
-       "description": "One valid response (one rated unit); each other key is a scored item "
-                      "`questionnaire@vN/question` holding the option position (1 = first "
-                      "option) or null when not answered. No identity."}
+       "description": "One valid response (one rated unit) of the design the published scores "
+                      "use, as `par-survey responses export` writes it: R `svydesign(ids=~psu, "
+                      "strata=~stratum, weights=~weight, fpc=~fpc)` on these rows gives the "
+                      "published estimates. Public-QR responses (self-selected, no design "
+                      "weight) are left out, as they are of the scores. Each other key is a "
+                      "scored item `questionnaire@vN/question` holding the option position "
+                      "(1 = first option) or null when not answered. No identity."}
 MAX_PAGE = 100_000
 
 

@@ -15,8 +15,9 @@ questionnaire whose codes are letters is written there as the option's position 
 with the letter in the value label, and don't-know as the extended missing value ``.a``.
 ``--values scores`` writes each answer's option score (0..1), don't-know and no answer empty.
 
-:func:`iter_microdata_rows` yields the rows as dicts (the API streams them as NDJSON/CSV);
-:func:`export_responses` writes csv, xlsx, sav or dta.
+:func:`iter_microdata_rows` yields the rows as dicts; :func:`export_responses` writes csv,
+xlsx, sav or dta. :func:`load_design` is the same design without the answers, which the API's
+``/responses`` stream (:mod:`survey.services.response_rows`) joins to each row it streams.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ import numpy as np
 
 from analysis.exports import safe_cell
 from questionnaires import Questionnaire
+from sampling.design import DesignSpec
 from survey.services.scores import (
     DesignInfo,
     ResponseFilter,
@@ -115,22 +117,57 @@ def _item_columns(versions: tuple[Questionnaire, ...]) -> tuple[ItemColumn, ...]
     return tuple(out)
 
 
-def load_microdata(campaign_id: int, filters: ResponseFilter | None = None) -> Microdata:
-    """The design of all the campaign's valid responses (weights need every row), then the
-    rows ``filters`` keeps."""
-    spec = design_spec_for(campaign_id)
-    profile = sorted({v for w in spec.weighting.values() for m in w.margins for v in m.variables})
-    inputs = load_score_inputs(campaign_id, profile, with_dates=filters is not None
-                               and filters.submitted_since is not None)
-    items = _item_columns(tuple(v.questionnaire for v in inputs.versions))
+@dataclass(frozen=True)
+class RowDesign:
+    """The design of each design row (valid, non-public response), in response id order: the
+    one source of ``stratum``, ``psu``, ``weight`` and ``fpc`` for the file export and the
+    API's stream (:mod:`survey.services.response_rows`)."""
+
+    response_id: np.ndarray[Any, Any]  # sorted ascending, as load_score_inputs reads them
+    stratum: list[str]
+    weight: np.ndarray[Any, Any]
+    fpc: np.ndarray[Any, Any]
+    info: DesignInfo | None
+
+
+def _design_of(campaign_id: int, inputs: ScoreInputs, spec: DesignSpec) -> RowDesign:
+    """:func:`build_design` over ``inputs`` (all the campaign's design rows: weights need
+    every row), with the people listed as the strata's N where the design gives none."""
     if inputs.n_rows == 0:
         empty = np.zeros(0)
-        return Microdata(inputs.campaign_code, inputs, [], empty, empty, items, None, np.zeros(0, dtype=bool))
+        return RowDesign(inputs.response_id, [], empty, empty, None)
     listed = listed_sizes(campaign_id)
     end_reads()
     design, info = build_design(inputs, spec, listed)
     names = {st.code: st.key for st in info.strata}
     stratum = [names[int(h)] for h in np.asarray(design.column("stratum")).tolist()]
+    return RowDesign(inputs.response_id, stratum, np.asarray(design.weights),
+                     np.asarray(design.column("fpc"), dtype=np.float64), info)
+
+
+def _profile(spec: DesignSpec) -> list[str]:
+    """The weighting variables the design reads from the answers."""
+    return sorted({v for w in spec.weighting.values() for m in w.margins for v in m.variables})
+
+
+def load_design(campaign_id: int) -> RowDesign:
+    """The campaign's design rows without their answers (memory per response, not per
+    answer): what the API's row stream joins to the rows it streams."""
+    spec = design_spec_for(campaign_id)
+    return _design_of(campaign_id, load_score_inputs(campaign_id, _profile(spec), with_answers=False), spec)
+
+
+def load_microdata(campaign_id: int, filters: ResponseFilter | None = None) -> Microdata:
+    """The design of all the campaign's valid responses (weights need every row), then the
+    rows ``filters`` keeps."""
+    spec = design_spec_for(campaign_id)
+    inputs = load_score_inputs(campaign_id, _profile(spec), with_dates=filters is not None
+                               and filters.submitted_since is not None)
+    items = _item_columns(tuple(v.questionnaire for v in inputs.versions))
+    if inputs.n_rows == 0:
+        empty = np.zeros(0)
+        return Microdata(inputs.campaign_code, inputs, [], empty, empty, items, None, np.zeros(0, dtype=bool))
+    rows = _design_of(campaign_id, inputs, spec)
     keep = np.ones(inputs.n_rows, dtype=bool)
     if filters is not None:
         if filters.units:
@@ -139,8 +176,7 @@ def load_microdata(campaign_id: int, filters: ResponseFilter | None = None) -> M
             keep &= np.isin(inputs.group.astype(str), list(filters.groups))
         if filters.submitted_since is not None and inputs.submitted_on is not None:
             keep &= np.array([d >= filters.submitted_since for d in inputs.submitted_on.tolist()], dtype=bool)
-    return Microdata(inputs.campaign_code, inputs, stratum, np.asarray(design.weights),
-                     np.asarray(design.column("fpc"), dtype=np.float64), items, info, keep)
+    return Microdata(inputs.campaign_code, inputs, rows.stratum, rows.weight, rows.fpc, items, rows.info, keep)
 
 
 def iter_microdata_rows(campaign_id: int, filters: ResponseFilter | None = None,

@@ -165,7 +165,8 @@ def _valid_rows_query(campaign_id: int, columns: Sequence[Any], filters: Respons
 
 
 def load_score_inputs(campaign_id: int, profile: Sequence[str] = (),
-                      filters: ResponseFilter | None = None, with_dates: bool = False) -> ScoreInputs:
+                      filters: ResponseFilter | None = None, with_dates: bool = False,
+                      with_answers: bool = True) -> ScoreInputs:
     """Read the campaign's valid responses in one query and unpack them into arrays.
 
     ``item_codes`` of the responses of one questionnaire version are joined and read with
@@ -173,6 +174,8 @@ def load_score_inputs(campaign_id: int, profile: Sequence[str] = (),
     from :meth:`Questionnaire.score_table`. No Python loop runs per answer. Public-QR
     responses (a self-selected sample) are not read, only counted per unit. ``profile``
     names questions (weighting variables) whose option codes are read as well.
+    ``with_answers=False`` reads no item codes (``answers`` is empty): enough to build the
+    design (:func:`build_design`), in memory per response, not per answer.
     """
     s = db.session()
     code = s.scalar(select(Campaign.code).where(Campaign.id == campaign_id))
@@ -182,7 +185,8 @@ def load_score_inputs(campaign_id: int, profile: Sequence[str] = (),
     # Integer ids per row, mapped to codes afterwards: a million rows of ints and bytes read
     # through the Core connection cost a fraction of a million rows of strings through the ORM.
     query = (_valid_rows_query(campaign_id, [Response.id, Response.rated_unit_id, Response.group_id,
-                                             Response.questionnaire_version_id, Response.item_codes,
+                                             Response.questionnaire_version_id,
+                                             *([Response.item_codes] if with_answers else []),
                                              *([Response.submitted_on] if with_dates else []), *extra],
                                filters).order_by(Response.id))
     result = s.connection().execute(query)
@@ -197,13 +201,15 @@ def load_score_inputs(campaign_id: int, profile: Sequence[str] = (),
     all_groups = s.execute(select(RespondentGroup.id, RespondentGroup.code)
                            .where(RespondentGroup.campaign_id == campaign_id)).all()
     n = len(rows)
-    width_cols = 5 + int(with_dates) + len(extra)
+    lead = 4 + int(with_answers)
+    width_cols = lead + int(with_dates) + len(extra)
     columns: list[list[Any]] = [list(c) for c in zip(*rows, strict=True)] if n else [[] for _ in range(width_cols)]
-    ids, unit_ids, group_ids, vids, blobs = columns[:5]
-    dates = columns[5] if with_dates else None
+    ids, unit_ids, group_ids, vids = columns[:4]
+    blobs = columns[4] if with_answers else None
+    dates = columns[lead] if with_dates else None
     if dates and isinstance(dates[0], str):  # SQLite hands the raw ISO text back
         dates = [dt.date.fromisoformat(d) for d in dates]
-    profile_cols = columns[5 + int(with_dates):]
+    profile_cols = columns[lead + int(with_dates):]
     del rows
     unit_index = {uid: k for k, (uid, *_rest) in enumerate(all_units)}
     unit_code = np.array([u.code for u in all_units] + [""], dtype=object)
@@ -221,6 +227,9 @@ def load_score_inputs(campaign_id: int, profile: Sequence[str] = (),
         q = questionnaire_for(row)
         keys = [item_key(q, question.id) for question in q.scored_questions]
         (at,) = np.nonzero(version_id == row.id)
+        infos.append(VersionInfo(row.id, q, row.content_hash, int(at.size)))
+        if blobs is None:
+            continue
         width = len(keys)
         packed = b"".join(blobs[i] for i in at.tolist())
         if len(packed) != at.size * width:
@@ -234,7 +243,6 @@ def load_score_inputs(campaign_id: int, profile: Sequence[str] = (),
         for k, (key, table) in enumerate(zip(keys, q.score_table(), strict=True)):
             answers[key] = full[:, k]
             option_scores[key] = table
-        infos.append(VersionInfo(row.id, q, row.content_hash, int(at.size)))
     return ScoreInputs(
         campaign_code=code,
         response_id=np.asarray(ids, dtype=np.int64),

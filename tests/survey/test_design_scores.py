@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from analysis import SurveyDesign
 from analysis.estimators import linearised_mean, summarise
@@ -22,13 +22,15 @@ from sampling import CampaignInvalid
 from survey import db
 from survey.cli.responses_cmd import responses_group
 from survey.cli.scores_cmd import scores as scores_cli
-from survey.models import Form
+from survey.models import Form, Mode, Response, Role
+from survey.services.api_tokens import create_api_token
 from survey.services.campaigns import create_campaign_from_config
 from survey.services.respondents import import_respondents
 from survey.services.responding import SubmitOutcome, load_form, save_page, submit_form
 from survey.services.scores import ResponseFilter, score_campaign
 from survey.services.microdata import iter_microdata_rows
 from survey.services.scoring_config import scoring_for_campaign
+from survey.services.staff import create_staff_user
 from tests.survey.test_scores_page import _answers
 
 UNITS = ("S01", "S02", "S03", "S04", "S05")
@@ -447,3 +449,50 @@ def test_scoring_and_design_sections_are_checked_at_load(app, tmp_path):
         from survey.models import Campaign
 
         assert db.session().scalar(select(Campaign)) is None  # nothing half-written
+
+
+# -- the API's rows carry the export's design -------------------------------------------------
+
+
+def test_api_rows_carry_the_design_of_the_export_and_leave_public_qr_out(app, designed, tmp_path):
+    """GET /responses (and ``responses stream``) give each response the stratum, psu, weight and
+    fpc that ``responses export --format csv`` writes for the same id; a public-QR response is
+    in neither."""
+    with app.app_context():
+        # a self-selected public-QR response: never a design row of the scores
+        public_id = db.session().scalar(select(Response.id).order_by(Response.id.desc()).limit(1))
+        db.session().execute(update(Response).where(Response.id == public_id).values(mode=Mode.PUBLIC))
+        db.session().commit()
+        create_staff_user("admin@tvh.gov.vn", "Cán bộ", "mot-mat-khau-dai-du", Role.ADMIN, ["84"])
+        raw = create_api_token("admin@tvh.gov.vn", "tests")[1]
+    micro = tmp_path / "micro.csv"
+    _export(app, [responses_group, "export", "--campaign", "DS-2026", "--format", "csv", "--out", str(micro)])
+    with micro.open(encoding="utf-8-sig", newline="") as f:
+        exported = {int(r["response"]): r for r in csv.DictReader(f)}
+    assert public_id not in exported
+
+    def same_design(row: dict, weight: float, fpc: float, psu: int) -> None:
+        e = exported[int(row["response_id"])]
+        assert (row["stratum"], psu) == (e["stratum"], int(e["psu"]))
+        assert weight == pytest.approx(float(e["weight"]), rel=1e-13)
+        assert fpc == pytest.approx(float(e["fpc"]), rel=1e-13)
+
+    client = app.test_client()
+    h = {"Authorization": f"Bearer {raw}"}
+    r = client.get("/api/v1/campaigns/DS-2026/responses", headers=h)
+    assert r.status_code == 200
+    rows = [json.loads(x) for x in r.get_data(as_text=True).splitlines()]
+    assert [x["response_id"] for x in rows] == sorted(exported)
+    for x in rows:
+        same_design(x, x["weight"], x["fpc"], x["psu"])
+    assert len({round(x["weight"], 9) for x in rows}) > 3  # raked citizens, listed leaders
+    # a filtered page in CSV: the weights are still the whole campaign's design
+    page = client.get("/api/v1/campaigns/DS-2026/responses?unit=S02&format=csv&limit=3", headers=h)
+    got = list(csv.DictReader(page.get_data(as_text=True).splitlines()))
+    assert len(got) == 3 and {x["unit"] for x in got} == {"S02"}
+    for x in got:
+        same_design(x, float(x["weight"]), float(x["fpc"]), int(x["psu"]))
+    # the CLI streams the same rows
+    out = app.test_cli_runner().invoke(args=["responses", "stream", "--campaign", "DS-2026"])
+    assert out.exit_code == 0, out.output
+    assert [json.loads(x) for x in out.output.splitlines()] == rows
