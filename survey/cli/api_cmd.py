@@ -17,7 +17,7 @@ from survey import db
 from survey.models import Campaign
 from survey.services.api_data import campaign_data, integrity_data, outbox_data
 from survey.services.api_tokens import create_api_token, list_api_tokens, revoke_api_token
-from survey.services.campaigns import CampaignNotFound, find_campaign
+from survey.cli.common import campaign_or_exit
 from survey.services.import_jobs import work_import_jobs
 from survey.services.response_rows import RowFilters, iter_response_rows, response_columns
 from survey.services.staff import StaffError
@@ -38,13 +38,6 @@ from survey.services.webhooks import (
 def _fail(message: str) -> NoReturn:
     click.echo(message, err=True)
     sys.exit(1)
-
-
-def _campaign(code: str) -> Campaign:
-    try:
-        return find_campaign(code)
-    except CampaignNotFound as exc:
-        _fail(str(exc))
 
 
 def _json(value: Any) -> None:
@@ -122,7 +115,7 @@ def campaign_list(province: str | None) -> None:
 @click.option("--outbox", is_flag=True, help="Mail and webhook deliveries by status.")
 @with_appcontext
 def campaign_show(code: str, outbox: bool) -> None:
-    campaign = _campaign(code)
+    campaign = campaign_or_exit(code)
     _json(outbox_data(campaign) if outbox else campaign_data(campaign))
 
 
@@ -130,7 +123,7 @@ def campaign_show(code: str, outbox: bool) -> None:
 @click.option("--campaign", "code", required=True)
 @with_appcontext
 def integrity_show(code: str) -> None:
-    _json(integrity_data(_campaign(code)))
+    _json(integrity_data(campaign_or_exit(code)))
 
 
 @click.command("stream", help="Valid responses as NDJSON or CSV, one per rated "
@@ -147,7 +140,7 @@ def integrity_show(code: str) -> None:
 @with_appcontext
 def responses_export(code: str, fmt: str, unit: str | None, group: str | None, since: Any,
                      out: Path | None) -> None:
-    campaign = _campaign(code)
+    campaign = campaign_or_exit(code)
     filters = RowFilters(unit=unit, group=group, since=since.date() if since else None)
     stream = out.open("w", encoding="utf-8", newline="") if out else sys.stdout
     try:
@@ -187,7 +180,7 @@ def webhooks_group() -> None:
 @with_appcontext
 def webhooks_add(code: str, url: str, events: tuple[str, ...]) -> None:
     try:
-        row, secret = register_webhook(_campaign(code), url, list(events or EVENTS))
+        row, secret = register_webhook(campaign_or_exit(code), url, list(events or EVENTS))
     except WebhookError as exc:
         _fail(str(exc))
     click.echo(f"webhook {row.id} {row.url} [{', '.join(row.events)}]", err=True)
@@ -198,7 +191,7 @@ def webhooks_add(code: str, url: str, events: tuple[str, ...]) -> None:
 @click.option("--campaign", "code", required=True)
 @with_appcontext
 def webhooks_list(code: str) -> None:
-    for e in list_webhooks(_campaign(code)):
+    for e in list_webhooks(campaign_or_exit(code)):
         state = "active" if e.active else "disabled"
         rotating = (f"\told secret until {e.rotating_until:%Y-%m-%d %H:%M}"
                     if e.rotating_until else "")
@@ -213,7 +206,7 @@ def webhooks_list(code: str) -> None:
 @with_appcontext
 def webhooks_rotate(code: str, endpoint_id: int, keep_old_hours: float) -> None:
     try:
-        click.echo(rotate_webhook_secret(_campaign(code), endpoint_id,
+        click.echo(rotate_webhook_secret(campaign_or_exit(code), endpoint_id,
                                          keep_old_hours=keep_old_hours))
     except WebhookError as exc:
         _fail(str(exc))
@@ -226,7 +219,7 @@ def webhooks_rotate(code: str, endpoint_id: int, keep_old_hours: float) -> None:
 @with_appcontext
 def webhooks_disable(code: str, endpoint_id: int, enable: bool) -> None:
     try:
-        set_webhook_active(_campaign(code), endpoint_id, enable)
+        set_webhook_active(campaign_or_exit(code), endpoint_id, enable)
     except WebhookError as exc:
         _fail(str(exc))
     click.echo("enabled" if enable else "disabled")
@@ -238,7 +231,7 @@ def webhooks_disable(code: str, endpoint_id: int, enable: bool) -> None:
 @click.option("--dead", is_flag=True)
 @with_appcontext
 def webhooks_deliveries(code: str, dead: bool) -> None:
-    for d in list_deliveries(_campaign(code), status="dead" if dead else None):
+    for d in list_deliveries(campaign_or_exit(code), status="dead" if dead else None):
         click.echo(f"{d.id}\t{d.event_id}\t{d.event_type}\tendpoint {d.endpoint_id}\t{d.status}"
                    f"\tattempts {d.attempts}\t{d.last_error or ''}")
 
@@ -248,7 +241,7 @@ def webhooks_deliveries(code: str, dead: bool) -> None:
 @click.option("--delivery", "delivery_id", type=int, default=None)
 @with_appcontext
 def webhooks_log(code: str, delivery_id: int | None) -> None:
-    for a in delivery_log(_campaign(code), delivery_id=delivery_id):
+    for a in delivery_log(campaign_or_exit(code), delivery_id=delivery_id):
         click.echo(f"{a.at:%Y-%m-%d %H:%M:%S}\tdelivery {a.delivery_id}\t{a.event_id}\t"
                    f"{a.status_code or '-'}\t{a.duration_ms} ms\t{a.error or ''}")
 
@@ -259,7 +252,7 @@ def webhooks_log(code: str, delivery_id: int | None) -> None:
 @with_appcontext
 def webhooks_replay(code: str, delivery_id: int) -> None:
     try:
-        replay_delivery(_campaign(code), delivery_id)
+        replay_delivery(campaign_or_exit(code), delivery_id)
     except WebhookError as exc:
         _fail(str(exc))
     click.echo("queued")
