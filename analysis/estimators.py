@@ -17,15 +17,17 @@ import numpy as np
 from scipy import stats
 
 from . import taylor
-from .design import BoolArray, FloatArray, IntArray, SurveyDesign, group_sum, missing_mask
+from .design import BoolArray, FloatArray, IntArray, LonelyPSU, SurveyDesign, group_sum, missing_mask
 
 __all__ = [
     "CIMethod",
+    "ColumnEstimates",
     "Estimate",
     "interval",
     "Linearised",
     "linearised_mean",
     "mean",
+    "mean_columns",
     "proportion",
     "ratio",
     "summarise",
@@ -186,11 +188,8 @@ def summarise(
     """
     if not 0 < level < 1:
         raise ValueError(f"level must be in (0, 1), got {level!r}")
-    method = CIMethod(ci)
     var = taylor.variance(design, lin.z, lin.groups, lin.used)
-    se = np.where(lin.n > 0, np.sqrt(var), np.nan)
-    degf = design.degf if method is not CIMethod.NORMAL else 0
-    low, high, df = interval(lin.value, se, method, level, degf, bounds)
+    se, low, high, df = _se_interval(design, lin.value, var, lin.n, ci, level, bounds)
     estimates = [
         Estimate(float(v), float(s), float(lo), float(hi), int(k), float(ne), df)
         for v, s, lo, hi, k, ne in zip(lin.value, se, low, high, lin.n, lin.n_eff, strict=True)
@@ -198,6 +197,23 @@ def summarise(
     if not as_dict:
         return estimates[0]
     return {lvl: est for lvl, est in zip(lin.groups.levels.tolist(), estimates, strict=True)}
+
+
+def _se_interval(
+    design: SurveyDesign,
+    value: FloatArray,
+    var: FloatArray,
+    n: IntArray,
+    ci: CIMethod | str,
+    level: float,
+    bounds: tuple[float, float] | None,
+) -> tuple[FloatArray, FloatArray, FloatArray, float]:
+    """SE (NaN where a level has no valid row) and the CI of :func:`interval`."""
+    method = CIMethod(ci)
+    se: FloatArray = np.where(n > 0, np.sqrt(var), np.nan)
+    degf = design.degf if method is not CIMethod.NORMAL else 0
+    low, high, df = interval(value, se, method, level, degf, bounds)
+    return se, low, high, df
 
 
 def interval(
@@ -376,3 +392,120 @@ def _indicator(col: np.ndarray[Any, Any], level_value: Any) -> FloatArray:
     missing = missing_mask(col)
     hit = np.asarray(col == level_value, dtype=bool)
     return np.where(missing, np.nan, hit.astype(np.float64))
+
+
+@dataclass(frozen=True, eq=False)
+class ColumnEstimates:
+    """Domain means of several variables on one grouping, as arrays of shape (variables, levels).
+
+    Row ``j`` holds what ``summarise(design, linearised_mean(design, y[:, j], by))`` gives for
+    each level, field by field (:class:`Estimate`), without an object per cell.
+    """
+
+    levels: Any  # the ``by`` levels, as :attr:`taylor.Grouping.levels`
+    value: FloatArray
+    se: FloatArray
+    ci_low: FloatArray
+    ci_high: FloatArray
+    n: IntArray
+    n_eff: FloatArray
+    df: float
+
+    def estimate(self, j: int, level_index: int) -> Estimate:
+        """Variable ``j`` at level ``level_index`` as an :class:`Estimate`."""
+        return Estimate(float(self.value[j, level_index]), float(self.se[j, level_index]),
+                        float(self.ci_low[j, level_index]), float(self.ci_high[j, level_index]),
+                        int(self.n[j, level_index]), float(self.n_eff[j, level_index]), self.df)
+
+
+def _columns_fast(design: SurveyDesign) -> bool:
+    """True when :func:`mean_columns` may take the batched path: every PSU is a row, no
+    calibration, and no lonely stratum under the rules whose effect depends on the variable
+    (``fail`` checks the rows used, ``average`` counts the strata used)."""
+    s = design._structure
+    if not s.psu_is_row or design.is_calibrated:
+        return False
+    return not (s.lonely.any() and design.lonely_psu in (LonelyPSU.FAIL, LonelyPSU.AVERAGE))
+
+
+def mean_columns(
+    design: SurveyDesign,
+    y: FloatArray,
+    by: str | None = None,
+    ci: CIMethod | str = CIMethod.NORMAL,
+    level: float = 0.95,
+    bounds: tuple[float, float] | None = None,
+) -> ColumnEstimates:
+    """Domain means of every column of ``y`` (rows x variables, NaN = missing) in one pass.
+
+    The same numbers as :func:`linearised_mean` then :func:`summarise` column by column, with
+    the same operations in the same order (the test suite checks them against each other on
+    random designs): the per-level and per-(stratum, level) sums of :func:`taylor.variance`
+    become products of sparse 0/1 matrices with the ``(rows x variables)`` block, one pass
+    over the rows for every variable at once. Designs with clusters, calibration, or a
+    lonely stratum under ``fail`` / ``average`` take the column-by-column path.
+    """
+    if not 0 < level < 1:
+        raise ValueError(f"level must be in (0, 1), got {level!r}")
+    y = np.asarray(y, dtype=np.float64)
+    if y.ndim != 2 or y.shape[0] != design.n_rows:
+        raise ValueError(f"values have shape {y.shape}, expected ({design.n_rows}, variables)")
+    groups = taylor.grouping(design, by)
+    k, n_levels = y.shape[1], groups.n_levels
+    if not _columns_fast(design):
+        out = [np.empty((k, n_levels)) for _ in range(5)]
+        counts = np.zeros((k, n_levels), dtype=np.int64)
+        df = float("inf")
+        for j in range(k):
+            lin = linearised_mean(design, y[:, j], by)
+            var = taylor.variance(design, lin.z, lin.groups, lin.used)
+            se, low, high, df = _se_interval(design, lin.value, var, lin.n, ci, level, bounds)
+            for arr, col in zip(out, (lin.value, se, low, high, lin.n_eff), strict=True):
+                arr[j] = col
+            counts[j] = lin.n
+        return ColumnEstimates(groups.levels, out[0], out[1], out[2], out[3], counts, out[4], df)
+    from scipy import sparse
+
+    s = design._structure
+    assert groups.cell_rows is not None
+    rows = groups.cell_rows  # domain rows with a level, in row order: the cells
+    m = rows.size
+    lev = groups.row_level[rows]
+    ones = np.ones(m)
+    # x @ block sums the block's rows per level (per (stratum, level) group) in row order,
+    # as np.bincount does; the rows outside a variable's domain carry zeros, which add nothing.
+    by_level = sparse.csr_matrix((ones, (lev, np.arange(m))), shape=(n_levels, m))
+    n_groups = groups.group_stratum.size
+    by_group = sparse.csr_matrix((ones, (groups.cell_group, np.arange(m))), shape=(n_groups, m))
+    group_to_level = sparse.csr_matrix((np.ones(n_groups), (groups.group_level, np.arange(n_groups))),
+                                       shape=(n_levels, n_groups))
+    block = y[rows]
+    valid = ~np.isnan(block)
+    w = design.weights[rows][:, None]
+    wv = np.where(valid, w, 0.0)
+    n = np.rint(by_level @ valid.astype(np.float64)).astype(np.int64)
+    w_sum = by_level @ wv
+    w2_sum = by_level @ (wv * wv)
+    yv = np.where(valid, block, 0.0)
+    y_tot = by_level @ (wv * yv)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        value = y_tot / w_sum
+        z = np.where(valid, wv * (yv - value[lev]) / w_sum[lev], 0.0)
+        n_eff = np.where(n > 0, w_sum**2 / w2_sum, 0.0)
+    value = np.where(n > 0, value, np.nan)
+    del block, valid, wv, yv
+    # taylor.variance on the cells (every PSU a row, uncalibrated)
+    n_h = s.n_psu[groups.group_stratum].astype(np.float64)[:, None]
+    g_sum = by_group @ z
+    g_mean = g_sum / n_h
+    dev = z - g_mean[groups.cell_group]
+    ss = by_group @ (dev * dev) + (n_h - groups.group_cells[:, None]) * g_mean**2
+    del z, dev
+    lonely_group = s.lonely[groups.group_stratum][:, None]
+    if design.lonely_psu is LonelyPSU.ADJUST:
+        ss = np.where(lonely_group, g_sum**2, ss)
+    else:
+        ss = np.where(lonely_group, 0.0, ss)
+    var = np.maximum(group_to_level @ (s.scale[groups.group_stratum][:, None] * ss), 0.0)
+    se, low, high, df = _se_interval(design, value, var, n, ci, level, bounds)
+    return ColumnEstimates(groups.levels, value.T, se.T, low.T, high.T, n.T, n_eff.T, df)
