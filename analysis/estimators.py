@@ -410,6 +410,8 @@ class ColumnEstimates:
     n: IntArray
     n_eff: FloatArray
     df: float
+    #: each variable's :class:`Linearised` (as :func:`linearised_mean` gives it), when asked for
+    parts: tuple[Linearised, ...] = ()
 
     def estimate(self, j: int, level_index: int) -> Estimate:
         """Variable ``j`` at level ``level_index`` as an :class:`Estimate`."""
@@ -435,6 +437,7 @@ def mean_columns(
     ci: CIMethod | str = CIMethod.NORMAL,
     level: float = 0.95,
     bounds: tuple[float, float] | None = None,
+    with_parts: bool = False,
 ) -> ColumnEstimates:
     """Domain means of every column of ``y`` (rows x variables, NaN = missing) in one pass.
 
@@ -444,6 +447,7 @@ def mean_columns(
     become products of sparse 0/1 matrices with the ``(rows x variables)`` block, one pass
     over the rows for every variable at once. Designs with clusters, calibration, or a
     lonely stratum under ``fail`` / ``average`` take the column-by-column path.
+    ``with_parts`` keeps each variable's linearised variable (to combine estimates).
     """
     if not 0 < level < 1:
         raise ValueError(f"level must be in (0, 1), got {level!r}")
@@ -456,6 +460,7 @@ def mean_columns(
         out = [np.empty((k, n_levels)) for _ in range(5)]
         counts = np.zeros((k, n_levels), dtype=np.int64)
         df = float("inf")
+        kept: list[Linearised] = []
         for j in range(k):
             lin = linearised_mean(design, y[:, j], by)
             var = taylor.variance(design, lin.z, lin.groups, lin.used)
@@ -463,7 +468,9 @@ def mean_columns(
             for arr, col in zip(out, (lin.value, se, low, high, lin.n_eff), strict=True):
                 arr[j] = col
             counts[j] = lin.n
-        return ColumnEstimates(groups.levels, out[0], out[1], out[2], out[3], counts, out[4], df)
+            if with_parts:
+                kept.append(lin)
+        return ColumnEstimates(groups.levels, out[0], out[1], out[2], out[3], counts, out[4], df, tuple(kept))
     from scipy import sparse
 
     s = design._structure
@@ -493,6 +500,10 @@ def mean_columns(
         z = np.where(valid, wv * (yv - value[lev]) / w_sum[lev], 0.0)
         n_eff = np.where(n > 0, w_sum**2 / w2_sum, 0.0)
     value = np.where(n > 0, value, np.nan)
+    parts: tuple[Linearised, ...] = ()
+    if with_parts:
+        parts = tuple(_part(design, groups, rows, value[:, j], z[:, j], valid[:, j], n[:, j], n_eff[:, j])
+                      for j in range(k))
     del block, valid, wv, yv
     # taylor.variance on the cells (every PSU a row, uncalibrated)
     n_h = s.n_psu[groups.group_stratum].astype(np.float64)[:, None]
@@ -508,4 +519,14 @@ def mean_columns(
         ss = np.where(lonely_group, 0.0, ss)
     var = np.maximum(group_to_level @ (s.scale[groups.group_stratum][:, None] * ss), 0.0)
     se, low, high, df = _se_interval(design, value, var, n, ci, level, bounds)
-    return ColumnEstimates(groups.levels, value.T, se.T, low.T, high.T, n.T, n_eff.T, df)
+    return ColumnEstimates(groups.levels, value.T, se.T, low.T, high.T, n.T, n_eff.T, df, parts)
+
+
+def _part(design: SurveyDesign, groups: taylor.Grouping, rows: IntArray, value: FloatArray, z_cells: FloatArray,
+          valid: BoolArray, n: IntArray, n_eff: FloatArray) -> Linearised:
+    """One variable of the batched path as the :class:`Linearised` of :func:`linearised_mean`."""
+    z = np.zeros(design.n_rows)
+    z[rows] = z_cells
+    used = np.zeros(design.n_rows, dtype=bool)
+    used[rows] = valid
+    return Linearised(groups, value.copy(), z, used, n.copy(), n_eff.copy())
