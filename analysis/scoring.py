@@ -36,7 +36,16 @@ from numpy.typing import NDArray
 
 from . import taylor
 from .design import BoolArray, FloatArray, IntArray, SurveyDesign, factorize, group_sum
-from .estimators import CIMethod, ColumnEstimates, Estimate, Linearised, linearised_mean, mean_columns, summarise
+from .estimators import (
+    CIMethod,
+    ColumnEstimates,
+    Estimate,
+    Linearised,
+    linearised_mean,
+    mean_codes,
+    mean_columns,
+    summarise,
+)
 
 __all__ = [
     "Band",
@@ -463,20 +472,21 @@ def score_items(
     level = unit_groups.row_level[in_domain]
     levels = unit_groups.levels.tolist()
     out: list[ItemScore] = []
-    for start in range(0, len(items), _BLOCK):
-        chunk = items[start : start + _BLOCK]
-        block = np.empty((design.n_rows, len(chunk)))
-        counts: list[tuple[IntArray, IntArray]] = []
-        for j, item in enumerate(chunk):
-            table, dont_know = _score_tables(item, option_scores[item], config.dont_know_as_zero)
-            codes = _checked_codes(item, np.asarray(answers[item]), table.size)
-            block[:, j] = table[codes]
-            counts.append(_answer_counts(codes, dont_know, level, in_domain, unit_groups.n_levels))
-        est = mean_columns(design, block, unit, config.ci, config.level, (0.0, 1.0))
-        for j, item in enumerate(chunk):
-            given, dk = counts[j]
-            for i in np.flatnonzero(given > 0).tolist():
-                out.append(ItemScore(item, levels[i], est.estimate(j, i), int(given[i]), int(dk[i])))
+    columns: list[NDArray[Any]] = []
+    tables: list[FloatArray] = []
+    counts: list[tuple[IntArray, IntArray]] = []
+    for item in items:
+        table, dont_know = _score_tables(item, option_scores[item], config.dont_know_as_zero)
+        codes = _checked_codes(item, np.asarray(answers[item]), table.size)
+        columns.append(codes)
+        tables.append(table)
+        counts.append(_answer_counts(codes, dont_know, level, in_domain, unit_groups.n_levels))
+    # Option scores take a handful of values: sums per (stratum, unit, option) carry the estimate.
+    est = mean_codes(design, columns, tables, unit, config.ci, config.level, (0.0, 1.0))
+    for j, item in enumerate(items):
+        given, dk = counts[j]
+        for i in np.flatnonzero(given > 0).tolist():
+            out.append(ItemScore(item, levels[i], est.estimate(j, i), int(given[i]), int(dk[i])))
     return out
 
 

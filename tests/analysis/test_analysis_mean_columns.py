@@ -7,7 +7,7 @@ import pytest
 
 from analysis import SurveyDesign, rake
 from analysis.design import LonelyPSU
-from analysis.estimators import CIMethod, ColumnEstimates, linearised_mean, mean_columns, summarise
+from analysis.estimators import CIMethod, ColumnEstimates, linearised_mean, mean_codes, mean_columns, summarise
 
 FIELDS = ("value", "se", "ci_low", "ci_high", "n", "n_eff")
 
@@ -103,3 +103,25 @@ def test_mean_columns_refuses_a_wrong_shape() -> None:
     design = SurveyDesign({"y": [1.0, 2.0]})
     with pytest.raises(ValueError, match="expected"):
         mean_columns(design, np.zeros(2), None)
+
+
+TABLES = [np.array([np.nan, 1.0, 0.6, 0.2, 0.0, np.nan]), np.array([np.nan, 0.0, 1.0]),
+          np.array([np.nan, 0.5, 0.5, 0.5])]  # the last: every valid answer scores the same
+
+
+@pytest.mark.parametrize("seed", range(6))
+@pytest.mark.parametrize("rule", [LonelyPSU.REMOVE, LonelyPSU.CERTAINTY, LonelyPSU.ADJUST,
+                                  LonelyPSU.AVERAGE, LonelyPSU.FAIL])
+def test_mean_codes_equals_the_general_path(seed: int, rule: LonelyPSU) -> None:
+    rng = np.random.default_rng(100 + seed)
+    design = _random_design(rng, rule, fpc=bool(seed % 2), lonely=rule is not LonelyPSU.FAIL)
+    n = design.n_rows
+    codes = [rng.integers(0, t.size, size=n).astype(np.uint8) for t in TABLES]
+    codes[1][: n // 3] = 0  # some levels without an answer
+    y = np.column_stack([t[c] for t, c in zip(TABLES, codes, strict=True)])
+    ci = [CIMethod.NORMAL, CIMethod.T, CIMethod.LOGIT][seed % 3]
+    domain = rng.random(n) < 0.85
+    for d, by in ((design, "unit"), (design.subset(domain), "unit"), (design, None)):
+        bounds = (0.0, 1.0) if seed % 2 else None
+        fast = mean_codes(d, codes, TABLES, by, ci, 0.9, bounds)
+        _assert_same(fast, _general(d, y, by, ci, bounds), exact=False)
