@@ -543,6 +543,7 @@ def mean_codes(
     ci: CIMethod | str = CIMethod.NORMAL,
     level: float = 0.95,
     bounds: tuple[float, float] | None = None,
+    with_parts: bool = False,
 ) -> ColumnEstimates:
     """Domain means of variables coded by small integers: variable ``j`` is
     ``tables[j][codes[j]]`` (NaN = missing), e.g. option scores of answer codes.
@@ -552,7 +553,8 @@ def mean_codes(
     level, code) cell, from which the level totals, the means and the linearised variable
     of every code follow; one pass over the rows then sums the squared deviations of the
     linearised variable from its stratum mean (no cancellation). Designs the batched path
-    does not cover (:func:`mean_columns`) take the general one.
+    does not cover (:func:`mean_columns`) take the general one. ``with_parts`` keeps each
+    variable's linearised variable (to combine estimates).
     """
     if len(codes) != len(tables):
         raise ValueError(f"{len(codes)} code columns for {len(tables)} tables")
@@ -560,13 +562,13 @@ def mean_codes(
         blocks = [mean_columns(design, np.column_stack([np.asarray(t, dtype=np.float64)[c]
                                                         for c, t in zip(codes[b : b + 8], tables[b : b + 8],
                                                                         strict=True)]),
-                               by, ci, level, bounds)
+                               by, ci, level, bounds, with_parts)
                   for b in range(0, len(codes), 8)]
         if not blocks:
             return mean_columns(design, np.empty((design.n_rows, 0)), by, ci, level, bounds)
         return ColumnEstimates(blocks[0].levels, *(np.vstack([getattr(b, f) for b in blocks])
                                                    for f in ("value", "se", "ci_low", "ci_high", "n", "n_eff")),
-                               blocks[0].df)
+                               blocks[0].df, tuple(p for b in blocks for p in b.parts))
     if not 0 < level < 1:
         raise ValueError(f"level must be in (0, 1), got {level!r}")
     groups = taylor.grouping(design, by)
@@ -584,6 +586,7 @@ def mean_codes(
     out = [np.empty((k, n_levels)) for _ in range(5)]
     counts = np.zeros((k, n_levels), dtype=np.int64)
     df = float("inf") if CIMethod(ci) is CIMethod.NORMAL else float(design.degf)
+    parts: list[Linearised] = []
     for j, (column, raw) in enumerate(zip(codes, tables, strict=True)):
         table = np.asarray(raw, dtype=np.float64)
         size = table.size
@@ -610,7 +613,8 @@ def mean_codes(
         a = np.where(has[groups.group_level][:, None], a, 0.0)
         g_sum = (a * w1).sum(axis=1)
         g_mean = g_sum / n_h
-        dev = w * a.ravel()[key] - g_mean[cell_group]
+        z = w * a.ravel()[key]
+        dev = z - g_mean[cell_group]
         ss = group_sum(cell_group, dev * dev, n_groups) + (n_h - groups.group_cells) * g_mean**2
         if design.lonely_psu is LonelyPSU.ADJUST:
             ss = np.where(lonely_group, g_sum**2, ss)
@@ -622,4 +626,6 @@ def mean_codes(
         for arr, col in zip(out, (value, se, low, high, n_eff), strict=True):
             arr[j] = col
         counts[j] = n_int
-    return ColumnEstimates(groups.levels, out[0], out[1], out[2], out[3], counts, out[4], df)
+        if with_parts:
+            parts.append(_part(design, groups, rows, value, z, valid[c if every_row else c[rows]], n_int, n_eff))
+    return ColumnEstimates(groups.levels, out[0], out[1], out[2], out[3], counts, out[4], df, tuple(parts))

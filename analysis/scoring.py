@@ -240,6 +240,28 @@ def _answer_counts(
 
 # Variables estimated together by mean_columns: bounds the (rows x block) arrays it holds.
 _BLOCK = 8
+# A pooled sub-criterion with at most this many combinations of its items' codes is
+# estimated from the combinations (mean_codes); beyond, from the response scores.
+_MAX_COMBOS = 4096
+
+
+def _response(coded: Sequence[tuple[NDArray[Any], FloatArray]], combos: IntArray | None) -> FloatArray:
+    """Mean valid item score per response (NaN: none valid); ``combos``: per combination of
+    the items' codes (mixed radix, first item fastest) instead of per response."""
+    total: FloatArray | None = None
+    valid: FloatArray | None = None
+    stride = 1
+    for codes, table in coded:
+        at = codes if combos is None else (combos // stride) % table.size
+        stride *= table.size
+        score = table[at]
+        ok = ~np.isnan(score)
+        total = np.where(ok, score, 0.0) if total is None else total + np.where(ok, score, 0.0)
+        valid = ok.astype(np.float64) if valid is None else valid + ok
+    assert total is not None and valid is not None
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out: FloatArray = np.where(valid > 0, total / valid, np.nan)
+    return out
 
 
 def _scaled(est: Estimate, k: float) -> Estimate:
@@ -392,32 +414,39 @@ def score_survey(
         pending.clear()
 
     for k, sub in enumerate(subs):
-        total = np.zeros(design.n_rows)
-        valid = np.zeros(design.n_rows)
         given_n = np.zeros(n_levels, dtype=np.int64)
         dk_n = np.zeros(n_levels, dtype=np.int64)
+        coded: list[tuple[NDArray[Any], FloatArray]] = []
         for item in sub.items:
             codes = np.asarray(answers[item])
             if codes.shape != (design.n_rows,):
                 raise ValueError(f"item {item!r} has {codes.size} answers for {design.n_rows} design rows")
             table, dont_know = _score_tables(item, option_scores[item], config.dont_know_as_zero)
-            codes = _checked_codes(item, codes, table.size)
-            score = table[codes]
-            ok = ~np.isnan(score)
-            total += np.where(ok, score, 0.0)
-            valid += ok
-            given, dk = _answer_counts(codes, dont_know, level, in_domain, n_levels)
+            coded.append((_checked_codes(item, codes, table.size), table))
+            given, dk = _answer_counts(coded[-1][0], dont_know, level, in_domain, n_levels)
             given_n += given
             dk_n += dk
-        with np.errstate(divide="ignore", invalid="ignore"):
-            response = np.where(valid > 0, total / valid, np.nan)
+        counts.append((given_n, dk_n))
+        combos = int(np.prod([t.size for _, t in coded]))
+        if sub.pooling is Pooling.POOLED and combos <= _MAX_COMBOS:
+            # A response's score is a function of its answer codes to the sub-criterion's items:
+            # one code per combination, its score computed as below, then estimated like an item.
+            combo = np.zeros(design.n_rows, dtype=np.int64)
+            stride = 1
+            for codes, table in coded:
+                combo += codes.astype(np.int64) * stride
+                stride *= table.size
+            est = mean_codes(design, [combo], [_response(coded, np.arange(combos))], unit, config.ci,
+                             config.level, (0.0, 1.0), with_parts=True)
+            parts[k], estimates[k], slots[k] = est.parts[0], est, (k, 0)
+            continue
+        response = _response(coded, None)
         if sub.pooling is Pooling.POOLED:
             pending.append((k, response))
             if len(pending) == _BLOCK:
                 flush()
         else:
             parts[k] = _group_weighted(design, response, unit, group, sub)
-        counts.append((given_n, dk_n))
     if pending:
         flush()
     done = [p for p in parts if p is not None]

@@ -125,3 +125,43 @@ def test_mean_codes_equals_the_general_path(seed: int, rule: LonelyPSU) -> None:
         bounds = (0.0, 1.0) if seed % 2 else None
         fast = mean_codes(d, codes, TABLES, by, ci, 0.9, bounds)
         _assert_same(fast, _general(d, y, by, ci, bounds), exact=False)
+
+
+@pytest.mark.parametrize("rule", [LonelyPSU.ADJUST, LonelyPSU.REMOVE, LonelyPSU.AVERAGE])
+def test_score_survey_from_code_combinations_equals_the_response_path(
+        rule: LonelyPSU, monkeypatch: pytest.MonkeyPatch) -> None:
+    from analysis import scoring
+    from analysis.scoring import Pooling, ScoringConfig, SubCriterion, score_items, score_survey
+
+    rng = np.random.default_rng(7)
+    design = _random_design(rng, rule, fpc=True).with_columns(
+        group=rng.choice(["a", "b"], size=400))
+    n = design.n_rows
+    tables = {"i1": [np.nan, 1.0, 0.5, 0.0, np.nan], "i2": [np.nan, 0.0, 1.0], "i3": [np.nan, 0.25, 0.75]}
+    answers = {k: rng.integers(0, len(t), size=n).astype(np.uint8) for k, t in tables.items()}
+    config = ScoringConfig((SubCriterion("1", 4.0, ("i1", "i2")), SubCriterion("2", 2.0, ("i3",)),
+                            SubCriterion("3", 1.0, ("i2", "i3"), Pooling.GROUP_WEIGHTED, {"a": 1.0, "b": 3.0})),
+                           appraised_max=0.0, ci=CIMethod.T)
+    fast = score_survey(design, answers, tables, config, unit="unit")
+    fast_items = score_items(design, answers, tables, list(tables), config, unit="unit")
+    monkeypatch.setattr(scoring, "_MAX_COMBOS", 0)  # every sub-criterion from its response scores
+    monkeypatch.setattr(scoring, "mean_codes", lambda d, c, t, *a, **k: mean_columns(
+        d, np.column_stack([np.asarray(tt)[cc] for cc, tt in zip(c, t, strict=True)]), *a, **k))
+    slow = score_survey(design, answers, tables, config, unit="unit")
+    slow_items = score_items(design, answers, tables, list(tables), config, unit="unit")
+    assert fast.keys() == slow.keys()
+
+    def close(a: object, b: object) -> None:
+        for name in FIELDS:
+            np.testing.assert_allclose(getattr(a, name), getattr(b, name), rtol=1e-12, atol=1e-15)
+
+    for u in fast:
+        close(fast[u].points, slow[u].points)
+        for code, sub in fast[u].sub_criteria.items():
+            close(sub.score, slow[u].sub_criteria[code].score)
+            assert (sub.answers, sub.dont_know) == (slow[u].sub_criteria[code].answers,
+                                                    slow[u].sub_criteria[code].dont_know)
+    assert [(i.item, i.unit, i.answers, i.dont_know) for i in fast_items] == \
+        [(i.item, i.unit, i.answers, i.dont_know) for i in slow_items]
+    for a, b in zip(fast_items, slow_items, strict=True):
+        close(a.score, b.score)
