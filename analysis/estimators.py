@@ -416,6 +416,12 @@ class ColumnEstimates:
     #: each variable's :class:`Linearised` (as :func:`linearised_mean` gives it), when asked for
     parts: tuple[Linearised, ...] = ()
 
+    def estimates(self, j: int) -> list[Estimate]:
+        """Variable ``j`` at every level, as :class:`Estimate` objects in level order."""
+        cols = (self.value[j].tolist(), self.se[j].tolist(), self.ci_low[j].tolist(), self.ci_high[j].tolist(),
+                self.n[j].tolist(), self.n_eff[j].tolist())
+        return [Estimate(v, s, lo, hi, k, ne, self.df) for v, s, lo, hi, k, ne in zip(*cols, strict=True)]
+
     def estimate(self, j: int, level_index: int) -> Estimate:
         """Variable ``j`` at level ``level_index`` as an :class:`Estimate`."""
         return Estimate(float(self.value[j, level_index]), float(self.se[j, level_index]),

@@ -459,14 +459,21 @@ def score_survey(
             estimates[k] = summarise(design, part, config.ci, config.level, bounds=unit_bounds)
     totals = summarise(design, total_points, config.ci, config.level, bounds=(0.0, config.survey_max))
     assert isinstance(totals, dict)
+    by_level: list[list[Estimate]] = []
+    for k, found in enumerate(estimates):
+        if isinstance(found, ColumnEstimates):
+            by_level.append(found.estimates(slots[k][1]))
+        else:
+            assert isinstance(found, dict)
+            by_level.append(list(found.values()))  # in level order (summarise)
+    answered = [(given.tolist(), dk.tolist()) for given, dk in counts]
     result: dict[Any, UnitSurveyScore] = {}
     for j, u in enumerate(unit_groups.levels.tolist()):
         scores: dict[str, SubCriterionScore] = {}
         for k, sub in enumerate(subs):
-            found = estimates[k]
-            est = found.estimate(slots[k][1], j) if isinstance(found, ColumnEstimates) else found[u]  # type: ignore[index]
+            est = by_level[k][j]
             scores[sub.code] = SubCriterionScore(
-                sub.code, est, _scaled(est, sub.max_points), int(counts[k][0][j]), int(counts[k][1][j])
+                sub.code, est, _scaled(est, sub.max_points), answered[k][0][j], answered[k][1][j]
             )
         result[u] = UnitSurveyScore(u, scores, totals[u])
     return result
@@ -513,9 +520,9 @@ def score_items(
     # Option scores take a handful of values: sums per (stratum, unit, option) carry the estimate.
     est = mean_codes(design, columns, tables, unit, config.ci, config.level, (0.0, 1.0))
     for j, item in enumerate(items):
-        given, dk = counts[j]
-        for i in np.flatnonzero(given > 0).tolist():
-            out.append(ItemScore(item, levels[i], est.estimate(j, i), int(given[i]), int(dk[i])))
+        given, dk = counts[j][0].tolist(), counts[j][1].tolist()
+        by_level = est.estimates(j)
+        out.extend(ItemScore(item, levels[i], by_level[i], given[i], dk[i]) for i in range(len(levels)) if given[i] > 0)
     return out
 
 

@@ -646,6 +646,7 @@ def score_responses(
     responses = dict(zip(*np.unique(inputs.unit.astype(str), return_counts=True), strict=True))
     subs: list[SubCriterionResult] = []
     unit_rows: list[UnitResult] = []
+    survey_max = config.survey_max  # a sum over the sub-criteria: once, not per unit
     for entry in index:
         u = entry.unit
         s = survey.get(u)
@@ -657,12 +658,12 @@ def score_responses(
                                            r.answers, r.dont_know))
         unit_rows.append(UnitResult(
             unit=u, name=inputs.unit_names.get(u, ""), level=blocks[u], points=s.points,
-            survey_max=config.survey_max, survey_pct=s.points.value / config.survey_max * 100,
+            survey_max=survey_max, survey_pct=s.points.value / survey_max * 100,
             appraised=None if appraised is None else entry.appraised,
             index_pct=None if appraised is None else entry.index_pct,
             rank=entry.rank, band=None if appraised is None else entry.band,
             responses=int(responses.get(u, 0)),
-            survey_band=band_of(s.points.value / config.survey_max * 100, config),
+            survey_band=band_of(s.points.value / survey_max * 100, config),
             public_responses=inputs.public_responses.get(u, 0)))
     ranked = {e.unit: e for e in index}
     unit_rows.extend(_no_survey_units(inputs, config, everyone - set(survey), appraised, ranked))
