@@ -572,9 +572,11 @@ def mean_codes(
                   for b in range(0, len(codes), 8)]
         if not blocks:
             return mean_columns(design, np.empty((design.n_rows, 0)), by, ci, level, bounds)
-        return ColumnEstimates(blocks[0].levels, *(np.vstack([getattr(b, f) for b in blocks])
-                                                   for f in ("value", "se", "ci_low", "ci_high", "n", "n_eff")),
-                               blocks[0].df, tuple(p for b in blocks for p in b.parts))
+        return ColumnEstimates(blocks[0].levels, np.vstack([b.value for b in blocks]),
+                               np.vstack([b.se for b in blocks]), np.vstack([b.ci_low for b in blocks]),
+                               np.vstack([b.ci_high for b in blocks]), np.vstack([b.n for b in blocks]),
+                               np.vstack([b.n_eff for b in blocks]), blocks[0].df,
+                               tuple(p for b in blocks for p in b.parts))
     if not 0 < level < 1:
         raise ValueError(f"level must be in (0, 1), got {level!r}")
     groups = taylor.grouping(design, by)

@@ -471,9 +471,9 @@ def score_survey(
     for j, u in enumerate(unit_groups.levels.tolist()):
         scores: dict[str, SubCriterionScore] = {}
         for k, sub in enumerate(subs):
-            est = by_level[k][j]
+            found_est = by_level[k][j]
             scores[sub.code] = SubCriterionScore(
-                sub.code, est, _scaled(est, sub.max_points), answered[k][0][j], answered[k][1][j]
+                sub.code, found_est, _scaled(found_est, sub.max_points), answered[k][0][j], answered[k][1][j]
             )
         result[u] = UnitSurveyScore(u, scores, totals[u])
     return result
