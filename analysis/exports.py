@@ -227,21 +227,17 @@ def _json_cells(values: list[Any], kind: ColumnKind, encode: Any) -> list[str]:
     formatted by ``float.__repr__`` over the list (what the encoder does per float).
     """
     if kind is ColumnKind.TEXT:
-        seen: dict[Any, str] = {}
-        out = []
-        for v in values:
-            text = seen.get(v)
-            if text is None:
-                text = seen[v] = encode(None if v is None else safe_cell(str(v)))
-            out.append(text)
-        return out
+        if not set(map(type, values)) <= {str, type(None)}:  # 1 and True would share a key
+            return [encode(v) for v in _json_column(values, kind)]
+        seen = {v: encode(None if v is None else safe_cell(v)) for v in set(values)}
+        return list(map(seen.__getitem__, values))
     as_float = np.array([np.nan if v is None else v for v in values], dtype=np.float64)
     bad = np.flatnonzero(~np.isfinite(as_float)).tolist()
     if kind is ColumnKind.INTEGER:
         cells = [str(int(x)) if np.isfinite(x) else "null" for x in as_float.tolist()] if bad else \
             list(map(str, as_float.astype(np.int64).tolist()))
         return cells
-    if all(type(v) is float for v in values):  # the common case: plain floats (NaN among them)
+    if set(map(type, values)) <= {float}:  # the common case: plain floats (NaN among them)
         cells = list(map(float.__repr__, as_float.tolist()))
         for i in bad:
             cells[i] = "null"

@@ -234,7 +234,8 @@ def _answer_counts(
 ) -> tuple[IntArray, IntArray]:
     """Answers given and "don't know" answers per level, over the domain rows (one count pass)."""
     size = dont_know.size
-    by_code = np.bincount(level * size + codes[in_domain], minlength=n_levels * size).reshape(n_levels, size)
+    inside = codes if level.size == codes.size else codes[in_domain]  # every row in the domain: no copy
+    by_code = np.bincount(level * size + inside, minlength=n_levels * size).reshape(n_levels, size)
     return by_code[:, 1:].sum(axis=1), by_code[:, dont_know].sum(axis=1)
 
 
