@@ -19,6 +19,7 @@ import dataclasses
 import datetime as dt
 import io
 import math
+import operator
 import re
 import tempfile
 from collections.abc import Mapping, Sequence
@@ -210,8 +211,7 @@ def load_score_inputs(campaign_id: int, profile: Sequence[str] = (),
     unit_level = np.array([u.level for u in all_units] + [""], dtype=object)
     group_index = {gid: k for k, (gid, _code) in enumerate(all_groups)}
     group_code = np.array([g.code for g in all_groups] + [""], dtype=object)
-    u_at = np.fromiter((unit_index[x] for x in unit_ids), dtype=np.int64, count=n)
-    g_at = np.fromiter((group_index[x] for x in group_ids), dtype=np.int64, count=n)
+    u_at, g_at = _positions(unit_ids, unit_index), _positions(group_ids, group_index)
     units, levels, groups = unit_code[u_at], unit_level[u_at], group_code[g_at]
     version_id = np.asarray(vids, dtype=np.int64)
     answers: dict[str, NDArray[np.uint8]] = {}
@@ -222,17 +222,20 @@ def load_score_inputs(campaign_id: int, profile: Sequence[str] = (),
         keys = [item_key(q, question.id) for question in q.scored_questions]
         (at,) = np.nonzero(version_id == row.id)
         width = len(keys)
-        packed = b"".join(blobs[i] for i in at.tolist())
+        picked = operator.itemgetter(*at.tolist())(blobs) if at.size > 1 else [blobs[i] for i in at.tolist()]
+        packed = b"".join(picked)
+        del picked
         if len(packed) != at.size * width:
             raise ValueError(
                 f"{q.key}: stored item codes do not have {width} bytes per response "
                 f"(content hash {row.content_hash[:12]}) / mã trả lời lưu trữ không khớp phiếu"
             )
         matrix = np.frombuffer(packed, dtype=np.uint8).reshape(at.size, width)
-        full = np.zeros((n, width), dtype=np.uint8)
-        full[at] = matrix
+        # item by item in contiguous memory: every estimate reads one item's codes at a time
+        full = np.zeros((width, n), dtype=np.uint8)
+        full[:, at] = matrix.T
         for k, (key, table) in enumerate(zip(keys, q.score_table(), strict=True)):
-            answers[key] = full[:, k]
+            answers[key] = full[k]
             option_scores[key] = table
         infos.append(VersionInfo(row.id, q, row.content_hash, int(at.size)))
     return ScoreInputs(
@@ -251,6 +254,19 @@ def load_score_inputs(campaign_id: int, profile: Sequence[str] = (),
         profile={q: np.asarray(col, dtype=object) for q, col in zip(profile, profile_cols, strict=True)},
         submitted_on=None if dates is None else np.asarray(dates, dtype=object),
     )
+
+
+def _positions(ids: Sequence[int], index: Mapping[int, int]) -> NDArray[np.int64]:
+    """``index[x]`` for every id of ``ids`` (database ids: small non-negative integers)."""
+    if not ids:
+        return np.zeros(0, dtype=np.int64)
+    keys = np.fromiter(index.keys(), dtype=np.int64, count=len(index))
+    lookup = np.full(int(max(keys.max(initial=0), max(ids))) + 1, -1, dtype=np.int64)
+    lookup[keys] = np.fromiter(index.values(), dtype=np.int64, count=len(index))
+    at = lookup[np.asarray(ids, dtype=np.int64)]
+    if (at < 0).any():  # a row's unit or group outside the campaign: as the dict lookup did
+        raise KeyError(int(np.asarray(ids)[np.flatnonzero(at < 0)[0]]))
+    return at
 
 
 @dataclass(frozen=True)
