@@ -36,7 +36,16 @@ from numpy.typing import NDArray
 
 from . import taylor
 from .design import BoolArray, FloatArray, IntArray, SurveyDesign, factorize, group_sum
-from .estimators import CIMethod, Estimate, Linearised, linearised_mean, summarise
+from .estimators import (
+    CIMethod,
+    ColumnEstimates,
+    Estimate,
+    Linearised,
+    linearised_mean,
+    mean_codes,
+    mean_columns,
+    summarise,
+)
 
 __all__ = [
     "Band",
@@ -192,31 +201,68 @@ class UnitIndex:
     band: str | None
 
 
-def _option_scores(
-    item: str, codes: NDArray[Any], table: Sequence[float], as_zero: bool
-) -> tuple[FloatArray, BoolArray, BoolArray]:
-    """Score per response for one item, plus masks of given and don't-know answers."""
-    c = np.asarray(codes)
-    if c.dtype.kind not in "iu":
-        raise ValueError(f"item {item!r}: option codes must be integers (uint8), got dtype {c.dtype}")
+def _score_tables(item: str, table: Sequence[float], as_zero: bool) -> tuple[FloatArray, BoolArray]:
+    """Score by option code (NaN for code 0 and for "don't know" unless ``as_zero``) and the
+    don't-know codes, checked: option scores in [0, 1], NaN = don't know."""
     lookup = np.asarray(table, dtype=np.float64)
     real = lookup[1:][~np.isnan(lookup[1:])]
     if ((real < 0) | (real > 1)).any():
         raise ValueError(
             f"item {item!r}: option scores must lie in [0, 1] (NaN = don't know), got {list(table)}"
         )
-    if c.size and (int(c.min()) < 0 or int(c.max()) >= lookup.size):
-        bad = int(c.max()) if int(c.max()) >= lookup.size else int(c.min())
+    dont_know = np.isnan(lookup)
+    dont_know[0] = False
+    score = np.where(dont_know, 0.0, lookup) if as_zero else lookup.copy()
+    score[0] = np.nan
+    return score, dont_know
+
+
+def _checked_codes(item: str, codes: NDArray[Any], size: int) -> NDArray[Any]:
+    c = np.asarray(codes)
+    if c.dtype.kind not in "iu":
+        raise ValueError(f"item {item!r}: option codes must be integers (uint8), got dtype {c.dtype}")
+    if c.size and (int(c.min()) < 0 or int(c.max()) >= size):
+        bad = int(c.max()) if int(c.max()) >= size else int(c.min())
         raise ValueError(
-            f"item {item!r}: option code {bad} has no score (the table covers codes 1..{lookup.size - 1})"
+            f"item {item!r}: option code {bad} has no score (the table covers codes 1..{size - 1})"
         )
-    given = c != 0
-    score = lookup[c]
-    dont_know = given & np.isnan(score)
-    if as_zero:
-        score = np.where(dont_know, 0.0, score)
-    score = np.where(given, score, np.nan)
-    return score, given, dont_know
+    return c
+
+
+def _answer_counts(
+    codes: NDArray[Any], dont_know: BoolArray, level: IntArray, in_domain: BoolArray, n_levels: int
+) -> tuple[IntArray, IntArray]:
+    """Answers given and "don't know" answers per level, over the domain rows (one count pass)."""
+    size = dont_know.size
+    inside = codes if level.size == codes.size else codes[in_domain]  # every row in the domain: no copy
+    by_code = np.bincount(level * size + inside, minlength=n_levels * size).reshape(n_levels, size)
+    return by_code[:, 1:].sum(axis=1), by_code[:, dont_know].sum(axis=1)
+
+
+# Variables estimated together by mean_columns: bounds the (rows x block) arrays it holds.
+_BLOCK = 8
+# A pooled sub-criterion with at most this many combinations of its items' codes is
+# estimated from the combinations (mean_codes); beyond, from the response scores.
+_MAX_COMBOS = 4096
+
+
+def _response(coded: Sequence[tuple[NDArray[Any], FloatArray]], combos: IntArray | None) -> FloatArray:
+    """Mean valid item score per response (NaN: none valid); ``combos``: per combination of
+    the items' codes (mixed radix, first item fastest) instead of per response."""
+    total: FloatArray | None = None
+    valid: FloatArray | None = None
+    stride = 1
+    for codes, table in coded:
+        at = codes if combos is None else (combos // stride) % table.size
+        stride *= table.size
+        score = table[at]
+        ok = ~np.isnan(score)
+        total = np.where(ok, score, 0.0) if total is None else total + np.where(ok, score, 0.0)
+        valid = ok.astype(np.float64) if valid is None else valid + ok
+    assert total is not None and valid is not None
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out: FloatArray = np.where(valid > 0, total / valid, np.nan)
+    return out
 
 
 def _scaled(est: Estimate, k: float) -> Estimate:
@@ -351,55 +397,86 @@ def score_survey(
         raise ValueError(f"no answers or option-score table for items {missing}")
     unit_groups = taylor.grouping(design, unit)
     in_domain = unit_groups.row_level >= 0
-    parts: list[Linearised] = []
+    level = unit_groups.row_level[in_domain]
+    n_levels = unit_groups.n_levels
+    subs = config.sub_criteria
+    parts: list[Linearised | None] = [None] * len(subs)
+    estimates: list[ColumnEstimates | dict[Any, Estimate] | None] = [None] * len(subs)
+    slots: list[tuple[int, int]] = [(0, 0)] * len(subs)  # (estimates index, column) of a pooled score
     counts: list[tuple[IntArray, IntArray]] = []
-    for sub in config.sub_criteria:
-        total = np.zeros(design.n_rows)
-        valid = np.zeros(design.n_rows)
-        given_n = np.zeros(design.n_rows)
-        dk_n = np.zeros(design.n_rows)
+    pending: list[tuple[int, FloatArray]] = []
+
+    def flush() -> None:
+        # Pooled sub-criteria are plain domain means: estimated a block at a time.
+        block = np.column_stack([response for _, response in pending])
+        est = mean_columns(design, block, unit, config.ci, config.level, (0.0, 1.0), with_parts=True)
+        for j, (k, _) in enumerate(pending):
+            parts[k], estimates[k], slots[k] = est.parts[j], est, (k, j)
+        pending.clear()
+
+    for k, sub in enumerate(subs):
+        given_n = np.zeros(n_levels, dtype=np.int64)
+        dk_n = np.zeros(n_levels, dtype=np.int64)
+        coded: list[tuple[NDArray[Any], FloatArray]] = []
         for item in sub.items:
             codes = np.asarray(answers[item])
             if codes.shape != (design.n_rows,):
                 raise ValueError(f"item {item!r} has {codes.size} answers for {design.n_rows} design rows")
-            score, given, dont_know = _option_scores(
-                item, codes, option_scores[item], config.dont_know_as_zero
-            )
-            ok = ~np.isnan(score)
-            total += np.where(ok, score, 0.0)
-            valid += ok
+            table, dont_know = _score_tables(item, option_scores[item], config.dont_know_as_zero)
+            coded.append((_checked_codes(item, codes, table.size), table))
+            given, dk = _answer_counts(coded[-1][0], dont_know, level, in_domain, n_levels)
             given_n += given
-            dk_n += dont_know
-        with np.errstate(divide="ignore", invalid="ignore"):
-            response = np.where(valid > 0, total / valid, np.nan)
+            dk_n += dk
+        counts.append((given_n, dk_n))
+        combos = int(np.prod([t.size for _, t in coded]))
+        if sub.pooling is Pooling.POOLED and combos <= _MAX_COMBOS:
+            # A response's score is a function of its answer codes to the sub-criterion's items:
+            # one code per combination, its score computed as below, then estimated like an item.
+            combo = np.zeros(design.n_rows, dtype=np.int64)
+            stride = 1
+            for codes, table in coded:
+                combo += codes.astype(np.int64) * stride
+                stride *= table.size
+            est = mean_codes(design, [combo], [_response(coded, np.arange(combos))], unit, config.ci,
+                             config.level, (0.0, 1.0), with_parts=True)
+            parts[k], estimates[k], slots[k] = est.parts[0], est, (k, 0)
+            continue
+        response = _response(coded, None)
         if sub.pooling is Pooling.POOLED:
-            parts.append(linearised_mean(design, response, by=unit))
+            pending.append((k, response))
+            if len(pending) == _BLOCK:
+                flush()
         else:
-            parts.append(_group_weighted(design, response, unit, group, sub))
-        level = unit_groups.row_level[in_domain]
-        counts.append(
-            (
-                np.rint(group_sum(level, given_n[in_domain], unit_groups.n_levels)).astype(np.int64),
-                np.rint(group_sum(level, dk_n[in_domain], unit_groups.n_levels)).astype(np.int64),
-            )
-        )
-    max_points = np.array([s.max_points for s in config.sub_criteria])
-    total_points = _combine(design, parts, max_points, average=False)
+            parts[k] = _group_weighted(design, response, unit, group, sub)
+    if pending:
+        flush()
+    done = [p for p in parts if p is not None]
+    assert len(done) == len(subs)
+    max_points = np.array([s.max_points for s in subs])
+    total_points = _combine(design, done, max_points, average=False)
     unit_bounds = (0.0, 1.0)
-    per_sub = [summarise(design, p, config.ci, config.level, bounds=unit_bounds) for p in parts]
+    for k, part in enumerate(done):
+        if estimates[k] is None:
+            estimates[k] = summarise(design, part, config.ci, config.level, bounds=unit_bounds)
     totals = summarise(design, total_points, config.ci, config.level, bounds=(0.0, config.survey_max))
     assert isinstance(totals, dict)
+    by_level: list[list[Estimate]] = []
+    for k, found in enumerate(estimates):
+        if isinstance(found, ColumnEstimates):
+            by_level.append(found.estimates(slots[k][1]))
+        else:
+            assert isinstance(found, dict)
+            by_level.append(list(found.values()))  # in level order (summarise)
+    answered = [(given.tolist(), dk.tolist()) for given, dk in counts]
     result: dict[Any, UnitSurveyScore] = {}
     for j, u in enumerate(unit_groups.levels.tolist()):
-        subs: dict[str, SubCriterionScore] = {}
-        for k, sub in enumerate(config.sub_criteria):
-            by_unit = per_sub[k]
-            assert isinstance(by_unit, dict)
-            est = by_unit[u]
-            subs[sub.code] = SubCriterionScore(
-                sub.code, est, _scaled(est, sub.max_points), int(counts[k][0][j]), int(counts[k][1][j])
+        scores: dict[str, SubCriterionScore] = {}
+        for k, sub in enumerate(subs):
+            found_est = by_level[k][j]
+            scores[sub.code] = SubCriterionScore(
+                sub.code, found_est, _scaled(found_est, sub.max_points), answered[k][0][j], answered[k][1][j]
             )
-        result[u] = UnitSurveyScore(u, subs, totals[u])
+        result[u] = UnitSurveyScore(u, scores, totals[u])
     return result
 
 
@@ -430,17 +507,23 @@ def score_items(
     unit_groups = taylor.grouping(design, unit)
     in_domain = unit_groups.row_level >= 0
     level = unit_groups.row_level[in_domain]
+    levels = unit_groups.levels.tolist()
     out: list[ItemScore] = []
+    columns: list[NDArray[Any]] = []
+    tables: list[FloatArray] = []
+    counts: list[tuple[IntArray, IntArray]] = []
     for item in items:
-        score, given, dont_know = _option_scores(item, np.asarray(answers[item]), option_scores[item],
-                                                 config.dont_know_as_zero)
-        n_given = np.bincount(level, weights=given[in_domain], minlength=unit_groups.n_levels)
-        n_dk = np.bincount(level, weights=dont_know[in_domain], minlength=unit_groups.n_levels)
-        est = summarise(design, linearised_mean(design, score, by=unit), config.ci, config.level,
-                        bounds=(0.0, 1.0))
-        for j, u in enumerate(unit_groups.levels.tolist()):
-            if n_given[j] > 0:
-                out.append(ItemScore(item, u, est[u], int(round(n_given[j])), int(round(n_dk[j]))))
+        table, dont_know = _score_tables(item, option_scores[item], config.dont_know_as_zero)
+        codes = _checked_codes(item, np.asarray(answers[item]), table.size)
+        columns.append(codes)
+        tables.append(table)
+        counts.append(_answer_counts(codes, dont_know, level, in_domain, unit_groups.n_levels))
+    # Option scores take a handful of values: sums per (stratum, unit, option) carry the estimate.
+    est = mean_codes(design, columns, tables, unit, config.ci, config.level, (0.0, 1.0))
+    for j, item in enumerate(items):
+        given, dk = counts[j][0].tolist(), counts[j][1].tolist()
+        by_level = est.estimates(j)
+        out.extend(ItemScore(item, levels[i], by_level[i], given[i], dk[i]) for i in range(len(levels)) if given[i] > 0)
     return out
 
 

@@ -19,6 +19,7 @@ import dataclasses
 import datetime as dt
 import io
 import math
+import operator
 import re
 import tempfile
 from collections.abc import Mapping, Sequence
@@ -216,8 +217,7 @@ def load_score_inputs(campaign_id: int, profile: Sequence[str] = (),
     unit_level = np.array([u.level for u in all_units] + [""], dtype=object)
     group_index = {gid: k for k, (gid, _code) in enumerate(all_groups)}
     group_code = np.array([g.code for g in all_groups] + [""], dtype=object)
-    u_at = np.fromiter((unit_index[x] for x in unit_ids), dtype=np.int64, count=n)
-    g_at = np.fromiter((group_index[x] for x in group_ids), dtype=np.int64, count=n)
+    u_at, g_at = _positions(unit_ids, unit_index), _positions(group_ids, group_index)
     units, levels, groups = unit_code[u_at], unit_level[u_at], group_code[g_at]
     version_id = np.asarray(vids, dtype=np.int64)
     answers: dict[str, NDArray[np.uint8]] = {}
@@ -231,17 +231,20 @@ def load_score_inputs(campaign_id: int, profile: Sequence[str] = (),
         if blobs is None:
             continue
         width = len(keys)
-        packed = b"".join(blobs[i] for i in at.tolist())
+        picked = operator.itemgetter(*at.tolist())(blobs) if at.size > 1 else [blobs[i] for i in at.tolist()]
+        packed = b"".join(picked)
+        del picked
         if len(packed) != at.size * width:
             raise ValueError(
                 f"{q.key}: stored item codes do not have {width} bytes per response "
                 f"(content hash {row.content_hash[:12]}) / mã trả lời lưu trữ không khớp phiếu"
             )
         matrix = np.frombuffer(packed, dtype=np.uint8).reshape(at.size, width)
-        full = np.zeros((n, width), dtype=np.uint8)
-        full[at] = matrix
+        # item by item in contiguous memory: every estimate reads one item's codes at a time
+        full = np.zeros((width, n), dtype=np.uint8)
+        full[:, at] = matrix.T
         for k, (key, table) in enumerate(zip(keys, q.score_table(), strict=True)):
-            answers[key] = full[:, k]
+            answers[key] = full[k]
             option_scores[key] = table
     return ScoreInputs(
         campaign_code=code,
@@ -259,6 +262,19 @@ def load_score_inputs(campaign_id: int, profile: Sequence[str] = (),
         profile={q: np.asarray(col, dtype=object) for q, col in zip(profile, profile_cols, strict=True)},
         submitted_on=None if dates is None else np.asarray(dates, dtype=object),
     )
+
+
+def _positions(ids: Sequence[int], index: Mapping[int, int]) -> NDArray[np.int64]:
+    """``index[x]`` for every id of ``ids`` (database ids: small non-negative integers)."""
+    if not ids:
+        return np.zeros(0, dtype=np.int64)
+    keys = np.fromiter(index.keys(), dtype=np.int64, count=len(index))
+    lookup = np.full(int(max(keys.max(initial=0), max(ids))) + 1, -1, dtype=np.int64)
+    lookup[keys] = np.fromiter(index.values(), dtype=np.int64, count=len(index))
+    at = lookup[np.asarray(ids, dtype=np.int64)]
+    if (at < 0).any():  # a row's unit or group outside the campaign: as the dict lookup did
+        raise KeyError(int(np.asarray(ids)[np.flatnonzero(at < 0)[0]]))
+    return at
 
 
 @dataclass(frozen=True)
@@ -654,6 +670,7 @@ def score_responses(
     responses = dict(zip(*np.unique(inputs.unit.astype(str), return_counts=True), strict=True))
     subs: list[SubCriterionResult] = []
     unit_rows: list[UnitResult] = []
+    survey_max = config.survey_max  # a sum over the sub-criteria: once, not per unit
     for entry in index:
         u = entry.unit
         s = survey.get(u)
@@ -665,12 +682,12 @@ def score_responses(
                                            r.answers, r.dont_know))
         unit_rows.append(UnitResult(
             unit=u, name=inputs.unit_names.get(u, ""), level=blocks[u], points=s.points,
-            survey_max=config.survey_max, survey_pct=s.points.value / config.survey_max * 100,
+            survey_max=survey_max, survey_pct=s.points.value / survey_max * 100,
             appraised=None if appraised is None else entry.appraised,
             index_pct=None if appraised is None else entry.index_pct,
             rank=entry.rank, band=None if appraised is None else entry.band,
             responses=int(responses.get(u, 0)),
-            survey_band=band_of(s.points.value / config.survey_max * 100, config),
+            survey_band=band_of(s.points.value / survey_max * 100, config),
             public_responses=inputs.public_responses.get(u, 0)))
     ranked = {e.unit: e for e in index}
     unit_rows.extend(_no_survey_units(inputs, config, everyone - set(survey), appraised, ranked))

@@ -136,3 +136,20 @@ def test_dta_refuses_long_names(tmp_path):
     micro = Microdata((Variable("x" * 33, np.array([1.0])),))
     with pytest.raises(ValueError, match="32 characters"):
         write_dta(micro, tmp_path / "m.dta")
+
+
+def test_json_written_column_by_column_is_what_the_encoder_writes_per_row():
+    # The column-wise writer must give the bytes of json.dumps on each row object.
+    from analysis.exports import _json_column
+
+    kinds = (ColumnKind.TEXT, ColumnKind.INTEGER, ColumnKind.NUMBER, ColumnKind.NUMBER, ColumnKind.TEXT)
+    rows = (("a\"b", 1, 1.5, 2, 1), ("=x", None, float("nan"), np.int64(3), True),
+            ("Sở \n", np.int64(2), np.float64(1 / 3), True, None), (None, 5, -0.0, 2.5, "x"),
+            ("x", 7, 1e300, float("inf"), "x"))
+    table = Table("t", tuple(Column(f"c{i}", k) for i, k in enumerate(kinds)), rows)
+    encode = json.JSONEncoder(ensure_ascii=False, allow_nan=False, separators=(", ", ": ")).encode
+    columns = [_json_column([r[i] for r in rows], c.kind) for i, c in enumerate(table.columns)]
+    lines = [encode(dict(zip([c.name for c in table.columns], cells, strict=True)))
+             for cells in zip(*columns, strict=True)]
+    expected = '{\n"t": [\n' + ",\n".join(lines) + "\n]\n}\n"
+    assert json_bytes(Report((table,))) == expected.encode("utf-8")
