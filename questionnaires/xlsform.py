@@ -23,6 +23,7 @@ from typing import Any
 
 from questionnaires.loader import ERROR_CODES, Problem, QuestionnaireInvalid, build_questionnaire
 from questionnaires.schema import Questionnaire
+from questionnaires.spreadsheet import safe_row
 
 #: code -> (Vietnamese, English) explanation with the fix; the codes never change meaning.
 XLSFORM_CODES: dict[str, tuple[str, str]] = {
@@ -994,7 +995,14 @@ _TEXT_COLUMNS = {SURVEY: {"name", "subcriterion"}, CHOICES: {"list_name", "name"
 
 def write_workbook(sheets: Mapping[str, Sequence[Sequence[Any]]], target: Any,
                    text_rows: int = 0) -> None:
-    """Write ``sheets`` (header first) as an XLSX with a bold, frozen header row."""
+    """Write ``sheets`` (header first) as an XLSX with a bold, frozen header row.
+
+    Every text cell goes through :func:`~questionnaires.spreadsheet.safe_row` (OWASP CSV
+    injection): a label typed as ``=HYPERLINK(...)`` is written as ``'=HYPERLINK(...)``, text
+    Excel shows and never runs.  Legitimate XLSForm cells (names, codes, ``${q} = 'x'``
+    conditions, labels) do not start with ``= + - @``, so the round trip through
+    :func:`questionnaire_from_sheets` keeps their content hash.
+    """
     from openpyxl import Workbook
     from openpyxl.styles import Font
     from openpyxl.utils import get_column_letter
@@ -1008,7 +1016,7 @@ def write_workbook(sheets: Mapping[str, Sequence[Sequence[Any]]], target: Any,
         ws.title = name
         first = False
         for r in rows:
-            ws.append(list(r))
+            ws.append(safe_row(r))
         for cell in ws[1]:
             cell.font = bold
         ws.freeze_panes = "A2"

@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
+from questionnaires.spreadsheet import safe_row
 from sampling.errors import ListError
 from sampling.tabular import TableLimits, TableProblem, TableReadError, read_table
 from sampling.units import Unit, UnitTree
@@ -477,9 +478,17 @@ def needs_crosswalk(units: Iterable[Unit], province: str, table: UnitTable) -> l
 
 
 def template_csv(rows: Sequence[Sequence[str]]) -> str:
-    """The template as CSV text (a spreadsheet opens it; UTF-8)."""
+    """The template as CSV text (a spreadsheet opens it; UTF-8).
+
+    Cells go through :func:`~questionnaires.spreadsheet.safe_row` (OWASP CSV injection): the
+    province opens this file in Excel, and a unit name that starts with ``= + - @`` (from a
+    hostile campaign file) must show as text, not run.  :func:`read_crosswalk` (``units
+    crosswalk-check``) reads the file back: legitimate unit codes, names and shares never
+    start with those characters, so they are written, and read back, unchanged.
+    """
     import csv
 
     buffer = io.StringIO()
-    csv.writer(buffer, lineterminator="\n").writerows(rows)
+    # RFC 4180 line ends: a CR in a cell is then quoted, never a row break
+    csv.writer(buffer, lineterminator="\r\n").writerows(safe_row(r) for r in rows)
     return buffer.getvalue()

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ast
 import csv
+import inspect
 import io
 import textwrap
 from collections.abc import Callable, Iterator
@@ -140,14 +141,15 @@ def drive_write_list_template(**_: Any) -> list[str]:
 def drive_demo_list_csv(monkeypatch: pytest.MonkeyPatch, **_: Any) -> list[str]:
     from survey.services import demo
 
-    monkeypatch.setattr(demo, "DEMO_PEOPLE", [(h, h, h + " Văn An") for h in HOSTILE])
-    return _csv_cells(demo.demo_list_csv())
+    # the list is the default argument (bound when demo.py loads), so it is passed in
+    return _csv_cells(demo.demo_list_csv([(h, h, h + " Văn An") for h in HOSTILE]))
 
 
 def drive_quotas(monkeypatch: pytest.MonkeyPatch, app: Any, **_: Any) -> list[str]:
     from survey.cli import campaign_cmd
 
-    monkeypatch.setattr(campaign_cmd, "_campaign_or_exit", lambda code: SimpleNamespace(id=1))
+    monkeypatch.setattr(campaign_cmd, "campaign_or_exit",
+                        lambda code, provinces=None: SimpleNamespace(id=1))
     monkeypatch.setattr(campaign_cmd, "quota_state", lambda cid: SimpleNamespace(cells=[]))
     width = len(campaign_cmd.QUOTA_COLUMNS)
     monkeypatch.setattr(campaign_cmd, "quota_rows", lambda cells: [
@@ -189,7 +191,8 @@ def drive_public_posters(monkeypatch: pytest.MonkeyPatch, app: Any, tmp_path: Pa
     links = [SimpleNamespace(id=i, rated_unit=SimpleNamespace(code=c),
                              group=SimpleNamespace(code=c)) for i, c in enumerate(codes)]
     items = [SimpleNamespace(url=h) for h in HOSTILE]
-    monkeypatch.setattr(qr_cmd, "find_campaign", lambda code: SimpleNamespace(code=code))
+    monkeypatch.setattr(qr_cmd, "campaign_or_exit",
+                        lambda code, provinces=None: SimpleNamespace(code=code))
     monkeypatch.setattr(qr_cmd, "public_posters", lambda *a, **k: (links, items))
     monkeypatch.setattr(qr_cmd, "svg_many", lambda matrices: [b"<svg/>"] * len(HOSTILE))
     out = tmp_path / "posters"
@@ -197,6 +200,127 @@ def drive_public_posters(monkeypatch: pytest.MonkeyPatch, app: Any, tmp_path: Pa
                                                 "--format", "svg", "--out", str(out)])
     assert result.exit_code == 0, result.output
     return _csv_cells((out / "index.csv").read_bytes())
+
+
+def drive_write_workbook(**_: Any) -> list[str]:
+    from questionnaires.xlsform import write_workbook
+
+    buf = io.BytesIO()
+    write_workbook({"survey": [list(HOSTILE), list(HOSTILE) + [3, -1.5]],
+                    "choices": [list(HOSTILE), list(reversed(HOSTILE))]}, buf)
+    cells = _xlsx_cells(buf.getvalue())
+    from openpyxl import load_workbook
+
+    row = [c.value for c in load_workbook(buf).worksheets[0][2]]
+    assert row[-2:] == [3, -1.5]  # numbers stay numbers
+    return cells
+
+
+def drive_template_csv(**_: Any) -> list[str]:
+    from sampling.crosswalk import template_csv
+
+    return _csv_cells(template_csv([list(HOSTILE) for _ in range(2)]))
+
+
+def drive_build_units_write(tmp_path: Path, **_: Any) -> list[str]:
+    """Cells reach ``write`` only through ``clean`` (``build`` reads every source cell with it),
+    which collapses whitespace, so no cell carries the CR that its LF line ends would not quote
+    (LF stays: the committed table is byte-identical to a rebuild)."""
+    from sampling.data import build_units_2025
+
+    hostile = [build_units_2025.clean(h) for h in HOSTILE]
+    build_units_2025.write({"t.csv": [hostile, hostile[::-1]]}, tmp_path)
+    return _csv_cells((tmp_path / "t.csv").read_bytes())
+
+
+def drive_demo_data_list_csv(**_: Any) -> list[str]:
+    from survey.services.demo_data import _list_csv, _Person
+
+    return _csv_cells(_list_csv([_Person(h, h, h, h, (h,)) for h in HOSTILE]))
+
+
+def _response_rows() -> tuple[list[str], list[dict[str, Any]]]:
+    """Rows as :mod:`survey.services.response_rows` yields them, every text cell hostile."""
+    columns = ["response", "weight", *(f"c{i}" for i in range(len(HOSTILE)))]
+    rows = [{"response": k, "weight": -1.5,
+             **{f"c{i}": HOSTILE[(i + k) % len(HOSTILE)] for i in range(len(HOSTILE))}}
+            for k in range(len(HOSTILE))]
+    return columns, rows
+
+
+def drive_api_responses(monkeypatch: pytest.MonkeyPatch, app: Any, **_: Any) -> list[str]:
+    """The API's CSV stream of /responses (its view, behind the token check)."""
+    from survey.api import resources
+
+    columns, rows = _response_rows()
+    monkeypatch.setattr(resources, "api_campaign", lambda code: SimpleNamespace(id=1))
+    monkeypatch.setattr(resources, "response_columns", lambda cid: columns)
+    monkeypatch.setattr(resources, "iter_response_rows", lambda *a, **k: iter(rows))
+    monkeypatch.setattr(resources, "next_page_after", lambda *a, **k: None)
+    with app.test_request_context("/?format=csv"):
+        text = resources.list_responses.__wrapped__("X").get_data(as_text=True)
+    assert ",-1.5," in text  # numbers stay numbers
+    return _csv_cells(text)
+
+
+def drive_responses_stream(monkeypatch: pytest.MonkeyPatch, app: Any, **_: Any) -> list[str]:
+    from survey.cli import api_cmd
+
+    columns, rows = _response_rows()
+    monkeypatch.setattr(api_cmd, "campaign_or_exit",
+                        lambda code, provinces=None: SimpleNamespace(id=1))
+    monkeypatch.setattr(api_cmd, "response_columns", lambda cid: columns)
+    monkeypatch.setattr(api_cmd, "iter_response_rows", lambda *a, **k: iter(rows))
+    result = app.test_cli_runner().invoke(args=["responses", "stream", "--campaign", "X",
+                                                "--format", "csv"])
+    assert result.exit_code == 0, result.output
+    assert ",-1.5," in result.output
+    return _csv_cells(result.output)
+
+
+def drive_units_map(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, **_: Any) -> list[str]:
+    from click.testing import CliRunner
+
+    from sampling.crosswalk import NewRef, UnitMapping
+    from survey.cli import units_cmd
+
+    rows = [UnitMapping(h, h, h, h, SimpleNamespace(value=h), (NewRef(h, h, None),), h, True,
+                        "", h) for h in HOSTILE]
+    monkeypatch.setattr(units_cmd, "_campaign", lambda path: SimpleNamespace(
+        units=[], province="84", code="X"))
+    monkeypatch.setattr(units_cmd, "load_unit_table", lambda: None)
+    monkeypatch.setattr(units_cmd, "map_units", lambda *a, **k: rows)
+    config = tmp_path / "c.yaml"
+    config.write_text("", encoding="utf-8")
+    out = tmp_path / "map.csv"
+    result = CliRunner().invoke(units_cmd.units_group, ["map", "--config", str(config),
+                                                        "--format", "csv", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    return _csv_cells(out.read_bytes())
+
+
+def drive_export_responses(monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
+                           **_: Any) -> list[str]:
+    """csv and xlsx (sav and dta are not spreadsheets), from hostile design rows and items."""
+    from survey.services import microdata
+    from survey.services.microdata import DESIGN_COLUMNS, ItemColumn
+
+    items = tuple(ItemColumn(f"q{i}", h, h, (h, "2"), (h, h), (1.0, 0.0), ())
+                  for i, h in enumerate(HOSTILE))
+    numbers = {"response": 7, "psu": 7, "weight": -1.5, "fpc": 12.0}
+    rows = [{**{n: numbers.get(n, HOSTILE[(i + k) % len(HOSTILE)])
+                for i, n in enumerate(DESIGN_COLUMNS)},
+             **{c.name: c.codes[0] for c in items}} for k in range(len(HOSTILE))]
+    monkeypatch.setattr(microdata, "load_microdata", lambda *a, **k: SimpleNamespace(items=items))
+    monkeypatch.setattr(microdata, "iter_microdata_rows", lambda *a, **k: iter(rows))
+    csv_path = microdata.export_responses(1, "csv", tmp_path / "r.csv")
+    xlsx_path = microdata.export_responses(1, "xlsx", tmp_path / "r.xlsx")
+    assert ",-1.5," in csv_path.read_text(encoding="utf-8-sig")
+    from openpyxl import load_workbook
+
+    first = [c.value for c in load_workbook(xlsx_path).worksheets[0][2]]
+    assert first[:5:2] == [7, 7, 12] and first[3] == -1.5  # numbers stay numbers
+    return _csv_cells(csv_path.read_bytes()) + _xlsx_cells(xlsx_path.read_bytes())
 
 
 DRIVERS: dict[tuple[str, str], Callable[..., list[str]]] = {
@@ -207,12 +331,20 @@ DRIVERS: dict[tuple[str, str], Callable[..., list[str]]] = {
     ("survey/cli/campaign_cmd.py", "quotas"): drive_quotas,
     ("survey/cli/qr_cmd.py", "qr"): drive_qr,
     ("survey/cli/qr_cmd.py", "_public_posters"): drive_public_posters,
+    ("questionnaires/xlsform.py", "write_workbook"): drive_write_workbook,
+    ("sampling/crosswalk.py", "template_csv"): drive_template_csv,
+    ("sampling/data/build_units_2025.py", "write"): drive_build_units_write,
+    ("survey/services/demo_data.py", "_list_csv"): drive_demo_data_list_csv,
+    ("survey/api/resources.py", "generate"): drive_api_responses,
+    ("survey/cli/api_cmd.py", "responses_export"): drive_responses_stream,
+    ("survey/cli/units_cmd.py", "map_"): drive_units_map,
+    ("survey/services/microdata.py", "export_responses"): drive_export_responses,
 }
 
 
 def test_every_writer_found_in_the_code_is_driven() -> None:
     found = find_writers()
-    assert len(found) >= 7
+    assert len(found) >= 15
     assert found - set(DRIVERS) == set(), "a CSV/XLSX writer without a driver in this test"
     assert set(DRIVERS) - found == set(), "a driver whose writer is gone"
 
@@ -236,8 +368,8 @@ def _check(cells: list[str], writer: tuple[str, str]) -> None:
     assert any(c.startswith("'") and c[1:].startswith(FORMULA_TRIGGERS) for c in cells)
 
 
-PURE = sorted(w for w in DRIVERS if not w[0].startswith("survey/cli/"))
-WITH_APP = sorted(w for w in DRIVERS if w[0].startswith("survey/cli/"))
+WITH_APP = sorted(w for w in DRIVERS if "app" in inspect.signature(DRIVERS[w]).parameters)
+PURE = sorted(set(DRIVERS) - set(WITH_APP))
 
 
 @pytest.mark.parametrize("writer", PURE, ids=lambda w: f"{w[0]}:{w[1]}")

@@ -28,6 +28,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
+from questionnaires.spreadsheet import safe_row
+
 NSO_TABLE: Final = "nso/BangChuyendoiĐVHCmoi_cu_khong_merge.csv"
 NSO_OLD_LIST: Final = "nso/Xa_2025-01-04.csv"
 PROVINCE_LIST: Final = "dvhcvn-20250701/915_CTK-CSCL.csv"
@@ -286,11 +288,17 @@ def _read_915(path: Path) -> dict[str, str]:
 
 
 def write(tables: dict[str, list[list[str]]], out_dir: Path) -> None:
-    """Write each table as UTF-8 CSV with LF line endings."""
+    """Write each table as UTF-8 CSV with LF line endings.
+
+    Cells go through :func:`~questionnaires.spreadsheet.safe_row` like every writer's (OWASP
+    CSV injection).  The official unit names and codes never start with ``= + - @``, so the
+    committed table is byte for byte what it was (``tests/sampling/test_units_2025.py``
+    rebuilds it).
+    """
     out_dir.mkdir(parents=True, exist_ok=True)
     for name, rows in tables.items():
         with (out_dir / name).open("w", encoding="utf-8", newline="") as f:
-            csv.writer(f, lineterminator="\n").writerows(rows)
+            csv.writer(f, lineterminator="\n").writerows(safe_row(r) for r in rows)
 
 
 def main(argv: Iterable[str] | None = None) -> int:

@@ -14,6 +14,7 @@ from typing import Any
 from flask import Response, current_app, g, jsonify, request, stream_with_context, url_for
 from itsdangerous import BadSignature, URLSafeSerializer
 
+from questionnaires.spreadsheet import safe_row
 from survey.api import ApiProblem, Param, api_campaign, api_route
 from survey.manage.access import campaigns_in_scope, identity
 from survey.models import Campaign, Role
@@ -199,12 +200,13 @@ def list_responses(code: str) -> Any:
 
     def generate() -> Iterator[str]:
         buf = io.StringIO()
-        writer = csv.writer(buf, lineterminator="\n")
+        writer = csv.writer(buf, lineterminator="\r\n")  # RFC 4180; a CR in a cell is quoted
         if fmt == "csv":
-            writer.writerow(columns)
+            writer.writerow(safe_row(columns))
         for n, row in enumerate(rows, start=1):
-            if fmt == "csv":
-                writer.writerow(["" if (v := row.get(c)) is None else v for c in columns])
+            if fmt == "csv":  # escaped (OWASP CSV injection); NDJSON is not a spreadsheet
+                writer.writerow(safe_row("" if (v := row.get(c)) is None else v
+                                         for c in columns))
             else:
                 buf.write(json.dumps(row, ensure_ascii=False, separators=(",", ":")))
                 buf.write("\n")

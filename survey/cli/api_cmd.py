@@ -13,6 +13,7 @@ from typing import Any, NoReturn
 import click
 from flask.cli import with_appcontext
 
+from questionnaires.spreadsheet import safe_row
 from survey import db
 from survey.models import Campaign
 from survey.services.api_data import campaign_data, integrity_data, outbox_data
@@ -146,10 +147,11 @@ def responses_export(code: str, fmt: str, unit: str | None, group: str | None, s
     try:
         if fmt == "csv":
             columns = response_columns(campaign.id)
-            writer = csv.writer(stream, lineterminator="\n")
-            writer.writerow(columns)
-            for row in iter_response_rows(campaign.id, filters):
-                writer.writerow(["" if (v := row.get(c)) is None else v for c in columns])
+            writer = csv.writer(stream, lineterminator="\r\n")  # RFC 4180; a CR in a cell is quoted
+            writer.writerow(safe_row(columns))
+            for row in iter_response_rows(campaign.id, filters):  # escaped as the API's CSV
+                writer.writerow(safe_row("" if (v := row.get(c)) is None else v
+                                         for c in columns))
         else:
             for row in iter_response_rows(campaign.id, filters):
                 stream.write(json.dumps(row, ensure_ascii=False, separators=(",", ":")) + "\n")

@@ -17,6 +17,7 @@ from typing import Any, NoReturn
 
 import click
 
+from questionnaires.spreadsheet import safe_row
 from sampling import Campaign, CampaignInvalid, load_campaign
 from sampling.crosswalk import (
     Crosswalk,
@@ -117,9 +118,9 @@ def map_(config: str, crosswalk: str | None, fmt: str, out: str | None, lang: st
         text = json.dumps(mapping_records(rows, lang), ensure_ascii=False, indent=1) + "\n"
     elif fmt == "csv":
         buffer = io.StringIO()
-        writer = csv.writer(buffer, lineterminator="\n")
-        writer.writerow(MAP_COLUMNS)
-        writer.writerows(_flat(m, lang) for m in rows)
+        writer = csv.writer(buffer, lineterminator="\r\n")  # RFC 4180; a CR in a cell is quoted
+        writer.writerow(safe_row(MAP_COLUMNS))
+        writer.writerows(safe_row(_flat(m, lang)) for m in rows)
         text = buffer.getvalue()
     else:
         text = _table([list(MAP_COLUMNS)] + [_flat(m, lang) for m in rows])

@@ -37,6 +37,7 @@ from typing import Any
 import numpy as np
 from sqlalchemy import bindparam, func, select, update
 
+from questionnaires.spreadsheet import safe_row
 from questionnaires.schema import Question, QuestionType
 from survey import db
 from survey.models import (
@@ -147,12 +148,15 @@ def _people(rng: np.random.Generator, departments: Sequence[str], districts: Seq
 
 
 def _list_csv(people: Sequence[_Person]) -> str:
+    """The simulated list as CSV, escaped like every writer's (OWASP CSV injection); our own
+    respondent import reads it back, and generated names, codes and units never start with
+    ``= + - @``, so nothing it reads changes."""
     buf = io.StringIO()
-    w = csv.writer(buf, lineterminator="\n")
+    w = csv.writer(buf, lineterminator="\r\n")  # RFC 4180; a CR in a cell is quoted
     w.writerow(["external_id", "full_name", "group", "unit", "email", "phone", "rated_units"])
     for n, p in enumerate(people, start=1):
-        w.writerow([p.external_id, p.name, p.group, p.unit, f"sim{n:05d}@example.vn",
-                    f"08{n:08d}", ";".join(p.rated)])
+        w.writerow(safe_row([p.external_id, p.name, p.group, p.unit, f"sim{n:05d}@example.vn",
+                             f"08{n:08d}", ";".join(p.rated)]))
     return buf.getvalue()
 
 

@@ -32,8 +32,8 @@ from typing import Any
 
 import numpy as np
 
-from analysis.exports import safe_cell
 from questionnaires import Questionnaire
+from questionnaires.spreadsheet import safe_cell, safe_row
 from sampling.design import DesignSpec
 from survey.services.scores import (
     DesignInfo,
@@ -237,10 +237,11 @@ def export_responses(campaign_id: int, fmt: str, path: str | Path, values: str =
     if fmt == "csv":
         buf = io.StringIO(newline="")
         w = csv.writer(buf, lineterminator="\r\n")
-        w.writerow(names)
+        w.writerow(safe_row(names))
         for r in rows:
-            w.writerow(["" if r[n] is None else (f"{r[n]:.15g}" if isinstance(r[n], float) else safe_cell(str(r[n])))
-                        for n in names])
+            # numbers are formatted after escaping: safe_cell only touches text
+            w.writerow(["" if v is None else f"{v:.15g}" if isinstance(v, float) else v
+                        for v in safe_row(r[n] for n in names)])
         path.write_bytes(buf.getvalue().encode("utf-8-sig"))
         return path
     if fmt == "xlsx":
@@ -249,17 +250,17 @@ def export_responses(campaign_id: int, fmt: str, path: str | Path, values: str =
         wb = Workbook()
         ws = wb.active
         ws.title = "responses"
-        ws.append(names)
+        ws.append(safe_row(names))
         for r in rows:
-            ws.append([r[n] if not isinstance(r[n], str) else safe_cell(r[n]) for n in names])
+            ws.append(safe_row(r[n] for n in names))
         book = wb.create_sheet("codebook")
         book.append(["variable", "label", "code", "value label", "missing"])
         for n in DESIGN_COLUMNS:
             book.append([n, labels[n], None, None, None])
         for c in m.items:
             for code, text in zip(c.codes, c.labels, strict=True):
-                book.append([c.name, safe_cell(c.label), code, safe_cell(text),
-                             "don't know" if code in c.dont_know else None])
+                book.append(safe_row([c.name, c.label, code, text,
+                                      "don't know" if code in c.dont_know else None]))
         wb.save(str(path))
         return path
     import pandas as pd
