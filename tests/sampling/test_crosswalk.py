@@ -86,7 +86,7 @@ def test_other_refusals_are_located():
     assert [(e.code, e.row, e.column) for e in info.value.errors] == [
         ("XW-HEADER-MISSING", 1, "new_code")]
     with pytest.raises(CrosswalkInvalid) as info:
-        read_crosswalk(b"\xff\xfe\x00bad", filename="cw.csv", old_units=OLD)
+        read_crosswalk(b"PK\x03\x04garbage", filename="cw.xlsx", old_units=OLD)  # a broken workbook
     assert info.value.errors[0].code == "XW-FILE-READ"
 
 
