@@ -67,4 +67,6 @@ def load_config() -> dict[str, Any]:
         "SMTP_URL": env.get("PAR_SURVEY_SMTP_URL"),
         "MAIL_FROM": env.get("PAR_SURVEY_MAIL_FROM"),
         "MAIL_RATE_PER_MINUTE": int(env.get("PAR_SURVEY_MAIL_RATE_PER_MINUTE", "300")),
+        # API calls one token may make a minute (survey/api/)
+        "API_RATE_PER_MINUTE": int(env.get("PAR_SURVEY_API_RATE_PER_MINUTE", "600")),
     }

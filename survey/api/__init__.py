@@ -211,10 +211,6 @@ def api_route(rule: str, permission: str | None, *, summary: str,
 
 
 def init_app(app: Flask) -> None:
-    import os
-
-    app.config.setdefault("API_RATE_PER_MINUTE",
-                          int(os.environ.get("PAR_SURVEY_API_RATE_PER_MINUTE", "600")))
     app.config.setdefault("API_IMPORT_THREADS", True)
     from survey.api import docs, resources  # noqa: F401  (routes register on import)
 

@@ -93,7 +93,7 @@ def test_staff_pages_on_the_demo_in_the_field(app):
              f"/manage/c/{CODE}/console?q=Nguy", f"/manage/c/{CODE}/paper",
              f"/manage/c/{CODE}/paper/print",
              f"/manage/c/{CODE}/public", f"/manage/c/{CODE}/respondents",
-             "/manage/campaigns/new"]
+             "/manage/campaigns/new", "/manage/tokens", "/manage/questionnaires/preview"]
     routes = {r.rule for r in app.url_map.iter_rules() if r.endpoint.startswith("manage.")
               and "GET" in r.methods and "<fmt>" not in r.rule and "." not in r.rule}
     covered = {re.sub(r"\?.*", "", p).replace(CODE, "<code>").replace(some_unit, "<unit>")
@@ -130,7 +130,7 @@ def test_staff_pages_on_the_demo_in_the_field(app):
     with app.app_context():
         s = db.session()
         expected = set(s.scalars(
-            select(Form.id).join(Assignment, Assignment.form_id == Form.id)
+            select(Form.respondent_id).join(Assignment, Assignment.form_id == Form.id)
             .join(Unit, Unit.id == Assignment.rated_unit_id)
             .where(Unit.code == unit, Form.mode == Mode.WEB,
                    Form.status != FormStatus.SUBMITTED)))
@@ -140,9 +140,10 @@ def test_staff_pages_on_the_demo_in_the_field(app):
         "back": f"/manage/c/{CODE}/?show=behind"})
     assert r.status_code == 302 and r.headers["Location"].endswith("/?show=behind")
     with app.app_context():
-        queued = list(db.session().scalars(select(OutboxMessage.form_id).where(
+        queued = list(db.session().scalars(select(OutboxMessage.respondent_id).where(
             OutboxMessage.kind == MailKind.REMINDER)))
-    assert sorted(queued) == sorted(expected)  # each unfinished form once, nobody else
+    # one message to each person with an unfinished form rating the unit, nobody else
+    assert sorted(queued) == sorted(expected)
 
     # -- a reviewer excludes a flagged response: its unit's score moves
     before = _scores(app)

@@ -56,7 +56,7 @@ def _finish_form(c: Counting, first: str) -> int:
 
 
 def test_district_division_leader_one_email_and_at_most_25_page_posts(app):
-    out = app.test_cli_runner().invoke(args=["demo", "--no-serve"]).output
+    out = app.test_cli_runner().invoke(args=["demo", "--no-serve", "--empty"]).output
     token = LINK_RE.search(out).group(1)
     c = Counting(app.test_client())
     r = c.get(f"/s/{token}")
