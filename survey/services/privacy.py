@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from survey import db
 from survey.models import AccessToken, Form, Respondent, utcnow
+from survey.models.outbox import OutboxMessage
 from survey.services.audit import record_audit
 from survey.services.campaigns import find_campaign
 
@@ -31,8 +32,8 @@ def purge_personal_data(campaign_code: str, after_days: int,
                         now: dt.datetime | None = None) -> PurgeReport:
     """Erase respondents' names, emails, phones, external ids and positions of a campaign
     that closed at least ``after_days`` ago, and revoke its links. Responses are untouched
-    (they never held identities). Other modules that keep contact data (e.g. the mail outbox)
-    register a purge step in :data:`PURGE_STEPS`.
+    (they never held identities); the mail outbox's addresses and errors are blanked. Other
+    modules that keep contact data register a purge step in :data:`PURGE_STEPS`.
     """
     now = now or utcnow()
     campaign = find_campaign(campaign_code)
@@ -48,6 +49,9 @@ def purge_personal_data(campaign_code: str, after_days: int,
                 AccessToken.respondent_id.in_(
                     select(Respondent.id).where(Respondent.campaign_id == campaign.id))),
             AccessToken.revoked_at.is_(None)).values(revoked_at=now))
+        # the mail outbox keeps each message's address, and an SMTP error often repeats it
+        s.execute(update(OutboxMessage).where(OutboxMessage.campaign_id == campaign.id)
+                  .values(to_address="", last_error=None))
         for step in PURGE_STEPS:
             step(s, campaign.id)
         record_audit("privacy.purge", province_code=campaign.province_code,

@@ -11,7 +11,9 @@ from sqlalchemy import String, Text, func, select, text, update
 from survey import db
 from survey.db import Base
 from survey.models import Campaign, Respondent, Response, utcnow
+from survey.services.campaigns import find_campaign
 from survey.services.demo import DEMO_PEOPLE, demo_list_csv
+from survey.services.outbox import queue_invitations
 from survey.services.privacy import RetentionNotDue, purge_personal_data
 from survey.services.responding import SubmitOutcome, load_form, save_page, submit_form
 
@@ -48,6 +50,8 @@ def test_purge_erases_every_trace_of_identity_and_keeps_answers(app):
             answers = {q.id: q.options[0].code for q in section.questions if q.scored}
             save_page(ctx, i, {str(ctx.assignments[0].id): answers})
         assert submit_form(ctx) is SubmitOutcome.SUBMITTED
+        # invitations queued: the outbox holds every address until the purge
+        assert queue_invitations(find_campaign("TVH-2023")).queued > 0
     names = [name for _, _, name in DEMO_PEOPLE]
     emails = [line.split(",")[4] for line in demo_list_csv().splitlines()[1:]]
     phones = ["+84" + line.split(",")[5][1:] for line in demo_list_csv().splitlines()[1:]]
