@@ -560,15 +560,12 @@ def design_spec_for(campaign_id: int) -> DesignSpec:
 
 
 def rated_units(campaign_id: int) -> list[str]:
-    """Units the campaign rates: a quota cell's rated unit or a response's, less the units
-    whose result Home Affairs annulled (they leave the ranks and the exports)."""
+    """Units the campaign rates: a quota cell's rated unit or a response's."""
     s = db.session()
     cells = select(QuotaCell.rated_unit_id).where(QuotaCell.campaign_id == campaign_id)
     answered = select(Response.rated_unit_id).where(Response.campaign_id == campaign_id)
-    annulled = select(UnitAnnulment.unit_id).where(UnitAnnulment.campaign_id == campaign_id)
     return sorted(s.scalars(select(Unit.code).where(Unit.campaign_id == campaign_id,
-                                                    or_(Unit.id.in_(cells), Unit.id.in_(answered)),
-                                                    Unit.id.not_in(annulled))),
+                                                    or_(Unit.id.in_(cells), Unit.id.in_(answered)))),
                   key=_natural)
 
 

@@ -65,7 +65,8 @@ def _scores(app: Flask) -> dict[str, tuple[str, int, float]]:
     with app.app_context():
         campaign = find_campaign(CODE)
         result = score_campaign(campaign.id, scoring_for_campaign(campaign.id).config)
-        return {u.unit: (u.level, u.rank, u.points.value) for u in result.units}
+        # the units with a survey score (an annulled unit stays in the table without one)
+        return {u.unit: (u.level, u.rank, u.points.value) for u in result.units if u.has_survey}
 
 
 def _login(browser: Any, base: str, email: str, options: dict[str, Any]) -> Any:
