@@ -60,6 +60,7 @@ keeps it, at the price of a possible delay for those few.
 from __future__ import annotations
 
 import datetime as dt
+import enum
 import time
 import uuid
 from collections.abc import Callable
@@ -667,13 +668,20 @@ def resolve_uncertain(outbox_id: int, *, delivered: bool, actor_email: str | Non
                      detail={"delivered": delivered})
 
 
-def outbox_summary(campaign_id: int) -> dict[str, int]:
+def status_counts(model: Any, statuses: type[enum.Enum], campaign_id: int) -> dict[str, int]:
+    """How many rows of ``model`` (a queue: the mail outbox, webhook deliveries) the campaign
+    has in each of ``statuses``, every status named (0 when none)."""
     rows = db.session().execute(
-        select(OutboxMessage.status, func.count()).where(OutboxMessage.campaign_id == campaign_id)
-        .group_by(OutboxMessage.status))
-    summary = {s.value: 0 for s in OutboxStatus}
+        select(model.status, func.count()).where(model.campaign_id == campaign_id)
+        .group_by(model.status))
+    summary = {s.value: 0 for s in statuses}
     summary.update({status.value: n for status, n in rows})
     return summary
+
+
+def outbox_summary(campaign_id: int) -> dict[str, int]:
+    """The campaign's mail messages per status."""
+    return status_counts(OutboxMessage, OutboxStatus, campaign_id)
 
 
 @dataclass(frozen=True)

@@ -64,7 +64,7 @@ from survey.models import (
     utcnow,
 )
 from survey.services.audit import record_audit
-from survey.services.outbox import backoff_seconds
+from survey.services.outbox import backoff_seconds, status_counts
 
 EVENTS = ("form.submitted", "review.decision", "quota.cell_full", "unit.annulled",
           "scores.recomputed")
@@ -496,12 +496,8 @@ def deliver_webhooks(*, once: bool = True, batch_size: int = 50, poll_seconds: f
 # ---------------------------------------------------------------------------- for the admin
 
 def delivery_summary(campaign_id: int) -> dict[str, int]:
-    rows = db.session().execute(
-        select(WebhookDelivery.status, func.count()).where(
-            WebhookDelivery.campaign_id == campaign_id).group_by(WebhookDelivery.status))
-    summary = {s.value: 0 for s in DeliveryStatus}
-    summary.update({status.value: n for status, n in rows})
-    return summary
+    """The campaign's webhook deliveries per status."""
+    return status_counts(WebhookDelivery, DeliveryStatus, campaign_id)
 
 
 @dataclass(frozen=True)
