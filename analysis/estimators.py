@@ -16,7 +16,7 @@ from typing import Any, Literal, overload
 
 import numpy as np
 from numpy.typing import NDArray
-from scipy import stats
+from scipy import special  # quantiles as scipy.stats computes them, without importing scipy.stats
 
 from . import taylor
 from .design import BoolArray, FloatArray, IntArray, LonelyPSU, SurveyDesign, group_sum, missing_mask
@@ -241,12 +241,12 @@ def interval(
     tail = (1 - level) / 2
     if method is CIMethod.NORMAL:
         df = float("inf")
-        q = float(stats.norm.ppf(1 - tail))
+        q = float(special.ndtri(1 - tail))  # stats.norm.ppf
     else:
         if degf < 1:
             raise ValueError(f"{method.value} interval needs design degrees of freedom >= 1, the design has {degf}")
         df = float(degf)
-        q = float(stats.t.ppf(1 - tail, degf))
+        q = float(special.stdtrit(degf, 1 - tail))  # stats.t.ppf
     if method is CIMethod.LOGIT:
         a, b = bounds if bounds is not None else (0.0, 1.0)
         p = (value - a) / (b - a)

@@ -37,7 +37,7 @@ from fractions import Fraction
 
 import numpy as np
 import numpy.typing as npt
-from scipy.stats import norm
+from scipy.special import ndtri  # the normal quantile (scipy.stats.norm.ppf calls it)
 
 from sampling.errors import DrawError
 
@@ -373,7 +373,7 @@ def proportion_sample_size(*, p: float = 0.5, e: float = 0.05, confidence: float
     """
     if not 0 < p < 1 or not 0 < e < 1 or not 0 < confidence < 1 or deff <= 0:
         raise ValueError("need 0 < p, e, confidence < 1 and deff > 0")
-    z = float(norm.ppf(0.5 + confidence / 2))
+    z = float(ndtri(0.5 + confidence / 2))
     n0 = z * z * p * (1 - p) * deff / (e * e)
     if N is None:
         return math.ceil(n0 - 1e-9)

@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import click
-from alembic import command
-from alembic.config import Config
 from flask import current_app
 from flask.cli import with_appcontext
 
 from survey.config import shipped
 
+if TYPE_CHECKING:  # alembic is imported by the commands that migrate: every other command starts without it
+    from alembic.config import Config
+
 
 def alembic_config(url: str | None = None) -> Config:
+    from alembic.config import Config
+
     cfg = Config(str(shipped("alembic.ini")))
     cfg.attributes["configure_logger"] = False  # keep the app's logging as it is
     cfg.set_main_option("script_location", str(shipped("migrations")))
@@ -21,6 +26,8 @@ def alembic_config(url: str | None = None) -> Config:
 
 
 def upgrade_database(url: str | None = None) -> None:
+    from alembic import command
+
     # "heads": branches made in parallel upgrade together until they are chained in one line
     command.upgrade(alembic_config(url), "heads")
 
@@ -40,4 +47,6 @@ def upgrade() -> None:
 @db_group.command("current", help="Show the database's current revision.")
 @with_appcontext
 def current() -> None:
+    from alembic import command
+
     command.current(alembic_config())

@@ -11,9 +11,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
-from fpdf import FPDF
 from sqlalchemy import Select, select, update
 from sqlalchemy.orm import selectinload
 
@@ -34,6 +34,9 @@ from survey.models import (
 from survey.services.audit import record_audit
 from survey.services.qr import form_link, qr_matrices, short_code, short_link
 from survey.services.tokens import issue_respondent_token, issue_token
+
+if TYPE_CHECKING:  # fpdf is imported where a PDF is made: the app starts without it
+    from fpdf import FPDF
 
 FONT_FILES = {"": "DejaVuSans.ttf", "B": "DejaVuSans-Bold.ttf"}
 FONT_PACKAGE = "fonts-dejavu-core"
@@ -77,6 +80,8 @@ def check_fonts() -> None:
 
 def new_pdf() -> FPDF:
     """An A4 portrait FPDF with DejaVu Sans (regular and bold) as ``sans``."""
+    from fpdf import FPDF
+
     check_fonts()
     pdf = FPDF(orientation="P", unit="mm", format="A4")
     pdf.set_auto_page_break(False)

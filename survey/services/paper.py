@@ -17,9 +17,8 @@ from __future__ import annotations
 import enum
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from fpdf import FPDF
 from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 
@@ -49,6 +48,9 @@ from survey.services.responding import (
     save_page,
     submit_form,
 )
+
+if TYPE_CHECKING:  # fpdf is imported where a PDF is made: the app starts without it
+    from fpdf import FPDF
 
 # --- the printed questionnaire -----------------------------------------------------------
 
