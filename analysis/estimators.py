@@ -541,6 +541,40 @@ def _part(design: SurveyDesign, groups: taylor.Grouping, rows: IntArray, value: 
     return Linearised(groups, value.copy(), z, used, n.copy(), n_eff.copy())
 
 
+#: Above this many (group, weight) classes per row, :func:`mean_codes` sums row by row.
+_MAX_CLASS_SHARE = 0.25
+
+
+def _weight_classes(design: SurveyDesign, groups: taylor.Grouping, w: FloatArray
+                    ) -> tuple[IntArray, IntArray, FloatArray] | None:
+    """The domain rows as classes of equal (stratum-level group, weight): the class of each
+    row, and each class's group and weight; None when there are too many classes to gain.
+
+    Design weights are set per stratum (and per weighting cell): a million rows fall into a
+    few thousand classes, so sums over rows become sums over (class, code) counts.
+    """
+    key = ("weight classes", id(groups))
+    cached = design._cache.get(key)
+    if cached is not None:
+        found: tuple[IntArray, IntArray, FloatArray] | None = cached[1]
+        return found
+    found = None
+    if w.size:
+        # (group, weight) pairs: sort by weight within group, new class where either changes
+        order = np.lexsort((w, groups.cell_group))
+        g_sorted, w_sorted = groups.cell_group[order], w[order]
+        start = np.empty(w.size, dtype=bool)
+        start[0] = True
+        start[1:] = (g_sorted[1:] != g_sorted[:-1]) | (w_sorted[1:] != w_sorted[:-1])
+        n_classes = int(start.sum())
+        if n_classes <= max(1, int(_MAX_CLASS_SHARE * w.size)):
+            cls = np.empty(w.size, dtype=np.int64)
+            cls[order] = np.cumsum(start) - 1
+            found = (cls, g_sorted[start].astype(np.int64), w_sorted[start].astype(np.float64))
+    design._cache[key] = (groups, found)  # the grouping is kept so its id is not reused
+    return found
+
+
 def mean_codes(
     design: SurveyDesign,
     codes: Sequence[NDArray[np.integer[Any]]],
@@ -586,11 +620,11 @@ def mean_codes(
     every_row = rows.size == design.n_rows  # then rows is 0..n-1: no gather needed
     n_levels, n_groups, k = groups.n_levels, groups.group_stratum.size, len(codes)
     w = design.weights if every_row else design.weights[rows]
-    w2 = w * w
     cell_group = groups.cell_group
     n_h = s.n_psu[groups.group_stratum].astype(np.float64)
     scale = s.scale[groups.group_stratum]
     lonely_group = s.lonely[groups.group_stratum]
+    classes = _weight_classes(design, groups, w)
     out = [np.empty((k, n_levels)) for _ in range(5)]
     counts = np.zeros((k, n_levels), dtype=np.int64)
     df = float("inf") if CIMethod(ci) is CIMethod.NORMAL else float(design.degf)
@@ -601,13 +635,27 @@ def mean_codes(
         c = np.asarray(column)
         if c.shape != (design.n_rows,):
             raise ValueError(f"code column {j} has shape {c.shape}, expected ({design.n_rows},)")
-        key = cell_group * size + (c if every_row else c[rows])
-        cells = n_groups * size
-        cnt = np.bincount(key, minlength=cells).reshape(n_groups, size)
-        w1 = np.bincount(key, weights=w, minlength=cells).reshape(n_groups, size)
-        wsq = np.bincount(key, weights=w2, minlength=cells).reshape(n_groups, size)
+        at = c if every_row else c[rows]
         valid = ~np.isnan(table)
         yv = np.where(valid, table, 0.0)
+        if classes is not None:
+            # Rows of one class (group, weight) and one code have one z: count them, then work
+            # on (class x code) arrays; the squared deviations are exact per class.
+            cls, class_group, class_w = classes
+            n_classes = class_group.size
+            cnt_c = np.bincount(cls * size + at, minlength=n_classes * size).reshape(n_classes, size)
+            w1_c = cnt_c * class_w[:, None]
+            to_group = (class_group[:, None] * size + np.arange(size)).ravel()
+            cnt = np.bincount(to_group, weights=cnt_c.ravel(), minlength=n_groups * size).reshape(n_groups, size)
+            w1 = np.bincount(to_group, weights=w1_c.ravel(), minlength=n_groups * size).reshape(n_groups, size)
+            wsq = np.bincount(to_group, weights=(w1_c * class_w[:, None]).ravel(),
+                              minlength=n_groups * size).reshape(n_groups, size)
+        else:
+            key = cell_group * size + at
+            cells = n_groups * size
+            cnt = np.bincount(key, minlength=cells).reshape(n_groups, size)
+            w1 = np.bincount(key, weights=w, minlength=cells).reshape(n_groups, size)
+            wsq = np.bincount(key, weights=w * w, minlength=cells).reshape(n_groups, size)
         n = group_sum(groups.group_level, cnt[:, valid].sum(axis=1).astype(np.float64), n_levels)
         w_sum = group_sum(groups.group_level, w1[:, valid].sum(axis=1), n_levels)
         w2_sum = group_sum(groups.group_level, wsq[:, valid].sum(axis=1), n_levels)
@@ -621,9 +669,15 @@ def mean_codes(
         a = np.where(has[groups.group_level][:, None], a, 0.0)
         g_sum = (a * w1).sum(axis=1)
         g_mean = g_sum / n_h
-        z = w * a.ravel()[key]
-        dev = z - g_mean[cell_group]
-        ss = group_sum(cell_group, dev * dev, n_groups) + (n_h - groups.group_cells) * g_mean**2
+        z: FloatArray | None = None
+        if classes is not None:
+            dev_c = class_w[:, None] * a[class_group] - g_mean[class_group][:, None]
+            ss = group_sum(class_group, (cnt_c * dev_c * dev_c).sum(axis=1), n_groups)
+        else:
+            z = w * a.ravel()[key]
+            dev = z - g_mean[cell_group]
+            ss = group_sum(cell_group, dev * dev, n_groups)
+        ss = ss + (n_h - groups.group_cells) * g_mean**2
         if design.lonely_psu is LonelyPSU.ADJUST:
             ss = np.where(lonely_group, g_sum**2, ss)
         else:
@@ -635,5 +689,7 @@ def mean_codes(
             arr[j] = col
         counts[j] = n_int
         if with_parts:
-            parts.append(_part(design, groups, rows, value, z, valid[c if every_row else c[rows]], n_int, n_eff))
+            if z is None:
+                z = w * a.ravel()[cell_group * size + at]
+            parts.append(_part(design, groups, rows, value, z, valid[at], n_int, n_eff))
     return ColumnEstimates(groups.levels, out[0], out[1], out[2], out[3], counts, out[4], df, tuple(parts))

@@ -13,7 +13,7 @@ FIELDS = ("value", "se", "ci_low", "ci_high", "n", "n_eff")
 
 
 def _random_design(rng: np.random.Generator, rule: LonelyPSU, fpc: bool, n: int = 400,
-                   lonely: bool = True) -> SurveyDesign:
+                   lonely: bool = True, cell_weights: bool = False) -> SurveyDesign:
     n_strata = int(rng.integers(3, 30))
     stratum = rng.integers(0, n_strata, size=n)
     stratum[:3] = n_strata  # one stratum of three rows, then a lonely stratum of one row
@@ -24,6 +24,9 @@ def _random_design(rng: np.random.Generator, rule: LonelyPSU, fpc: bool, n: int 
         "unit": np.where(rng.random(n) < 0.05, None, rng.choice(["u1", "u2", "u3", "u4", "u5"], size=n)),
         "w": rng.uniform(0.5, 4.0, size=n),
     }
+    if cell_weights:  # as a campaign's design has them: N/n per stratum, times a weighting cell's factor
+        cell = rng.integers(0, 2, size=n)
+        data["w"] = rng.uniform(0.5, 4.0, size=(sizes.size, 2))[stratum, cell]
     if fpc:
         extra = rng.integers(0, 20, size=sizes.size)
         extra[rng.random(sizes.size) < 0.2] = 0  # some census strata
@@ -125,6 +128,34 @@ def test_mean_codes_equals_the_general_path(seed: int, rule: LonelyPSU) -> None:
         bounds = (0.0, 1.0) if seed % 2 else None
         fast = mean_codes(d, codes, TABLES, by, ci, 0.9, bounds)
         _assert_same(fast, _general(d, y, by, ci, bounds), exact=False)
+
+
+@pytest.mark.parametrize("seed", range(4))
+@pytest.mark.parametrize("rule", [LonelyPSU.REMOVE, LonelyPSU.CERTAINTY, LonelyPSU.ADJUST])
+def test_mean_codes_by_weight_classes_equals_the_general_path(seed: int, rule: LonelyPSU) -> None:
+    """Weights set per stratum and weighting cell: the rows are counted by (class, code), not
+    summed one by one, and the estimates, SEs and linearised variables stay those of the
+    general path."""
+    from analysis import taylor
+    from analysis.estimators import _weight_classes
+
+    rng = np.random.default_rng(200 + seed)
+    design = _random_design(rng, rule, fpc=bool(seed % 2), n=1200, cell_weights=True)
+    n = design.n_rows
+    codes = [rng.integers(0, t.size, size=n).astype(np.uint8) for t in TABLES]
+    codes[1][: n // 3] = 0
+    y = np.column_stack([t[c] for t, c in zip(TABLES, codes, strict=True)])
+    ci = [CIMethod.NORMAL, CIMethod.T, CIMethod.LOGIT][seed % 3]
+    for d, by in ((design, "unit"), (design.subset(rng.random(n) < 0.85), "unit"), (design, None)):
+        groups = taylor.grouping(d, by)
+        assert groups.cell_rows is not None
+        assert _weight_classes(d, groups, d.weights[groups.cell_rows]) is not None  # the counted path
+        fast = mean_codes(d, codes, TABLES, by, ci, 0.9, (0.0, 1.0), with_parts=True)
+        _assert_same(fast, _general(d, y, by, ci, (0.0, 1.0)), exact=False)
+        for j in range(len(TABLES)):
+            general = linearised_mean(d, y[:, j], by)
+            np.testing.assert_allclose(fast.parts[j].z, general.z, rtol=1e-12, atol=1e-15)
+            assert (fast.parts[j].used == general.used).all()
 
 
 @pytest.mark.parametrize("rule", [LonelyPSU.ADJUST, LonelyPSU.REMOVE, LonelyPSU.AVERAGE])
