@@ -29,7 +29,7 @@ from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
-from sqlalchemy import func, or_, select
+from sqlalchemy import SmallInteger, case, cast, func, or_, select
 
 from analysis import (
     Estimate,
@@ -66,6 +66,7 @@ from analysis.exports import (
 from questionnaires import Questionnaire
 from sampling.design import DesignSpec, GroupWeighting
 from survey import db
+from survey.services import copy_rows
 from survey.models import (
     Assignment,
     Campaign,
@@ -167,33 +168,32 @@ def _valid_rows_query(campaign_id: int, columns: Sequence[Any], filters: Respons
 
 def load_score_inputs(campaign_id: int, profile: Sequence[str] = (),
                       filters: ResponseFilter | None = None, with_dates: bool = False,
-                      with_answers: bool = True) -> ScoreInputs:
-    """Read the campaign's valid responses in one query and unpack them into arrays.
+                      with_answers: bool = True, profile_groups: Sequence[str] | None = None) -> ScoreInputs:
+    """Read the campaign's valid responses and unpack them into arrays, ordered by response id.
 
-    ``item_codes`` of the responses of one questionnaire version are joined and read with
-    ``np.frombuffer`` as a ``(responses x scored items)`` uint8 matrix; option scores come
-    from :meth:`Questionnaire.score_table`. No Python loop runs per answer. Public-QR
-    responses (a self-selected sample) are not read, only counted per unit. ``profile``
-    names questions (weighting variables) whose option codes are read as well.
-    ``with_answers=False`` reads no item codes (``answers`` is empty): enough to build the
-    design (:func:`build_design`), in memory per response, not per answer.
+    ``item_codes`` of the responses of one questionnaire version form a ``(responses x scored
+    items)`` uint8 matrix; option scores come from :meth:`Questionnaire.score_table`. No
+    Python loop runs per answer. On PostgreSQL the rows come as one binary ``COPY`` per
+    version, straight into numpy (:mod:`survey.services.copy_rows`); elsewhere through the
+    driver. Public-QR responses (a self-selected sample) are not read, only counted per unit.
+    ``profile`` names questions (weighting variables) whose option codes are read as well,
+    for the rows of ``profile_groups`` only when given (None elsewhere). ``with_answers=False``
+    reads no item codes (``answers`` is empty): enough to build the design
+    (:func:`build_design`), in memory per response, not per answer.
     """
     s = db.session()
     code = s.scalar(select(Campaign.code).where(Campaign.id == campaign_id))
     if code is None:
         raise LookupError(f"no campaign with id {campaign_id} / không có chiến dịch mã số {campaign_id}")
-    extra = [Response.answers[q].as_string() for q in profile]
-    # Integer ids per row, mapped to codes afterwards: a million rows of ints and bytes read
-    # through the Core connection cost a fraction of a million rows of strings through the ORM.
-    query = (_valid_rows_query(campaign_id, [Response.id, Response.rated_unit_id, Response.group_id,
-                                             Response.questionnaire_version_id,
-                                             *([Response.item_codes] if with_answers else []),
-                                             *([Response.submitted_on] if with_dates else []), *extra],
-                               filters).order_by(Response.id))
-    result = s.connection().execute(query)
-    # The driver's tuples as they come (ints, bytes, text): no SQLAlchemy row per response.
-    rows = result.cursor.fetchall() if result.cursor is not None else []
-    result.close()
+    versions = _versions_of(campaign_id)
+    questionnaires = {row.id: questionnaire_for(row) for row in versions}
+    rows = None
+    if copy_rows.available(s):
+        rows = _copied_rows(s, campaign_id, questionnaires, profile, filters, with_dates, with_answers,
+                            profile_groups)
+    if rows is None:
+        rows = _fetched_rows(s, campaign_id, versions, questionnaires, profile, filters, with_dates, with_answers,
+                             profile_groups)
     public: dict[str, int] = dict(s.execute(  # type: ignore[arg-type]
         _valid_rows_query(campaign_id, [Unit.code, func.count()], filters, public=True).group_by(Unit.code)
     ).all())
@@ -201,54 +201,35 @@ def load_score_inputs(campaign_id: int, profile: Sequence[str] = (),
                           .where(Unit.campaign_id == campaign_id)).all()
     all_groups = s.execute(select(RespondentGroup.id, RespondentGroup.code)
                            .where(RespondentGroup.campaign_id == campaign_id)).all()
-    n = len(rows)
-    lead = 4 + int(with_answers)
-    width_cols = lead + int(with_dates) + len(extra)
-    columns: list[list[Any]] = [list(c) for c in zip(*rows, strict=True)] if n else [[] for _ in range(width_cols)]
-    ids, unit_ids, group_ids, vids = columns[:4]
-    blobs = columns[4] if with_answers else None
-    dates = columns[lead] if with_dates else None
-    if dates and isinstance(dates[0], str):  # SQLite hands the raw ISO text back
-        dates = [dt.date.fromisoformat(d) for d in dates]
-    profile_cols = columns[lead + int(with_dates):]
-    del rows
+    n = rows.ids.size
     unit_index = {uid: k for k, (uid, *_rest) in enumerate(all_units)}
     unit_code = np.array([u.code for u in all_units] + [""], dtype=object)
     unit_level = np.array([u.level for u in all_units] + [""], dtype=object)
     group_index = {gid: k for k, (gid, _code) in enumerate(all_groups)}
     group_code = np.array([g.code for g in all_groups] + [""], dtype=object)
-    u_at, g_at = _positions(unit_ids, unit_index), _positions(group_ids, group_index)
+    u_at, g_at = _positions(rows.unit_ids, unit_index), _positions(rows.group_ids, group_index)
     units, levels, groups = unit_code[u_at], unit_level[u_at], group_code[g_at]
-    version_id = np.asarray(vids, dtype=np.int64)
+    version_id = rows.version_ids
     answers: dict[str, NDArray[np.uint8]] = {}
     option_scores: dict[str, Sequence[float]] = {}
     infos: list[VersionInfo] = []
-    for row in _versions_of(campaign_id):
-        q = questionnaire_for(row)
+    for row in versions:
+        q = questionnaires[row.id]
         keys = [item_key(q, question.id) for question in q.scored_questions]
         (at,) = np.nonzero(version_id == row.id)
         infos.append(VersionInfo(row.id, q, row.content_hash, int(at.size)))
-        if blobs is None:
+        if not with_answers:
             continue
-        width = len(keys)
-        picked = operator.itemgetter(*at.tolist())(blobs) if at.size > 1 else [blobs[i] for i in at.tolist()]
-        packed = b"".join(picked)
-        del picked
-        if len(packed) != at.size * width:
-            raise ValueError(
-                f"{q.key}: stored item codes do not have {width} bytes per response "
-                f"(content hash {row.content_hash[:12]}) / mã trả lời lưu trữ không khớp phiếu"
-            )
-        matrix = np.frombuffer(packed, dtype=np.uint8).reshape(at.size, width)
+        matrix = rows.codes[row.id]
         # item by item in contiguous memory: every estimate reads one item's codes at a time
-        full = np.zeros((width, n), dtype=np.uint8)
+        full = np.zeros((len(keys), n), dtype=np.uint8)
         full[:, at] = matrix.T
         for k, (key, table) in enumerate(zip(keys, q.score_table(), strict=True)):
             answers[key] = full[k]
             option_scores[key] = table
     return ScoreInputs(
         campaign_code=code,
-        response_id=np.asarray(ids, dtype=np.int64),
+        response_id=rows.ids,
         unit=units,
         level=levels,
         group=groups,
@@ -259,21 +240,147 @@ def load_score_inputs(campaign_id: int, profile: Sequence[str] = (),
         unit_names={u.code: u.name_vi for u in all_units},
         unit_levels={u.code: u.level for u in all_units},
         public_responses={str(k): int(v) for k, v in public.items()},
-        profile={q: np.asarray(col, dtype=object) for q, col in zip(profile, profile_cols, strict=True)},
-        submitted_on=None if dates is None else np.asarray(dates, dtype=object),
+        profile=dict(zip(profile, rows.profile, strict=True)),
+        submitted_on=rows.dates,
     )
 
 
-def _positions(ids: Sequence[int], index: Mapping[int, int]) -> NDArray[np.int64]:
+@dataclass(frozen=True)
+class _Rows:
+    """The valid responses as read, before codes become names: ordered by response id."""
+
+    ids: NDArray[np.int64]
+    unit_ids: NDArray[np.int64]
+    group_ids: NDArray[np.int64]
+    version_ids: NDArray[np.int64]
+    codes: Mapping[int, NDArray[np.uint8]]  # version id -> (its rows in id order x scored items)
+    dates: NDArray[Any] | None  # datetime.date per row
+    profile: list[NDArray[Any]]  # option code (or None) per row, per profile question
+
+
+def _fetched_rows(s: Any, campaign_id: int, versions: Sequence[QuestionnaireVersion],
+                  questionnaires: Mapping[int, Questionnaire], profile: Sequence[str],
+                  filters: ResponseFilter | None, with_dates: bool, with_answers: bool,
+                  profile_groups: Sequence[str] | None) -> _Rows:
+    """The rows through the driver, in one query."""
+    extra = [Response.answers[q].as_string() for q in profile]
+    # Integer ids per row, mapped to codes afterwards: a million rows of ints and bytes read
+    # through the Core connection cost a fraction of a million rows of strings through the ORM.
+    query = (_valid_rows_query(campaign_id, [Response.id, Response.rated_unit_id, Response.group_id,
+                                             Response.questionnaire_version_id,
+                                             *([Response.item_codes] if with_answers else []),
+                                             *([Response.submitted_on] if with_dates else []), *extra,
+                                             *([RespondentGroup.code] if profile_groups is not None else [])],
+                               filters).order_by(Response.id))
+    result = s.connection().execute(query)
+    # The driver's tuples as they come (ints, bytes, text): no SQLAlchemy row per response.
+    rows = result.cursor.fetchall() if result.cursor is not None else []
+    result.close()
+    lead = 4 + int(with_answers)
+    width_cols = lead + int(with_dates) + len(extra) + int(profile_groups is not None)
+    columns: list[list[Any]] = [list(c) for c in zip(*rows, strict=True)] if rows else [[] for _ in range(width_cols)]
+    del rows
+    ids, unit_ids, group_ids, vids = (np.asarray(c, dtype=np.int64) for c in columns[:4])
+    codes: dict[int, NDArray[np.uint8]] = {}
+    if with_answers:
+        blobs = columns[4]
+        for row in versions:
+            q = questionnaires[row.id]
+            width = len(q.scored_questions)
+            (at,) = np.nonzero(vids == row.id)
+            picked = operator.itemgetter(*at.tolist())(blobs) if at.size > 1 else [blobs[i] for i in at.tolist()]
+            packed = b"".join(picked)
+            if len(packed) != at.size * width:
+                raise ValueError(
+                    f"{q.key}: stored item codes do not have {width} bytes per response "
+                    f"(content hash {row.content_hash[:12]}) / mã trả lời lưu trữ không khớp phiếu"
+                )
+            codes[row.id] = np.frombuffer(packed, dtype=np.uint8).reshape(at.size, width)
+    dates = columns[lead] if with_dates else None
+    if dates and isinstance(dates[0], str):  # SQLite hands the raw ISO text back
+        dates = [dt.date.fromisoformat(d) for d in dates]
+    first = lead + int(with_dates)
+    profile_cols = [np.asarray(col, dtype=object) for col in columns[first:first + len(extra)]]
+    if profile_groups is not None:
+        outside = ~np.isin(np.asarray(columns[-1], dtype=object), list(profile_groups))
+        for col in profile_cols:
+            col[outside] = None
+    return _Rows(ids, unit_ids, group_ids, vids, codes, None if dates is None else np.asarray(dates, dtype=object),
+                 profile_cols)
+
+
+def _copied_rows(s: Any, campaign_id: int, questionnaires: Mapping[int, Questionnaire], profile: Sequence[str],
+                 filters: ResponseFilter | None, with_dates: bool, with_answers: bool,
+                 profile_groups: Sequence[str] | None) -> _Rows | None:
+    """The rows by binary COPY, one per questionnaire version (a fixed row width each); None
+    when a profile answer is not one of its question's option codes (read through the driver)."""
+    options: list[list[str]] = []
+    for qid in profile:
+        found: set[str] = set()
+        for q in questionnaires.values():
+            question = next((x for x in q.questions() if x.id == qid), None)
+            found |= {o.code for o in question.options} if question is not None else set()
+        options.append(sorted(found))
+    picked = []
+    for qid, codes_q in zip(profile, options, strict=True):
+        text = Response.answers[qid].as_string()
+        # 0: no answer, k: the k-th option code, -1: anything else (then the driver reads it)
+        expr: Any = case((text.is_(None), 0), *((text == c, k + 1) for k, c in enumerate(codes_q)), else_=-1)
+        if profile_groups is not None:  # the JSON is parsed only for the rows whose weighting uses it
+            expr = case((RespondentGroup.code.in_(list(profile_groups)), expr), else_=0)
+        picked.append(cast(expr, SmallInteger))
+    parts: list[dict[str, NDArray[Any]]] = []
+    codes: dict[int, NDArray[np.uint8]] = {}
+    for vid, q in questionnaires.items():
+        width = len(q.scored_questions)
+        fields = [copy_rows.Field("id", "int4"), copy_rows.Field("unit", "int4"), copy_rows.Field("group", "int4"),
+                  *([copy_rows.Field("day", "date")] if with_dates else []),
+                  *(copy_rows.Field(f"p{k}", "int2") for k in range(len(profile))),
+                  *([copy_rows.Field("codes", "bytes", width)] if with_answers else [])]
+        query = _valid_rows_query(
+            campaign_id, [Response.id, Response.rated_unit_id, Response.group_id,
+                          *([Response.submitted_on] if with_dates else []), *picked,
+                          *([Response.item_codes] if with_answers else [])], filters
+        ).where(Response.questionnaire_version_id == vid)
+        try:
+            got = copy_rows.read(s, query, fields)
+        except copy_rows.CopyMismatch as exc:
+            raise ValueError(f"{q.key}: stored item codes do not have {width} bytes per response ({exc}) "
+                             f"/ mã trả lời lưu trữ không khớp phiếu") from exc
+        order = np.argsort(got["id"], kind="stable")
+        got = {name: col[order] for name, col in got.items()}
+        got["version"] = np.full(got["id"].size, vid, dtype=np.int64)
+        if with_answers:
+            codes[vid] = got.pop("codes")
+        parts.append(got)
+    if any((p[f"p{k}"] < 0).any() for p in parts for k in range(len(profile))):
+        return None
+    joined = {name: np.concatenate([p[name] for p in parts]) if parts else np.zeros(0, dtype=np.int64)
+              for name in ("id", "unit", "group", "version", *([f"p{k}" for k in range(len(profile))]))}
+    order = np.argsort(joined["id"], kind="stable")
+    dates = None
+    if with_dates:
+        dates = (np.concatenate([p["day"] for p in parts]) if parts else np.zeros(0, "datetime64[D]"))[order]
+        dates = dates.astype(object)
+    profile_cols = []
+    for k, codes_q in enumerate(options):
+        lookup = np.array([None, *codes_q], dtype=object)
+        profile_cols.append(lookup[joined[f"p{k}"][order]])
+    return _Rows(joined["id"][order], joined["unit"][order], joined["group"][order], joined["version"][order],
+                 codes, dates, profile_cols)
+
+
+def _positions(ids: Sequence[int] | NDArray[np.int64], index: Mapping[int, int]) -> NDArray[np.int64]:
     """``index[x]`` for every id of ``ids`` (database ids: small non-negative integers)."""
-    if not ids:
+    at_ids = np.asarray(ids, dtype=np.int64)
+    if at_ids.size == 0:
         return np.zeros(0, dtype=np.int64)
     keys = np.fromiter(index.keys(), dtype=np.int64, count=len(index))
-    lookup = np.full(int(max(keys.max(initial=0), max(ids))) + 1, -1, dtype=np.int64)
+    lookup = np.full(int(max(keys.max(initial=0), at_ids.max())) + 1, -1, dtype=np.int64)
     lookup[keys] = np.fromiter(index.values(), dtype=np.int64, count=len(index))
-    at = lookup[np.asarray(ids, dtype=np.int64)]
+    at = lookup[at_ids]
     if (at < 0).any():  # a row's unit or group outside the campaign: as the dict lookup did
-        raise KeyError(int(np.asarray(ids)[np.flatnonzero(at < 0)[0]]))
+        raise KeyError(int(at_ids[np.flatnonzero(at < 0)[0]]))
     return at
 
 
@@ -596,7 +703,7 @@ def score_campaign(
         raise ValueError("the scoring config has no sub-criteria / cấu hình chấm điểm chưa có tiêu chí thành phần")
     spec = design_spec_for(campaign_id) if spec is None else spec
     profile = sorted({v for w in spec.weighting.values() for m in w.margins for v in m.variables})
-    inputs = load_score_inputs(campaign_id, profile)
+    inputs = load_score_inputs(campaign_id, profile, profile_groups=sorted(spec.weighting))
     listed, units = listed_sizes(campaign_id), rated_units(campaign_id)
     end_reads()
     return score_responses(inputs, config, spec, listed, population, appraised, units)

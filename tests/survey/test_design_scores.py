@@ -496,3 +496,64 @@ def test_api_rows_carry_the_design_of_the_export_and_leave_public_qr_out(app, de
     out = app.test_cli_runner().invoke(args=["responses", "stream", "--campaign", "DS-2026"])
     assert out.exit_code == 0, out.output
     assert [json.loads(x) for x in out.output.splitlines()] == rows
+
+
+# -- reading the responses: binary COPY on PostgreSQL, the driver elsewhere ----------------------
+
+
+def test_responses_read_by_copy_equal_those_read_through_the_driver(app, designed, monkeypatch):
+    """On PostgreSQL the scores read the responses with one binary COPY per questionnaire
+    version; everything they read (ids, units, groups, item codes, dates, weighting answers)
+    is what the driver's rows give."""
+    from survey.models import Campaign
+    from survey.services import copy_rows, scores
+
+    with app.app_context():
+        s = db.session()
+        campaign_id = s.scalar(select(Campaign.id).where(Campaign.code == "DS-2026"))
+        copied = copy_rows.available(s)
+        read = [scores.load_score_inputs(campaign_id, ["sex"], with_dates=True, profile_groups=["citizen"]),
+                scores.load_score_inputs(campaign_id, ["sex"], ResponseFilter(units=("S01",)))]
+        monkeypatch.setattr(copy_rows, "available", lambda _s: False)
+        fetched = [scores.load_score_inputs(campaign_id, ["sex"], with_dates=True, profile_groups=["citizen"]),
+                   scores.load_score_inputs(campaign_id, ["sex"], ResponseFilter(units=("S01",)))]
+    assert copied == (db_backend(app) == "postgresql")
+    for a, b in zip(read, fetched, strict=True):
+        assert a.n_rows == b.n_rows > 0
+        for name in ("response_id", "unit", "level", "group", "version_id"):
+            assert getattr(a, name).tolist() == getattr(b, name).tolist(), name
+        assert a.answers.keys() == b.answers.keys()
+        assert all((a.answers[k] == b.answers[k]).all() for k in a.answers)
+        assert a.profile["sex"].tolist() == b.profile["sex"].tolist()
+        assert (a.submitted_on is None) == (b.submitted_on is None)
+        if a.submitted_on is not None:
+            assert a.submitted_on.tolist() == b.submitted_on.tolist()
+    # the weighting answer is read for the weighted group only, and as given
+    sexes = dict(zip(read[0].group.tolist(), read[0].profile["sex"].tolist(), strict=True))
+    assert sexes["dept_division_leader"] is None and sexes["citizen"] in ("male", "female")
+
+
+def db_backend(app) -> str:
+    with app.app_context():
+        return db.session().get_bind().dialect.name
+
+
+def test_a_copy_stream_of_another_layout_is_refused():
+    from survey.services import copy_rows
+
+    fields = [copy_rows.Field("id", "int4"), copy_rows.Field("codes", "bytes", 3)]
+    header = b"PGCOPY\n\xff\r\n\x00" + bytes(8)
+
+    def row(*values: bytes) -> bytes:
+        return len(values).to_bytes(2, "big") + b"".join(len(v).to_bytes(4, "big") + v for v in values)
+
+    good = header + row((7).to_bytes(4, "big"), b"\x01\x02\x03") + row((9).to_bytes(4, "big"), b"\x00\x04\x01") \
+        + b"\xff\xff"
+    got = copy_rows.parse(good, fields)
+    assert got["id"].tolist() == [7, 9] and got["codes"].tolist() == [[1, 2, 3], [0, 4, 1]]
+    short = header + row((7).to_bytes(4, "big"), b"\x01\x02") + row((9).to_bytes(4, "big"), b"\x00\x04\x01\x05") \
+        + b"\xff\xff"  # same total size, other field lengths
+    with pytest.raises(copy_rows.CopyMismatch):
+        copy_rows.parse(short, fields)
+    with pytest.raises(copy_rows.CopyMismatch):
+        copy_rows.parse(header + row((7).to_bytes(4, "big"), b"\x01\x02") + b"\xff\xff", fields)
