@@ -10,6 +10,7 @@ the variance.  All ``by`` levels are computed in one vectorised pass.
 from __future__ import annotations
 
 from collections.abc import Sequence
+import functools
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, Literal, overload
@@ -97,6 +98,39 @@ class Linearised:
     used: BoolArray
     n: IntArray
     n_eff: FloatArray
+
+
+@dataclass(frozen=True, eq=False)
+class CodedPart:
+    """A domain mean of coded values as :func:`mean_codes` linearises it, kept small:
+    ``z_i = w_i * a[group_i, code_i]`` on the grouping's cell rows (0 elsewhere).
+
+    Reads like a :class:`Linearised` (``z`` and ``used`` are made on first use);
+    :func:`analysis.scoring._combine` sums several without making them.
+    """
+
+    groups: taylor.Grouping
+    value: FloatArray
+    n: IntArray
+    n_eff: FloatArray
+    n_rows: int
+    rows: IntArray  # the grouping's cell rows
+    w: FloatArray  # their weights
+    codes: NDArray[np.integer[Any]]  # their codes
+    a: FloatArray  # (stratum-level groups x codes)
+    valid: BoolArray  # per code: a value, not missing
+
+    @functools.cached_property
+    def z(self) -> FloatArray:
+        z = np.zeros(self.n_rows)
+        z[self.rows] = self.w * self.a.ravel()[self.groups.cell_group * self.a.shape[1] + self.codes]
+        return z
+
+    @functools.cached_property
+    def used(self) -> BoolArray:
+        used = np.zeros(self.n_rows, dtype=bool)
+        used[self.rows] = self.valid[self.codes]
+        return used
 
 
 def _level_sums(
@@ -414,7 +448,7 @@ class ColumnEstimates:
     n_eff: FloatArray
     df: float
     #: each variable's :class:`Linearised` (as :func:`linearised_mean` gives it), when asked for
-    parts: tuple[Linearised, ...] = ()
+    parts: tuple[Linearised | CodedPart, ...] = ()
 
     def estimates(self, j: int) -> list[Estimate]:
         """Variable ``j`` at every level, as :class:`Estimate` objects in level order."""
@@ -628,7 +662,7 @@ def mean_codes(
     out = [np.empty((k, n_levels)) for _ in range(5)]
     counts = np.zeros((k, n_levels), dtype=np.int64)
     df = float("inf") if CIMethod(ci) is CIMethod.NORMAL else float(design.degf)
-    parts: list[Linearised] = []
+    parts: list[Linearised | CodedPart] = []
     for j, (column, raw) in enumerate(zip(codes, tables, strict=True)):
         table = np.asarray(raw, dtype=np.float64)
         size = table.size
@@ -689,7 +723,5 @@ def mean_codes(
             arr[j] = col
         counts[j] = n_int
         if with_parts:
-            if z is None:
-                z = w * a.ravel()[cell_group * size + at]
-            parts.append(_part(design, groups, rows, value, z, valid[at], n_int, n_eff))
+            parts.append(CodedPart(groups, value, n_int, n_eff, design.n_rows, rows, w, at, a, valid))
     return ColumnEstimates(groups.levels, out[0], out[1], out[2], out[3], counts, out[4], df, tuple(parts))

@@ -38,6 +38,7 @@ from . import taylor
 from .design import BoolArray, FloatArray, IntArray, SurveyDesign, factorize, group_sum
 from .estimators import (
     CIMethod,
+    CodedPart,
     ColumnEstimates,
     Estimate,
     Linearised,
@@ -270,7 +271,7 @@ def _scaled(est: Estimate, k: float) -> Estimate:
 
 
 def _combine(
-    design: SurveyDesign, parts: Sequence[Linearised], coef: FloatArray, average: bool
+    design: SurveyDesign, parts: Sequence[Linearised | CodedPart], coef: FloatArray, average: bool
 ) -> Linearised:
     """Linear combination of estimates on one grouping, per level.
 
@@ -278,7 +279,9 @@ def _combine(
     ``average=True``: ``sum_k coef_k theta_k / sum_k coef_k`` over parts with data.
     The linearised variable combines the same way row by row, so the variance
     includes the covariances between parts.  ``n`` counts rows used by any part;
-    ``n_eff`` is the Kish size of the design weights of those rows.
+    ``n_eff`` is the Kish size of the design weights of those rows.  Parts of
+    :func:`mean_codes` (:class:`CodedPart`) combine their small tables first, then
+    gather once per part: ``z_i = w_i * sum_k factor_k a_k[group_i, code_ik]``.
     """
     groups = parts[0].groups
     has = np.array([p.n > 0 for p in parts], dtype=bool)  # parts x levels
@@ -293,7 +296,21 @@ def _combine(
     in_level = level >= 0
     z = np.zeros(design.n_rows)
     used = np.zeros(design.n_rows, dtype=bool)
+    coded = [(k, p) for k, p in enumerate(parts) if isinstance(p, CodedPart)]
+    if coded:
+        first = coded[0][1]
+        total = np.zeros(first.rows.size)
+        any_valid = np.zeros(first.rows.size, dtype=bool)
+        for k, p in coded:
+            size = p.a.shape[1]
+            scaled = factor[k][groups.group_level][:, None] * p.a
+            total += scaled.ravel()[groups.cell_group * size + p.codes]
+            any_valid |= p.valid[p.codes]
+        z[first.rows] = first.w * total
+        used[first.rows] = any_valid
     for k, part in enumerate(parts):
+        if isinstance(part, CodedPart):
+            continue
         z[in_level] += factor[k][level[in_level]] * part.z[in_level]
         used |= part.used
     idx = level[used]
@@ -400,7 +417,7 @@ def score_survey(
     level = unit_groups.row_level[in_domain]
     n_levels = unit_groups.n_levels
     subs = config.sub_criteria
-    parts: list[Linearised | None] = [None] * len(subs)
+    parts: list[Linearised | CodedPart | None] = [None] * len(subs)
     estimates: list[ColumnEstimates | dict[Any, Estimate] | None] = [None] * len(subs)
     slots: list[tuple[int, int]] = [(0, 0)] * len(subs)  # (estimates index, column) of a pooled score
     counts: list[tuple[IntArray, IntArray]] = []
@@ -456,7 +473,8 @@ def score_survey(
     total_points = _combine(design, done, max_points, average=False)
     unit_bounds = (0.0, 1.0)
     for k, part in enumerate(done):
-        if estimates[k] is None:
+        if estimates[k] is None:  # a group-weighted score (pooled ones were estimated with their part)
+            assert isinstance(part, Linearised)
             estimates[k] = summarise(design, part, config.ci, config.level, bounds=unit_bounds)
     totals = summarise(design, total_points, config.ci, config.level, bounds=(0.0, config.survey_max))
     assert isinstance(totals, dict)
