@@ -231,12 +231,20 @@ def _checked_codes(item: str, codes: NDArray[Any], size: int) -> NDArray[Any]:
 
 
 def _answer_counts(
-    codes: NDArray[Any], dont_know: BoolArray, level: IntArray, in_domain: BoolArray, n_levels: int
+    codes: NDArray[Any], dont_know: BoolArray, level: IntArray, in_domain: BoolArray, n_levels: int,
+    bases: dict[int, IntArray] | None = None,
 ) -> tuple[IntArray, IntArray]:
-    """Answers given and "don't know" answers per level, over the domain rows (one count pass)."""
+    """Answers given and "don't know" answers per level, over the domain rows (one count pass).
+
+    ``bases`` keeps ``level * size`` per table size across calls on the same rows."""
     size = dont_know.size
     inside = codes if level.size == codes.size else codes[in_domain]  # every row in the domain: no copy
-    by_code = np.bincount(level * size + inside, minlength=n_levels * size).reshape(n_levels, size)
+    base = None if bases is None else bases.get(size)
+    if base is None:
+        base = level * size
+        if bases is not None:
+            bases[size] = base
+    by_code = np.bincount(base + inside, minlength=n_levels * size).reshape(n_levels, size)
     return by_code[:, 1:].sum(axis=1), by_code[:, dont_know].sum(axis=1)
 
 
@@ -301,10 +309,13 @@ def _combine(
         first = coded[0][1]
         total = np.zeros(first.rows.size)
         any_valid = np.zeros(first.rows.size, dtype=bool)
+        bases: dict[int, IntArray] = {}  # cell_group * size, per table size
         for k, p in coded:
             size = p.a.shape[1]
+            if size not in bases:
+                bases[size] = groups.cell_group * size
             scaled = factor[k][groups.group_level][:, None] * p.a
-            total += scaled.ravel()[groups.cell_group * size + p.codes]
+            total += scaled.ravel()[bases[size] + p.codes]
             any_valid |= p.valid[p.codes]
         z[first.rows] = first.w * total
         used[first.rows] = any_valid
@@ -416,6 +427,7 @@ def score_survey(
     in_domain = unit_groups.row_level >= 0
     level = unit_groups.row_level[in_domain]
     n_levels = unit_groups.n_levels
+    bases: dict[int, IntArray] = {}
     subs = config.sub_criteria
     parts: list[Linearised | CodedPart | None] = [None] * len(subs)
     estimates: list[ColumnEstimates | dict[Any, Estimate] | None] = [None] * len(subs)
@@ -441,7 +453,7 @@ def score_survey(
                 raise ValueError(f"item {item!r} has {codes.size} answers for {design.n_rows} design rows")
             table, dont_know = _score_tables(item, option_scores[item], config.dont_know_as_zero)
             coded.append((_checked_codes(item, codes, table.size), table))
-            given, dk = _answer_counts(coded[-1][0], dont_know, level, in_domain, n_levels)
+            given, dk = _answer_counts(coded[-1][0], dont_know, level, in_domain, n_levels, bases)
             given_n += given
             dk_n += dk
         counts.append((given_n, dk_n))
@@ -449,10 +461,11 @@ def score_survey(
         if sub.pooling is Pooling.POOLED and combos <= _MAX_COMBOS:
             # A response's score is a function of its answer codes to the sub-criterion's items:
             # one code per combination, its score computed as below, then estimated like an item.
-            combo = np.zeros(design.n_rows, dtype=np.int64)
+            # _MAX_COMBOS fits 16 bits: a third of the memory traffic of int64 per pass
+            combo = np.zeros(design.n_rows, dtype=np.uint16)
             stride = 1
             for codes, table in coded:
-                combo += codes.astype(np.int64) * stride
+                combo += np.multiply(codes, stride, dtype=np.uint16)
                 stride *= table.size
             est = mean_codes(design, [combo], [_response(coded, np.arange(combos))], unit, config.ci,
                              config.level, (0.0, 1.0), with_parts=True)
@@ -525,6 +538,7 @@ def score_items(
     unit_groups = taylor.grouping(design, unit)
     in_domain = unit_groups.row_level >= 0
     level = unit_groups.row_level[in_domain]
+    bases: dict[int, IntArray] = {}
     levels = unit_groups.levels.tolist()
     out: list[ItemScore] = []
     columns: list[NDArray[Any]] = []
@@ -535,7 +549,7 @@ def score_items(
         codes = _checked_codes(item, np.asarray(answers[item]), table.size)
         columns.append(codes)
         tables.append(table)
-        counts.append(_answer_counts(codes, dont_know, level, in_domain, unit_groups.n_levels))
+        counts.append(_answer_counts(codes, dont_know, level, in_domain, unit_groups.n_levels, bases))
     # Option scores take a handful of values: sums per (stratum, unit, option) carry the estimate.
     est = mean_codes(design, columns, tables, unit, config.ci, config.level, (0.0, 1.0))
     for j, item in enumerate(items):
