@@ -625,10 +625,7 @@ def _weight_group(inputs: ScoreInputs, rows: NDArray[np.int64], stratum: NDArray
         name = "+".join(m.variables)
         cols = [np.asarray(inputs.profile.get(v, np.full(inputs.n_rows, None, dtype=object)), dtype=object)[rows]
                 for v in m.variables]
-        value = np.array(["|".join("" if x is None else str(x) for x in t) for t in zip(*cols, strict=True)],
-                         dtype=object) if cols else np.array([], dtype=object)
-        missing = np.array([any(x is None for x in t) for t in zip(*cols, strict=True)], dtype=bool)
-        value[missing] = "(missing)"
+        value, missing = _cell_labels(cols, rows.size)
         kept = float(w[missing].sum())
         share = sum(m.totals.values())
         totals = {"|".join(k): v / share * (total - kept) for k, v in m.totals.items()}
@@ -653,6 +650,34 @@ def _weight_group(inputs: ScoreInputs, rows: NDArray[np.int64], stratum: NDArray
     out[rows] = sub.weights
     return out, WeightingInfo(group, rule.method, rule.margins_file, iterations, converged, max_change,
                               rule.trim, int(rows.size))
+
+
+def _cell_labels(cols: Sequence[NDArray[Any]], n: int) -> tuple[NDArray[Any], NDArray[np.bool_]]:
+    """Each row's weighting cell, ``"a|b"`` from its answers to the margin's variables, and
+    whether one of them is missing (the cell is then ``"(missing)"``): the distinct
+    combinations are labelled once, not row by row."""
+    missing = np.zeros(n, dtype=bool)
+    if not cols:
+        return np.array([], dtype=object), missing
+    codes = np.zeros(n, dtype=np.int64)
+    names: list[NDArray[Any]] = []
+    for col in cols:
+        absent = np.fromiter((x is None for x in col.tolist()), dtype=bool, count=n)
+        missing |= absent
+        levels, at = np.unique(np.where(absent, "", col).astype(str), return_inverse=True)
+        codes = codes * levels.size + at.reshape(-1)
+        names.append(levels)
+    combos, inverse = np.unique(codes, return_inverse=True)
+    labels = []
+    for combo in combos.tolist():
+        parts = []
+        for levels in reversed(names):
+            combo, at = divmod(combo, levels.size)
+            parts.append(str(levels[at]))
+        labels.append("|".join(reversed(parts)))
+    value = np.array(labels, dtype=object)[inverse.reshape(-1)]
+    value[missing] = "(missing)"
+    return value, missing
 
 
 def _sum_by(codes: NDArray[np.int64], w: NDArray[np.float64]) -> tuple[list[int], list[float]]:

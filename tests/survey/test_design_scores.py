@@ -557,3 +557,15 @@ def test_a_copy_stream_of_another_layout_is_refused():
         copy_rows.parse(short, fields)
     with pytest.raises(copy_rows.CopyMismatch):
         copy_rows.parse(header + row((7).to_bytes(4, "big"), b"\x01\x02") + b"\xff\xff", fields)
+
+
+def test_weighting_cells_are_labelled_from_every_margin_variable():
+    from survey.services.scores import _cell_labels
+
+    sex = np.array(["male", "female", None, "female", "male"], dtype=object)
+    age = np.array(["18-39", "40+", "40+", None, "18-39"], dtype=object)
+    value, missing = _cell_labels([sex, age], 5)
+    assert value.tolist() == ["male|18-39", "female|40+", "(missing)", "(missing)", "male|18-39"]
+    assert missing.tolist() == [False, False, True, True, False]
+    value, missing = _cell_labels([sex], 5)
+    assert value.tolist() == ["male", "female", "(missing)", "female", "male"]
