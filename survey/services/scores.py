@@ -29,7 +29,7 @@ from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
-from sqlalchemy import SmallInteger, case, cast, func, literal, or_, select, tuple_
+from sqlalchemy import SmallInteger, case, cast, func, or_, select
 
 from analysis import (
     Estimate,
@@ -80,7 +80,7 @@ from survey.models import (
 )
 from survey.models.integrity import UnitAnnulment
 from survey.models.quota import QuotaCell
-from survey.services.questionnaires import questionnaire_for
+from survey.services.questionnaires import questionnaire_for, response_versions
 
 FORMATS = ("csv", "xlsx", "json", "sav", "dta")
 
@@ -127,29 +127,9 @@ def _versions_of(campaign_id: int) -> list[QuestionnaireVersion]:
     s = db.session()
     used = or_(
         QuestionnaireVersion.id.in_(select(Form.questionnaire_version_id).where(Form.campaign_id == campaign_id)),
-        QuestionnaireVersion.id.in_(_response_versions(campaign_id)),
+        QuestionnaireVersion.id.in_(response_versions(campaign_id)),
     )
     return list(s.scalars(select(QuestionnaireVersion).where(used).order_by(QuestionnaireVersion.id)))
-
-
-def _response_versions(campaign_id: int) -> list[int]:
-    """The questionnaire versions the campaign's responses use, by a loose index scan of
-    ``ix_responses_quota`` (campaign, group, version, ...): one short query per distinct
-    (group, version), each the next pair after the last, instead of reading every response
-    (a million responses took seconds; a handful of pairs take milliseconds)."""
-    s = db.session()
-    pair = tuple_(Response.group_id, Response.questionnaire_version_id)
-    found: list[int] = []
-    after: tuple[int, int] | None = None
-    while True:
-        q = select(Response.group_id, Response.questionnaire_version_id).where(Response.campaign_id == campaign_id)
-        if after is not None:
-            q = q.where(pair > tuple_(literal(after[0]), literal(after[1])))
-        row = s.execute(q.order_by(Response.group_id, Response.questionnaire_version_id).limit(1)).first()
-        if row is None:
-            return sorted(set(found))
-        after = (int(row[0]), int(row[1]))
-        found.append(after[1])
 
 
 def load_campaign_questionnaires(campaign_id: int) -> tuple[Questionnaire, ...]:

@@ -30,12 +30,12 @@ def campaign_questionnaires(campaign_id: int) -> tuple[Questionnaire, ...]:
     from sqlalchemy import or_, select
 
     from survey import db
-    from survey.models import Form, QuestionnaireVersion, QuotaCell, Response
-    from survey.services.questionnaires import questionnaire_for
+    from survey.models import Form, QuestionnaireVersion, QuotaCell
+    from survey.services.questionnaires import questionnaire_for, response_versions
 
     used = or_(*(QuestionnaireVersion.id.in_(select(m.questionnaire_version_id)
                                              .where(m.campaign_id == campaign_id))
-                 for m in (QuotaCell, Form, Response)))
+                 for m in (QuotaCell, Form)), QuestionnaireVersion.id.in_(response_versions(campaign_id)))
     rows = db.session().scalars(select(QuestionnaireVersion).where(used)
                                 .order_by(QuestionnaireVersion.id))
     return tuple(questionnaire_for(v) for v in rows)

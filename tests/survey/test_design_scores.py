@@ -576,13 +576,14 @@ def test_the_versions_and_units_of_the_responses_are_found_without_reading_every
     the rated units are those with a quota cell or a response: what a full read gives."""
     from survey.models import Campaign, QuotaCell, Unit
     from survey.services import scores
+    from survey.services.questionnaires import response_versions
 
     with app.app_context():
         s = db.session()
         campaign_id = s.scalar(select(Campaign.id).where(Campaign.code == "DS-2026"))
         every = sorted(set(s.scalars(select(Response.questionnaire_version_id)
                                      .where(Response.campaign_id == campaign_id))))
-        assert len(every) >= 2 and scores._response_versions(campaign_id) == every
+        assert len(every) >= 2 and response_versions(campaign_id) == every
         rated = set(s.scalars(select(Unit.code).where(Unit.id.in_(
             select(QuotaCell.rated_unit_id).where(QuotaCell.campaign_id == campaign_id).union(
                 select(Response.rated_unit_id).where(Response.campaign_id == campaign_id))))))
