@@ -449,6 +449,8 @@ class ColumnEstimates:
     df: float
     #: each variable's :class:`Linearised` (as :func:`linearised_mean` gives it), when asked for
     parts: tuple[Linearised | CodedPart, ...] = ()
+    #: per variable, rows per (level, code) (:func:`mean_codes` with ``with_counts``)
+    code_counts: tuple[IntArray, ...] = ()
 
     def estimates(self, j: int) -> list[Estimate]:
         """Variable ``j`` at every level, as :class:`Estimate` objects in level order."""
@@ -618,6 +620,7 @@ def mean_codes(
     level: float = 0.95,
     bounds: tuple[float, float] | None = None,
     with_parts: bool = False,
+    with_counts: bool = False,
 ) -> ColumnEstimates:
     """Domain means of variables coded by small integers: variable ``j`` is
     ``tables[j][codes[j]]`` (NaN = missing), e.g. option scores of answer codes.
@@ -628,7 +631,9 @@ def mean_codes(
     of every code follow; one pass over the rows then sums the squared deviations of the
     linearised variable from its stratum mean (no cancellation). Designs the batched path
     does not cover (:func:`mean_columns`) take the general one. ``with_parts`` keeps each
-    variable's linearised variable (to combine estimates).
+    variable's linearised variable (to combine estimates); ``with_counts`` the rows per
+    (level, code) of each variable, on the batched path (``code_counts`` stays empty on the
+    general one).
     """
     if len(codes) != len(tables):
         raise ValueError(f"{len(codes)} code columns for {len(tables)} tables")
@@ -663,6 +668,7 @@ def mean_codes(
     counts = np.zeros((k, n_levels), dtype=np.int64)
     df = float("inf") if CIMethod(ci) is CIMethod.NORMAL else float(design.degf)
     parts: list[Linearised | CodedPart] = []
+    code_counts: list[IntArray] = []
     for j, (column, raw) in enumerate(zip(codes, tables, strict=True)):
         table = np.asarray(raw, dtype=np.float64)
         size = table.size
@@ -724,4 +730,9 @@ def mean_codes(
         counts[j] = n_int
         if with_parts:
             parts.append(CodedPart(groups, value, n_int, n_eff, design.n_rows, rows, w, at, a, valid))
-    return ColumnEstimates(groups.levels, out[0], out[1], out[2], out[3], counts, out[4], df, tuple(parts))
+        if with_counts:
+            to_level = (groups.group_level[:, None] * size + np.arange(size)).ravel()
+            by_level = np.bincount(to_level, weights=cnt.ravel(), minlength=n_levels * size)
+            code_counts.append(np.rint(by_level).astype(np.int64).reshape(n_levels, size))
+    return ColumnEstimates(groups.levels, out[0], out[1], out[2], out[3], counts, out[4], df, tuple(parts),
+                           tuple(code_counts))

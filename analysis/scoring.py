@@ -447,18 +447,23 @@ def score_survey(
         given_n = np.zeros(n_levels, dtype=np.int64)
         dk_n = np.zeros(n_levels, dtype=np.int64)
         coded: list[tuple[NDArray[Any], FloatArray]] = []
+        dont_knows: list[BoolArray] = []
         for item in sub.items:
             codes = np.asarray(answers[item])
             if codes.shape != (design.n_rows,):
                 raise ValueError(f"item {item!r} has {codes.size} answers for {design.n_rows} design rows")
             table, dont_know = _score_tables(item, option_scores[item], config.dont_know_as_zero)
             coded.append((_checked_codes(item, codes, table.size), table))
-            given, dk = _answer_counts(coded[-1][0], dont_know, level, in_domain, n_levels, bases)
-            given_n += given
-            dk_n += dk
+            dont_knows.append(dont_know)
         counts.append((given_n, dk_n))
         combos = int(np.prod([t.size for _, t in coded]))
-        if sub.pooling is Pooling.POOLED and combos <= _MAX_COMBOS:
+        fast = sub.pooling is Pooling.POOLED and combos <= _MAX_COMBOS
+        if not fast:
+            for (codes, _table), dont_know in zip(coded, dont_knows, strict=True):
+                given, dk = _answer_counts(codes, dont_know, level, in_domain, n_levels, bases)
+                given_n += given
+                dk_n += dk
+        if fast:
             # A response's score is a function of its answer codes to the sub-criterion's items:
             # one code per combination, its score computed as below, then estimated like an item.
             # _MAX_COMBOS fits 16 bits: a third of the memory traffic of int64 per pass
@@ -468,8 +473,21 @@ def score_survey(
                 combo += np.multiply(codes, stride, dtype=np.uint16)
                 stride *= table.size
             est = mean_codes(design, [combo], [_response(coded, np.arange(combos))], unit, config.ci,
-                             config.level, (0.0, 1.0), with_parts=True)
+                             config.level, (0.0, 1.0), with_parts=True, with_counts=True)
             parts[k], estimates[k], slots[k] = est.parts[0], est, (k, 0)
+            if est.code_counts:  # answers per item from the counts of the combinations
+                by_combo = est.code_counts[0]
+                stride = 1
+                for (_codes, table), dont_know in zip(coded, dont_knows, strict=True):
+                    digit = (np.arange(combos) // stride) % table.size
+                    given_n += by_combo[:, digit > 0].sum(axis=1)
+                    dk_n += by_combo[:, dont_know[digit]].sum(axis=1)
+                    stride *= table.size
+            else:
+                for (codes, _table), dont_know in zip(coded, dont_knows, strict=True):
+                    given, dk = _answer_counts(codes, dont_know, level, in_domain, n_levels, bases)
+                    given_n += given
+                    dk_n += dk
             continue
         response = _response(coded, None)
         if sub.pooling is Pooling.POOLED:
@@ -543,15 +561,22 @@ def score_items(
     out: list[ItemScore] = []
     columns: list[NDArray[Any]] = []
     tables: list[FloatArray] = []
+    dont_knows: list[BoolArray] = []
     counts: list[tuple[IntArray, IntArray]] = []
     for item in items:
         table, dont_know = _score_tables(item, option_scores[item], config.dont_know_as_zero)
         codes = _checked_codes(item, np.asarray(answers[item]), table.size)
         columns.append(codes)
         tables.append(table)
-        counts.append(_answer_counts(codes, dont_know, level, in_domain, unit_groups.n_levels, bases))
+        dont_knows.append(dont_know)
     # Option scores take a handful of values: sums per (stratum, unit, option) carry the estimate.
-    est = mean_codes(design, columns, tables, unit, config.ci, config.level, (0.0, 1.0))
+    est = mean_codes(design, columns, tables, unit, config.ci, config.level, (0.0, 1.0), with_counts=True)
+    for j, dont_know in enumerate(dont_knows):
+        if est.code_counts:  # the answers per (unit, code) the estimate counted
+            by_code = est.code_counts[j]
+            counts.append((by_code[:, 1:].sum(axis=1), by_code[:, dont_know].sum(axis=1)))
+        else:
+            counts.append(_answer_counts(columns[j], dont_know, level, in_domain, unit_groups.n_levels, bases))
     for j, item in enumerate(items):
         given, dk = counts[j][0].tolist(), counts[j][1].tolist()
         by_level = est.estimates(j)

@@ -176,7 +176,7 @@ def test_score_survey_from_code_combinations_equals_the_response_path(
     fast = score_survey(design, answers, tables, config, unit="unit")
     fast_items = score_items(design, answers, tables, list(tables), config, unit="unit")
     monkeypatch.setattr(scoring, "_MAX_COMBOS", 0)  # every sub-criterion from its response scores
-    monkeypatch.setattr(scoring, "mean_codes", lambda d, c, t, *a, **k: mean_columns(
+    monkeypatch.setattr(scoring, "mean_codes", lambda d, c, t, *a, with_counts=False, **k: mean_columns(
         d, np.column_stack([np.asarray(tt)[cc] for cc, tt in zip(c, t, strict=True)]), *a, **k))
     slow = score_survey(design, answers, tables, config, unit="unit")
     slow_items = score_items(design, answers, tables, list(tables), config, unit="unit")
