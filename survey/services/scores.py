@@ -832,12 +832,14 @@ def score_responses(
     item_keys = list(dict.fromkeys(item for sub in config.sub_criteria for item in sub.items
                                    if item in inputs.answers))
     item_order = {item: k for k, item in enumerate(item_keys)}
-    unit_order = {u: (blocks.get(u, ""), _natural(u)) for u in survey}
+    # units by (block, natural code) as one integer rank each, of the design's unit codes
+    by_block = sorted(range(len(code_of)), key=lambda k: (blocks.get(code_of[k], ""), _natural(code_of[k])))
+    unit_rank = {k: rank for rank, k in enumerate(by_block)}
     items = tuple(
         ItemResult(code_of[r.unit], blocks.get(code_of[r.unit], ""), r.item, sub_of[r.item], r.score, r.answers,
                    r.dont_know)
         for r in sorted(score_items(design, answers, option_scores, item_keys, config, unit="unit_code"),
-                        key=lambda r: (unit_order[code_of[r.unit]], item_order[r.item])))
+                        key=lambda r: unit_rank[r.unit] * len(item_order) + item_order[r.item]))
     return CampaignScores(inputs.campaign_code, config, tuple(subs), tuple(unit_rows), inputs.versions,
                           weights_summary(design), {_stratum_key(k): v
                                                     for k, v in ((st.key, st.big_n) for st in info.strata)},
