@@ -241,11 +241,11 @@ def json_bytes(report: Report) -> bytes:
     encode = json.JSONEncoder(ensure_ascii=False, allow_nan=False, separators=(", ", ": ")).encode
     parts = ["{"]
     for t, table in enumerate(report.tables):
-        columns = [list(map((encode(c.name) + ": ").__add__, _json_cells([row[i] for row in table.rows], c.kind,
-                                                                         encode)))
-                   for i, c in enumerate(table.columns)]
+        columns = [_json_cells([row[i] for row in table.rows], c.kind, encode) for i, c in enumerate(table.columns)]
+        # one row object: the keys written once into a template, each row's cells put in by %
+        template = "{" + ", ".join(encode(c.name).replace("%", "%%") + ": %s" for c in table.columns) + "}"
         parts.append(("," if t else "") + "\n" + encode(table.name) + ": [")
-        lines = ["{" + ", ".join(cells) + "}" for cells in zip(*columns, strict=True)]
+        lines = list(map(template.__mod__, zip(*columns, strict=True)))
         parts.append(("\n" + ",\n".join(lines) + "\n]") if lines else "]")
     parts.append("\n}\n")
     return "".join(parts).encode("utf-8")

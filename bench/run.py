@@ -51,13 +51,25 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--smoke", action="store_true")
     parser.add_argument("--out", type=Path, default=HERE)
+    parser.add_argument("--only", action="append", default=[], metavar="NAME",
+                        help="run only this benchmark (e.g. bench_scores; repeatable) and keep the other "
+                             "figures of the results file as they were")
     args = parser.parse_args()
-    results = {name.removesuffix(".py"): run(name, args.smoke) for name in BENCHES}
+    unknown = sorted(set(args.only) - {b.removesuffix(".py") for b in BENCHES})
+    if unknown:
+        parser.error(f"no benchmark named {', '.join(unknown)}")
+    stem = "results-smoke" if args.smoke else "results"
+    previous = args.out / f"{stem}.json"
+    results = json.loads(previous.read_text()) if args.only and previous.exists() else {}
+    for name in BENCHES:
+        if not args.only or name.removesuffix(".py") in args.only:
+            results[name.removesuffix(".py")] = run(name, args.smoke)
+    results = {b.removesuffix(".py"): results[b.removesuffix(".py")] for b in BENCHES
+               if b.removesuffix(".py") in results}
     if paths := machine_paths(results):
         print(f"refusing to write results that name machine paths: {paths}", file=sys.stderr)
         return 1
     args.out.mkdir(parents=True, exist_ok=True)
-    stem = "results-smoke" if args.smoke else "results"
     (args.out / f"{stem}.json").write_text(json.dumps(results, indent=2) + "\n")
     lines = ["| benchmark | figure | value |", "|---|---|---|"]
     for bench, data in results.items():
