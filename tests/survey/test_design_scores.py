@@ -588,3 +588,34 @@ def test_the_versions_and_units_of_the_responses_are_found_without_reading_every
             select(QuotaCell.rated_unit_id).where(QuotaCell.campaign_id == campaign_id).union(
                 select(Response.rated_unit_id).where(Response.campaign_id == campaign_id))))))
         assert set(scores.rated_units(campaign_id)) == rated
+
+
+def test_scoring_leaves_the_garbage_collector_as_it_found_it(app, designed, monkeypatch):
+    """The result objects are built without cyclic collection (it walked them again and
+    again), and the collector is back as it was afterwards."""
+    import gc
+
+    from survey.models import Campaign
+    from survey.services import scores
+    from survey.services.scoring_config import scoring_for_campaign
+
+    seen = []
+    real = scores.score_responses
+
+    def spy(*args, **kwargs):
+        seen.append(gc.isenabled())
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(scores, "score_responses", spy)
+    with app.app_context():
+        campaign_id = db.session().scalar(select(Campaign.id).where(Campaign.code == "DS-2026"))
+        assert gc.isenabled()
+        scores.score_campaign(campaign_id, scoring_for_campaign(campaign_id).config)
+    assert seen == [False] and gc.isenabled()
+    gc.disable()
+    try:
+        with scores.without_cycle_collection():
+            pass
+        assert not gc.isenabled()  # it was off before: left off
+    finally:
+        gc.enable()
