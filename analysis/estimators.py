@@ -683,7 +683,11 @@ def mean_codes(
             # on (class x code) arrays; the squared deviations are exact per class.
             cls, class_group, class_w = classes
             n_classes = class_group.size
-            cnt_c = np.bincount(cls * size + at, minlength=n_classes * size).reshape(n_classes, size)
+            base = design._cache.get(("class base", id(groups), size))
+            if base is None:  # cls * size, kept for the next variable with as many codes
+                base = cls * size
+                design._cache[("class base", id(groups), size)] = base
+            cnt_c = np.bincount(base + at, minlength=n_classes * size).reshape(n_classes, size)
             w1_c = cnt_c * class_w[:, None]
             to_group = (class_group[:, None] * size + np.arange(size)).ravel()
             cnt = np.bincount(to_group, weights=cnt_c.ravel(), minlength=n_groups * size).reshape(n_groups, size)
