@@ -95,7 +95,7 @@ CODE_RE = re.compile(r"^[A-Za-z0-9_.-]{1,32}$")
 
 
 def _problem(code: str, file: str, path: str = "", detail: str = "", *,
-             line: int | None = None, column: str = "", **params: Any) -> Problem:
+             line: int | None = None, column: str | None = None, **params: Any) -> Problem:
     return Problem(code, Location(file=file, path=path, line=line, column=column), params, detail)
 
 
@@ -447,7 +447,7 @@ def parse_questionnaire(text: str, file: str = "<string>") -> Questionnaire:
         mark = getattr(exc, "problem_mark", None)
         raise QuestionnaireInvalid([_problem(
             "QN-YAML", file, "", str(exc).splitlines()[0], line=mark.line + 1 if mark else None,
-            column=str(mark.column + 1) if mark else "")]) from exc
+            column=str(mark.column + 1) if mark else None)]) from exc
     return build_questionnaire(doc, file)
 
 

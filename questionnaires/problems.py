@@ -112,7 +112,7 @@ class Location:
     file: str = ""
     sheet: str = ""
     row: int | None = None
-    column: str = ""
+    column: str | None = None
     path: str = ""
     line: int | None = None
     column_name: str = ""
@@ -122,7 +122,7 @@ class Location:
         head = self.file if self.line is None else f"{self.file}:{self.line}"
         parts = [head] if head else []
         if self.sheet:
-            cell = f"{self.sheet}!{self.column}{self.row or ''}" if self.column or self.row \
+            cell = f"{self.sheet}!{self.column or ''}{self.row or ''}" if self.column or self.row \
                 else self.sheet
             parts.append(f"{cell} ({self.column_name})" if self.column_name else cell)
         else:
@@ -167,7 +167,7 @@ class Problem:
         return self.location.row
 
     @property
-    def column(self) -> str:
+    def column(self) -> str | None:
         return self.location.column
 
     @property
@@ -214,7 +214,7 @@ class ProblemError(Exception):
     """An exception carrying one :class:`Problem`: services raise subclasses of it, the edge
     renders ``exc.problem`` in the reader's language; ``str(exc)`` is the English message."""
 
-    def __init__(self, code: str, location: Location = _NOWHERE, **params: Any) -> None:
+    def __init__(self, code: str, /, location: Location = _NOWHERE, **params: Any) -> None:
         self.problem = Problem(code, location, params)
         super().__init__(self.problem.message())
 

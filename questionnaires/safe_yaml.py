@@ -54,7 +54,7 @@ class YamlRefused(ProblemError, ValueError):
     def __init__(self, code: str, line: int | None, column: int | None, limit: int,
                  detail: str = "") -> None:
         self.line, self.column, self.limit, self.detail = line, column, limit, detail
-        super().__init__(code, Location(line=line, column="" if column is None else str(column)),
+        super().__init__(code, Location(line=line, column=None if column is None else str(column)),
                          limit=limit)
         self.problem = replace(self.problem, detail=detail)
 

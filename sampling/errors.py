@@ -327,7 +327,7 @@ def list_problem(code: str, file: str, row: int | None = None, column: str | Non
     """A problem in a respondent list (or a crosswalk) at ``row`` (as Excel shows it, header is
     row 1) and ``column`` (its header); either is ``None`` for a whole row or file."""
     params.setdefault("column", column or "")
-    return Problem(code, Location(file=file, row=row, column=column or ""), params)
+    return Problem(code, Location(file=file, row=row, column=column), params)
 
 
 class CampaignInvalid(Exception):

@@ -8,7 +8,10 @@ from typing import Any
 from flask import Flask, request, session
 from flask_babel import Babel
 
-from questionnaires import Label, Question
+from babel.support import NullTranslations, Translations
+
+from questionnaires import Label, Problem, Question
+from questionnaires.problems import Translator
 
 from survey.config import PROJECT_ROOT
 
@@ -56,6 +59,33 @@ def current_language() -> str:
     return locale.language if locale else "vi"
 
 
+_CLI_TRANSLATIONS: dict[str, NullTranslations] = {}
+
+
+def translator(lang: str | None = None) -> Translator:
+    """The compiled catalog of ``lang`` as a :class:`~questionnaires.problems.Translator`, for
+    rendering problems at the edge. Without ``lang``: the reader's language in a request (the
+    page's locale), else Vietnamese (the CLI's default)."""
+    from flask import current_app, has_app_context, has_request_context
+
+    if lang is None and has_request_context():
+        from flask_babel import get_translations
+
+        return Translator(current_language(), get_translations().gettext)
+    lang = lang or "vi"
+    directory = (current_app.config["BABEL_TRANSLATION_DIRECTORIES"].split(";")[0]
+                 if has_app_context() else str(PROJECT_ROOT / "survey" / "translations"))
+    key = f"{directory}|{lang}"
+    if key not in _CLI_TRANSLATIONS:
+        _CLI_TRANSLATIONS[key] = Translations.load(directory, [lang], "messages")
+    return Translator(lang, _CLI_TRANSLATIONS[key].gettext)
+
+
+def render_problem(problem: Problem, lang: str | None = None) -> str:
+    """One line naming where, the code, the rule and the fix, in the reader's language."""
+    return problem.render(translator(lang))
+
+
 def _template_helpers() -> dict[str, Any]:
     lang = current_language()
 
@@ -71,4 +101,4 @@ def _template_helpers() -> dict[str, Any]:
             return "; ".join(o.label.get(lang) for c in codes if (o := question.option(c)))
         return str(value)
 
-    return {"lang": lang, "L": label, "answer_text": answer_text}
+    return {"lang": lang, "L": label, "answer_text": answer_text, "tr": translator()}

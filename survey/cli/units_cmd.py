@@ -11,9 +11,8 @@ from __future__ import annotations
 import csv
 import io
 import json
-import sys
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any
 
 import click
 
@@ -31,25 +30,20 @@ from sampling.crosswalk import (
     template_csv,
 )
 from sampling.units_2025 import load_unit_table
+from survey.cli.common import fail, lang_option, problem_lines
 
 MAP_COLUMNS = ("old_code", "old_name", "level", "gso_code", "matched", "how", "new", "decide",
                "reason")
 
 
-def _fail(lines: list[str]) -> NoReturn:
-    for line in lines:
-        click.echo(line, err=True)
-    sys.exit(1)
-
-
-def _campaign(path: str) -> Campaign:
+def _campaign(path: str, lang: str) -> Campaign:
     try:
         return load_campaign(path)
     except CampaignInvalid as exc:
-        _fail([line for e in exc.errors for line in (e.format("vi"), e.format("en"))])
+        fail(problem_lines(exc.errors, lang))
 
 
-def _crosswalk(path: str, old: list[Campaign], new: Campaign | None) -> Crosswalk:
+def _crosswalk(path: str, old: list[Campaign], new: Campaign | None, lang: str) -> Crosswalk:
     table = load_unit_table()
     try:
         return read_crosswalk(
@@ -57,9 +51,9 @@ def _crosswalk(path: str, old: list[Campaign], new: Campaign | None) -> Crosswal
             required={c.code: needs_crosswalk(c.units, c.province, table) for c in old},
             new_units=None if new is None else {u.code for u in new.units})
     except CrosswalkInvalid as exc:
-        _fail([line for e in exc.errors for line in (e.format("vi"), e.format("en"))]
-              + [f"{len(exc.errors)} lỗi, bảng chuyển đổi bị từ chối / {len(exc.errors)} "
-                 "error(s), crosswalk refused"])
+        fail(problem_lines(exc.errors, lang)
+             + [f"{len(exc.errors)} lỗi, bảng chuyển đổi bị từ chối / {len(exc.errors)} "
+                "error(s), crosswalk refused"])
 
 
 def mapping_records(rows: list[UnitMapping], lang: str) -> list[dict[str, Any]]:
@@ -110,8 +104,8 @@ def units_group() -> None:
 @click.option("--out", "out", type=click.Path(dir_okay=False), help="Write here, not stdout.")
 @click.option("--lang", type=click.Choice(["vi", "en"]), default="vi")
 def map_(config: str, crosswalk: str | None, fmt: str, out: str | None, lang: str) -> None:
-    campaign = _campaign(config)
-    cw = _crosswalk(crosswalk, [campaign], None) if crosswalk else None
+    campaign = _campaign(config, lang)
+    cw = _crosswalk(crosswalk, [campaign], None, lang) if crosswalk else None
     rows = map_units(campaign.units, campaign.province, load_unit_table(),
                      campaign=campaign.code, crosswalk=cw)
     if fmt == "json":
@@ -141,8 +135,9 @@ def map_(config: str, crosswalk: str | None, fmt: str, out: str | None, lang: st
 @click.option("--config", "config", required=True, type=click.Path(dir_okay=False, exists=True),
               help="The earlier campaign (built on the old units).")
 @click.option("--out", "out", type=click.Path(dir_okay=False), help="Write here, not stdout.")
-def template(config: str, out: str | None) -> None:
-    campaign = _campaign(config)
+@lang_option
+def template(config: str, out: str | None, lang: str) -> None:
+    campaign = _campaign(config, lang)
     text = template_csv(crosswalk_template(campaign.units, campaign.province, load_unit_table(),
                                            campaign.code))
     if out:
@@ -159,6 +154,8 @@ def template(config: str, out: str | None) -> None:
               type=click.Path(dir_okay=False, exists=True), help="An earlier campaign file.")
 @click.option("--new", "new", type=click.Path(dir_okay=False, exists=True),
               help="The new campaign file.")
-def check(crosswalk: str, old: tuple[str, ...], new: str | None) -> None:
-    cw = _crosswalk(crosswalk, [_campaign(p) for p in old], _campaign(new) if new else None)
+@lang_option
+def check(crosswalk: str, old: tuple[str, ...], new: str | None, lang: str) -> None:
+    cw = _crosswalk(crosswalk, [_campaign(p, lang) for p in old],
+                    _campaign(new, lang) if new else None, lang)
     click.echo(f"OK: {len(cw.links)} dòng hợp lệ / valid rows")

@@ -49,13 +49,13 @@ def test_bomb_file_is_small():
 @pytest.mark.parametrize("text, code", [
     (alias_bomb(), "YAML-ALIASES"), (deep(50_000), "YAML-TOO-DEEP"),
     ("a: " + "x" * (3 * 1024 * 1024), "YAML-TOO-LARGE")])
-def test_the_loader_refuses_with_a_located_code(text, code):
+def test_the_loader_refuses_with_a_located_code(text, code, vi):
     with pytest.raises(YamlRefused) as caught:
         check_yaml(text)
     exc = caught.value
     assert exc.code == code
     assert (exc.line is None) == (code == "YAML-TOO-LARGE")
-    assert exc.message_vi != exc.message_en and "YAML" in exc.message_vi
+    assert exc.message(vi) != exc.message() and "YAML" in exc.message(vi)
 
 
 def test_a_few_aliases_and_moderate_depth_still_load():
