@@ -60,19 +60,24 @@ def current_language() -> str:
 
 
 _CLI_TRANSLATIONS: dict[str, NullTranslations] = {}
+#: where a command's ``--lang`` is kept (in the click context's shared ``meta``)
+CLI_LANGUAGE = "par_survey.lang"
 
 
 def translator(lang: str | None = None) -> Translator:
     """The compiled catalog of ``lang`` as a :class:`~questionnaires.problems.Translator`, for
     rendering problems at the edge. Without ``lang``: the reader's language in a request (the
-    page's locale), else Vietnamese (the CLI's default)."""
+    page's locale), else the command's ``--lang`` (Vietnamese by default)."""
+    import click
     from flask import current_app, has_app_context, has_request_context
 
     if lang is None and has_request_context():
         from flask_babel import get_translations
 
         return Translator(current_language(), get_translations().gettext)
-    lang = lang or "vi"
+    if lang is None:
+        ctx = click.get_current_context(silent=True)
+        lang = ctx.meta.get(CLI_LANGUAGE, "vi") if ctx is not None else "vi"
     directory = (current_app.config["BABEL_TRANSLATION_DIRECTORIES"].split(";")[0]
                  if has_app_context() else str(PROJECT_ROOT / "survey" / "translations"))
     key = f"{directory}|{lang}"

@@ -87,6 +87,23 @@ register([
     ("API-FILE", N_("Send the list in the form field 'file'.")),
     ("SCORING-CONFIG-INVALID", N_("The campaign's scoring section is invalid.")),
     ("SCORING-NO-ITEMS", N_("The campaign's questionnaires have no scored questions.")),
+    # appraised points files (survey.services.scores)
+    ("APPRAISED-XLSX", N_("Cannot read the XLSX file.")),
+    ("APPRAISED-UTF8", N_("The CSV file must be UTF-8.")),
+    ("APPRAISED-FILE-TYPE", N_("Only .csv or .xlsx files are accepted.")),
+    ("APPRAISED-EMPTY", N_("The file is empty.")),
+    ("APPRAISED-COLUMN", N_("Missing column.")),
+    ("APPRAISED-UNIT-MISSING", N_("Missing unit code.")),
+    ("APPRAISED-UNIT-UNKNOWN", N_("Unit {unit} is not a unit of the campaign.")),
+    ("APPRAISED-UNIT-REPEATED", N_("Unit {unit} repeats row {first}.")),
+    ("APPRAISED-MAX", N_("Must be a number > 0.")),
+    ("APPRAISED-POINTS", N_("Must be a number.")),
+    ("APPRAISED-RANGE", N_("Must lie between 0 and the max points.")),
+    ("APPRAISED-NO-ROWS", N_("The file has no data rows.")),
+    ("APPRAISED-UNIT-NO-POINTS", N_("Unit {unit} has survey responses but no appraised points.")),
+    ("APPRAISED-MAX-VARIES", N_("Max points must be the same on every row.")),
+    ("APPRAISED-MAX-CONFIG", N_("Differs from the scoring section's appraised maximum ({max}).")),
+    ("APPRAISED-REFUSED", N_("The appraised points file was refused, no row was used: {file}")),
 ])
 
 #: a parameter text: no events named

@@ -14,7 +14,7 @@ from flask.cli import with_appcontext
 from questionnaires.spreadsheet import safe_row
 from sampling import CampaignInvalid, write_list_template
 from survey.i18n import translator
-from survey.cli.common import campaign_or_exit, fail, lang_option, problem_lines
+from survey.cli.common import campaign_or_exit, fail, problem_lines
 from survey.cli.scope import as_option, provinces_of
 from survey.services.campaigns import (
     CampaignNotFound,
@@ -36,15 +36,14 @@ def campaign_group() -> None:
                         "(idempotent; nothing is written if the file has errors).")
 @click.option("--config", "config", required=True, type=click.Path(dir_okay=False))
 @as_option
-@lang_option
 @with_appcontext
-def create(config: str, actor: str | None, lang: str) -> None:
+def create(config: str, actor: str | None) -> None:
     try:
         campaign = create_campaign_from_config(config, provinces_of(actor))
     except (CampaignNotFound, ProvinceNotAllowed) as exc:  # not this account's, or a move
-        fail([exc.message(translator(lang))])
+        fail([exc.message(translator())])
     except CampaignInvalid as exc:
-        fail(problem_lines(exc.errors, lang)
+        fail(problem_lines(exc.errors)
               + [f"{len(exc.errors)} lỗi, không ghi gì / {len(exc.errors)} error(s), "
                  "nothing written"])
     click.echo(f"CAMPAIGN {campaign.code} id={campaign.id}")
@@ -60,16 +59,15 @@ def respondents_group() -> None:
 @click.argument("file", type=click.Path(dir_okay=False))
 @click.option("--campaign", "code", required=True)
 @as_option
-@lang_option
 @with_appcontext
-def import_(file: str, code: str, actor: str | None, lang: str) -> None:
+def import_(file: str, code: str, actor: str | None) -> None:
     try:
         report = import_respondents(campaign_or_exit(code, provinces_of(actor)).code, file)
     except CampaignNotFound as exc:
-        fail([exc.message(translator(lang))])
+        fail([exc.message(translator())])
     except ListRejected as exc:
         more = exc.error_count - len(exc.errors)
-        fail(problem_lines(exc.errors, lang)
+        fail(problem_lines(exc.errors)
               + ([f"... +{more}"] if more else [])
               + [f"{exc.error_count} lỗi, không nhập gì / {exc.error_count} error(s), "
                  "nothing imported"])

@@ -4,24 +4,42 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Collection, Iterable
-from typing import NoReturn
+from typing import Any, NoReturn
 
 import click
 
 from questionnaires import Problem
-from survey.i18n import translator
+from survey.i18n import CLI_LANGUAGE, translator
 from survey.models import Campaign
 from survey.services.campaigns import CampaignNotFound, find_campaign
 
 
-#: ``--lang``: the language problems are printed in (Vietnamese by default)
-lang_option = click.option("--lang", type=click.Choice(["vi", "en"]), default="vi",
-                           show_default=True, help="Language of the problems printed.")
+def remember_language(ctx: click.Context, _param: click.Parameter, value: Any) -> Any:
+    """Keep a command's ``--lang`` where :func:`survey.i18n.translator` finds it."""
+    ctx.meta[CLI_LANGUAGE] = value
+    return value
 
 
-def problem_lines(problems: Iterable[Problem], lang: str) -> list[str]:
-    """One line per problem (where, code, rule, fix) in ``lang``, from the compiled catalog."""
-    tr = translator(lang)
+#: ``--lang vi|en`` on every command (:func:`add_language_option`): the language of the
+#: problems and refusals it prints, Vietnamese by default
+LANGUAGE_OPTION = click.Option(["--lang"], type=click.Choice(["vi", "en"]), default="vi",
+                               show_default=True, expose_value=False, is_eager=True,
+                               callback=remember_language,
+                               help="Language of the problems and refusals printed.")
+
+
+def add_language_option(command: click.Command) -> None:
+    """Give ``command`` (each command of a group) ``--lang``, unless it has its own."""
+    if isinstance(command, click.Group):
+        for sub in command.commands.values():
+            add_language_option(sub)
+    elif not any(p.name == "lang" for p in command.params):
+        command.params.append(LANGUAGE_OPTION)
+
+
+def problem_lines(problems: Iterable[Problem]) -> list[str]:
+    """One line per problem (where, code, rule, fix) in the command's ``--lang``."""
+    tr = translator()
     return [p.render(tr) for p in problems]
 
 
@@ -34,7 +52,7 @@ def fail(lines: Iterable[str]) -> NoReturn:
 
 def campaign_or_exit(code: str, provinces: Collection[str] | None = None) -> Campaign:
     """The campaign ``code`` names, within ``provinces`` when a command runs as a staff account
-    (``--as``, :mod:`survey.cli.scope`); else its bilingual message on stderr and exit 1."""
+    (``--as``, :mod:`survey.cli.scope`); else its message (in ``--lang``) on stderr and exit 1."""
     try:
         return find_campaign(code, provinces)
     except CampaignNotFound as exc:

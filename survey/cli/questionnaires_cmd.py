@@ -16,7 +16,7 @@ from questionnaires.xlsform import (
     questionnaire_to_xlsx,
     write_template,
 )
-from survey.cli.common import lang_option, problem_lines
+from survey.cli.common import problem_lines
 
 XLSX_SUFFIXES = (".xlsx", ".xlsm")
 
@@ -48,15 +48,14 @@ def questionnaires_group() -> None:
     "check", help="Validate definitions, YAML or XLSForm .xlsx (the built-in set when no PATH); "
                   "print id@vN and content hash of each accepted file.")
 @click.argument("paths", nargs=-1, type=click.Path())
-@lang_option
-def check(paths: tuple[str, ...], lang: str) -> None:
+def check(paths: tuple[str, ...]) -> None:
     good, problems = _check_paths(paths)
     if not problems:
         click.echo(f"ok: {len(good)} questionnaire(s)")
     # id@vN and content hash per accepted file: two files with the same line are the same form
     for q in good:
         click.echo(f"{q.key:48} {q.content_hash[:12]}  {q.source}")
-    for line in problem_lines(problems, lang):
+    for line in problem_lines(problems):
         click.echo(line, err=False)
     if problems:
         click.echo(f"{len(problems)} problem(s) in {len({p.file for p in problems})} file(s)",
@@ -75,8 +74,8 @@ def list_() -> None:
         sys.exit(1)
 
 
-def _fail(exc: XLSFormInvalid, lang: str) -> None:
-    for line in problem_lines(iter_problems(exc), lang):
+def _fail(exc: XLSFormInvalid) -> None:
+    for line in problem_lines(iter_problems(exc)):
         click.echo(line)
     click.echo(f"{len(exc.problems)} problem(s); nothing written", err=True)
     sys.exit(1)
@@ -87,14 +86,13 @@ def _fail(exc: XLSFormInvalid, lang: str) -> None:
 @click.argument("file", type=click.Path(exists=True, dir_okay=False))
 @click.option("--out", "out", required=True, type=click.Path(file_okay=False),
               help="Folder to write the definition into.")
-@lang_option
-def import_(file: str, out: str, lang: str) -> None:
+def import_(file: str, out: str) -> None:
     from survey.services.questionnaires import read_xlsform
 
     try:
         q = read_xlsform(Path(file))
     except XLSFormInvalid as exc:
-        _fail(exc, lang)
+        _fail(exc)
         return
     target = Path(out) / q.group / f"{q.id}.v{q.version}.yaml"
     target.parent.mkdir(parents=True, exist_ok=True)

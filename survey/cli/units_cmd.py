@@ -30,20 +30,20 @@ from sampling.crosswalk import (
     template_csv,
 )
 from sampling.units_2025 import load_unit_table
-from survey.cli.common import fail, lang_option, problem_lines
+from survey.cli.common import fail, problem_lines, remember_language
 
 MAP_COLUMNS = ("old_code", "old_name", "level", "gso_code", "matched", "how", "new", "decide",
                "reason")
 
 
-def _campaign(path: str, lang: str) -> Campaign:
+def _campaign(path: str) -> Campaign:
     try:
         return load_campaign(path)
     except CampaignInvalid as exc:
-        fail(problem_lines(exc.errors, lang))
+        fail(problem_lines(exc.errors))
 
 
-def _crosswalk(path: str, old: list[Campaign], new: Campaign | None, lang: str) -> Crosswalk:
+def _crosswalk(path: str, old: list[Campaign], new: Campaign | None) -> Crosswalk:
     table = load_unit_table()
     try:
         return read_crosswalk(
@@ -51,7 +51,7 @@ def _crosswalk(path: str, old: list[Campaign], new: Campaign | None, lang: str) 
             required={c.code: needs_crosswalk(c.units, c.province, table) for c in old},
             new_units=None if new is None else {u.code for u in new.units})
     except CrosswalkInvalid as exc:
-        fail(problem_lines(exc.errors, lang)
+        fail(problem_lines(exc.errors)
              + [f"{len(exc.errors)} lỗi, bảng chuyển đổi bị từ chối / {len(exc.errors)} "
                 "error(s), crosswalk refused"])
 
@@ -102,10 +102,11 @@ def units_group() -> None:
               help="A filled crosswalk for the departments (see crosswalk-template).")
 @click.option("--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table")
 @click.option("--out", "out", type=click.Path(dir_okay=False), help="Write here, not stdout.")
-@click.option("--lang", type=click.Choice(["vi", "en"]), default="vi")
+@click.option("--lang", type=click.Choice(["vi", "en"]), default="vi", is_eager=True,
+              callback=remember_language)
 def map_(config: str, crosswalk: str | None, fmt: str, out: str | None, lang: str) -> None:
-    campaign = _campaign(config, lang)
-    cw = _crosswalk(crosswalk, [campaign], None, lang) if crosswalk else None
+    campaign = _campaign(config)
+    cw = _crosswalk(crosswalk, [campaign], None) if crosswalk else None
     rows = map_units(campaign.units, campaign.province, load_unit_table(),
                      campaign=campaign.code, crosswalk=cw)
     if fmt == "json":
@@ -135,9 +136,8 @@ def map_(config: str, crosswalk: str | None, fmt: str, out: str | None, lang: st
 @click.option("--config", "config", required=True, type=click.Path(dir_okay=False, exists=True),
               help="The earlier campaign (built on the old units).")
 @click.option("--out", "out", type=click.Path(dir_okay=False), help="Write here, not stdout.")
-@lang_option
-def template(config: str, out: str | None, lang: str) -> None:
-    campaign = _campaign(config, lang)
+def template(config: str, out: str | None) -> None:
+    campaign = _campaign(config)
     text = template_csv(crosswalk_template(campaign.units, campaign.province, load_unit_table(),
                                            campaign.code))
     if out:
@@ -154,8 +154,6 @@ def template(config: str, out: str | None, lang: str) -> None:
               type=click.Path(dir_okay=False, exists=True), help="An earlier campaign file.")
 @click.option("--new", "new", type=click.Path(dir_okay=False, exists=True),
               help="The new campaign file.")
-@lang_option
-def check(crosswalk: str, old: tuple[str, ...], new: str | None, lang: str) -> None:
-    cw = _crosswalk(crosswalk, [_campaign(p, lang) for p in old],
-                    _campaign(new, lang) if new else None, lang)
+def check(crosswalk: str, old: tuple[str, ...], new: str | None) -> None:
+    cw = _crosswalk(crosswalk, [_campaign(p) for p in old], _campaign(new) if new else None)
     click.echo(f"OK: {len(cw.links)} dòng hợp lệ / valid rows")

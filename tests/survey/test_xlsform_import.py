@@ -47,7 +47,7 @@ def test_import_of_a_bad_workbook_writes_nothing_and_locates_the_problem(app, tm
     result = app.test_cli_runner().invoke(args=["questionnaires", "import", str(book), "--out",
                                                 str(tmp_path / "out")])
     assert result.exit_code == 1
-    assert "survey!A4 (type): XLS-TYPE" in result.output
+    assert "survey!A4 (type): [XLS-TYPE]" in result.output
     assert "Loại câu hỏi không được hỗ trợ" in result.output
     assert not (tmp_path / "out").exists()
 
