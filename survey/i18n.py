@@ -10,7 +10,7 @@ from flask_babel import Babel
 
 from babel.support import NullTranslations, Translations
 
-from questionnaires import Label, Problem, Question
+from questionnaires import Label, Question
 from questionnaires.problems import Translator
 
 from survey.config import PROJECT_ROOT
@@ -59,7 +59,7 @@ def current_language() -> str:
     return locale.language if locale else "vi"
 
 
-_CLI_TRANSLATIONS: dict[str, NullTranslations] = {}
+_CATALOGS: dict[str, NullTranslations] = {}
 #: where a command's ``--lang`` is kept (in the click context's shared ``meta``)
 CLI_LANGUAGE = "par_survey.lang"
 
@@ -81,14 +81,9 @@ def translator(lang: str | None = None) -> Translator:
     directory = (current_app.config["BABEL_TRANSLATION_DIRECTORIES"].split(";")[0]
                  if has_app_context() else str(PROJECT_ROOT / "survey" / "translations"))
     key = f"{directory}|{lang}"
-    if key not in _CLI_TRANSLATIONS:
-        _CLI_TRANSLATIONS[key] = Translations.load(directory, [lang], "messages")
-    return Translator(lang, _CLI_TRANSLATIONS[key].gettext)
-
-
-def render_problem(problem: Problem, lang: str | None = None) -> str:
-    """One line naming where, the code, the rule and the fix, in the reader's language."""
-    return problem.render(translator(lang))
+    if key not in _CATALOGS:
+        _CATALOGS[key] = Translations.load(directory, [lang], "messages")
+    return Translator(lang, _CATALOGS[key].gettext)
 
 
 def _template_helpers() -> dict[str, Any]:
