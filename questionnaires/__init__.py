@@ -6,7 +6,6 @@ Pure package: no Flask, SQLAlchemy or WTForms.
 from questionnaires.loader import (
     DEFINITIONS_DIR,
     ERROR_CODES,
-    Problem,
     QuestionnaireInvalid,
     build_questionnaire,
     check_files,
@@ -16,6 +15,7 @@ from questionnaires.loader import (
     load_questionnaire,
     parse_questionnaire,
 )
+from questionnaires.problems import Location, Problem, ProblemError
 from questionnaires.schema import (
     AllOf,
     AnyOf,
@@ -33,7 +33,8 @@ from questionnaires.schema import (
 )
 
 __all__ = [
-    "DEFINITIONS_DIR", "ERROR_CODES", "Problem", "QuestionnaireInvalid", "build_questionnaire", "check_files",
+    "DEFINITIONS_DIR", "ERROR_CODES", "Location", "Problem", "ProblemError",
+    "QuestionnaireInvalid", "build_questionnaire", "check_files",
     "content_hash", "load_builtin", "load_builtin_by_id", "load_questionnaire", "parse_questionnaire",
     "AllOf", "AnyOf", "Condition", "Label", "Operator", "Option", "Question", "Questionnaire",
     "QuestionType", "Rating", "RatingLayout", "Section", "SectionLayout",

@@ -1,9 +1,10 @@
 """Load and validate questionnaire definitions (YAML).
 
-Every problem is a :class:`Problem` with a stable code (see :data:`ERROR_CODES`), the file, the
-path inside the document (``sections[1].questions[0].options[2].score``) and a message in
-Vietnamese and English. Loading collects all problems of a file before failing, so an author
-fixes a definition in one pass.
+Every problem is a :class:`questionnaires.problems.Problem` with a stable code (registered here,
+listed in :data:`ERROR_CODES`), the file and the path inside the document
+(``sections[1].questions[0].options[2].score``); its message is in the Babel catalogs.
+Loading collects all problems of a file before failing, so an author fixes a definition in
+one pass.
 """
 
 from __future__ import annotations
@@ -12,13 +13,14 @@ import hashlib
 import json
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 import yaml
 
-from questionnaires.safe_yaml import MAX_YAML_BYTES, YamlRefused, limit_messages, load_yaml
+from questionnaires.problems import CODES, N_, Location, Problem, register
+from questionnaires.safe_yaml import MAX_YAML_BYTES, YAML_CODES, YamlRefused, load_yaml
 from questionnaires.schema import (
     SUPPORTED_LANGUAGES,
     AllOf,
@@ -39,75 +41,62 @@ from questionnaires.schema import (
 
 DEFINITIONS_DIR = Path(__file__).parent / "definitions"
 
-#: code -> (Vietnamese, English) explanation with the fix; the codes never change meaning.
-ERROR_CODES: dict[str, tuple[str, str]] = {
-    "QN-YAML": ("Tệp không phải YAML hợp lệ; sửa cú pháp tại dòng được chỉ ra.",
-                "The file is not valid YAML; fix the syntax at the line shown."),
-    "QN-TYPE": ("Sai kiểu dữ liệu cho trường này.", "Wrong kind of value for this field."),
-    "QN-REQUIRED": ("Thiếu trường bắt buộc.", "A required field is missing."),
-    "QN-UNKNOWN-KEY": ("Trường không được hỗ trợ (có thể viết sai tên).",
-                       "Unsupported field (perhaps a misspelt name)."),
-    "QN-ID": ("Mã phải gồm chữ thường, số, '-' hoặc '_' và bắt đầu bằng chữ.",
-              "Ids use lower-case letters, digits, '-' or '_' and start with a letter."),
-    "QN-VERSION": ("Phiên bản phải là số nguyên dương.", "The version must be a positive integer."),
-    "QN-LANG": ("Ngôn ngữ không được hỗ trợ hoặc thiếu tiếng Việt ('vi').",
-                "Unsupported language, or Vietnamese ('vi') is not listed."),
-    "QN-TEXT-MISSING": ("Thiếu nội dung cho một ngôn ngữ đã khai báo.",
-                        "Text is missing for a declared language."),
-    "QN-DUPLICATE-ID": ("Mã bị trùng; mỗi phần và câu hỏi cần mã riêng.",
-                        "Duplicate id; every section and question needs its own id."),
-    "QN-QUESTION-TYPE": ("Loại câu hỏi không hợp lệ.", "Unknown question type."),
-    "QN-OPTIONS": ("Câu hỏi lựa chọn cần ít nhất hai phương án; câu hỏi khác không có phương án.",
-                   "Choice questions need at least two options; other types take none."),
-    "QN-OPTION-DUPLICATE": ("Mã phương án bị trùng trong một câu hỏi.",
-                            "Duplicate option code within a question."),
-    "QN-OPTION-SET": ("Bộ phương án được tham chiếu không tồn tại.",
-                      "The referenced option set does not exist."),
-    "QN-SCORE": ("Điểm phương án phải trong khoảng 0..1; phương án 'không biết' không có điểm.",
-                 "Option scores lie in 0..1; a 'don't know' option has no score."),
-    "QN-SUBCRITERION": ("Câu hỏi có điểm phải gắn với một tiêu chí thành phần, và chỉ câu có điểm.",
-                        "A scored question must name its sub-criterion, and only scored ones may."),
-    "QN-RANGE": ("Khoảng giá trị không hợp lệ (min phải ≤ max).",
-                 "Invalid range (min must be <= max)."),
-    "QN-SHOW-IF": ("Điều kiện hiển thị không hợp lệ (toán tử, giá trị hoặc câu hỏi tham chiếu).",
-                   "Invalid show-if condition (operator, value or referenced question)."),
-    "QN-SHOW-IF-ORDER": ("Điều kiện hiển thị chỉ được dựa vào câu hỏi ở trang trước.",
-                         "A show-if condition may only refer to questions on earlier pages."),
-    "QN-GRID": ("Phần dạng lưới chỉ chứa câu hỏi thang đo dùng cùng một bộ phương án.",
-                "A grid section holds only Likert questions sharing one option scale."),
-    "QN-RATING": ("Khối 'rates' không hợp lệ (cấp đơn vị được đánh giá và cách trình bày).",
-                  "Invalid 'rates' block (rated unit level and layout)."),
-    "QN-EMPTY": ("Bảng hỏi cần ít nhất một phần, mỗi phần cần ít nhất một câu hỏi.",
-                 "A questionnaire needs a section, and every section needs a question."),
-    "QN-FILENAME": ("Tên tệp phải là <group>/<id>.v<version>.yaml, khớp với nội dung.",
-                    "The file must be named <group>/<id>.v<version>.yaml, matching its content."),
-}
-
-ERROR_CODES.update(limit_messages())  # size, depth and alias limits of the one YAML loader
+register([
+    ("QN-YAML",
+     N_("The file is not valid YAML; fix the syntax at the line shown.")),
+    ("QN-TYPE",
+     N_("Wrong kind of value for this field.")),
+    ("QN-REQUIRED",
+     N_("A required field is missing.")),
+    ("QN-UNKNOWN-KEY",
+     N_("Unsupported field (perhaps a misspelt name).")),
+    ("QN-ID",
+     N_("Ids use lower-case letters, digits, '-' or '_' and start with a letter.")),
+    ("QN-VERSION",
+     N_("The version must be a positive integer.")),
+    ("QN-LANG",
+     N_("Unsupported language, or Vietnamese ('vi') is not listed.")),
+    ("QN-TEXT-MISSING",
+     N_("Text is missing for a declared language.")),
+    ("QN-DUPLICATE-ID",
+     N_("Duplicate id; every section and question needs its own id.")),
+    ("QN-QUESTION-TYPE",
+     N_("Unknown question type.")),
+    ("QN-OPTIONS",
+     N_("Choice questions need at least two options; other types take none.")),
+    ("QN-OPTION-DUPLICATE",
+     N_("Duplicate option code within a question.")),
+    ("QN-OPTION-SET",
+     N_("The referenced option set does not exist.")),
+    ("QN-SCORE",
+     N_("Option scores lie in 0..1; a 'don't know' option has no score.")),
+    ("QN-SUBCRITERION",
+     N_("A scored question must name its sub-criterion, and only scored ones may.")),
+    ("QN-RANGE",
+     N_("Invalid range (min must be <= max).")),
+    ("QN-SHOW-IF",
+     N_("Invalid show-if condition (operator, value or referenced question).")),
+    ("QN-SHOW-IF-ORDER",
+     N_("A show-if condition may only refer to questions on earlier pages.")),
+    ("QN-GRID",
+     N_("A grid section holds only Likert questions sharing one option scale.")),
+    ("QN-RATING",
+     N_("Invalid 'rates' block (rated unit level and layout).")),
+    ("QN-EMPTY",
+     N_("A questionnaire needs a section, and every section needs a question.")),
+    ("QN-FILENAME",
+     N_("The file must be named <group>/<id>.v<version>.yaml, matching its content.")),
+])
+#: the codes of questionnaire definitions (with the YAML limits of the one YAML loader)
+ERROR_CODES: Final = frozenset(code for code in CODES if code.startswith("QN-")) | YAML_CODES
 
 ID_RE = re.compile(r"^[a-z][a-z0-9_-]{0,63}$")
 CODE_RE = re.compile(r"^[A-Za-z0-9_.-]{1,32}$")
 
 
-@dataclass(frozen=True)
-class Problem:
-    code: str
-    file: str
-    path: str
-    detail: str = ""
-
-    @property
-    def message_vi(self) -> str:
-        return ERROR_CODES[self.code][0]
-
-    @property
-    def message_en(self) -> str:
-        return ERROR_CODES[self.code][1]
-
-    def __str__(self) -> str:
-        detail = f" ({self.detail})" if self.detail else ""
-        return (f"{self.file} · {self.path or '<root>'}: {self.code} "
-                f"{self.message_vi} / {self.message_en}{detail}")
+def _problem(code: str, file: str, path: str = "", detail: str = "", *,
+             line: int | None = None, column: str | None = None, **params: Any) -> Problem:
+    return Problem(code, Location(file=file, path=path, line=line, column=column), params, detail)
 
 
 class QuestionnaireInvalid(ValueError):
@@ -133,7 +122,7 @@ class _Builder:
         self.languages: tuple[str, ...] = ("vi",)
 
     def problem(self, code: str, path: str, detail: str = "") -> None:
-        self.problems.append(Problem(code, self.file, path, detail))
+        self.problems.append(_problem(code, self.file, path, detail))
 
     # --- primitives -------------------------------------------------------------------
     def mapping(self, value: Any, path: str, allowed: Iterable[str], required: Iterable[str]
@@ -452,11 +441,13 @@ def parse_questionnaire(text: str, file: str = "<string>") -> Questionnaire:
     try:
         doc = load_yaml(text)
     except YamlRefused as exc:
-        raise QuestionnaireInvalid([Problem(exc.code, file, exc.where, exc.detail)]) from exc
+        located = replace(exc.problem, location=replace(exc.problem.location, file=file))
+        raise QuestionnaireInvalid([located]) from exc
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
-        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        raise QuestionnaireInvalid([Problem("QN-YAML", file, where, str(exc).splitlines()[0])]) from exc
+        raise QuestionnaireInvalid([_problem(
+            "QN-YAML", file, "", str(exc).splitlines()[0], line=mark.line + 1 if mark else None,
+            column=str(mark.column + 1) if mark else None)]) from exc
     return build_questionnaire(doc, file)
 
 
@@ -489,13 +480,14 @@ def load_questionnaire(path: str | Path) -> Questionnaire:
 def _load_questionnaire(path: Path) -> Questionnaire:
     size = path.stat().st_size
     if size > MAX_YAML_BYTES:  # refused before it is read into memory
-        raise QuestionnaireInvalid([Problem("YAML-TOO-LARGE", str(path), "", f"{size} B")])
+        raise QuestionnaireInvalid([_problem("YAML-TOO-LARGE", str(path), "", f"{size} B",
+                                             limit=MAX_YAML_BYTES)])
     questionnaire = parse_questionnaire(path.read_text(encoding="utf-8"), str(path))
     match = FILENAME_RE.match(path.name)
     if (not match or match["id"] != questionnaire.id
             or int(match["version"]) != questionnaire.version
             or path.parent.name != questionnaire.group):
-        raise QuestionnaireInvalid([Problem(
+        raise QuestionnaireInvalid([_problem(
             "QN-FILENAME", str(path), "",
             f"expected {questionnaire.group}/{questionnaire.id}.v{questionnaire.version}.yaml")])
     return questionnaire
@@ -525,11 +517,11 @@ def check_files(paths: Iterable[str | Path] = ()) -> tuple[list[Questionnaire], 
             problems.extend(exc.problems)
             continue
         except OSError as exc:
-            problems.append(Problem("QN-YAML", str(path), "", exc.strerror or str(exc)))
+            problems.append(_problem("QN-YAML", str(path), "", exc.strerror or str(exc)))
             continue
         if q.key in seen:
-            problems.append(Problem("QN-DUPLICATE-ID", str(path), "id",
-                                    f"{q.key} is also defined in {seen[q.key]}"))
+            problems.append(_problem("QN-DUPLICATE-ID", str(path), "id",
+                                     f"{q.key} is also defined in {seen[q.key]}"))
             continue
         seen[q.key] = str(path)
         good.append(q)

@@ -9,19 +9,21 @@ PyYAML's safe loader refuses tags that run code but not input built to exhaust t
   constructor overflow the C stack (a segfault at about 30,000 levels).
 
 So before anything is composed, :func:`check_yaml` reads the event stream (the parsers keep
-their own stack there, they do not recurse) and refuses, with a located and coded message in
-Vietnamese and English: text over :data:`MAX_YAML_BYTES`, nesting deeper than
-:data:`MAX_YAML_DEPTH`, and aliases whose expansion would add more than
-:data:`MAX_ALIAS_NODES` nodes (an alias costs the size of what it names, counted with the
-aliases inside that). Only then is the text composed or loaded, by the safe loaders.
+their own stack there, they do not recurse) and refuses with a located and coded problem:
+text over :data:`MAX_YAML_BYTES`, nesting deeper than :data:`MAX_YAML_DEPTH`, and aliases
+whose expansion would add more than :data:`MAX_ALIAS_NODES` nodes (an alias costs the size of
+what it names, counted with the aliases inside that). Only then is the text composed or loaded, by the safe loaders.
 Limits follow the OWASP advice for XML/YAML entity expansion: bound size, depth and expansion.
 """
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any, Final
 
 import yaml
+
+from questionnaires.problems import N_, Location, ProblemError, register
 
 #: A campaign file of 34 provinces' units is about 300 KB; questionnaires are far smaller.
 MAX_YAML_BYTES: Final = 2 * 1024 * 1024
@@ -32,57 +34,35 @@ MAX_ALIAS_NODES: Final = 10_000
 
 _PARSER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
-#: code -> (Vietnamese, English) message templates, named placeholders
-YAML_LIMITS: Final[dict[str, tuple[str, str]]] = {
-    "YAML-TOO-LARGE": ("Tệp YAML quá lớn (tối đa {limit} byte).",
-                       "The YAML file is too large (at most {limit} bytes)."),
-    "YAML-TOO-DEEP": ("Tệp YAML lồng quá sâu (quá {limit} cấp).",
-                      "The YAML file nests too deeply (more than {limit} levels)."),
-    "YAML-ALIASES": ("Các bí danh (*alias) trong tệp YAML mở rộng quá {limit} nút; "
-                     "hãy viết trực tiếp nội dung.",
-                     "The YAML aliases (*alias) expand to more than {limit} nodes; "
-                     "write the content out instead."),
-}
+register([
+    ("YAML-TOO-LARGE",
+     N_("The YAML file is too large (at most {limit} bytes).")),
+    ("YAML-TOO-DEEP",
+     N_("The YAML file nests too deeply (more than {limit} levels).")),
+    ("YAML-ALIASES",
+     N_("The YAML aliases (*alias) expand to more than {limit} nodes; write the content out "
+        "instead.")),
+])
+#: the codes of the YAML limits
+YAML_CODES: Final = frozenset(("YAML-TOO-LARGE", "YAML-TOO-DEEP", "YAML-ALIASES"))
 
 
-class YamlRefused(ValueError):
-    """Input refused by a limit: ``code`` from :data:`YAML_LIMITS`, located by line/column."""
+class YamlRefused(ProblemError, ValueError):
+    """Input refused by a limit: a problem with one of :data:`YAML_CODES`, located by
+    line/column, with the ``limit`` and a language-neutral ``detail`` (e.g. the file's size)."""
 
     def __init__(self, code: str, line: int | None, column: int | None, limit: int,
                  detail: str = "") -> None:
-        self.code, self.line, self.column, self.limit = code, line, column, limit
-        self.detail = detail  # language-neutral (a number), e.g. the file's size
-        super().__init__(str(self))
-
-    @property
-    def message_vi(self) -> str:
-        return YAML_LIMITS[self.code][0].format(limit=self.limit)
-
-    @property
-    def message_en(self) -> str:
-        return YAML_LIMITS[self.code][1].format(limit=self.limit)
-
-    @property
-    def where(self) -> str:
-        return "" if self.line is None else f"line {self.line}, column {self.column}"
-
-    def __str__(self) -> str:
-        detail = f" ({self.detail})" if self.detail else ""
-        return f"{self.code} {self.where}: {self.message_vi} / {self.message_en}{detail}"
+        self.line, self.column, self.limit, self.detail = line, column, limit, detail
+        super().__init__(code, Location(line=line, column=None if column is None else str(column)),
+                         limit=limit)
+        self.problem = replace(self.problem, detail=detail)
 
 
 def _refuse(code: str, mark: Any, limit: int, detail: str = "") -> YamlRefused:
     line = None if mark is None else int(mark.line) + 1
     column = None if mark is None else int(mark.column) + 1
     return YamlRefused(code, line, column, limit, detail)
-
-
-def limit_messages() -> dict[str, tuple[str, str]]:
-    """code -> (vi, en) with the default limits filled in, for the error catalogues."""
-    limits = {"YAML-TOO-LARGE": MAX_YAML_BYTES, "YAML-TOO-DEEP": MAX_YAML_DEPTH,
-              "YAML-ALIASES": MAX_ALIAS_NODES}
-    return {code: (vi.format(limit=limits[code]), en.format(limit=limits[code]))
-            for code, (vi, en) in YAML_LIMITS.items()}
 
 
 def check_yaml(text: str, *, max_bytes: int = MAX_YAML_BYTES, max_depth: int = MAX_YAML_DEPTH,

@@ -4,8 +4,8 @@ An XLSForm (the sheets ``survey``, ``choices`` and ``settings`` that KoboToolbox
 SurveyCTO authors write) is mapped onto the same parsed document a YAML definition yields, then
 validated by :func:`questionnaires.loader.build_questionnaire`; so a workbook and a YAML file of
 the same form have the same content hash. Everything outside the subset is refused with the
-sheet, row and column it was found in and a Vietnamese and English message under a stable code
-(:data:`XLSFORM_CODES`). ``relevant`` and ``constraint`` are parsed by a small recursive-descent
+sheet, row and column it was found in, as a problem with a stable code (:data:`XLSFORM_CODES`)
+whose message is in the Babel catalogs. ``relevant`` and ``constraint`` are parsed by a small recursive-descent
 parser into the schema's structured conditions; nothing is ever evaluated.
 
 This module is pure: it reads sheets as :class:`Sheet` values (cells as text, Excel row
@@ -18,69 +18,61 @@ from __future__ import annotations
 import io
 import re
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass, field, replace
+from typing import Any, Final
 
-from questionnaires.loader import ERROR_CODES, Problem, QuestionnaireInvalid, build_questionnaire
+from questionnaires.loader import QuestionnaireInvalid, build_questionnaire
+from questionnaires.problems import CODES, N_, Location, Problem, register
 from questionnaires.schema import Questionnaire
 from questionnaires.spreadsheet import safe_row
 
-#: code -> (Vietnamese, English) explanation with the fix; the codes never change meaning.
-XLSFORM_CODES: dict[str, tuple[str, str]] = {
-    "XLS-FILE": ("Không đọc được tệp Excel (.xlsx); lưu lại từ Excel rồi tải lên lại.",
-                 "The Excel (.xlsx) file cannot be read; save it again from Excel and retry."),
-    "XLS-SHEET": ("Thiếu trang tính bắt buộc (survey, settings; choices khi có câu lựa chọn).",
-                  "A required sheet is missing (survey, settings; choices for choice questions)."),
-    "XLS-COLUMN": ("Cột không được hỗ trợ; xóa cột hoặc sửa tên theo mẫu.",
-                   "Unsupported column; delete it or fix its name as in the template."),
-    "XLS-LANGUAGE": ("Ngôn ngữ của cột không được hỗ trợ; dùng (vi) hoặc (en).",
-                     "The column's language is not supported; use (vi) or (en)."),
-    "XLS-TYPE": ("Loại câu hỏi không được hỗ trợ; dùng select_one, select_multiple, integer, "
-                 "text, note, begin_group, end_group.",
-                 "Unsupported question type; use select_one, select_multiple, integer, text, "
-                 "note, begin_group, end_group."),
-    "XLS-NAME": ("Thiếu tên (name) hoặc tên không hợp lệ: chữ thường, số, '-' hoặc '_', "
-                 "bắt đầu bằng chữ.",
-                 "The name is missing or invalid: lower-case letters, digits, '-' or '_', "
-                 "starting with a letter."),
-    "XLS-DUPLICATE": ("Tên bị trùng; mỗi nhóm, câu hỏi và phương án trong một danh sách cần "
-                      "tên riêng.",
-                      "Duplicate name; every group, question, and choice within a list needs "
-                      "its own name."),
-    "XLS-LABEL-VI": ("Thiếu nội dung tiếng Việt (cột label::Tiếng Việt (vi)).",
-                     "The Vietnamese text is missing (column label::Vietnamese (vi))."),
-    "XLS-CHOICE-LIST": ("Danh sách phương án không có trong trang choices; thêm các dòng có "
-                        "list_name này hoặc sửa tên.",
-                        "The choice list is not on the choices sheet; add rows with this "
-                        "list_name or fix the name."),
-    "XLS-RELEVANT": ("Điều kiện relevant không biểu diễn được; chỉ dùng ${câu} = 'giá trị', !=, "
-                     ">, >=, <, <=, selected(${câu}, 'giá trị'), not(), and, or.",
-                     "This relevant cannot be expressed; use only ${q} = 'value', !=, >, >=, "
-                     "<, <=, selected(${q}, 'value'), not(), and, or."),
-    "XLS-RELEVANT-ORDER": ("Điều kiện relevant chỉ được dựa vào câu hỏi ở trang (nhóm) trước.",
-                           "A relevant may only refer to questions on earlier pages (groups)."),
-    "XLS-CONSTRAINT": ("Ràng buộc không biểu diễn được; dùng . >= a and . <= b cho số nguyên, "
-                       "string-length(.) <= n cho văn bản.",
-                       "This constraint cannot be expressed; use . >= a and . <= b for an "
-                       "integer, string-length(.) <= n for text."),
-    "XLS-APPEARANCE": ("Appearance không được hỗ trợ cho loại này (nhóm: field-list, table-list; "
-                       "text: multiline; select_one: likert).",
-                       "Unsupported appearance for this type (groups: field-list, table-list; "
-                       "text: multiline; select_one: likert)."),
-    "XLS-GROUP": ("Cấu trúc nhóm không hợp lệ: mỗi câu hỏi nằm trong một begin_group ... "
-                  "end_group, không lồng nhóm, nhóm không có relevant.",
-                  "Invalid group structure: every question lies inside one begin_group ... "
-                  "end_group, groups do not nest and take no relevant."),
-    "XLS-NOTE": ("Ghi chú (note) chỉ dùng làm lời mở đầu: trước nhóm đầu tiên hoặc ở dòng đầu "
-                 "của một nhóm.",
-                 "A note is only accepted as an introduction: before the first group or as the "
-                 "first row of a group."),
-    "XLS-VALUE": ("Giá trị ô không hợp lệ cho cột này.", "Invalid cell value for this column."),
-    "XLS-SETTING": ("Thiếu thiết lập bắt buộc trên trang settings (form_id, version, group, "
-                    "form_title).",
-                    "A required setting is missing on the settings sheet (form_id, version, "
-                    "group, form_title)."),
-}
+register([
+    ("XLS-FILE",
+     N_("The Excel (.xlsx) file cannot be read; save it again from Excel and retry.")),
+    ("XLS-SHEET",
+     N_("A required sheet is missing (survey, settings; choices for choice questions).")),
+    ("XLS-COLUMN",
+     N_("Unsupported column; delete it or fix its name as in the template.")),
+    ("XLS-LANGUAGE",
+     N_("The column's language is not supported; use (vi) or (en).")),
+    ("XLS-TYPE",
+     N_("Unsupported question type; use select_one, select_multiple, integer, text, note, "
+        "begin_group, end_group.")),
+    ("XLS-NAME",
+     N_("The name is missing or invalid: lower-case letters, digits, '-' or '_', starting with a "
+        "letter.")),
+    ("XLS-DUPLICATE",
+     N_("Duplicate name; every group, question, and choice within a list needs its own name.")),
+    ("XLS-LABEL-VI",
+     N_("The Vietnamese text is missing (column label::Vietnamese (vi)).")),
+    ("XLS-CHOICE-LIST",
+     N_("The choice list is not on the choices sheet; add rows with this list_name or fix the "
+        "name.")),
+    ("XLS-RELEVANT",
+     N_("This relevant cannot be expressed; use only ${q} = 'value', !=, >, >=, <, <=, "
+        "selected(${q}, 'value'), not(), and, or.")),
+    ("XLS-RELEVANT-ORDER",
+     N_("A relevant may only refer to questions on earlier pages (groups).")),
+    ("XLS-CONSTRAINT",
+     N_("This constraint cannot be expressed; use . >= a and . <= b for an integer, "
+        "string-length(.) <= n for text.")),
+    ("XLS-APPEARANCE",
+     N_("Unsupported appearance for this type (groups: field-list, table-list; text: multiline; "
+        "select_one: likert).")),
+    ("XLS-GROUP",
+     N_("Invalid group structure: every question lies inside one begin_group ... end_group, "
+        "groups do not nest and take no relevant.")),
+    ("XLS-NOTE",
+     N_("A note is only accepted as an introduction: before the first group or as the first row "
+        "of a group.")),
+    ("XLS-VALUE",
+     N_("Invalid cell value for this column.")),
+    ("XLS-SETTING",
+     N_("A required setting is missing on the settings sheet (form_id, version, group, "
+        "form_title).")),
+])
+#: the codes of the XLSForm import
+XLSFORM_CODES: Final = frozenset(code for code in CODES if code.startswith("XLS-"))
 
 SURVEY, CHOICES, SETTINGS = "survey", "choices", "settings"
 LANGUAGES = ("vi", "en")
@@ -123,35 +115,11 @@ def column_letter(index: int) -> str:
     return letters
 
 
-@dataclass(frozen=True)
-class SheetProblem(Problem):
-    """A :class:`Problem` located at a cell: sheet, Excel row and column letter."""
-
-    sheet: str = ""
-    row: int = 0
-    column: str = ""
-    column_name: str = ""
-
-    @property
-    def message_vi(self) -> str:
-        return (XLSFORM_CODES.get(self.code) or ERROR_CODES[self.code])[0]
-
-    @property
-    def message_en(self) -> str:
-        return (XLSFORM_CODES.get(self.code) or ERROR_CODES[self.code])[1]
-
-    @property
-    def where(self) -> str:
-        """``survey!C7 (relevant)``: the cell as Excel names it, with the column's header."""
-        if not self.sheet:
-            return ""
-        cell = f"{self.sheet}!{self.column}{self.row or ''}"
-        return f"{cell} ({self.column_name})" if self.column_name else cell
-
-    def __str__(self) -> str:
-        detail = f" ({self.detail})" if self.detail else ""
-        return (f"{self.file} · {self.where or '<workbook>'}: {self.code} "
-                f"{self.message_vi} / {self.message_en}{detail}")
+def sheet_problem(code: str, file: str, detail: str = "", *, sheet: str = "",
+                  row: int | None = None, column: str = "", column_name: str = "") -> Problem:
+    """A problem located at a cell: sheet, Excel row and column letter (with its header)."""
+    return Problem(code, Location(file=file, sheet=sheet, row=row, column=column,
+                                  column_name=column_name), {}, detail)
 
 
 class XLSFormInvalid(QuestionnaireInvalid):
@@ -432,9 +400,9 @@ class _Reader:
             header = _header_name(column, lang)
             if not letter:  # the column itself is missing: point at the header row
                 row = cols.sheet.header_row
-        self.problems.append(SheetProblem(
-            code, self.file, f"{cols.sheet.name if cols else ''}!{letter}{row}", detail,
-            sheet=cols.sheet.name if cols else "", row=row, column=letter, column_name=header))
+        self.problems.append(sheet_problem(
+            code, self.file, detail, sheet=cols.sheet.name if cols else "", row=row,
+            column=letter, column_name=header))
 
     def columns(self, sheet: Sheet) -> _Columns:
         cols = _Columns(sheet)
@@ -459,9 +427,9 @@ class _Reader:
 
     def _header_problem(self, code: str, sheet: Sheet, index: int, name: str) -> None:
         letter = column_letter(index)
-        self.problems.append(SheetProblem(
-            code, self.file, f"{sheet.name}!{letter}{sheet.header_row}", f"column {name!r}",
-            sheet=sheet.name, row=sheet.header_row, column=letter, column_name=name))
+        self.problems.append(sheet_problem(
+            code, self.file, f"column {name!r}", sheet=sheet.name, row=sheet.header_row,
+            column=letter, column_name=name))
 
     def resolve_default(self, cols: _Columns) -> None:
         """A ``label`` column without a language is in the settings' default language."""
@@ -515,8 +483,8 @@ def workbook_document(sheets: Mapping[str, Sheet], file: str = "<workbook>"
     named = {name.strip().lower(): sheet for name, sheet in sheets.items()}
     for required in (SURVEY, SETTINGS):
         if required not in named:
-            r.problems.append(SheetProblem("XLS-SHEET", file, required, f"sheet {required!r}",
-                                           sheet=required))
+            r.problems.append(sheet_problem("XLS-SHEET", file, f"sheet {required!r}",
+                                            sheet=required))
     if r.problems:
         return {}, r.problems, r.places
     settings = _named_as(named[SETTINGS], SETTINGS)
@@ -862,7 +830,7 @@ def _locate(r: _Reader, problem: Problem) -> Problem:
                 and len(known) > len(best):
             best = known
     if not best:
-        return SheetProblem(problem.code, r.file, problem.path, problem.detail)
+        return replace(problem, location=Location(file=r.file, path=problem.path))
     cols, row = r.places[best]
     rest = path[len(best):].lstrip(".")
     lang = rest.rsplit(".", 1)[-1] if rest.rsplit(".", 1)[-1] in LANGUAGES else None
@@ -874,9 +842,9 @@ def _locate(r: _Reader, problem: Problem) -> Problem:
     if column == "label" and cols.sheet.name == SETTINGS:
         column = "form_title"
     letter = cols.letter(column, lang or default_lang) if column else ""
-    return SheetProblem(problem.code, r.file, f"{cols.sheet.name}!{letter}{row}",
-                        problem.detail, sheet=cols.sheet.name, row=row, column=letter,
-                        column_name=_header_name(column, lang or default_lang) if column else "")
+    return replace(problem, location=Location(
+        file=r.file, sheet=cols.sheet.name, row=row, column=letter,
+        column_name=_header_name(column, lang or default_lang) if column else ""))
 
 
 def questionnaire_from_sheets(sheets: Mapping[str, Sheet], file: str = "<workbook>"
@@ -1040,8 +1008,7 @@ def questionnaire_to_xlsx(q: Questionnaire) -> bytes:
 
 def iter_problems(exc: QuestionnaireInvalid) -> Iterator[Problem]:
     """The problems of a failed conversion, in sheet and row order."""
-    yield from sorted(exc.problems, key=lambda p: (getattr(p, "sheet", ""), getattr(p, "row", 0),
-                                                   getattr(p, "column", "")))
+    yield from sorted(exc.problems, key=lambda p: (p.sheet, p.row or 0, p.column))
 
 
 # --- the template ------------------------------------------------------------------------

@@ -19,7 +19,7 @@ from sampling.draw import (
     proportion_sample_size,
     sipas_sample_size,
 )
-from sampling.errors import ERROR_CODES, CampaignInvalid, ConfigError, DrawError, ListError
+from sampling.errors import ERROR_CODES, CampaignInvalid, DrawError, config_problem, list_problem
 from sampling.lists import (
     CleanList,
     ListPolicy,
@@ -45,13 +45,13 @@ from sampling.units import Level, Unit, UnitTree
 
 __all__ = [
     "ERROR_CODES", "Campaign", "CampaignInvalid", "CellMode", "ChildSpec", "CleanList",
-    "ConfigError", "Draw", "DrawError", "DrawMethod", "GroupKind", "Level", "ListError",
-    "ListPolicy", "MergeReport", "Pick", "QuotaCell", "QuotaPlan", "QuotaRule", "RateMode",
+    "Draw", "DrawError", "DrawMethod", "GroupKind", "Level", "ListPolicy", "MergeReport", "Pick",
+    "QuotaCell", "QuotaPlan", "QuotaRule", "RateMode",
     "RejectedList", "Respondent", "RespondentGroup", "Role", "Total", "Unit", "UnitTree",
     "clean_respondent_list", "draw_per_unit", "draw_pps_systematic", "draw_srs",
     "draw_systematic", "expand_quotas", "load_campaign", "merge_cross_group_duplicates",
     "name_key", "normalize_email", "normalize_name", "normalize_phone", "parse_campaign",
     "pps_inclusion_probabilities", "proportion_sample_size", "resolve_census",
     "sipas_sample_size", "write_list_template",
-    "DesignSpec", "GroupWeighting", "Margin", "parse_design",
+    "DesignSpec", "GroupWeighting", "Margin", "parse_design", "config_problem", "list_problem",
 ]

@@ -52,7 +52,8 @@ import yaml
 
 from sampling.design import DesignSpec, parse_design
 from questionnaires.safe_yaml import MAX_YAML_BYTES, YamlRefused, compose_yaml, construct_yaml
-from sampling.errors import CampaignInvalid, ConfigError
+from questionnaires.problems import N_, Localized, Problem, Text
+from sampling.errors import CampaignInvalid, config_problem
 from sampling.quotas import (
     CellMode,
     ChildSpec,
@@ -193,7 +194,7 @@ class _Ctx:
     def __init__(self, file: str, lines: Mapping[str, int] | None = None) -> None:
         self.file = file
         self.lines = lines or {}
-        self.errors: list[ConfigError] = []
+        self.errors: list[Problem] = []
 
     def line(self, path: str) -> int | None:
         # A missing key has no line of its own: point at the nearest enclosing section.
@@ -204,18 +205,18 @@ class _Ctx:
         return self.lines.get(probe)
 
     def err(self, code: str, path: str, **params: Any) -> None:
-        self.errors.append(ConfigError.make(code, self.file, path, line=self.line(path),
-                                            **params))
+        self.errors.append(config_problem(code, self.file, path, line=self.line(path),
+                                          **params))
 
 
 _TYPE_NAMES: Final = {
-    "mapping": ("một bảng 'khóa: giá trị'", "a mapping of 'key: value'"),
-    "list": ("một danh sách (các dòng bắt đầu bằng '- ')", "a list (lines starting with '- ')"),
-    "string": ("một chuỗi văn bản", "a text string"),
-    "integer": ("một số nguyên", "a whole number"),
-    "boolean": ("true hoặc false", "true or false"),
-    "code": ("một mã (chuỗi)", "a code (text)"),
-    "string or list": ("một chuỗi hoặc một danh sách", "a string or a list"),
+    "mapping": Text(N_("a mapping of 'key: value'")),
+    "list": Text(N_("a list (lines starting with '- ')")),
+    "string": Text(N_("a text string")),
+    "integer": Text(N_("a whole number")),
+    "boolean": Text(N_("true or false")),
+    "code": Text(N_("a code (text)")),
+    "string or list": Text(N_("a string or a list")),
 }
 
 
@@ -227,8 +228,7 @@ def _describe(value: Any) -> str:
 
 
 def _type_error(ctx: _Ctx, path: str, expected: str, value: Any) -> None:
-    vi, en = _TYPE_NAMES[expected]
-    ctx.err("CFG-TYPE", path, expected_vi=vi, expected_en=en, actual=_describe(value))
+    ctx.err("CFG-TYPE", path, expected=_TYPE_NAMES[expected], actual=_describe(value))
 
 
 def _join(path: str, key: str) -> str:
@@ -389,33 +389,29 @@ def _file_units(ctx: _Ctx, ref: str, base_dir: Path | None
                 ) -> tuple[list[Unit], _UnitSource] | None:
     if base_dir is None:
         ctx.err("CFG-UNITS-FILE-PATH", "units", value=ref,
-                detail_vi="cấu hình được nạp dưới dạng văn bản nên không có thư mục gốc; "
-                          "hãy liệt kê đơn vị ngay trong cấu hình",
-                detail_en="the configuration was given as text, so no folder is known; "
-                          "list the units inline")
+                detail=Text(N_("the configuration was given as text, so no folder is known; "
+                               "list the units inline")))
         return None
     rel = Path(ref)
     target = (base_dir / rel).resolve()
     if rel.is_absolute() or not target.is_relative_to(base_dir.resolve()):
         ctx.err("CFG-UNITS-FILE-PATH", "units", value=ref,
-                detail_vi="đường dẫn phải nằm trong thư mục của tệp cấu hình",
-                detail_en="the path must stay inside the configuration's folder")
+                detail=Text(N_("the path must stay inside the configuration's folder")))
         return None
     shown = str(base_dir / rel)
     try:
         table = read_table(target, limits=TableLimits(max_rows=50_000))
     except TableReadError as exc:
-        details = {
-            TableProblem.FORMAT: ("không phải CSV hoặc XLSX", "not a CSV or XLSX file"),
-            TableProblem.READ: (f"lỗi đọc tệp ({exc.detail})", f"read error ({exc.detail})"),
-            TableProblem.TOO_LARGE: ("tệp quá lớn", "file too large"),
-            TableProblem.TOO_MANY_ROWS: ("quá nhiều dòng", "too many rows"),
-            TableProblem.ENCODING: ("không phải UTF-8", "not UTF-8"),
-            TableProblem.EXPANDS: (f"tệp XLSX giải nén ra {exc.detail} MB, quá {exc.position} MB",
-                                   f"the XLSX expands to {exc.detail} MB, over {exc.position} MB"),
+        detail = {
+            TableProblem.FORMAT: Text(N_("not a CSV or XLSX file")),
+            TableProblem.READ: Text(N_("read error ({detail})"), {"detail": exc.detail}),
+            TableProblem.TOO_LARGE: Text(N_("file too large")),
+            TableProblem.TOO_MANY_ROWS: Text(N_("too many rows")),
+            TableProblem.ENCODING: Text(N_("not UTF-8")),
+            TableProblem.EXPANDS: Text(N_("the XLSX expands to {size} MB, over {limit} MB"),
+                                         {"size": exc.detail, "limit": exc.position}),
         }[exc.problem]
-        ctx.err("CFG-UNITS-FILE-READ", "units", value=ref, detail_vi=details[0],
-                detail_en=details[1])
+        ctx.err("CFG-UNITS-FILE-READ", "units", value=ref, detail=detail)
         return None
     fctx = _Ctx(shown)
     header = [h.strip().lower() for h in table.header]
@@ -520,9 +516,7 @@ def _parse_rule(ctx: _Ctx, item: Any, i: int, groups: Mapping[str, RespondentGro
         if cdata is not None:
             if raw_count == "all":
                 ctx.err("CFG-QUOTA-CHILDREN", cpath,
-                        detail_vi="quy tắc khảo sát toàn bộ ('count: all') không nhân theo "
-                                  "đơn vị con",
-                        detail_en="a census rule ('count: all') is not multiplied by children")
+                        detail=Text(N_("a census rule ('count: all') is not multiplied by children")))
             ccount_raw = cdata.get("count")
             ccount: int | None = None
             if isinstance(ccount_raw, int) and not isinstance(ccount_raw, bool) \
@@ -537,13 +531,11 @@ def _parse_rule(ctx: _Ctx, item: Any, i: int, groups: Mapping[str, RespondentGro
             cnames = _names(ctx, cdata["name"], f"{cpath}.name") if "name" in cdata else None
             if ccount_raw == "all" and "level" not in cdata:
                 ctx.err("CFG-QUOTA-CHILDREN", cpath,
-                        detail_vi="'count: all' cần 'level' để tìm đơn vị con trong danh mục",
-                        detail_en="'count: all' needs 'level' to find the children in the "
-                                  "unit list")
+                        detail=Text(N_("'count: all' needs 'level' to find the children in the "
+                                       "unit list")))
             elif "level" not in cdata and "name" not in cdata:
                 ctx.err("CFG-QUOTA-CHILDREN", cpath,
-                        detail_vi="cần 'level' hoặc 'name' để biết đơn vị con là gì",
-                        detail_en="give 'level' or 'name' to say what the children are")
+                        detail=Text(N_("give 'level' or 'name' to say what the children are")))
             children = ChildSpec(ccount, clevel, *(cnames or ("", "")))
 
     cells = CellMode.PER_SOURCE
@@ -638,18 +630,18 @@ def load_campaign(path: str | Path, *, known_questionnaires: Collection[str] | N
     Raises
     ------
     CampaignInvalid
-        With every problem found, each a :class:`~sampling.errors.ConfigError`.
+        With every problem found, each a :class:`~questionnaires.problems.Problem`.
     """
     path = Path(path)
     try:
         size = path.stat().st_size
         if size > MAX_CONFIG_BYTES:
-            raise CampaignInvalid((ConfigError.make(
+            raise CampaignInvalid((config_problem(
                 "CFG-YAML-TOO-LARGE", str(path), "", limit=MAX_CONFIG_BYTES,
                 detail=f"{size} B"),))
         text = path.read_text(encoding="utf-8-sig")
     except (OSError, UnicodeDecodeError) as exc:
-        raise CampaignInvalid((ConfigError.make("CFG-FILE-READ", str(path), "",
+        raise CampaignInvalid((config_problem("CFG-FILE-READ", str(path), "",
                                                 detail=str(exc)),)) from exc
     return parse_campaign(text, file=str(path), base_dir=path.parent,
                           known_questionnaires=known_questionnaires,
@@ -668,13 +660,13 @@ def parse_campaign(text: str, *, file: str = "<campaign>", base_dir: Path | None
     try:
         node = compose_yaml(text)
     except YamlRefused as exc:
-        raise CampaignInvalid((ConfigError.make(
+        raise CampaignInvalid((config_problem(
             f"CFG-{exc.code}", file, "", line=exc.line, limit=exc.limit,
             detail=exc.detail),)) from exc
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         detail = str(getattr(exc, "problem", None) or exc)
-        raise CampaignInvalid((ConfigError.make(
+        raise CampaignInvalid((config_problem(
             "CFG-YAML-SYNTAX", file, "", line=None if mark is None else mark.line + 1,
             detail=detail),)) from exc
     lines: dict[str, int] = {}
@@ -683,7 +675,7 @@ def parse_campaign(text: str, *, file: str = "<campaign>", base_dir: Path | None
         _index_lines(node, "", lines, duplicates)
     ctx = _Ctx(file, lines)
     for parent, key, first_line, line in duplicates:
-        ctx.errors.append(ConfigError.make("CFG-KEY-DUPLICATE", file, _join(parent, key),
+        ctx.errors.append(config_problem("CFG-KEY-DUPLICATE", file, _join(parent, key),
                                            line=line, key=key, first_line=first_line))
     if node is None:
         raw: Any = None
@@ -691,7 +683,7 @@ def parse_campaign(text: str, *, file: str = "<campaign>", base_dir: Path | None
         try:
             raw = construct_yaml(node)
         except yaml.YAMLError as exc:
-            raise CampaignInvalid((ConfigError.make(
+            raise CampaignInvalid((config_problem(
                 "CFG-YAML-SYNTAX", file, "", detail=str(exc)),)) from exc
 
     campaign = _build(ctx, raw, base_dir, known_questionnaires, integrity_validator,
@@ -793,7 +785,7 @@ def _build(ctx: _Ctx, raw: Any, base_dir: Path | None,
                 if "first_index" in params:
                     params["first"] = source.locate(int(str(params.pop("first_index"))), "code")
                 where = source.locate(p.index, p.field)
-                ctx.errors.append(ConfigError.make(
+                ctx.errors.append(config_problem(
                     p.code, source.file, where,
                     line=ctx.line(where) if source.file == ctx.file else None, **params))
             if not problems and not ctx.errors:
@@ -874,7 +866,7 @@ def _build(ctx: _Ctx, raw: Any, base_dir: Path | None,
                 by_group = {g.code: g.questionnaires for g in groups.values()}
                 for sub, vi, en in scoring_validator(get("scoring"), by_group):
                     ctx.err("CFG-SCORING", _join("scoring", sub) if sub else "scoring",
-                            detail_vi=vi, detail_en=en)
+                            detail=Localized(vi, en))
 
     design = DesignSpec()
     design_raw = None
@@ -886,10 +878,10 @@ def _build(ctx: _Ctx, raw: Any, base_dir: Path | None,
         for problem in design_problems:
             where = problem.path
             if problem.file:
-                ctx.errors.append(ConfigError.make("CFG-DESIGN", problem.file, where,
-                                                   detail_vi=problem.vi, detail_en=problem.en))
+                ctx.errors.append(config_problem("CFG-DESIGN", problem.file, where,
+                                                 detail=Localized(problem.vi, problem.en)))
             else:
-                ctx.err("CFG-DESIGN", where, detail_vi=problem.vi, detail_en=problem.en)
+                ctx.err("CFG-DESIGN", where, detail=Localized(problem.vi, problem.en))
 
     integrity = None
     if "integrity" in top and get("integrity") is not None:
@@ -899,7 +891,7 @@ def _build(ctx: _Ctx, raw: Any, base_dir: Path | None,
             integrity = MappingProxyType(dict(get("integrity")))
             for sub, vi, en in (integrity_validator or (lambda _raw: ()))(get("integrity")):
                 ctx.err("CFG-INTEGRITY", _join("integrity", sub) if sub else "integrity",
-                        detail_vi=vi, detail_en=en)
+                        detail=Localized(vi, en))
 
     predecessors, crosswalk = _predecessors(ctx, top, base_dir)
     in_group = top.get("duplicates_in_group", "refuse")
@@ -942,19 +934,16 @@ def _predecessors(ctx: _Ctx, top: Mapping[str, Any], base_dir: Path | None
         if ref is not None:
             detail = None
             if base_dir is None:
-                detail = ("cấu hình được nạp dưới dạng văn bản nên không có thư mục gốc",
-                          "the configuration was given as text, so no folder is known")
+                detail = Text(N_("the configuration was given as text, so no folder is known"))
             else:
                 rel = Path(ref.strip())
                 target = (base_dir / rel).resolve()
                 if rel.is_absolute() or not target.is_relative_to(base_dir.resolve()):
-                    detail = ("đường dẫn phải nằm trong thư mục của tệp cấu hình",
-                              "the path must stay inside the configuration's folder")
+                    detail = Text(N_("the path must stay inside the configuration's folder"))
                 elif not target.is_file():
-                    detail = ("không tìm thấy tệp", "the file does not exist")
+                    detail = Text(N_("the file does not exist"))
                 else:
                     crosswalk = str(target)
             if detail is not None:
-                ctx.err("CFG-CROSSWALK-PATH", "crosswalk", value=ref, detail_vi=detail[0],
-                        detail_en=detail[1])
+                ctx.err("CFG-CROSSWALK-PATH", "crosswalk", value=ref, detail=detail)
     return tuple(codes), crosswalk

@@ -28,7 +28,8 @@ from pathlib import Path
 from typing import Final
 
 from questionnaires.spreadsheet import safe_row
-from sampling.errors import ListError
+from questionnaires.problems import Problem
+from sampling.errors import list_problem
 from sampling.tabular import TableLimits, TableProblem, TableReadError, read_table
 from sampling.units import Unit, UnitTree
 from sampling.units_2025 import How, UnitTable, fold_name, strip_type
@@ -174,7 +175,7 @@ class Crosswalk:
 class CrosswalkInvalid(Exception):
     """The crosswalk was refused; ``errors`` lists every located problem."""
 
-    def __init__(self, errors: Sequence[ListError]) -> None:
+    def __init__(self, errors: Sequence[Problem]) -> None:
         self.errors = tuple(errors)
         super().__init__("; ".join(str(e) for e in self.errors[:3]))
 
@@ -207,12 +208,12 @@ def read_crosswalk(source: Path | bytes, *, old_units: Mapping[str, Mapping[str,
         detail = {TableProblem.ENCODING: "not UTF-8 / không phải UTF-8",
                   TableProblem.FORMAT: "not CSV or XLSX / không phải CSV hoặc XLSX"}.get(
                       exc.problem, exc.detail or exc.problem.value)
-        raise CrosswalkInvalid([ListError.make("XW-FILE-READ", name, detail=detail)]) from exc
+        raise CrosswalkInvalid([list_problem("XW-FILE-READ", name, detail=detail)]) from exc
     header = [h.strip().lower() for h in table.header]
-    errors: list[ListError] = []
+    errors: list[Problem] = []
     for column in CROSSWALK_REQUIRED:
         if column not in header:
-            errors.append(ListError.make("XW-HEADER-MISSING", name, 1, column,
+            errors.append(list_problem("XW-HEADER-MISSING", name, 1, column,
                                          required=", ".join(CROSSWALK_REQUIRED)))
     if errors:
         raise CrosswalkInvalid(errors)
@@ -230,35 +231,35 @@ def read_crosswalk(source: Path | bytes, *, old_units: Mapping[str, Mapping[str,
         old, new, share_text = cell("old_code"), cell("new_code"), cell("share")
         ok = True
         if not campaign:
-            errors.append(ListError.make("XW-EMPTY", name, number, "old_campaign"))
+            errors.append(list_problem("XW-EMPTY", name, number, "old_campaign"))
             ok = False
         elif campaign not in old_units:
-            errors.append(ListError.make("XW-CAMPAIGN-UNKNOWN", name, number, "old_campaign",
+            errors.append(list_problem("XW-CAMPAIGN-UNKNOWN", name, number, "old_campaign",
                                          value=campaign, allowed=allowed))
             ok = False
         if not old:
-            errors.append(ListError.make("XW-EMPTY", name, number, "old_code"))
+            errors.append(list_problem("XW-EMPTY", name, number, "old_code"))
             ok = False
         elif ok and old not in old_units[campaign]:
-            errors.append(ListError.make("XW-OLD-UNKNOWN", name, number, "old_code",
+            errors.append(list_problem("XW-OLD-UNKNOWN", name, number, "old_code",
                                          value=old, campaign=campaign))
             ok = False
         if not new:
-            errors.append(ListError.make("XW-EMPTY", name, number, "new_code"))
+            errors.append(list_problem("XW-EMPTY", name, number, "new_code"))
             ok = False
         elif new != NO_SUCCESSOR and new_units is not None and new not in new_units:
-            errors.append(ListError.make("XW-NEW-UNKNOWN", name, number, "new_code", value=new))
+            errors.append(list_problem("XW-NEW-UNKNOWN", name, number, "new_code", value=new))
             ok = False
         share = _share(share_text)
         if share is None:
-            errors.append(ListError.make("XW-SHARE-FORMAT", name, number, "share",
+            errors.append(list_problem("XW-SHARE-FORMAT", name, number, "share",
                                          value=share_text))
             ok = False
         if not ok:
             continue
         key = (campaign, old, new)
         if key in first:
-            errors.append(ListError.make("XW-DUPLICATE", name, number, "new_code", value=old,
+            errors.append(list_problem("XW-DUPLICATE", name, number, "new_code", value=old,
                                          new=new, campaign=campaign, first=first[key]))
             continue
         first[key] = number
@@ -274,13 +275,13 @@ def read_crosswalk(source: Path | bytes, *, old_units: Mapping[str, Mapping[str,
         total = math.fsum(k.share for k in group)
         if (len(group) > 1 and blanks) or abs(total - 1.0) > SHARE_TOLERANCE:
             shown = "?" if len(group) > 1 and blanks else f"{total:g}"
-            errors.append(ListError.make(
+            errors.append(list_problem(
                 "XW-SHARE-SUM", name, group[0].row, "share", value=old, campaign=campaign,
                 total=shown, rows=", ".join(str(k.row) for k in group)))
     for campaign, codes in (required or {}).items():
         for code in codes:
             if (campaign, code) not in by_old:
-                errors.append(ListError.make(
+                errors.append(list_problem(
                     "XW-OLD-MISSING", name, None, "old_code", value=code, campaign=campaign,
                     name=old_units.get(campaign, {}).get(code, "")))
     if errors:

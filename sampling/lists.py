@@ -26,7 +26,8 @@ from sampling.contacts import (
     normalize_name,
     normalize_phone,
 )
-from sampling.errors import ListError
+from questionnaires.problems import N_, Problem, Text
+from sampling.errors import list_problem
 from sampling.tabular import TableLimits, TableProblem, TableReadError, read_table
 
 if TYPE_CHECKING:
@@ -168,14 +169,14 @@ class RejectedList:
 
     Attributes
     ----------
-    errors : tuple of ListError
+    errors : tuple of Problem
         At most ``ListPolicy.max_errors`` of them, in row order.
     error_count : int
         All errors found, including those not kept.
     """
 
     file: str
-    errors: tuple[ListError, ...]
+    errors: tuple[Problem, ...]
     error_count: int
 
 
@@ -212,13 +213,13 @@ class _Errors:
     def __init__(self, file: str, limit: int) -> None:
         self.file = file
         self.limit = limit
-        self.items: list[ListError] = []
+        self.items: list[Problem] = []
         self.count = 0
 
     def add(self, code: str, row: int | None, column: str | None, **params: object) -> None:
         self.count += 1
         if len(self.items) < self.limit:
-            self.items.append(ListError.make(code, self.file, row, column, **params))
+            self.items.append(list_problem(code, self.file, row, column, **params))
 
 
 def _parse_int(text: str) -> int | None:
@@ -299,8 +300,8 @@ def clean_respondent_list(
     return CleanList(file, kept, in_group + merges)
 
 
-_MATCHED: Final = {MatchKind.EMAIL: ("email", "email"), MatchKind.PHONE: ("số điện thoại", "phone"),
-                   MatchKind.NAME_UNIT: ("họ tên trong cùng đơn vị", "name within the unit")}
+_MATCHED: Final = {MatchKind.EMAIL: Text(N_("email")), MatchKind.PHONE: Text(N_("phone")),
+                   MatchKind.NAME_UNIT: Text(N_("name within the unit"))}
 _MATCH_COLUMN: Final = {MatchKind.EMAIL: "email", MatchKind.PHONE: "phone",
                         MatchKind.NAME_UNIT: "full_name"}
 
@@ -366,7 +367,7 @@ def _resolve_within_group(respondents: list[Respondent], campaign: Campaign, err
             r = respondents[i]
             errors.add("LIST-DUPLICATE-PERSON", r.row, _MATCH_COLUMN[kind],
                        first_row=respondents[first].row, group=r.group,
-                       matched_vi=_MATCHED[kind][0], matched_en=_MATCHED[kind][1])
+                       matched=_MATCHED[kind])
         return respondents, ()
     dropped: dict[int, list[int]] = {}
     kinds: dict[int, set[MatchKind]] = {}
@@ -475,14 +476,14 @@ def _validate_rows(rows: Sequence[tuple[int, tuple[str, ...]]], header: Sequence
             birth_year = _parse_int(values["birth_year"])
             if birth_year is None or not year - high_age <= birth_year <= year - low_age:
                 errors.add("LIST-AGE-INVALID", number, "birth_year",
-                           value=values["birth_year"], what_vi="năm sinh",
-                           what_en="birth year", low=year - high_age, high=year - low_age)
+                           value=values["birth_year"], what=Text(N_("birth year")),
+                           low=year - high_age, high=year - low_age)
                 birth_year = None
         if values["age"]:
             age = _parse_int(values["age"])
             if age is None or not low_age <= age <= high_age:
                 errors.add("LIST-AGE-INVALID", number, "age", value=values["age"],
-                           what_vi="tuổi", what_en="age", low=low_age, high=high_age)
+                           what=Text(N_("age")), low=low_age, high=high_age)
                 age = None
         if birth_year is not None and age is not None and abs(year - birth_year - age) > 1:
             errors.add("LIST-AGE-CONFLICT", number, "age", birth_year=birth_year, age=age,

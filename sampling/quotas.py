@@ -261,7 +261,7 @@ def _sum(cells: Iterable[QuotaCell]) -> Total:
 
 @dataclass(frozen=True, slots=True)
 class ExpansionProblem:
-    """A rule that cannot be expanded as written; mapped to a located ConfigError."""
+    """A rule that cannot be expanded as written; mapped to a located problem."""
 
     rule_index: int
     code: str

@@ -10,6 +10,7 @@ from typing import Any
 
 from flask import Flask
 
+from survey import problems  # noqa: F401  (registers the web layer's problem codes)
 from survey.config import load_config, shipped
 
 

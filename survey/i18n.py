@@ -8,7 +8,10 @@ from typing import Any
 from flask import Flask, request, session
 from flask_babel import Babel
 
+from babel.support import NullTranslations, Translations
+
 from questionnaires import Label, Question
+from questionnaires.problems import Translator
 
 from survey.config import PROJECT_ROOT
 
@@ -56,6 +59,33 @@ def current_language() -> str:
     return locale.language if locale else "vi"
 
 
+_CATALOGS: dict[str, NullTranslations] = {}
+#: where a command's ``--lang`` is kept (in the click context's shared ``meta``)
+CLI_LANGUAGE = "par_survey.lang"
+
+
+def translator(lang: str | None = None) -> Translator:
+    """The compiled catalog of ``lang`` as a :class:`~questionnaires.problems.Translator`, for
+    rendering problems at the edge. Without ``lang``: the reader's language in a request (the
+    page's locale), else the command's ``--lang`` (Vietnamese by default)."""
+    import click
+    from flask import current_app, has_app_context, has_request_context
+
+    if lang is None and has_request_context():
+        from flask_babel import get_translations
+
+        return Translator(current_language(), get_translations().gettext)
+    if lang is None:
+        ctx = click.get_current_context(silent=True)
+        lang = ctx.meta.get(CLI_LANGUAGE, "vi") if ctx is not None else "vi"
+    directory = (current_app.config["BABEL_TRANSLATION_DIRECTORIES"].split(";")[0]
+                 if has_app_context() else str(PROJECT_ROOT / "survey" / "translations"))
+    key = f"{directory}|{lang}"
+    if key not in _CATALOGS:
+        _CATALOGS[key] = Translations.load(directory, [lang], "messages")
+    return Translator(lang, _CATALOGS[key].gettext)
+
+
 def _template_helpers() -> dict[str, Any]:
     lang = current_language()
 
@@ -71,4 +101,4 @@ def _template_helpers() -> dict[str, Any]:
             return "; ".join(o.label.get(lang) for c in codes if (o := question.option(c)))
         return str(value)
 
-    return {"lang": lang, "L": label, "answer_text": answer_text}
+    return {"lang": lang, "L": label, "answer_text": answer_text, "tr": translator()}

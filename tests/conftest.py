@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 import pytest
+from questionnaires.problems import Translator
 
 os.environ.setdefault("PAR_SURVEY_SECRET_KEY", "test-secret-key-not-for-production")
 
@@ -67,6 +68,14 @@ def _empty_tables(app: Flask) -> None:
                 conn.execute(table.delete())
             for _name, sql in triggers:
                 conn.execute(text(sql))
+
+
+@pytest.fixture(scope="session")
+def vi() -> Translator:
+    """The compiled Vietnamese catalog, to render problems as a Vietnamese reader sees them."""
+    from survey.i18n import translator
+
+    return translator("vi")
 
 
 @pytest.fixture

@@ -25,7 +25,9 @@ from typing import Any
 from flask import Blueprint, Flask, current_app, g, jsonify, request
 from werkzeug.exceptions import HTTPException
 
+from questionnaires import Problem
 from survey import db
+from survey.i18n import translator
 from survey.manage.access import allowed, campaign_in_scope, register_api_route
 from survey.models import Campaign, utcnow
 from survey.services.api_tokens import authenticate_api_token
@@ -69,24 +71,20 @@ OPERATIONS: dict[str, Operation] = {}
 
 # ---------------------------------------------------------------------------- problems
 
-# code -> (status, title vi, title en): the API's own problems; list and campaign errors reuse
-# the codes and messages the CLI prints (sampling.ListError, services' bilingual messages)
-PROBLEMS: dict[str, tuple[int, str, str]] = {
-    "API-TOKEN-MISSING": (401, "Thiếu token API (Authorization: Bearer ...).",
-                          "An API token is required (Authorization: Bearer ...)."),
-    "API-TOKEN-INVALID": (401, "Token API không hợp lệ, đã bị thu hồi hoặc đã hết hạn.",
-                          "The API token is unknown, revoked or expired."),
-    "API-FORBIDDEN": (403, "Vai trò của tài khoản không được phép làm việc này.",
-                      "The account's role may not do this."),
-    "API-NOT-FOUND": (404, "Không tìm thấy.", "Not found."),
-    "API-METHOD": (405, "Phương thức không được hỗ trợ.", "Method not allowed."),
-    "API-RATE-LIMITED": (429, "Quá nhiều yêu cầu với token này; thử lại sau.",
-                         "Too many requests with this token; try again later."),
-    "API-BAD-PARAMETER": (400, "Tham số không hợp lệ.", "A parameter is not valid."),
-    "API-BAD-CURSOR": (400, "Con trỏ phân trang không hợp lệ cho truy vấn này.",
-                       "The page cursor is not valid for this query."),
-    "API-TOO-LARGE": (413, "Tệp quá lớn.", "The file is too large."),
-    "API-SERVER-ERROR": (500, "Lỗi máy chủ.", "Server error."),
+#: the API's own problem codes -> HTTP status; their titles are registered in survey/problems.py
+#: (English msgid, Vietnamese in the catalog). A refused list or campaign answers with the
+#: codes and located problems the CLI prints.
+STATUSES: dict[str, int] = {
+    "API-TOKEN-MISSING": 401,
+    "API-TOKEN-INVALID": 401,
+    "API-FORBIDDEN": 403,
+    "API-NOT-FOUND": 404,
+    "API-METHOD": 405,
+    "API-RATE-LIMITED": 429,
+    "API-BAD-PARAMETER": 400,
+    "API-BAD-CURSOR": 400,
+    "API-TOO-LARGE": 413,
+    "API-SERVER-ERROR": 500,
 }
 
 
@@ -94,17 +92,17 @@ def language() -> str:
     return request.accept_languages.best_match(["vi", "en"], default="vi") or "vi"
 
 
-def problem(code: str, *, status: int | None = None, vi: str | None = None, en: str | None = None,
+def problem(code: str, *, status: int | None = None, detail: Problem | None = None,
             **extra: Any) -> Any:
-    """An RFC 9457 problem details answer: ``type``, ``title``, ``status``, ``detail`` in the
-    caller's language (Accept-Language, Vietnamese by default), the stable ``code`` and both
-    languages' messages."""
-    base_status, title_vi, title_en = PROBLEMS.get(code, (status or 400, vi or "", en or ""))
-    status = status or base_status
-    vi, en = vi or title_vi, en or title_en
-    lang = language()
-    body = {"type": f"/api/v1/problems/{code}", "title": title_vi if lang == "vi" else title_en,
-            "status": status, "detail": vi if lang == "vi" else en, "code": code,
+    """An RFC 9457 problem details answer: ``type``, ``title`` (the code's message), ``status``,
+    ``detail`` (``detail``'s message, else the title) in the caller's language (Accept-Language,
+    Vietnamese by default), the stable ``code`` and the detail in both languages."""
+    status = status or STATUSES.get(code, 400)
+    tr = translator(language())
+    about = detail or Problem(code)
+    vi, en = about.message(translator("vi")), about.message()
+    body = {"type": f"/api/v1/problems/{code}", "title": Problem(code).message(tr),
+            "status": status, "detail": about.message(tr), "code": code,
             "messages": {"vi": vi, "en": en}, **extra}
     response = jsonify(body)
     response.status_code = status
@@ -120,12 +118,13 @@ def _json_problem_for(exc: HTTPException) -> Any:
 
 
 class ApiProblem(Exception):
-    """Raised by a view to answer with a problem (caught by :func:`api_route`)."""
+    """Raised by a view to answer with a problem (caught by :func:`api_route`): the answer's
+    ``code``, and the :class:`~questionnaires.problems.Problem` that says what is wrong."""
 
-    def __init__(self, code: str, *, status: int | None = None, vi: str | None = None,
-                 en: str | None = None, **extra: Any):
+    def __init__(self, code: str, *, status: int | None = None, detail: Problem | None = None,
+                 **extra: Any):
         super().__init__(code)
-        self.code, self.status, self.vi, self.en, self.extra = code, status, vi, en, extra
+        self.code, self.status, self.detail, self.extra = code, status, detail, extra
 
 
 # ---------------------------------------------------------------------------- the decorator
@@ -186,7 +185,7 @@ def api_route(rule: str, permission: str | None, *, summary: str,
                 try:
                     answer = view(*args, **kwargs)
                 except ApiProblem as exc:
-                    answer = problem(exc.code, status=exc.status, vi=exc.vi, en=exc.en,
+                    answer = problem(exc.code, status=exc.status, detail=exc.detail,
                                      **exc.extra)
                 except HTTPException as exc:
                     answer = _json_problem_for(exc)

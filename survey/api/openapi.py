@@ -15,7 +15,9 @@ from typing import Any
 
 from flask import Flask
 
-from survey.api import OPERATIONS, PROBLEMS, Operation
+from questionnaires import Problem
+from survey.api import OPERATIONS, STATUSES, Operation
+from survey.i18n import translator
 
 PROBLEM = {"type": "object", "required": ["type", "title", "status", "code", "messages"],
            "properties": {"type": {"type": "string"}, "title": {"type": "string"},
@@ -96,8 +98,10 @@ def build_openapi(app: Flask) -> dict[str, Any]:
                                                           "page or `par-survey users token "
                                                           "create`"}},
             "schemas": {"Problem": PROBLEM},
-            "x-problem-codes": {code: {"status": st, "vi": vi, "en": en}
-                                for code, (st, vi, en) in PROBLEMS.items()},
+            "x-problem-codes": {code: {"status": st,
+                                       "vi": Problem(code).message(translator("vi")),
+                                       "en": Problem(code).message()}
+                                for code, st in STATUSES.items()},
         },
         "paths": paths,
     }

@@ -14,6 +14,7 @@ from typing import Any
 from flask import Response, current_app, g, jsonify, request, stream_with_context, url_for
 from itsdangerous import BadSignature, URLSafeSerializer
 
+from questionnaires import Problem
 from questionnaires.spreadsheet import safe_row
 from survey.api import ApiProblem, Param, api_campaign, api_route
 from survey.manage.access import campaigns_in_scope, identity
@@ -140,9 +141,8 @@ def _filters() -> RowFilters:
     try:
         day = dt.date.fromisoformat(since) if since else None
     except ValueError:
-        raise ApiProblem("API-BAD-PARAMETER", vi=f"since phải là ngày YYYY-MM-DD: {since!r}.",
-                         en=f"since must be a date YYYY-MM-DD: {since!r}.",
-                         parameter="since") from None
+        raise ApiProblem("API-BAD-PARAMETER", detail=Problem("API-SINCE", params={
+            "value": repr(since)}), parameter="since") from None
     return RowFilters(unit=request.args.get("unit") or None,
                       group=request.args.get("group") or None, since=day)
 
@@ -150,8 +150,8 @@ def _filters() -> RowFilters:
 def _limit() -> int:
     raw = request.args.get("limit", "10000")
     if not raw.isdigit() or not 1 <= int(raw) <= MAX_PAGE:
-        raise ApiProblem("API-BAD-PARAMETER", vi=f"limit từ 1 đến {MAX_PAGE}.",
-                         en=f"limit must be between 1 and {MAX_PAGE}.", parameter="limit")
+        raise ApiProblem("API-BAD-PARAMETER", detail=Problem("API-LIMIT", params={
+            "max": MAX_PAGE}), parameter="limit")
     return int(raw)
 
 
@@ -174,8 +174,7 @@ def list_responses(code: str) -> Any:
     campaign = api_campaign(code)
     fmt = request.args.get("format", "ndjson")
     if fmt not in ("ndjson", "csv"):
-        raise ApiProblem("API-BAD-PARAMETER", vi="format là ndjson hoặc csv.",
-                         en="format must be ndjson or csv.", parameter="format")
+        raise ApiProblem("API-BAD-PARAMETER", detail=Problem("API-FORMAT"), parameter="format")
     filters, limit = _filters(), _limit()
     scope = [filters.unit, filters.group, filters.since.isoformat() if filters.since else None]
     after = None
@@ -237,13 +236,10 @@ def get_scores(code: str) -> Any:
         config = scoring_for_campaign(campaign.id).config
     except ScoringConfigError as exc:
         raise ApiProblem("SCORING-CONFIG-INVALID", status=422,
-                         vi="Phần scoring của chiến dịch không hợp lệ.",
-                         en="The campaign's scoring section is invalid.",
+                         detail=Problem("SCORING-CONFIG-INVALID"),
                          errors=[str(p) for p in exc.problems]) from None
     if not config.sub_criteria:
-        raise ApiProblem("SCORING-NO-ITEMS", status=422,
-                         vi="Các phiếu của chiến dịch không có câu hỏi chấm điểm.",
-                         en="The campaign's questionnaires have no scored questions.")
+        raise ApiProblem("SCORING-NO-ITEMS", status=422, detail=Problem("SCORING-NO-ITEMS"))
     return Response(download_scores(campaign, config, "json"), mimetype=JSON)
 
 
@@ -306,13 +302,12 @@ def create_respondent_import(code: str) -> Any:
     campaign = api_campaign(code)
     upload = request.files.get("file")
     if upload is None:
-        raise ApiProblem("API-BAD-PARAMETER", vi="Gửi tệp trong trường file.",
-                         en="Send the list in the form field 'file'.", parameter="file")
+        raise ApiProblem("API-BAD-PARAMETER", detail=Problem("API-FILE"), parameter="file")
     try:
         job = submit_import_job(campaign, upload.filename or "", upload.read(),
                                 g.api_identity.user_id)
     except JobRefused as exc:
-        raise ApiProblem(exc.code, status=422, vi=exc.vi, en=exc.en) from None
+        raise ApiProblem(exc.code, status=422, detail=exc.problem) from None
     start_import_thread(current_app._get_current_object(),  # type: ignore[attr-defined]
                         job.public_id)
     answer = jsonify(_job_answer(campaign, job))

@@ -8,6 +8,7 @@ from flask.cli import FlaskGroup
 
 
 def init_app(app: Flask) -> None:
+    from survey.cli.common import add_language_option
     from survey.cli import (
         campaign_cmd,
         db_cmd,
@@ -42,6 +43,8 @@ def init_app(app: Flask) -> None:
     from survey.cli import api_cmd
 
     api_cmd.register(app.cli)
+    for command in app.cli.commands.values():
+        add_language_option(command)
 
 
 def _create_app() -> Flask:

@@ -14,6 +14,7 @@ import click
 from flask.cli import with_appcontext
 
 from questionnaires.spreadsheet import safe_row
+from survey.i18n import translator
 from survey import db
 from survey.models import Campaign
 from survey.services.api_data import campaign_data, integrity_data, outbox_data
@@ -61,7 +62,7 @@ def token_create(email: str, name: str, expires_days: int | None) -> None:
     try:
         row, raw = create_api_token(email, name, expires_days)
     except StaffError as exc:
-        _fail(str(exc))
+        _fail(exc.message(translator()))
     until = row.expires_at.isoformat(timespec="minutes") if row.expires_at else "không / never"
     click.echo(f"Token {row.id} {row.name!r}; hết hạn / expires: {until}. Chép ngay, sẽ không "
                "hiện lại. / Copy it now, it is not shown again.", err=True)
@@ -75,7 +76,7 @@ def token_list(email: str) -> None:
     try:
         rows = list_api_tokens(email)
     except StaffError as exc:
-        _fail(str(exc))
+        _fail(exc.message(translator()))
     for t in rows:
         state = "live" if t.live else ("revoked" if t.revoked_at else "expired")
         until = f"{t.expires_at:%Y-%m-%d}" if t.expires_at else "never"
@@ -93,7 +94,7 @@ def token_revoke(email: str, token_id: int | None, name: str | None) -> None:
     try:
         n = revoke_api_token(email, token_id=token_id, name=name)
     except StaffError as exc:
-        _fail(str(exc))
+        _fail(exc.message(translator()))
     click.echo(f"revoked {n}")
 
 
@@ -184,7 +185,7 @@ def webhooks_add(code: str, url: str, events: tuple[str, ...]) -> None:
     try:
         row, secret = register_webhook(campaign_or_exit(code), url, list(events or EVENTS))
     except WebhookError as exc:
-        _fail(str(exc))
+        _fail(exc.message(translator()))
     click.echo(f"webhook {row.id} {row.url} [{', '.join(row.events)}]", err=True)
     click.echo(secret)
 
@@ -211,7 +212,7 @@ def webhooks_rotate(code: str, endpoint_id: int, keep_old_hours: float) -> None:
         click.echo(rotate_webhook_secret(campaign_or_exit(code), endpoint_id,
                                          keep_old_hours=keep_old_hours))
     except WebhookError as exc:
-        _fail(str(exc))
+        _fail(exc.message(translator()))
 
 
 @webhooks_group.command("disable", help="Stop queueing events for an endpoint.")
@@ -223,7 +224,7 @@ def webhooks_disable(code: str, endpoint_id: int, enable: bool) -> None:
     try:
         set_webhook_active(campaign_or_exit(code), endpoint_id, enable)
     except WebhookError as exc:
-        _fail(str(exc))
+        _fail(exc.message(translator()))
     click.echo("enabled" if enable else "disabled")
 
 
@@ -256,7 +257,7 @@ def webhooks_replay(code: str, delivery_id: int) -> None:
     try:
         replay_delivery(campaign_or_exit(code), delivery_id)
     except WebhookError as exc:
-        _fail(str(exc))
+        _fail(exc.message(translator()))
     click.echo("queued")
 
 

@@ -6,16 +6,15 @@ from __future__ import annotations
 import csv
 import io
 import json
-import sys
 from pathlib import Path
-from typing import NoReturn
 
 import click
 from flask.cli import with_appcontext
 
 from questionnaires.spreadsheet import safe_row
 from sampling import CampaignInvalid, write_list_template
-from survey.cli.common import campaign_or_exit
+from survey.i18n import translator
+from survey.cli.common import campaign_or_exit, fail, problem_lines
 from survey.cli.scope import as_option, provinces_of
 from survey.services.campaigns import (
     CampaignNotFound,
@@ -26,12 +25,6 @@ from survey.services.campaigns import (
 from survey.services.quota_reports import QUOTA_COLUMNS, quota_rows, quota_state_dict
 from survey.services.quotas import QuotaState, quota_state, refresh_quota_counts
 from survey.services.respondents import ListRejected, import_respondents
-
-
-def _fail(lines: list[str]) -> NoReturn:
-    for line in lines:
-        click.echo(line, err=True)
-    sys.exit(1)
 
 
 @click.group("campaign", help="Survey campaigns (đợt khảo sát) from configuration files.")
@@ -48,9 +41,9 @@ def create(config: str, actor: str | None) -> None:
     try:
         campaign = create_campaign_from_config(config, provinces_of(actor))
     except (CampaignNotFound, ProvinceNotAllowed) as exc:  # not this account's, or a move
-        _fail([str(exc)])
+        fail([exc.message(translator())])
     except CampaignInvalid as exc:
-        _fail([line for e in exc.errors for line in (e.format("vi"), e.format("en"))]
+        fail(problem_lines(exc.errors)
               + [f"{len(exc.errors)} lỗi, không ghi gì / {len(exc.errors)} error(s), "
                  "nothing written"])
     click.echo(f"CAMPAIGN {campaign.code} id={campaign.id}")
@@ -71,10 +64,10 @@ def import_(file: str, code: str, actor: str | None) -> None:
     try:
         report = import_respondents(campaign_or_exit(code, provinces_of(actor)).code, file)
     except CampaignNotFound as exc:
-        _fail([str(exc)])
+        fail([exc.message(translator())])
     except ListRejected as exc:
         more = exc.error_count - len(exc.errors)
-        _fail([line for e in exc.errors for line in (e.format("vi"), e.format("en"))]
+        fail(problem_lines(exc.errors)
               + ([f"... +{more}"] if more else [])
               + [f"{exc.error_count} lỗi, không nhập gì / {exc.error_count} error(s), "
                  "nothing imported"])

@@ -7,6 +7,7 @@ import sys
 import click
 from flask.cli import with_appcontext
 
+from survey.i18n import translator
 from survey.services.campaigns import CampaignNotFound
 from survey.services.privacy import RetentionNotDue, purge_personal_data
 
@@ -25,6 +26,6 @@ def purge(code: str, after_days: int) -> None:
     try:
         report = purge_personal_data(code, after_days)
     except (CampaignNotFound, RetentionNotDue) as exc:
-        click.echo(str(exc), err=True)
+        click.echo(exc.message(translator()), err=True)
         sys.exit(1)
     click.echo(f"erased personal data of {report.respondents} respondent(s) in {report.campaign_code}")

@@ -8,6 +8,7 @@ from collections.abc import Callable, Sequence
 import click
 from flask.cli import with_appcontext
 
+from survey.i18n import translator
 from survey.cli.common import campaign_or_exit
 from survey.models import PublicLink
 from survey.services.public import (
@@ -40,7 +41,7 @@ def create(code: str, group: str, units: Sequence[str], daily_cap: int | None) -
     try:
         links = create_public_links(campaign, group, list(units), daily_cap)
     except PublicLinkError as exc:
-        click.echo(str(exc), err=True)
+        click.echo(exc.message(translator()), err=True)
         sys.exit(1)
     for link in links:
         click.echo(f"PUBLIC {link.rated_unit.code} {public_url(link)}")
@@ -58,7 +59,7 @@ def list_links(code: str, group: str | None, units: Sequence[str]) -> None:
     try:
         rows = list_public_links(campaign, group, list(units))
     except PublicLinkError as exc:
-        click.echo(str(exc), err=True)
+        click.echo(exc.message(translator()), err=True)
         sys.exit(1)
     click.echo(f"{'unit':<12} {'group':<26} {'cap':>5} {'today':>5} {'gen':>3} {'state':<7} url")
     for r in rows:
@@ -77,7 +78,7 @@ def _change(verb: str, action: Callable[..., list[PublicLink]], code: str, group
     try:
         links = action(campaign, group, list(units))
     except PublicLinkError as exc:
-        click.echo(str(exc), err=True)
+        click.echo(exc.message(translator()), err=True)
         sys.exit(1)
     if verb == "rotate":
         for link in links:

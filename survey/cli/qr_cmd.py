@@ -12,6 +12,7 @@ from flask import current_app
 from flask.cli import with_appcontext
 
 from questionnaires.spreadsheet import safe_row
+from survey.i18n import translator
 from survey.cli.common import campaign_or_exit
 from survey.models import Campaign
 from survey.services.cards import (
@@ -97,7 +98,7 @@ def _public_posters(campaign: Campaign, unit: str | None, group: str | None, fmt
     try:
         links, items = public_posters(campaign, group, [unit] if unit else [], base)
     except PublicLinkError as exc:
-        click.echo(str(exc), err=True)
+        click.echo(exc.message(translator()), err=True)
         sys.exit(1)
     try:
         if fmt == "pdf":

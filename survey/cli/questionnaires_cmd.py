@@ -16,6 +16,7 @@ from questionnaires.xlsform import (
     questionnaire_to_xlsx,
     write_template,
 )
+from survey.cli.common import problem_lines
 
 XLSX_SUFFIXES = (".xlsx", ".xlsm")
 
@@ -54,8 +55,8 @@ def check(paths: tuple[str, ...]) -> None:
     # id@vN and content hash per accepted file: two files with the same line are the same form
     for q in good:
         click.echo(f"{q.key:48} {q.content_hash[:12]}  {q.source}")
-    for p in problems:
-        click.echo(str(p), err=False)
+    for line in problem_lines(problems):
+        click.echo(line, err=False)
     if problems:
         click.echo(f"{len(problems)} problem(s) in {len({p.file for p in problems})} file(s)",
                    err=True)
@@ -74,8 +75,8 @@ def list_() -> None:
 
 
 def _fail(exc: XLSFormInvalid) -> None:
-    for p in iter_problems(exc):
-        click.echo(str(p))
+    for line in problem_lines(iter_problems(exc)):
+        click.echo(line)
     click.echo(f"{len(exc.problems)} problem(s); nothing written", err=True)
     sys.exit(1)
 

@@ -12,6 +12,7 @@ import sys
 
 import click
 
+from survey.i18n import translator
 from survey.services.staff import StaffError, staff_provinces
 
 as_option = click.option("--as", "actor", metavar="EMAIL", default=None,
@@ -25,5 +26,5 @@ def provinces_of(actor: str | None) -> tuple[str, ...] | None:
     try:
         return staff_provinces(actor)
     except StaffError as exc:
-        click.echo(str(exc), err=True)
+        click.echo(exc.message(translator()), err=True)
         sys.exit(1)

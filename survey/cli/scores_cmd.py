@@ -8,7 +8,9 @@ from pathlib import Path
 import click
 from flask.cli import with_appcontext
 
-from survey.cli.common import campaign_or_exit
+from questionnaires import Problem
+from survey.cli.common import campaign_or_exit, fail, problem_lines
+from survey.i18n import translator
 from survey.cli.scope import as_option, provinces_of
 from survey.services.scores import (
     FORMATS,
@@ -51,12 +53,9 @@ def scores(campaign_code: str, fmt: str, out: Path, appraised_file: Path | None,
         try:
             imported = read_appraised(campaign_id, appraised_file, config)
         except AppraisedRejected as exc:
-            click.echo(f"Tệp điểm thẩm định bị từ chối, không dòng nào được dùng: / "
-                       f"The appraised points file was refused, no row was used: {appraised_file}",
-                       err=True)
-            for refused in exc.problems:
-                click.echo(f"  {refused}", err=True)
-            sys.exit(1)
+            refused = Problem("APPRAISED-REFUSED", params={"file": appraised_file})
+            fail([refused.message(translator())]
+                 + [f"  {line}" for line in problem_lines(exc.problems)])
         config, appraised = imported.config, dict(imported.points)
     try:
         written = export_scores(campaign_id, config, fmt, out, appraised=appraised)

@@ -11,9 +11,8 @@ from __future__ import annotations
 import csv
 import io
 import json
-import sys
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any
 
 import click
 
@@ -31,22 +30,17 @@ from sampling.crosswalk import (
     template_csv,
 )
 from sampling.units_2025 import load_unit_table
+from survey.cli.common import fail, problem_lines, remember_language
 
 MAP_COLUMNS = ("old_code", "old_name", "level", "gso_code", "matched", "how", "new", "decide",
                "reason")
-
-
-def _fail(lines: list[str]) -> NoReturn:
-    for line in lines:
-        click.echo(line, err=True)
-    sys.exit(1)
 
 
 def _campaign(path: str) -> Campaign:
     try:
         return load_campaign(path)
     except CampaignInvalid as exc:
-        _fail([line for e in exc.errors for line in (e.format("vi"), e.format("en"))])
+        fail(problem_lines(exc.errors))
 
 
 def _crosswalk(path: str, old: list[Campaign], new: Campaign | None) -> Crosswalk:
@@ -57,9 +51,9 @@ def _crosswalk(path: str, old: list[Campaign], new: Campaign | None) -> Crosswal
             required={c.code: needs_crosswalk(c.units, c.province, table) for c in old},
             new_units=None if new is None else {u.code for u in new.units})
     except CrosswalkInvalid as exc:
-        _fail([line for e in exc.errors for line in (e.format("vi"), e.format("en"))]
-              + [f"{len(exc.errors)} lỗi, bảng chuyển đổi bị từ chối / {len(exc.errors)} "
-                 "error(s), crosswalk refused"])
+        fail(problem_lines(exc.errors)
+             + [f"{len(exc.errors)} lỗi, bảng chuyển đổi bị từ chối / {len(exc.errors)} "
+                "error(s), crosswalk refused"])
 
 
 def mapping_records(rows: list[UnitMapping], lang: str) -> list[dict[str, Any]]:
@@ -108,7 +102,8 @@ def units_group() -> None:
               help="A filled crosswalk for the departments (see crosswalk-template).")
 @click.option("--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table")
 @click.option("--out", "out", type=click.Path(dir_okay=False), help="Write here, not stdout.")
-@click.option("--lang", type=click.Choice(["vi", "en"]), default="vi")
+@click.option("--lang", type=click.Choice(["vi", "en"]), default="vi", is_eager=True,
+              callback=remember_language)
 def map_(config: str, crosswalk: str | None, fmt: str, out: str | None, lang: str) -> None:
     campaign = _campaign(config)
     cw = _crosswalk(crosswalk, [campaign], None) if crosswalk else None

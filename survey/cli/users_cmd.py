@@ -7,6 +7,7 @@ import sys
 import click
 from flask.cli import with_appcontext
 
+from survey.i18n import translator
 from survey.models import Role
 from survey.services.staff import StaffError, create_staff_user
 
@@ -30,6 +31,6 @@ def create(email: str, full_name: str, role: str, provinces: tuple[str, ...],
     try:
         user = create_staff_user(email, full_name, password, Role(role), provinces, agency_code)
     except StaffError as exc:
-        click.echo(str(exc), err=True)
+        click.echo(exc.message(translator()), err=True)
         sys.exit(1)
     click.echo(f"created {user.email} ({user.role.value}) for {', '.join(user.province_codes)}")

@@ -15,6 +15,7 @@ from wtforms import SelectChoice, StringField
 from wtforms.validators import InputRequired, Length, Optional
 
 from sampling import CampaignInvalid
+from survey.i18n import translator
 from survey.manage import bp
 from survey.manage.access import ROLE_LABELS, campaign_in_scope, identity, staff_route
 from survey.models import CampaignStatus, Role
@@ -97,7 +98,7 @@ def change_deadline(code: str) -> Any:
     try:
         move_deadline(campaign, closes_at)
     except ConsoleError as exc:
-        return _console(campaign, error=str(exc))
+        return _console(campaign, error=exc.message(translator()))
     flash(_l("Deadline moved."))
     return redirect(url_for("manage.console", code=code))
 
@@ -111,7 +112,7 @@ def reopen(code: str) -> Any:
     try:
         reopen_form(campaign, form.form_id.data or 0, form.reason.data or "")
     except ConsoleError as exc:
-        return _console(campaign, error=str(exc))
+        return _console(campaign, error=exc.message(translator()))
     flash(_l("The form is open again for its respondent."))
     return redirect(url_for("manage.console", code=code))
 
@@ -129,7 +130,8 @@ def new_campaign() -> Any:
     except CampaignInvalid as exc:
         return render_template("manage/new_campaign.html", form=form, problems=exc.errors), 422
     except ConsoleError as exc:
-        return render_template("manage/new_campaign.html", form=form, error=str(exc)), 422
+        return render_template("manage/new_campaign.html", form=form,
+                               error=exc.message(translator())), 422
     except CampaignOutOfScope:
         abort(404)  # as for any campaign outside the user's provinces
     flash(_l("Campaign saved."))
@@ -157,7 +159,7 @@ def users() -> Any:
             flash(_l("Account created."))
             return redirect(url_for("manage.users"))
         except StaffError as exc:
-            error = str(exc)
+            error = exc.message(translator())
     status = 422 if request.method == "POST" else 200
     staff = list_staff(identity().provinces)
     return render_template("manage/users.html", form=form, users=staff, error=error,

@@ -11,7 +11,7 @@ from flask_wtf.file import FileField, FileRequired
 from wtforms import HiddenField
 from wtforms.validators import InputRequired
 
-from survey.i18n import current_language
+from survey.i18n import translator, current_language
 from survey.manage import bp
 from survey.manage.charts import daily_chart
 from survey.manage.access import (
@@ -218,5 +218,5 @@ def upload(code: str) -> Any:
                                rejected=exc), 422
     except ConsoleError as exc:
         return render_template("manage/upload.html", campaign=campaign, form=form,
-                               error=str(exc)), 422
+                               error=exc.message(translator())), 422
     return render_template("manage/upload.html", campaign=campaign, form=form, report=report)

@@ -13,7 +13,7 @@ from flask_wtf import FlaskForm
 from wtforms import HiddenField, IntegerField, SelectField, SelectChoice, StringField
 from wtforms.validators import InputRequired, Length
 
-from survey.i18n import current_language
+from survey.i18n import translator, current_language
 from survey.manage import bp
 from survey.manage.access import campaign_in_scope, identity, staff_route
 from survey.services.integrity import (
@@ -180,7 +180,7 @@ def integrity_decide(code: str) -> Any:
         decide_response(campaign, form.response_id.data or 0, form.decision.data or "",
                         form.reason.data or "", identity().user_id)
     except ReviewError as exc:
-        return _review(campaign, 422, decide_form=form, error=str(exc))
+        return _review(campaign, 422, decide_form=form, error=exc.message(translator()))
     flash(_l("Decision saved for response %(id)s.", id=form.response_id.data))
     return redirect(_back(code))
 
@@ -198,13 +198,13 @@ def integrity_annul(code: str) -> Any:
         try:
             preview = annulment_preview(campaign, unit, current_language())
         except ReviewError as exc:
-            return _review(campaign, 422, annul_form=form, error=str(exc))
+            return _review(campaign, 422, annul_form=form, error=exc.message(translator()))
         return render_template("manage/annul_confirm.html", campaign=campaign, form=form,
                                preview=preview)
     try:
         annul_unit(campaign, unit, form.reason.data or "", identity().user_id)
     except ReviewError as exc:
-        return _review(campaign, 422, annul_form=form, error=str(exc))
+        return _review(campaign, 422, annul_form=form, error=exc.message(translator()))
     flash(_l("The unit's survey result is annulled."))
     return redirect(url_for("manage.integrity", code=code))
 
@@ -219,7 +219,7 @@ def integrity_annul_revoke(code: str) -> Any:
         revoke_annulment(campaign, form.unit.data or "", form.reason.data or "",
                          identity().user_id)
     except ReviewError as exc:
-        return _review(campaign, 422, error=str(exc))
+        return _review(campaign, 422, error=exc.message(translator()))
     flash(_l("The annulment is reversed: the unit's responses count again."))
     return redirect(url_for("manage.integrity", code=code))
 

@@ -10,6 +10,7 @@ from flask_wtf import FlaskForm
 from wtforms import IntegerField, SelectField, StringField
 from wtforms.validators import InputRequired, Length, NumberRange, Optional
 
+from survey.i18n import translator
 from survey.manage import bp
 from survey.manage.access import campaign_in_scope, staff_route
 from survey.models import Campaign
@@ -62,7 +63,7 @@ def public_links(code: str) -> Any:
                                    [form.unit.data.strip()] if form.unit.data else [],
                                    form.daily_cap.data)
     except PublicLinkError as exc:
-        return _page(campaign, 422, error=str(exc), create=form)
+        return _page(campaign, 422, error=exc.message(translator()), create=form)
     flash(_l("%(n)d public link(s) ready; print their posters.", n=len(made)))
     return redirect(url_for("manage.public_links", code=code))
 
@@ -77,7 +78,7 @@ def public_rotate(code: str) -> Any:
         changed = rotate_public_links(campaign, None,
                                       [form.unit.data.strip()] if form.unit.data else [])
     except PublicLinkError as exc:
-        return _page(campaign, 422, error=str(exc))
+        return _page(campaign, 422, error=exc.message(translator()))
     flash(_l("%(n)d poster(s) replaced: the old ones no longer open a form. Print the new ones.",
              n=len(changed)))
     return redirect(url_for("manage.public_links", code=code))

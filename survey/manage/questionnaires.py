@@ -23,7 +23,7 @@ from sqlalchemy import select
 from questionnaires import Questionnaire, QuestionnaireInvalid, RatingLayout, build_questionnaire
 from questionnaires.xlsform import XLSFormInvalid, iter_problems, write_template
 from survey import db
-from survey.i18n import current_language
+from survey.i18n import current_language, translator
 from survey.manage import bp
 from survey.manage.access import staff_route
 from survey.models import CampaignStatus, FormStatus, Mode, RespondentGroup
@@ -145,9 +145,7 @@ def questionnaire_publish() -> Any:
     try:
         publish_uploaded_questionnaire(q, filename)
     except VersionConflict as exc:
-        vi, _slash, en = str(exc).partition(" / ")  # the service says it in both languages
-        return _preview(q, filename, error=en if current_language() == "en" and en else vi,
-                        status=422)
+        return _preview(q, filename, error=exc.message(translator()), status=422)
     flash(_l("Published %(key)s (content hash %(hash)s).", key=q.key, hash=q.content_hash[:12]))
     return redirect(url_for("manage.questionnaire_preview"))
 

@@ -10,6 +10,7 @@ from flask_wtf import FlaskForm
 from wtforms import HiddenField, IntegerField, StringField
 from wtforms.validators import InputRequired, Length, NumberRange, Optional
 
+from survey.i18n import translator
 from survey.manage import bp
 from survey.manage.access import identity, staff_route
 from survey.services.api_tokens import MAX_EXPIRY_DAYS, create_api_token, list_api_tokens
@@ -39,7 +40,7 @@ def tokens() -> Any:
             created = (row, raw)
             form = TokenForm(formdata=None)
         except StaffError as exc:
-            error = str(exc)
+            error = exc.message(translator())
     status = 422 if request.method == "POST" and created is None else 200
     response = render_template("manage/tokens.html", form=form, created=created, error=error,
                                tokens=list_api_tokens(me.email), revoke_form=RevokeForm()), status
@@ -54,5 +55,5 @@ def revoke_token() -> Any:
             revoke_api_token(identity().email, token_id=int(form.token_id.data or 0))
             flash(_l("Token revoked."))
         except StaffError as exc:
-            flash(str(exc))
+            flash(exc.message(translator()))
     return redirect(url_for("manage.tokens"))

@@ -47,7 +47,7 @@ class TokenRow:
 def _user(s: object, email: str) -> StaffUser:
     user = db.session().scalar(select(StaffUser).where(StaffUser.email == email.strip().lower()))
     if user is None:
-        raise StaffError(f"Không có tài khoản {email}. / No account {email}.")
+        raise StaffError("STAFF-UNKNOWN", email=email)
     return user
 
 
@@ -57,17 +57,15 @@ def create_api_token(email: str, name: str,
     time it exists outside the caller)."""
     name = name.strip()
     if not name or len(name) > 100:
-        raise StaffError("Đặt tên cho token (1 đến 100 ký tự). / "
-                         "Name the token (1 to 100 characters).")
+        raise StaffError("TOKEN-NAME")
     if expires_days is not None and not 1 <= expires_days <= MAX_EXPIRY_DAYS:
-        raise StaffError(f"Số ngày hết hạn từ 1 đến {MAX_EXPIRY_DAYS}. / "
-                         f"Expiry days must be between 1 and {MAX_EXPIRY_DAYS}.")
+        raise StaffError("TOKEN-EXPIRY", max_days=MAX_EXPIRY_DAYS)
     raw = TOKEN_PREFIX + secrets.token_urlsafe(32)
     now = utcnow()
     with db.write_transaction() as s:
         user = _user(s, email)
         if not user.active:
-            raise StaffError(f"Tài khoản {email} đã bị khóa. / Account {email} is disabled.")
+            raise StaffError("STAFF-DISABLED", email=email)
         row = ApiToken(user_id=user.id, name=name, token_hash=hash_api_token(raw),
                        prefix=raw[:len(TOKEN_PREFIX) + 6], created_at=now,
                        expires_at=now + dt.timedelta(days=expires_days) if expires_days else None)
@@ -103,10 +101,10 @@ def revoke_api_token(email: str, *, token_id: int | None = None, name: str | Non
         elif name is not None:
             stmt = stmt.where(ApiToken.name == name.strip())
         else:
-            raise StaffError("Chọn token theo số hoặc tên. / Choose the token by id or name.")
+            raise StaffError("TOKEN-CHOOSE")
         n = int(s.execute(stmt.values(revoked_at=utcnow())).rowcount or 0)  # type: ignore[attr-defined]
         if n == 0:
-            raise StaffError("Không có token còn hiệu lực như vậy. / No such live token.")
+            raise StaffError("TOKEN-UNKNOWN")
         record_audit("api_token.revoke", actor_id=user.id, actor_email=user.email,
                      object_type="api_token", object_id=token_id or name, detail={"count": n})
     return n

@@ -18,6 +18,7 @@ from questionnaires import load_builtin
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
+from questionnaires.problems import ProblemError
 from survey import db
 from survey.models import Campaign, QuestionnaireVersion, RespondentGroup, Unit
 from survey.models.quota import QuotaCell
@@ -29,12 +30,12 @@ from survey.services.yoy import continuation_record
 CellKey = tuple[int, int, int, int | None]  # group, questionnaire version, rated, source unit
 
 
-class CampaignNotFound(LookupError):
-    """No campaign has the given code."""
+class CampaignNotFound(ProblemError, LookupError):
+    """No campaign has the given code (``campaign_code``)."""
 
     def __init__(self, code: str) -> None:
-        self.code = code
-        super().__init__(f"Không có đợt khảo sát mã '{code}'. / No campaign with code '{code}'.")
+        self.campaign_code = code
+        super().__init__("CAMPAIGN-UNKNOWN", code=code)
 
 
 class CampaignOutOfScope(CampaignNotFound):
@@ -42,12 +43,11 @@ class CampaignOutOfScope(CampaignNotFound):
     another province): refused exactly as a campaign that does not exist."""
 
 
-class ProvinceNotAllowed(ValueError):
+class ProvinceNotAllowed(ProblemError, ValueError):
     """A new campaign's file names a province outside the actor's."""
 
     def __init__(self, province: str) -> None:
-        super().__init__(f"Tỉnh {province} không thuộc phạm vi tài khoản. / "
-                         f"Province {province} is outside this account's provinces.")
+        super().__init__("CAMPAIGN-PROVINCE", province=province)
 
 
 def find_campaign(code: str, provinces: Collection[str] | None = None) -> Campaign:

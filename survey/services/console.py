@@ -12,6 +12,7 @@ from sqlalchemy import delete, func, select, update
 
 from analysis.exports import Column, ColumnKind, Table, table_bytes
 from sampling import write_list_template
+from questionnaires.problems import ProblemError
 from survey import db
 from survey.models import (
     Assignment,
@@ -42,8 +43,8 @@ from survey.services.respondents import ImportReport, import_respondents
 from survey.services.responding import response_key
 
 
-class ConsoleError(ValueError):
-    """A refused console action, with a message in Vietnamese and English."""
+class ConsoleError(ProblemError, ValueError):
+    """A refused console action: a problem code and its parameters."""
 
 
 @dataclass(frozen=True)
@@ -96,7 +97,7 @@ def upload_respondent_list(campaign: Campaign, filename: str, data: bytes) -> Im
     """Import an uploaded list (all or nothing) and audit it; raises ListRejected."""
     suffix = Path(filename).suffix.lower()
     if suffix not in (".csv", ".xlsx"):
-        raise ConsoleError("Chỉ nhận tệp .csv hoặc .xlsx. / Only .csv or .xlsx files are accepted.")
+        raise ConsoleError("CONSOLE-LIST-FILE")
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / Path(filename).name
         path.write_bytes(data)
@@ -120,7 +121,7 @@ def set_campaign_status(campaign: Campaign, status: CampaignStatus) -> None:
 
 def move_deadline(campaign: Campaign, closes_at: dt.datetime) -> None:
     if closes_at <= campaign.opens_at:
-        raise ConsoleError("Hạn mới phải sau ngày mở. / The new deadline must be after opening.")
+        raise ConsoleError("CONSOLE-DEADLINE")
     with db.write_transaction() as s:
         s.execute(update(Campaign).where(Campaign.id == campaign.id).values(closes_at=closes_at))
         record_audit("campaign.deadline", province_code=campaign.province_code,
@@ -137,11 +138,11 @@ def reopen_form(campaign: Campaign, form_id: int, reason: str) -> int:
     """
     reason = reason.strip()
     if len(reason) < 5:
-        raise ConsoleError("Cần ghi rõ lý do. / A reason is required.")
+        raise ConsoleError("CONSOLE-REASON")
     with db.write_transaction() as s:
         form = s.scalar(select(Form).where(Form.id == form_id, Form.campaign_id == campaign.id))
         if form is None or form.status is not FormStatus.SUBMITTED:
-            raise ConsoleError("Không có phiếu đã gửi với mã này. / No submitted form has this id.")
+            raise ConsoleError("CONSOLE-FORM-UNKNOWN")
         assignments = s.scalars(select(Assignment).where(Assignment.form_id == form.id)).all()
         keys = {response_key(a.id): a for a in assignments}
         responses = s.scalars(select(Response).where(Response.response_key.in_(keys))).all()
@@ -173,7 +174,7 @@ def create_campaign_upload(provinces: tuple[str, ...], filename: str, data: byte
     :class:`CampaignOutOfScope` when the code is another province's campaign.
     """
     if Path(filename).suffix.lower() not in (".yaml", ".yml"):
-        raise ConsoleError("Chỉ nhận tệp .yaml. / Only .yaml files are accepted.")
+        raise ConsoleError("CONSOLE-CONFIG-FILE")
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / Path(filename).name
         path.write_bytes(data)
@@ -182,7 +183,7 @@ def create_campaign_upload(provinces: tuple[str, ...], filename: str, data: byte
             # an existing code outside ``provinces`` raises CampaignOutOfScope (a 404), audited
             campaign = save_campaign_config(config, provinces, Path(filename).name)
         except ProvinceNotAllowed as exc:
-            raise ConsoleError(str(exc)) from exc
+            raise ConsoleError(exc.code, **exc.problem.params) from exc
     with db.write_transaction():
         record_audit("campaign.create", province_code=campaign.province_code,
                      object_type="campaign", object_id=campaign.code,

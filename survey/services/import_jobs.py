@@ -24,6 +24,8 @@ from typing import Any
 from flask import Flask, current_app
 from sqlalchemy import or_, select, update
 
+from questionnaires.problems import Problem, ProblemError
+from survey.i18n import translator
 from survey import db
 from survey.models import Campaign, ImportJob, JobStatus, utcnow
 from survey.services.audit import record_audit
@@ -33,12 +35,8 @@ log = logging.getLogger(__name__)
 SUFFIXES = (".csv", ".xlsx")
 
 
-class JobRefused(ValueError):
-    """A file the import cannot take (wrong kind, empty), with vi and en messages."""
-
-    def __init__(self, code: str, vi: str, en: str):
-        super().__init__(f"{vi} / {en}")
-        self.code, self.vi, self.en = code, vi, en
+class JobRefused(ProblemError, ValueError):
+    """A file the import cannot take (wrong kind, empty)."""
 
 
 def submit_import_job(campaign: Campaign, filename: str, data: bytes,
@@ -46,11 +44,9 @@ def submit_import_job(campaign: Campaign, filename: str, data: bytes,
     """Store the posted list as a queued job (committed); the caller starts a runner."""
     name = Path(filename or "").name or "list.csv"
     if Path(name).suffix.lower() not in SUFFIXES:
-        raise JobRefused("LIST-FILE-TYPE",
-                         f"Tệp {name} không phải CSV hoặc XLSX.",
-                         f"The file {name} is not CSV or XLSX.")
+        raise JobRefused("LIST-FILE-TYPE", name=name)
     if not data:
-        raise JobRefused("LIST-FILE-EMPTY", f"Tệp {name} trống.", f"The file {name} is empty.")
+        raise JobRefused("LIST-FILE-EMPTY", name=name)
     with db.write_transaction() as s:
         job = ImportJob(public_id=secrets.token_hex(12), campaign_id=campaign.id,
                         user_id=user_id, filename=name, data=data, status=JobStatus.QUEUED,
@@ -123,17 +119,18 @@ def run_import_job(public_id: str | None = None) -> ImportJob | None:
             result = import_respondents(campaign.code, path)
         except ListRejected as exc:
             status = JobStatus.FAILED
+            vi, en = translator("vi"), translator("en")  # the stored report reads in both
             report = {"error_count": exc.error_count, "imported": False, "errors": [
-                {"code": e.code, "row": e.row, "column": e.column,
-                 "message": {"vi": e.format("vi"), "en": e.format("en")}}
+                {"code": e.code, "row": e.row, "column": e.column or None,
+                 "message": {"vi": e.render(vi), "en": e.render(en)}}
                 for e in exc.errors]}
         except Exception:  # never retried by itself: a person reads the log
             log.exception("import job %s failed", job.public_id)
             status = JobStatus.FAILED
+            failed = Problem("LIST-IMPORT-FAILED")
             report = {"imported": False, "error_count": 0, "errors": [
-                {"code": "LIST-IMPORT-FAILED", "row": None, "column": None, "message": {
-                    "vi": "Nhập danh sách bị lỗi hệ thống; không nhập gì.",
-                    "en": "The import failed with a server error; nothing imported."}}]}
+                {"code": failed.code, "row": None, "column": None, "message": {
+                    "vi": failed.message(translator("vi")), "en": failed.message()}}]}
         else:
             status = JobStatus.DONE
             report = {"imported": True, **{k: v for k, v in dataclasses.asdict(result).items()

@@ -30,6 +30,7 @@ from analysis.integrity import (
     decide,
     scan,
 )
+from questionnaires.problems import ProblemError
 from survey import db
 from survey.models import Campaign, RespondentGroup, Response, ResponseStatus, Unit, utcnow
 from survey.models.campaign import QuestionnaireVersion
@@ -42,8 +43,8 @@ DECISIONS = ("accept", "exclude")
 _DECISION_REC = {"accept": Recommendation.OK, "exclude": Recommendation.EXCLUDE}
 
 
-class ReviewError(ValueError):
-    """A refused review action, with a message in Vietnamese and English."""
+class ReviewError(ProblemError, ValueError):
+    """A refused review action: a problem code (``REVIEW-*``) and its parameters."""
 
 
 @dataclass(frozen=True)
@@ -201,8 +202,7 @@ def _store_flags(s: Any, campaign_id: int, report: IntegrityReport, now: dt.date
 def _response_in(s: Any, campaign: Campaign, response_id: int) -> Response:
     response = s.get(Response, response_id)
     if response is None or response.campaign_id != campaign.id:
-        raise ReviewError(f"Không có phiếu trả lời số {response_id} trong chiến dịch này. / "
-                          f"No response {response_id} in this campaign.")
+        raise ReviewError("REVIEW-RESPONSE-UNKNOWN", response=response_id)
     return response
 
 
@@ -211,9 +211,9 @@ def decide_response(campaign: Campaign, response_id: int, decision: str, reason:
     """A reviewer accepts (valid) or excludes a response, with a reason; audited."""
     reason = reason.strip()
     if decision not in DECISIONS:
-        raise ReviewError("Chọn chấp nhận hoặc loại. / Choose accept or exclude.")
+        raise ReviewError("REVIEW-DECISION")
     if len(reason) < 5:
-        raise ReviewError("Ghi lý do (ít nhất 5 ký tự). / Give a reason (at least 5 characters).")
+        raise ReviewError("REVIEW-REASON")
     with db.write_transaction() as s:
         response = _response_in(s, campaign, response_id)
         verdict = s.get(IntegrityVerdict, response_id)
@@ -239,13 +239,13 @@ def annul_unit(campaign: Campaign, unit_code: str, reason: str, actor_id: int | 
     """Annul a rated unit's survey result (left out of scores), with a reason; audited."""
     reason = reason.strip()
     if len(reason) < 5:
-        raise ReviewError("Ghi lý do (ít nhất 5 ký tự). / Give a reason (at least 5 characters).")
+        raise ReviewError("REVIEW-REASON")
     with db.write_transaction() as s:
         unit = s.scalar(select(Unit).where(Unit.campaign_id == campaign.id, Unit.code == unit_code))
         if unit is None:
-            raise ReviewError(f"Không có đơn vị mã {unit_code!r}. / No unit with code {unit_code!r}.")
+            raise ReviewError("REVIEW-UNIT-UNKNOWN", unit=unit_code)
         if s.get(UnitAnnulment, unit.id) is not None:
-            raise ReviewError("Kết quả đơn vị này đã bị hủy. / This unit's result is already annulled.")
+            raise ReviewError("REVIEW-ANNULLED")
         s.add(UnitAnnulment(unit_id=unit.id, campaign_id=campaign.id, reason=reason,
                             annulled_by=actor_id, annulled_at=utcnow()))
         queue_event(s, campaign, "unit.annulled", {"unit": unit.code})
@@ -409,7 +409,7 @@ def report_table(rows: list[ReportRow]) -> Table:
 def export_report(campaign: Campaign, fmt: str) -> bytes:
     """The integrity report as CSV or XLSX bytes; the download is audited."""
     if fmt not in ("csv", "xlsx"):
-        raise ReviewError(f"Định dạng không hỗ trợ: {fmt}. / Unsupported format: {fmt}.")
+        raise ReviewError("REVIEW-FORMAT", format=fmt)
     table = report_table(report_rows(campaign))
     data = table_bytes(table, fmt)
     with db.write_transaction():

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
+from questionnaires.problems import ProblemError
 from survey import db
 from survey.models import AccessToken, Form, Respondent, utcnow
 from survey.models.outbox import OutboxMessage
@@ -24,7 +25,7 @@ class PurgeReport:
     respondents: int
 
 
-class RetentionNotDue(ValueError):
+class RetentionNotDue(ProblemError, ValueError):
     """The campaign closed too recently (or is still open)."""
 
 
@@ -39,7 +40,7 @@ def purge_personal_data(campaign_code: str, after_days: int,
     campaign = find_campaign(campaign_code)
     if campaign.closes_at + dt.timedelta(days=after_days) > now:
         due = (campaign.closes_at + dt.timedelta(days=after_days)).date().isoformat()
-        raise RetentionNotDue(f"Chưa đến hạn xóa (từ {due}). / Not due before {due}.")
+        raise RetentionNotDue("PRIVACY-NOT-DUE", due=due)
     with db.write_transaction() as s:
         count = s.execute(update(Respondent).where(Respondent.campaign_id == campaign.id).values(
             full_name=ERASED_NAME, email=None, phone=None, external_id=None,

@@ -44,6 +44,7 @@ from flask import current_app
 from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.orm import Session, selectinload
 
+from questionnaires.problems import ProblemError
 from survey import db
 from survey.models import (
     Assignment,
@@ -79,7 +80,7 @@ HOUR = dt.timedelta(hours=1)
 SESSION_FORMS_KEPT = 20  # public forms a browser remembers (one per link)
 
 
-class PublicLinkError(ValueError):
+class PublicLinkError(ProblemError, ValueError):
     """A request to create or change links that names something that does not exist."""
 
 
@@ -303,9 +304,7 @@ def new_browser_id() -> str:
 def _group(s: Session, campaign: Campaign, group: str) -> RespondentGroup:
     row = s.scalar(select(RespondentGroup).filter_by(campaign_id=campaign.id, code=group))
     if row is None:
-        raise PublicLinkError(
-            f"Đợt khảo sát {campaign.code} không có nhóm '{group}'. / "
-            f"Campaign {campaign.code} has no respondent group '{group}'.")
+        raise PublicLinkError("PUBLIC-GROUP-UNKNOWN", campaign=campaign.code, group=group)
     return row
 
 
@@ -314,9 +313,8 @@ def _units(s: Session, campaign: Campaign, codes: Sequence[str]) -> dict[str, Un
         Unit.campaign_id == campaign.id, Unit.code.in_(list(codes))))}
     unknown = [c for c in codes if c not in rows]
     if unknown:
-        raise PublicLinkError(
-            f"Đợt khảo sát {campaign.code} không có đơn vị: {', '.join(unknown)}. / "
-            f"Campaign {campaign.code} has no unit: {', '.join(unknown)}.")
+        raise PublicLinkError("PUBLIC-UNIT-UNKNOWN", campaign=campaign.code,
+                              units=", ".join(unknown))
     return rows
 
 
@@ -326,7 +324,7 @@ def create_public_links(campaign: Campaign, group: str, units: Sequence[str] = (
     one per (questionnaire version, unit) of those cells; idempotent: existing links are kept
     (with ``daily_cap`` updated when given). Returns the selected links. Audited."""
     if daily_cap is not None and daily_cap < 0:
-        raise PublicLinkError("Giới hạn mỗi ngày phải ≥ 0. / The daily cap must be 0 or more.")
+        raise PublicLinkError("PUBLIC-DAILY-CAP")
     cap = daily_cap if daily_cap is not None else int(current_app.config["PUBLIC_DAILY_CAP"])
     with db.write_transaction() as s:
         g = _group(s, campaign, group)
@@ -340,15 +338,10 @@ def create_public_links(campaign: Campaign, group: str, units: Sequence[str] = (
             rated = {p[1] for p in pairs}
             missing = [c for c, u in wanted.items() if u.id not in rated]
             if missing:
-                raise PublicLinkError(
-                    f"Nhóm '{group}' của đợt {campaign.code} không đánh giá đơn vị: "
-                    f"{', '.join(missing)} (không có ô chỉ tiêu). / Group '{group}' of "
-                    f"campaign {campaign.code} does not rate unit(s) {', '.join(missing)} "
-                    f"(no quota cell).")
+                raise PublicLinkError("PUBLIC-UNIT-NOT-RATED", group=group, campaign=campaign.code,
+                                      units=", ".join(missing))
         if not pairs:
-            raise PublicLinkError(
-                f"Nhóm '{group}' của đợt {campaign.code} không có ô chỉ tiêu nào. / "
-                f"Group '{group}' of campaign {campaign.code} has no quota cells.")
+            raise PublicLinkError("PUBLIC-GROUP-NO-CELLS", group=group, campaign=campaign.code)
         existing = {(x.questionnaire_version_id, x.rated_unit_id): x for x in s.scalars(
             select(PublicLink).where(PublicLink.campaign_id == campaign.id,
                                      PublicLink.group_id == g.id))}

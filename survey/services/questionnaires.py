@@ -7,14 +7,15 @@ from pathlib import Path
 from sqlalchemy import func, literal, select, tuple_
 
 from questionnaires import Questionnaire, build_questionnaire, load_builtin
-from questionnaires.xlsform import Sheet, SheetProblem, XLSFormInvalid, questionnaire_from_sheets
+from questionnaires.xlsform import Sheet, XLSFormInvalid, questionnaire_from_sheets, sheet_problem
 from sampling.tabular import TableLimits, TableReadError, read_workbook
+from questionnaires.problems import ProblemError
 from survey import db
 from survey.models import QuestionnaireVersion, Response
 from survey.services.audit import record_audit
 
 
-class VersionConflict(ValueError):
+class VersionConflict(ProblemError, ValueError):
     """A published (id, version) was given with different content."""
 
 
@@ -28,11 +29,8 @@ def publish_questionnaire(q: Questionnaire) -> QuestionnaireVersion:
     row = s.scalar(select(QuestionnaireVersion).filter_by(qid=q.id, version=q.version))
     if row is not None:
         if row.content_hash != q.content_hash:
-            raise VersionConflict(
-                f"{q.key} is already published with content hash {row.content_hash[:12]}; "
-                f"this definition has {q.content_hash[:12]}. Publish it as version "
-                f"{q.version + 1} instead. / {q.key} đã được ban hành với nội dung khác; "
-                f"hãy ban hành thành phiên bản {q.version + 1}.")
+            raise VersionConflict("PUBLISH-CONFLICT", key=q.key, stored=row.content_hash[:12],
+                                  hash=q.content_hash[:12], next=q.version + 1)
         return row
     with db.write_transaction() as s:
         row = QuestionnaireVersion(qid=q.id, version=q.version, group_code=q.group,
@@ -83,8 +81,8 @@ def read_xlsform(source: Path | bytes, filename: str = "") -> Questionnaire:
     try:
         tables = read_workbook(source, limits=XLSFORM_LIMITS)
     except TableReadError as exc:
-        raise XLSFormInvalid([SheetProblem("XLS-FILE", name, "", f"{exc.problem.value}: "
-                                           f"{exc.detail}"[:300])]) from None
+        raise XLSFormInvalid([sheet_problem("XLS-FILE", name, f"{exc.problem.value}: "
+                                            f"{exc.detail}"[:300])]) from None
     sheets = {title: Sheet(title, t.header, t.rows, t.header_row) for title, t in tables.items()}
     return questionnaire_from_sheets(sheets, name)
 
@@ -101,16 +99,9 @@ def publish_uploaded_questionnaire(q: Questionnaire, filename: str) -> Questionn
         row = s.scalar(select(QuestionnaireVersion).filter_by(qid=q.id, version=q.version))
         if row is not None:
             if row.content_hash == q.content_hash:
-                raise VersionConflict(
-                    f"{q.key} đã được ban hành với đúng nội dung này. / "
-                    f"{q.key} is already published with exactly this content.")
+                raise VersionConflict("PUBLISH-SAME", key=q.key)
             latest = s.scalar(select(func.max(QuestionnaireVersion.version)).filter_by(qid=q.id))
-            raise VersionConflict(
-                f"{q.key} đã được ban hành với nội dung khác; phiên bản đã ban hành không thể "
-                f"sửa. Đặt version = {(latest or 0) + 1} trên trang settings rồi tải lên lại. / "
-                f"{q.key} is already published with other content; a published version never "
-                f"changes. Set version = {(latest or 0) + 1} on the settings sheet and upload "
-                "again.")
+            raise VersionConflict("PUBLISH-CHANGED", key=q.key, next=(latest or 0) + 1)
         row = QuestionnaireVersion(qid=q.id, version=q.version, group_code=q.group,
                                    content_hash=q.content_hash, document=dict(q.document))
         s.add(row)

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import sampling
-from questionnaires import RatingLayout
+from questionnaires import Problem, RatingLayout
 from sqlalchemy import Integer, any_, case, delete, func, literal, select, text, update
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
@@ -40,10 +40,10 @@ from survey.services.quotas import CellFinder, assign_cells, cells_for_member, r
 
 
 class ListRejected(Exception):
-    """A list refused as a whole; ``errors`` are :class:`sampling.ListError` (the first
+    """A list refused as a whole; ``errors`` are located problems (the first
     ``ListPolicy.max_errors``), ``error_count`` counts them all."""
 
-    def __init__(self, file: str, errors: tuple[sampling.ListError, ...],
+    def __init__(self, file: str, errors: tuple[Problem, ...],
                  error_count: int) -> None:
         self.file = file
         self.errors = errors
@@ -122,7 +122,7 @@ def _plan_forms(clean: sampling.CleanList, cells: Sequence[QuotaCell], units: di
     matrix = {vid for vid, v in versions.items()
               if questionnaire_for(v).rating.layout is RatingLayout.MATRIX}
     level_of = {u.id: u.level for u in units.values()}
-    errors: list[sampling.ListError] = []
+    errors: list[Problem] = []
     plan: Plan = {}
     known: dict[tuple[str, str, tuple[str, ...]], list[tuple[int, tuple[int, ...]]] | None] = {}
     for r in clean.respondents:
@@ -135,7 +135,7 @@ def _plan_forms(clean: sampling.CleanList, cells: Sequence[QuotaCell], units: di
             group, unit = groups[r.group], units[r.unit]
             allowed = sorted({level_of[c.source_unit_id or c.rated_unit_id]
                               for c in cells_of[group.id]})
-            errors.append(sampling.ListError.make(
+            errors.append(sampling.list_problem(
                 "LIST-UNIT-LEVEL", clean.file, r.row, "unit", value=r.unit, level=unit.level,
                 group=r.group, allowed=", ".join(allowed) or "-"))
             continue

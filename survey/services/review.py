@@ -91,7 +91,7 @@ def annulment_preview(campaign: Campaign, unit_code: str, lang: str) -> AnnulPre
     s = db.session()
     unit = s.scalar(select(Unit).where(Unit.campaign_id == campaign.id, Unit.code == unit_code))
     if unit is None:
-        raise ReviewError(f"Không có đơn vị mã {unit_code!r}. / No unit with code {unit_code!r}.")
+        raise ReviewError("REVIEW-UNIT-UNKNOWN", unit=unit_code)
     counts: dict[ResponseStatus, int] = {
         status: n for status, n in s.execute(select(Response.status, func.count()).where(
             Response.campaign_id == campaign.id, Response.rated_unit_id == unit.id)
@@ -124,14 +124,13 @@ def revoke_annulment(campaign: Campaign, unit_code: str, reason: str,
     """Reverse an annulment (an admin, with a reason): the unit's responses count again."""
     reason = reason.strip()
     if len(reason) < 5:
-        raise ReviewError("Ghi lý do (ít nhất 5 ký tự). / Give a reason (at least 5 characters).")
+        raise ReviewError("REVIEW-REASON")
     with db.write_transaction() as s:
         unit = s.scalar(select(Unit).where(Unit.campaign_id == campaign.id,
                                            Unit.code == unit_code))
         annulment = s.get(UnitAnnulment, unit.id) if unit is not None else None
         if unit is None or annulment is None:
-            raise ReviewError("Kết quả đơn vị này không bị hủy. / This unit's result is not "
-                              "annulled.")
+            raise ReviewError("REVIEW-NOT-ANNULLED")
         previous = {"reason": annulment.reason, "annulled_at": annulment.annulled_at.isoformat(),
                     "annulled_by": annulment.annulled_by}
         s.delete(annulment)

@@ -67,6 +67,7 @@ from analysis.exports import (
 )
 from questionnaires import Questionnaire
 from sampling.design import DesignSpec, GroupWeighting
+from questionnaires.problems import Location, Problem
 from survey import db
 from survey.services import copy_rows
 from survey.models import (
@@ -1252,24 +1253,17 @@ def export_scores(campaign_id: int, config: ScoringConfig, fmt: str, path: str |
 APPRAISED_COLUMNS = ("unit", "appraised_points", "max_appraised_points")
 
 
-@dataclass(frozen=True)
-class AppraisedProblem:
-    """A refused cell or row of an appraised-points file (row 1 is the header)."""
-
-    row: int
-    column: str
-    vi: str
-    en: str
-
-    def __str__(self) -> str:
-        where = f"dòng/row {self.row}" + (f", {self.column}" if self.column else "")
-        return f"{where}: {self.vi} / {self.en}"
+def _appraised_problem(code: str, name: str, row: int, column: str = "", detail: str = "",
+                       **params: Any) -> Problem:
+    """A refused cell or row of an appraised-points file (row 1 is the header, 0 the file)."""
+    return Problem(code, Location(file=name, row=row or None, column=column or None), params,
+                   detail)
 
 
 class AppraisedRejected(ValueError):
     """The file was refused as a whole; ``problems`` lists every located problem."""
 
-    def __init__(self, problems: Sequence[AppraisedProblem]):
+    def __init__(self, problems: Sequence[Problem]):
         self.problems = tuple(problems)
         super().__init__("; ".join(str(p) for p in self.problems))
 
@@ -1290,8 +1284,8 @@ def _appraised_rows(name: str, data: bytes) -> list[list[Any]]:
         try:
             wb = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
         except Exception as exc:  # a damaged or mislabelled file
-            raise AppraisedRejected([AppraisedProblem(0, "", "không đọc được tệp XLSX",
-                                                      f"cannot read the XLSX file ({type(exc).__name__})")]) from exc
+            raise AppraisedRejected([_appraised_problem("APPRAISED-XLSX", name, 0,
+                                                        detail=type(exc).__name__)]) from exc
         ws = wb.worksheets[0]
         rows = [list(r) for r in ws.iter_rows(values_only=True)]
         wb.close()
@@ -1300,13 +1294,11 @@ def _appraised_rows(name: str, data: bytes) -> list[list[Any]]:
         try:
             text = data.decode("utf-8-sig")
         except UnicodeDecodeError as exc:
-            raise AppraisedRejected([AppraisedProblem(0, "", "tệp CSV phải mã hóa UTF-8",
-                                                      "the CSV file must be UTF-8")]) from exc
+            raise AppraisedRejected([_appraised_problem("APPRAISED-UTF8", name, 0)]) from exc
         first = text.split("\n", 1)[0]
         delimiter = ";" if first.count(";") > first.count(",") else ","
         return [list(r) for r in csv.reader(io.StringIO(text), delimiter=delimiter)]
-    raise AppraisedRejected([AppraisedProblem(0, "", "chỉ nhận tệp .csv hoặc .xlsx",
-                                              "only .csv or .xlsx files are accepted")])
+    raise AppraisedRejected([_appraised_problem("APPRAISED-FILE-TYPE", name, 0)])
 
 
 def _cell_number(value: Any) -> float | None:
@@ -1335,13 +1327,13 @@ def parse_appraised(name: str, data: bytes, unit_codes: Sequence[str] | Mapping[
     ``surveyed`` (units with valid responses) needs a row.
     """
     rows = _appraised_rows(name, data)
-    problems: list[AppraisedProblem] = []
+    problems: list[Problem] = []
     if not rows:
-        raise AppraisedRejected([AppraisedProblem(1, "", "tệp rỗng", "the file is empty")])
+        raise AppraisedRejected([_appraised_problem("APPRAISED-EMPTY", name, 1)])
     header = [str(h).strip().lower() if h is not None else "" for h in rows[0]]
     missing = [c for c in APPRAISED_COLUMNS if c not in header]
     if missing:
-        raise AppraisedRejected([AppraisedProblem(1, c, "thiếu cột", "missing column") for c in missing])
+        raise AppraisedRejected([_appraised_problem("APPRAISED-COLUMN", name, 1, c) for c in missing])
     at = {c: header.index(c) for c in APPRAISED_COLUMNS}
     known = set(unit_codes)
     points: dict[str, float] = {}
@@ -1354,43 +1346,37 @@ def parse_appraised(name: str, data: bytes, unit_codes: Sequence[str] | Mapping[
         unit = cells[at["unit"]]
         unit = str(unit).strip() if unit is not None else ""
         if not unit:
-            problems.append(AppraisedProblem(n, "unit", "thiếu mã đơn vị", "missing unit code"))
+            problems.append(_appraised_problem("APPRAISED-UNIT-MISSING", name, n, "unit"))
         elif unit not in known:
-            problems.append(AppraisedProblem(n, "unit", f"đơn vị {unit!r} không thuộc chiến dịch",
-                                             f"unit {unit!r} is not a unit of the campaign"))
+            problems.append(_appraised_problem("APPRAISED-UNIT-UNKNOWN", name, n, "unit", unit=repr(unit)))
         elif unit in first_row:
-            problems.append(AppraisedProblem(n, "unit", f"đơn vị {unit!r} trùng với dòng {first_row[unit]}",
-                                             f"unit {unit!r} repeats row {first_row[unit]}"))
+            problems.append(_appraised_problem("APPRAISED-UNIT-REPEATED", name, n, "unit",
+                                               unit=repr(unit), first=first_row[unit]))
         value = _cell_number(cells[at["appraised_points"]])
         top = _cell_number(cells[at["max_appraised_points"]])
         if top is None or top <= 0:
-            problems.append(AppraisedProblem(n, "max_appraised_points", "phải là số > 0", "must be a number > 0"))
+            problems.append(_appraised_problem("APPRAISED-MAX", name, n, "max_appraised_points"))
         else:
             maxima.add(top)
         if value is None:
-            problems.append(AppraisedProblem(n, "appraised_points", "phải là một số", "must be a number"))
+            problems.append(_appraised_problem("APPRAISED-POINTS", name, n, "appraised_points"))
         elif value < 0 or (top is not None and value > top):
-            problems.append(AppraisedProblem(n, "appraised_points", "phải nằm trong khoảng 0 đến điểm tối đa",
-                                             "must lie between 0 and the max points"))
+            problems.append(_appraised_problem("APPRAISED-RANGE", name, n, "appraised_points"))
         if unit and unit in known and unit not in first_row:
             first_row[unit] = n
             if value is not None:
                 points[unit] = value
     if not first_row and not problems:
-        problems.append(AppraisedProblem(2, "", "tệp không có dòng dữ liệu", "the file has no data rows"))
+        problems.append(_appraised_problem("APPRAISED-NO-ROWS", name, 2))
     for unit in sorted(set(surveyed) - set(first_row), key=_natural):
-        problems.append(AppraisedProblem(0, "unit", f"đơn vị {unit!r} có phiếu khảo sát nhưng thiếu điểm thẩm định",
-                                         f"unit {unit!r} has survey responses but no appraised points"))
+        problems.append(_appraised_problem("APPRAISED-UNIT-NO-POINTS", name, 0, "unit",
+                                           unit=repr(unit)))
     if len(maxima) > 1:
-        problems.append(AppraisedProblem(0, "max_appraised_points",
-                                         "điểm tối đa phải giống nhau ở mọi dòng",
-                                         "max points must be the same on every row"))
+        problems.append(_appraised_problem("APPRAISED-MAX-VARIES", name, 0, "max_appraised_points"))
     elif maxima and config.appraised_max > 0 and not math.isclose(next(iter(maxima)), config.appraised_max,
                                                                    abs_tol=1e-9):
-        problems.append(AppraisedProblem(
-            0, "max_appraised_points",
-            f"khác điểm thẩm định tối đa của cấu hình ({config.appraised_max:g})",
-            f"differs from the scoring section's appraised maximum ({config.appraised_max:g})"))
+        problems.append(_appraised_problem("APPRAISED-MAX-CONFIG", name, 0, "max_appraised_points",
+                                           max=f"{config.appraised_max:g}"))
     if problems:
         raise AppraisedRejected(problems)
     top = next(iter(maxima))

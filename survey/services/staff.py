@@ -17,6 +17,7 @@ from itsdangerous import BadSignature, URLSafeSerializer
 from sqlalchemy import select, update
 from sqlalchemy.orm import selectinload
 
+from questionnaires.problems import ProblemError
 from survey import db
 from survey.models import Role, StaffProvince, StaffSession, StaffUser, utcnow
 from survey.services.audit import record_audit
@@ -40,8 +41,8 @@ MAX_FAILURES_PER_ADDRESS = 20
 MIN_PASSWORD_LENGTH = 12
 
 
-class StaffError(ValueError):
-    """A refused account change, with a message in Vietnamese and English."""
+class StaffError(ProblemError, ValueError):
+    """A refused account or API token change: a problem code and its parameters."""
 
 
 @dataclass(frozen=True)
@@ -80,17 +81,16 @@ def create_staff_user(email: str, full_name: str, password: str, role: Role,
     """Create an account scoped to ``provinces``; focal points need their agency's unit code."""
     email = email.strip().lower()
     if "@" not in email:
-        raise StaffError("Email không hợp lệ. / The email address is not valid.")
+        raise StaffError("STAFF-EMAIL")
     if len(password) < MIN_PASSWORD_LENGTH:
-        raise StaffError(f"Mật khẩu cần ít nhất {MIN_PASSWORD_LENGTH} ký tự. / "
-                         f"The password needs at least {MIN_PASSWORD_LENGTH} characters.")
+        raise StaffError("STAFF-PASSWORD", length=MIN_PASSWORD_LENGTH)
     if not provinces:
-        raise StaffError("Cần ít nhất một tỉnh. / At least one province is needed.")
+        raise StaffError("STAFF-PROVINCES")
     if role is Role.FOCAL_POINT and not agency_code:
-        raise StaffError("Đầu mối cần mã cơ quan. / A focal point needs an agency code.")
+        raise StaffError("STAFF-AGENCY")
     with db.write_transaction() as s:
         if s.scalar(select(StaffUser.id).where(StaffUser.email == email)) is not None:
-            raise StaffError(f"Tài khoản {email} đã tồn tại. / Account {email} already exists.")
+            raise StaffError("STAFF-EXISTS", email=email)
         user = StaffUser(email=email, full_name=full_name.strip(),
                          password_hash=_hasher.hash(password), role=role,
                          agency_code=agency_code,
@@ -178,8 +178,7 @@ def log_in(email: str, password: str, address: str, device: str | None = None) -
 def set_staff_password(email: str, password: str) -> None:
     """Replace an account's password (argon2id), e.g. the demo admin's on every demo run."""
     if len(password) < MIN_PASSWORD_LENGTH:
-        raise StaffError(f"Mật khẩu cần ít nhất {MIN_PASSWORD_LENGTH} ký tự. / "
-                         f"The password needs at least {MIN_PASSWORD_LENGTH} characters.")
+        raise StaffError("STAFF-PASSWORD", length=MIN_PASSWORD_LENGTH)
     with db.write_transaction() as s:
         s.execute(update(StaffUser).where(StaffUser.email == email.strip().lower())
                   .values(password_hash=_hasher.hash(password)))
@@ -231,6 +230,5 @@ def staff_provinces(email: str) -> tuple[str, ...]:
     user = db.session().scalar(select(StaffUser).options(selectinload(StaffUser.provinces))
                                .where(StaffUser.email == email.strip().lower()))
     if user is None or not user.active:
-        raise StaffError(f"Không có tài khoản đang hoạt động {email}. / "
-                         f"No active account {email}.")
+        raise StaffError("STAFF-NOT-ACTIVE", email=email)
     return tuple(user.province_codes)

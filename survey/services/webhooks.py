@@ -49,6 +49,8 @@ from flask import current_app
 from sqlalchemy import bindparam, func, insert, select, update
 from sqlalchemy.orm import Session
 
+from questionnaires.problems import ProblemError, Text
+from survey.problems import NO_EVENTS
 from survey import db
 from survey.models import (
     Campaign,
@@ -72,8 +74,8 @@ SIGNATURE_HEADER = "X-PAR-Signature"
 _LOCAL_HOSTS = {"127.0.0.1", "localhost", "::1"}
 
 
-class WebhookError(ValueError):
-    """A refused webhook change, with a message in Vietnamese and English."""
+class WebhookError(ProblemError, ValueError):
+    """A refused webhook change: a problem code and its parameters."""
 
 
 def _cfg(key: str, default: float) -> float:
@@ -131,16 +133,14 @@ def _check_url(url: str) -> str:
     local = (parts.hostname or "") in _LOCAL_HOSTS
     if parts.scheme == "http" and local and current_app.config.get("WEBHOOK_ALLOW_HTTP_LOCAL"):
         return url
-    raise WebhookError(f"Địa chỉ webhook phải là https://: {url!r}. / "
-                       f"A webhook address must be https://: {url!r}.")
+    raise WebhookError("WEBHOOK-URL", url=repr(url))
 
 
 def _check_events(events: Sequence[str]) -> str:
     unknown = [e for e in events if e not in EVENTS]
     if unknown or not events:
         bad, known = ", ".join(unknown), ", ".join(EVENTS)
-        raise WebhookError(f"Sự kiện không hợp lệ: {bad or '(trống)'}; chọn trong {known}. / "
-                           f"Unknown events: {bad or '(none)'}; choose from {known}.")
+        raise WebhookError("WEBHOOK-EVENTS", events=bad or Text(NO_EVENTS), known=known)
     return "," + ",".join(sorted(set(events))) + ","
 
 
@@ -163,8 +163,7 @@ def register_webhook(campaign: Campaign, url: str, events: Sequence[str],
 def _endpoint(s: Session, campaign: Campaign, endpoint_id: int) -> WebhookEndpoint:
     e = s.get(WebhookEndpoint, endpoint_id)
     if e is None or e.campaign_id != campaign.id:
-        raise WebhookError(f"Không có webhook số {endpoint_id} trong chiến dịch này. / "
-                           f"No webhook {endpoint_id} in this campaign.")
+        raise WebhookError("WEBHOOK-UNKNOWN", endpoint=endpoint_id)
     return e
 
 
@@ -555,7 +554,6 @@ def replay_delivery(campaign: Campaign, delivery_id: int, actor_id: int | None =
             .values(status=DeliveryStatus.QUEUED, attempts=0, claim_id=None,
                     next_attempt_at=utcnow())).rowcount  # type: ignore[attr-defined]
         if not n:
-            raise WebhookError(f"Không có lần gửi số {delivery_id} đã xong hoặc hỏng để gửi lại. / "
-                               f"No finished or dead delivery {delivery_id} to replay.")
+            raise WebhookError("WEBHOOK-DELIVERY-UNKNOWN", delivery=delivery_id)
         record_audit("webhook.replay", actor_id=actor_id, province_code=campaign.province_code,
                      object_type="webhook_delivery", object_id=delivery_id)

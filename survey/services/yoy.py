@@ -27,7 +27,8 @@ from analysis.yoy import Comparison, Link, PredecessorSample, compare, partial_r
     predecessor_scores
 from sampling.crosswalk import CrosswalkInvalid, match_new_units, match_units, needs_crosswalk, \
     read_crosswalk
-from sampling.errors import CampaignInvalid, ConfigError
+from questionnaires import Problem
+from sampling.errors import CampaignInvalid, config_problem
 from sampling.units_2025 import load_unit_table
 from survey import db
 from survey.models import Campaign, Unit
@@ -49,18 +50,18 @@ def continuation_record(config: sampling.Campaign) -> dict[str, Any] | None:
 
     Every predecessor must already be loaded (its units are what the crosswalk names).
     Raises :class:`~sampling.errors.CampaignInvalid` with located errors (row and column of
-    the crosswalk, in Vietnamese and English); reads only.
+    the crosswalk); reads only.
     """
     if not config.predecessors:
         return None
     s = db.session()
-    errors: list[ConfigError] = []
+    errors: list[Problem] = []
     old: dict[str, tuple[Campaign, list[sampling.Unit]]] = {}
     for i, code in enumerate(config.predecessors):
         row = s.scalar(select(Campaign).where(Campaign.code == code))
         if row is None:
-            errors.append(ConfigError.make("CFG-PREDECESSOR-UNKNOWN", config.file,
-                                           f"predecessors[{i}]", value=code))
+            errors.append(config_problem("CFG-PREDECESSOR-UNKNOWN", config.file,
+                                         f"predecessors[{i}]", value=code))
         else:
             old[code] = (row, _units_of(row.id))
     if errors:
@@ -76,11 +77,7 @@ def continuation_record(config: sampling.Campaign) -> dict[str, Any] | None:
                           for c, (row, units) in old.items()},
                 new_units={u.code for u in config.units})
         except CrosswalkInvalid as exc:
-            raise CampaignInvalid(tuple(
-                ConfigError(e.code, e.file, ", ".join(
-                    p for p in (f"row {e.row}" if e.row else "", e.column or "") if p),
-                    e.message_vi, e.message_en, None, e.fix_vi, e.fix_en)
-                for e in exc.errors)) from exc
+            raise CampaignInvalid(tuple(exc.errors)) from exc
         links = [{"campaign": k.old_campaign, "old": k.old_code, "new": k.new_code,
                   "share": k.share, "row": k.row} for k in cw.links]
     return {"predecessors": list(config.predecessors),

@@ -11,11 +11,10 @@ from typing import Any
 import pytest
 from openpyxl import Workbook, load_workbook
 
-from questionnaires import Questionnaire, QuestionType, SectionLayout, load_builtin
+from questionnaires import Problem, Questionnaire, QuestionType, SectionLayout, load_builtin
 from questionnaires.schema import AnyOf, Condition, Operator
 from questionnaires.xlsform import (
     ExpressionError,
-    SheetProblem,
     XLSFormInvalid,
     format_relevant,
     parse_relevant,
@@ -65,13 +64,13 @@ def q(kind: str, name: str, label: str = "Câu hỏi", en: str = "Question", **c
     return row
 
 
-def refusal(data: bytes) -> list[SheetProblem]:
+def refusal(data: bytes) -> list[Problem]:
     with pytest.raises(XLSFormInvalid) as info:
         read_xlsform(data, "phieu.xlsx")
     return info.value.problems  # type: ignore[return-value]
 
 
-def located(problems: list[SheetProblem]) -> list[tuple[str, str, int, str]]:
+def located(problems: list[Problem]) -> list[tuple[str, str, int, str]]:
     return [(p.code, p.sheet, p.row, p.column) for p in problems]
 
 
@@ -152,14 +151,14 @@ def test_relevant_parser_refuses_what_show_if_cannot_express(text: str) -> None:
 
 # --- refusals, each at its exact cell ------------------------------------------------------
 
-def test_unknown_type_is_refused_at_its_cell() -> None:
+def test_unknown_type_is_refused_at_its_cell(vi) -> None:
     data = workbook(page("p1", q("select_one muc_do", "a", subcriterion="1.1"),
                          q("geopoint", "vi_tri")))
     problems = refusal(data)
     assert located(problems) == [("XLS-TYPE", "survey", 4, "A")]
     assert "survey!A4" in str(problems[0]) and "geopoint" in str(problems[0])
-    assert "Loại câu hỏi không được hỗ trợ" in problems[0].message_vi
-    assert "Unsupported question type" in problems[0].message_en
+    assert "Loại câu hỏi không được hỗ trợ" in problems[0].message(vi)
+    assert "Unsupported question type" in problems[0].message()
 
 
 def test_inexpressible_relevant_is_refused_at_its_cell() -> None:

@@ -50,20 +50,20 @@ def test_a_valid_crosswalk_reads():
     assert cw.targets("TVH-2024", "S-A")[0].share == 1.0
 
 
-def test_missing_old_unit_is_refused_naming_it():
+def test_missing_old_unit_is_refused_naming_it(vi):
     errors = _refused(GOOD.replace("TVH-2024,S-C,Sở C,N-C,,1,\n", ""))
     assert [e.code for e in errors] == ["XW-OLD-MISSING"]
-    assert "S-C" in errors[0].message_en and "Sở C" in errors[0].message_vi
+    assert "S-C" in errors[0].message() and "Sở C" in errors[0].message(vi)
     assert errors[0].column == "old_code"
 
 
-def test_shares_summing_to_0_9_are_refused_with_the_row():
+def test_shares_summing_to_0_9_are_refused_with_the_row(vi):
     errors = _refused(GOOD.replace('"0,4"', "0.3"))
     assert [(e.code, e.row, e.column) for e in errors] == [("XW-SHARE-SUM", 3, "share")]
-    assert "0.9" in errors[0].message_en and "3, 4" in errors[0].message_en
-    assert "0.9" in errors[0].message_vi
-    assert "row 3, column share" in errors[0].format("en")
-    assert "dòng 3, cột share" in errors[0].format("vi")
+    assert "0.9" in errors[0].message() and "3, 4" in errors[0].message()
+    assert "0.9" in errors[0].message(vi)
+    assert "row 3, column share" in errors[0].render()
+    assert "dòng 3, cột share" in errors[0].render(vi)
 
 
 def test_unknown_codes_are_refused_with_the_row():

@@ -13,12 +13,14 @@ import pytest
 import yaml
 
 from sampling.config import DEFAULT_TIMEZONE, Campaign, GroupKind, load_campaign, parse_campaign
-from sampling.errors import ERROR_CODES, CampaignInvalid, ConfigError
+from questionnaires import Problem
+from questionnaires.problems import Translator
+from sampling.errors import ERROR_CODES, CampaignInvalid
 
 Mutate = Callable[[dict[str, Any]], None]
 
 
-def _errors(text: str, **kwargs: Any) -> tuple[ConfigError, ...]:
+def _errors(text: str, **kwargs: Any) -> tuple[Problem, ...]:
     with pytest.raises(CampaignInvalid) as info:
         parse_campaign(text, file="test.yaml", **kwargs)
     return info.value.errors
@@ -127,12 +129,12 @@ SEPARATELY_TESTED = {"CFG-FILE-READ", "CFG-YAML-SYNTAX", "CFG-KEY-DUPLICATE",
     ("version: 1\nname: " + "[" * 50_000 + "]" * 50_000, "CFG-YAML-TOO-DEEP", 2),
     ("name: " + "x" * (3 * 2**20), "CFG-YAML-TOO-LARGE", None)])
 def test_hostile_yaml_is_refused_located_in_both_languages(text: str, code: str,
-                                                           line: int | None) -> None:
+                                                           line: int | None, vi) -> None:
     with pytest.raises(CampaignInvalid) as caught:
         parse_campaign(text, file="c.yaml")
     (error,) = caught.value.errors
     assert (error.code, error.line) == (code, line)
-    assert "YAML" in error.message_vi and error.message_vi != error.message_en
+    assert "YAML" in error.message(vi) and error.message(vi) != error.message()
 
 
 def test_every_config_code_has_a_test() -> None:
@@ -144,7 +146,7 @@ def test_every_config_code_has_a_test() -> None:
                          ids=[c[0] for c in CASES])
 def test_error_is_reported_once_with_location_and_both_languages(
     config_dict: Callable[[], dict[str, Any]], code: str, mutate: Mutate, path: str,
-    kwargs: dict[str, Any],
+    kwargs: dict[str, Any], vi: Translator,
 ) -> None:
     data = config_dict()
     mutate(data)
@@ -153,10 +155,10 @@ def test_error_is_reported_once_with_location_and_both_languages(
     error = errors[0]
     assert error.file == "test.yaml"
     assert error.line is not None and error.line >= 1
-    assert error.message_vi and error.message_en and error.message_vi != error.message_en
-    assert error.fix_vi and error.fix_en
+    assert error.message(vi) and error.message() and error.message(vi) != error.message()
+    assert error.fix(vi) and error.fix()
     assert f"test.yaml:{error.line}" in str(error) and code in str(error)
-    assert "Cách sửa" in error.format("vi")
+    assert "Cách sửa" in error.render(vi)
 
 
 def test_all_errors_are_collected_not_just_the_first(
@@ -350,7 +352,7 @@ def test_units_file_missing_column(tmp_path: Path,
     with pytest.raises(CampaignInvalid) as info:
         load_campaign(_with_units_file(tmp_path, config_dict, "units.csv"))
     assert [(e.code, e.path) for e in info.value.errors] == [("CFG-UNITS-FILE-HEADER", "row 1")]
-    assert "parent_code" in info.value.errors[0].message_en
+    assert "parent_code" in info.value.errors[0].message()
 
 
 def test_units_file_unreadable(tmp_path: Path, config_dict: Callable[[], dict[str, Any]]) -> None:

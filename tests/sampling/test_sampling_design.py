@@ -46,7 +46,7 @@ def test_design_section_reads_population_and_margins(config_dict: Callable[[], d
 
 
 def test_every_design_problem_is_located_in_both_languages(config_dict: Callable[[], dict[str, Any]],
-                                                          tmp_path: Path) -> None:
+                                                          tmp_path: Path, vi) -> None:
     data = config_dict()
     data["design"] = {"strata": ["group", "sex", "rated_unit", "source_unit"], "population": "pop.csv",
                       "lonely_psu": "drop",
@@ -67,7 +67,7 @@ def test_every_design_problem_is_located_in_both_languages(config_dict: Callable
     assert ("pop.csv", "row 2, rated_unit") in where
     assert ("pop.csv", "row 3, N") in where
     for e in errors:
-        assert e.message_vi and e.message_en and e.message_vi != e.message_en
+        assert e.message(vi) and e.message() and e.message(vi) != e.message()
         if e.file.endswith("c.yaml"):
             assert e.line is not None
 

@@ -139,10 +139,10 @@ def test_pps_properties(sizes: list[float], seed: int, data: st.DataObject) -> N
     assert all(sizes[i] > 0 for i in result.selected)
 
 
-def test_draw_errors_are_coded() -> None:
+def test_draw_errors_are_coded(vi) -> None:
     with pytest.raises(DrawError) as info:
         draw_srs(5, 6, seed=1)
-    assert info.value.code == "DRAW-SIZE-INVALID" and info.value.message_vi
+    assert info.value.code == "DRAW-SIZE-INVALID" and info.value.message(vi)
     with pytest.raises(DrawError) as info:
         draw_systematic(5, 3, seed=1, reserve=3)
     assert info.value.code == "DRAW-SIZE-INVALID"

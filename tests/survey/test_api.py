@@ -319,7 +319,7 @@ def test_a_refused_list_imports_nothing_and_reports_rows(world, tokens):
     p.mkdir(parents=True, exist_ok=True)
     (p / "bad.csv").write_text(bad, encoding="utf-8")
     cli = world.test_cli_runner().invoke(args=["respondents", "import", str(p / "bad.csv"),
-                                               "--campaign", "OWN-2026"])
+                                               "--campaign", "OWN-2026", "--lang", "en"])
     assert cli.exit_code == 1
     for e in job["report"]["errors"]:
         assert e["message"]["en"].split(": ", 1)[1] in cli.output
@@ -423,7 +423,7 @@ def test_cli_tokens_and_read_commands(world):
     assert gone.exit_code == 0
     assert world.test_client().get("/api/v1/campaigns", headers=auth(raw)).status_code == 401
     again = runner.invoke(args=["users", "token", "revoke", "--email", "viewer@tvh.gov.vn",
-                                "--name", "sheets"])
+                                "--name", "sheets", "--lang", "en"])
     assert again.exit_code == 1 and "No such live token" in again.output
     campaigns = json.loads(runner.invoke(args=["campaign", "list", "--province", "84"]).output)
     assert [c["code"] for c in campaigns["campaigns"]] == ["OWN-2026"]

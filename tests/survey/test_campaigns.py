@@ -33,13 +33,14 @@ def _counts() -> dict[str, int]:
     return {t.__tablename__: s.scalar(select(func.count()).select_from(t)) for t in TABLES}
 
 
-def _create(app, config: Path):
-    return app.test_cli_runner().invoke(campaign_group, ["create", "--config", str(config)])
+def _create(app, config: Path, lang: str = "vi"):
+    return app.test_cli_runner().invoke(campaign_group, ["create", "--config", str(config),
+                                                         "--lang", lang])
 
 
-def _import(app, path: Path, code: str = "TVH-2023"):
+def _import(app, path: Path, code: str = "TVH-2023", lang: str = "vi"):
     return app.test_cli_runner().invoke(respondents_group,
-                                        ["import", str(path), "--campaign", code])
+                                        ["import", str(path), "--campaign", code, "--lang", lang])
 
 
 def test_create_travinh_stores_the_plan_of_1278_forms_and_is_idempotent(app):
@@ -86,11 +87,11 @@ def test_bad_config_writes_nothing_and_prints_located_errors(app, tmp_path):
     bad.write_text(text, encoding="utf-8")
     (tmp_path / "travinh-2023-units.csv").write_bytes(
         (TRAVINH.parent / "travinh-2023-units.csv").read_bytes())
-    result = _create(app, bad)
-    assert result.exit_code == 1
+    result, english = _create(app, bad), _create(app, bad, "en")
+    assert result.exit_code == english.exit_code == 1
     lines = result.output.splitlines()
-    unknown = [x for x in lines if "CFG-QUESTIONNAIRE-UNKNOWN" in x]
-    assert len(unknown) == 2  # Vietnamese and English
+    unknown = [x for x in lines + english.output.splitlines() if "CFG-QUESTIONNAIRE-UNKNOWN" in x]
+    assert len(unknown) == 2  # in Vietnamese (the default) and in English (--lang en)
     assert unknown[0].startswith(f"{bad}:") and "groups[0].questionnaires[0]" in unknown[0]
     assert "Cách sửa" in unknown[0] and "Fix:" in unknown[1]
     assert any("quotas[2].count" in x for x in lines)
@@ -106,10 +107,12 @@ def test_integrity_section_is_stored_and_a_bad_one_is_located(app, tmp_path):
     bad.write_text(TRAVINH.read_text(encoding="utf-8").replace(
         "  burst_min_forms: 5\n", "  burst_min_forms: 0\n  burst_minutes: 30\n"),
         encoding="utf-8")
-    result = _create(app, bad)
-    assert result.exit_code == 1
-    lines = [x for x in result.output.splitlines() if "CFG-INTEGRITY" in x]
-    assert len(lines) == 4  # two problems, each in Vietnamese and English
+    result, english = _create(app, bad), _create(app, bad, "en")
+    assert result.exit_code == english.exit_code == 1
+    vi_lines = [x for x in result.output.splitlines() if "CFG-INTEGRITY" in x]
+    en_lines = [x for x in english.output.splitlines() if "CFG-INTEGRITY" in x]
+    assert len(vi_lines) == len(en_lines) == 2  # two problems, in Vietnamese and in English
+    lines = [vi_lines[0], en_lines[0], vi_lines[1], en_lines[1]]
     line_no = next(i for i, x in enumerate(bad.read_text(encoding="utf-8").splitlines(), 1)
                    if x.startswith("  burst_min_forms:"))
     assert lines[0].startswith(f"{bad}:{line_no}: integrity.burst_min_forms:")
@@ -209,9 +212,10 @@ def test_updated_list_updates_by_external_id_and_email(app, tmp_path):
 def test_one_bad_row_imports_nothing_and_names_row_and_column(app, tmp_path):
     assert _create(app, TRAVINH).exit_code == 0
     rows = [*GOOD_ROWS, "TV-0004;Phạm Văn Dũng;citizen;S-KHONG-CO;;;0911111111"]
-    result = _import(app, _write_list(tmp_path / "bad.csv", rows))
-    assert result.exit_code == 1
-    lines = [x for x in result.output.splitlines() if "LIST-UNIT-UNKNOWN" in x]
+    path = _write_list(tmp_path / "bad.csv", rows)
+    result, english = _import(app, path), _import(app, path, lang="en")
+    assert result.exit_code == english.exit_code == 1
+    lines = [x for x in (result.output + english.output).splitlines() if "LIST-UNIT-UNKNOWN" in x]
     assert lines[0].startswith("bad.csv, dòng 5, cột unit: ")
     assert lines[1].startswith("bad.csv, row 5, column unit: ")
     with app.app_context():

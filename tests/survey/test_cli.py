@@ -37,7 +37,7 @@ def test_questionnaires_check_reports_file_path_and_message(app, tmp_path):
     result = app.test_cli_runner().invoke(args=["questionnaires", "check", str(bad)])
     assert result.exit_code == 1
     line = next(x for x in result.output.splitlines() if "QN-OPTION-SET" in x)
-    assert line.startswith(f"{bad} · sections[0].questions[0].options: QN-OPTION-SET ")
+    assert line.startswith(f"{bad}: sections[0].questions[0].options: [QN-OPTION-SET] ")
 
 
 def test_questionnaires_list_shows_every_builtin(app):
@@ -155,6 +155,8 @@ def test_every_command_refuses_an_unknown_campaign_the_same_way(app, tmp_path):
     for args in UNKNOWN_CAMPAIGN_COMMANDS:
         args = [a.replace("{tmp}", str(tmp_path)) for a in args]
         result = app.test_cli_runner().invoke(args=args)
-        assert result.exit_code == 1, (args, result.output)
-        assert result.output.strip() == "Không có đợt khảo sát mã 'NOPE'. / No campaign with code 'NOPE'.", args
+        english = app.test_cli_runner().invoke(args=[*args, "--lang", "en"])
+        assert result.exit_code == english.exit_code == 1, (args, result.output)
+        assert result.output.strip() == "Không có đợt khảo sát mã 'NOPE'.", args
+        assert english.output.strip() == "No campaign with code 'NOPE'.", args
     assert not list(tmp_path.iterdir())

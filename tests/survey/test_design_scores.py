@@ -431,7 +431,7 @@ def test_single_response_strata_follow_the_lonely_psu_rule(app, tmp_path):
 # -- the sections are checked when the campaign is loaded ---------------------------------------
 
 
-def test_scoring_and_design_sections_are_checked_at_load(app, tmp_path):
+def test_scoring_and_design_sections_are_checked_at_load(app, tmp_path, vi):
     path = _write_config(tmp_path)
     text = path.read_text(encoding="utf-8")
     text = text.replace("method: logit", "method: wilson").replace('code: "3.1"', 'code: "9.9"')
@@ -444,7 +444,7 @@ def test_scoring_and_design_sections_are_checked_at_load(app, tmp_path):
     assert ("CFG-SCORING", "scoring.subcriteria[1].code") in found
     assert ("CFG-DESIGN", "design.lonely_psu") in found
     for e in info.value.errors:
-        assert e.line is not None and e.message_vi != e.message_en
+        assert e.line is not None and e.message(vi) != e.message()
     with app.app_context():
         from survey.models import Campaign
 

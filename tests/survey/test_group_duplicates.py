@@ -46,7 +46,7 @@ def test_default_refuses_naming_both_rows(app, tmp_path):
         import_respondents("DUP-2026", lst)
     assert [(e.code, e.row) for e in caught.value.errors] == [
         ("LIST-DUPLICATE-PERSON", 3), ("LIST-DUPLICATE-PERSON", 4)]
-    assert "row 2" in caught.value.errors[0].message_en
+    assert "row 2" in caught.value.errors[0].message()
     assert _counts(app) == (0, 0)
 
 

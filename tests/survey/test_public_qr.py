@@ -426,7 +426,7 @@ def test_cli_create_rotate_revoke_and_located_errors(app, links):
     assert r.exit_code == 0, r.output
     assert len(re.findall(r"^PUBLIC S0\d https?://\S+/q/[a-z2-7]{20}$", r.output, re.M)) == 3
     r = runner.invoke(public_group, ["create", "--campaign", "T-2026", "--group", GROUP,
-                                     "--unit", "S09"])
+                                     "--unit", "S09", "--lang", "en"])
     assert r.exit_code == 1 and "S09" in r.output and "no unit" in r.output
     r = runner.invoke(public_group, ["create", "--campaign", "T-2026", "--group", "nobody"])
     assert r.exit_code == 1 and "'nobody'" in r.output and "không có nhóm" in r.output

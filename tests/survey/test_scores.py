@@ -257,11 +257,12 @@ def test_cli_microdata_has_labels_and_only_valid_responses(app, scored_campaign,
 
 
 def test_cli_unknown_campaign_exits_1_in_both_languages(app, tmp_path):
-    result = app.test_cli_runner().invoke(
-        scores, ["--campaign", "NOPE", "--format", "xlsx", "--out", str(tmp_path / "x.xlsx")])
-    assert result.exit_code == 1
+    args = ["--campaign", "NOPE", "--format", "xlsx", "--out", str(tmp_path / "x.xlsx")]
+    result = app.test_cli_runner().invoke(scores, args)
+    english = app.test_cli_runner().invoke(scores, [*args, "--lang", "en"])
+    assert result.exit_code == english.exit_code == 1
     assert "Không có đợt khảo sát mã 'NOPE'" in result.output
-    assert "No campaign with code 'NOPE'" in result.output
+    assert "No campaign with code 'NOPE'" in english.output
     assert not (tmp_path / "x.xlsx").exists()
 
 

@@ -301,15 +301,16 @@ def test_appraised_file_errors_are_located_and_nothing_is_written(app, seeded, t
     result = app.test_cli_runner().invoke(scores_cli, [
         "--campaign", "SC-2026", "--format", "xlsx", "--out", str(out), "--appraised", str(path)])
     assert result.exit_code == 1
-    assert "dòng/row 3, unit: đơn vị 'S09' không thuộc chiến dịch / unit 'S09' is not a unit" in result.output
-    assert "dòng/row 4, appraised_points" in result.output
-    assert "dòng/row 5, unit" in result.output and "repeats row 2" in result.output
+    assert ("appraised.csv, dòng 3, cột unit: [APPRAISED-UNIT-UNKNOWN] Đơn vị 'S09' không thuộc "
+            "chiến dịch.") in result.output
+    assert "dòng 4, cột appraised_points" in result.output
+    assert "dòng 5, cột unit" in result.output and "trùng với dòng 2" in result.output
     assert not out.exists()
     with app.app_context():
         config = scoring_for_campaign(seeded).config
     with pytest.raises(AppraisedRejected) as err:  # max differs from the section's 100 - 20
         parse_appraised("a.csv", b"unit,appraised_points,max_appraised_points\nS01,5,70\n", ["S01"], config)
-    assert [(p.row, p.column) for p in err.value.problems] == [(0, "max_appraised_points")]
+    assert [(p.row, p.column) for p in err.value.problems] == [(None, "max_appraised_points")]
     with pytest.raises(AppraisedRejected) as err:  # a surveyed unit without appraised points
         parse_appraised("a.csv", b"unit,appraised_points,max_appraised_points\nS01,5,80\n",
                         ["S01", "S02"], config, ["S01", "S02"])

@@ -640,7 +640,7 @@ def test_cli_commands_run_as_a_staff_account_stay_in_its_provinces(world, tmp_pa
 
     def scores(code: str, actor: str):
         return runner.invoke(args=["scores", "--campaign", code, "--format", "csv",
-                                   "--out", str(tmp_path / "s.csv"), "--as", actor])
+                                   "--out", str(tmp_path / "s.csv"), "--as", actor, "--lang", "en"])
 
     refused = scores("OTHER-2026", "admin@tvh.gov.vn")
     assert refused.exit_code == 1 and "No campaign with code 'OTHER-2026'" in refused.output

@@ -3,7 +3,7 @@
 Two checks against the Babel catalog:
 
 - :func:`test_the_catalog_holds_every_extracted_msgid` extracts the msgids as ``pybabel
-  extract`` would (babel.cfg's files, the ``_``/``_l`` keywords) and fails on any missing from
+  extract`` would (babel.cfg's files, the ``_``/``_l``/``N_`` keywords) and fails on any missing from
   ``messages.po`` (a string that would show in English whatever the language);
 - :func:`test_every_page_renders_in_vietnamese_without_english_ui_text` renders every staff
   page (each GET route, as each role) and every respondent page in Vietnamese, and fails when
@@ -36,9 +36,10 @@ _PLACEHOLDER = re.compile(r"%\(\w+\)[sdf]|%[sdf]|\{\w*\}")
 
 
 def extracted_msgids() -> dict[str, str]:
-    """msgid -> where, as ``pybabel extract -F babel.cfg -k _l`` finds them."""
-    keywords = {**DEFAULT_KEYWORDS, "_l": None, "lazy_gettext": None}
-    method_map = [("survey/**.py", "python"), ("templates/**.html", "jinja2")]
+    """msgid -> where, as ``pybabel extract -F babel.cfg -k _l -k N_`` finds them."""
+    keywords = {**DEFAULT_KEYWORDS, "_l": None, "lazy_gettext": None, "N_": None}
+    method_map = [("questionnaires/**.py", "python"), ("sampling/**.py", "python"),
+                  ("survey/**.py", "python"), ("templates/**.html", "jinja2")]
     found: dict[str, str] = {}
     for filename, lineno, message, _comments, _context in extract_from_dir(
             str(ROOT), method_map, keywords=keywords):

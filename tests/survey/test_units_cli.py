@@ -58,12 +58,14 @@ def test_template_then_check(app, tmp_path):
     assert len(rows) == 18 and {r["old_campaign"] for r in rows} == {"TVH-2023"}
     # The blank template is refused: every row lacks its new unit.
     done = _run(app, "crosswalk-check", str(template), "--old", TRAVINH, "--new", VINHLONG)
-    assert done.exit_code == 1
-    assert "row 2, column new_code" in done.stderr and "dòng 2, cột new_code" in done.stderr
+    english = _run(app, "crosswalk-check", str(template), "--old", TRAVINH, "--new", VINHLONG,
+                   "--lang", "en")
+    assert done.exit_code == english.exit_code == 1
+    assert "row 2, column new_code" in english.stderr and "dòng 2, cột new_code" in done.stderr
     done = _run(app, "crosswalk-check", str(CROSSWALK), "--old", TRAVINH, "--new", VINHLONG)
     assert done.exit_code == 0 and "21" in done.output
     bad = tmp_path / "bad.csv"
     text = CROSSWALK.read_text("utf-8")
     bad.write_text(text.replace(",S-YTE,Sở Y tế,0.3,", ",S-YTE,Sở Y tế,0.2,"), encoding="utf-8")
     done = _run(app, "crosswalk-check", str(bad), "--old", TRAVINH, "--new", VINHLONG)
-    assert done.exit_code == 1 and "[XW-SHARE-SUM]" in done.stderr and "row 13" in done.stderr
+    assert done.exit_code == 1 and "[XW-SHARE-SUM]" in done.stderr and "dòng 13" in done.stderr

@@ -156,8 +156,8 @@ def test_continuation_is_checked_against_the_predecessor_in_the_database(
     with app.app_context():
         with pytest.raises(CampaignInvalid) as info:
             continuation_record(config)
-        assert [(e.code, e.path) for e in info.value.errors] == [
-            ("XW-SHARE-SUM", "row 3, share")]
+        assert [(e.code, e.row, e.column) for e in info.value.errors] == [
+            ("XW-SHARE-SUM", 3, "share")]
         assert info.value.errors[0].file.endswith("cw.csv")
         good = _config(tmp_path, "old_code,new_code,share\nS01,N1,\nS02,N1,\nS03,-,\n")
         record = continuation_record(good)
