@@ -6,7 +6,7 @@ it takes, how it is written in an XLSForm, how an answer reads to a person, and 
 answer is packed for scoring (:meth:`QuestionKind.item_position`). The web layer's class for
 the same type (``survey/respond/qtypes.py``) extends it with the form field, the check of the
 posted values, the template macro and the cached HTML's marks. ``docs/architecture.md`` ("How
-to add a question type") lists the steps; ``tests/questionnaires/test_qtypes.py`` fails on a
+to add a question type") lists the steps; ``tests/questionnaires/test_question_kinds.py`` fails on a
 :class:`QuestionType` member without a class.
 """
 

@@ -18,7 +18,7 @@ packing, YAML keys, XLSForm names) with what the respondent's pages need:
   text: the value is the only variable part, cheap to render) is rendered by its macro every
   time.
 
-``tests/survey/test_qtypes.py`` fails on a :class:`QuestionType` member without a class here
+``tests/survey/test_question_classes.py`` fails on a :class:`QuestionType` member without a class here
 or a class whose macro is not in the template.
 """
 
