@@ -6,8 +6,8 @@ it takes, how it is written in an XLSForm, how an answer reads to a person, and 
 answer is packed for scoring (:meth:`QuestionKind.item_position`). The web layer's class for
 the same type (``survey/respond/qtypes.py``) extends it with the form field, the check of the
 posted values, the template macro and the cached HTML's marks. ``docs/architecture.md`` ("How
-to add a question type") lists the steps; ``tests/questionnaires/test_question_kinds.py`` fails on a
-:class:`QuestionType` member without a class.
+to add a question type") lists the steps; ``tests/questionnaires/test_question_kinds.py``
+fails on a :class:`QuestionType` member without a class.
 """
 
 from __future__ import annotations
@@ -65,7 +65,9 @@ class QuestionKind:
         raise TypeError(f"{self.type.value} questions are never scored items")
 
 
-class _Options(QuestionKind):
+class OptionsKind(QuestionKind):
+    """A type answered by option codes."""
+
     has_options = True
 
     def answer_text(self, question: Question, value: Any, lang: str) -> str:
@@ -74,7 +76,9 @@ class _Options(QuestionKind):
         return "; ".join(o.label.get(lang) for c in codes if (o := question.option(c)))
 
 
-class _OneOption(_Options):
+class OneOptionKind(OptionsKind):
+    """A type answered by one option code: scorable, packed as the option's position."""
+
     scorable = True
 
     def item_position(self, question: Question, answer: Any) -> int:
@@ -84,18 +88,18 @@ class _OneOption(_Options):
         return 0
 
 
-class Single(_OneOption):
+class Single(OneOptionKind):
     type = QuestionType.SINGLE
     xlsform = ("select_one", "")
 
 
-class Likert(_OneOption):
+class Likert(OneOptionKind):
     type = QuestionType.LIKERT
     grid_row = True
     xlsform = ("select_one", "likert")
 
 
-class Multiple(_Options):
+class Multiple(OptionsKind):
     type = QuestionType.MULTIPLE
     many = True
     xlsform = ("select_multiple", "")

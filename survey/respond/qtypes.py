@@ -18,8 +18,8 @@ packing, YAML keys, XLSForm names) with what the respondent's pages need:
   text: the value is the only variable part, cheap to render) is rendered by its macro every
   time.
 
-``tests/survey/test_question_classes.py`` fails on a :class:`QuestionType` member without a class here
-or a class whose macro is not in the template.
+``tests/survey/test_question_classes.py`` fails on a :class:`QuestionType` member without a
+class here, or a class whose macro is not in the template.
 """
 
 from __future__ import annotations
@@ -173,7 +173,7 @@ def blank(raw: list[Any]) -> bool:
     return not raw or (isinstance(raw[0], str) and not raw[0].strip())
 
 
-class _OptionsClass(QuestionClass):
+class OptionsClass(QuestionClass):
     """A type answered by option codes, marked with ``checked(q, f, o)``: cached."""
 
     def marks(self, q: Question, data: Any) -> tuple[str, ...] | None:
@@ -181,7 +181,7 @@ class _OptionsClass(QuestionClass):
         return tuple(CHECKED if o.code in chosen else "" for o in q.options)
 
 
-class _OneOptionClass(_OptionsClass):
+class OneOptionClass(OptionsClass):
     def field(self, q: Question) -> Field:
         return ChoiceField(choices=[SelectChoice(o.code) for o in q.options],
                            validators=[Optional()], validate_choice=False)
@@ -203,15 +203,15 @@ class _OneOptionClass(_OptionsClass):
         return all(o.printed for o in q.options)
 
 
-class SingleQuestion(_OneOptionClass, qtypes.Single):
+class SingleQuestion(OneOptionClass, qtypes.Single):
     macro = "single"
 
 
-class LikertQuestion(_OneOptionClass, qtypes.Likert):
+class LikertQuestion(OneOptionClass, qtypes.Likert):
     macro = "likert"
 
 
-class MultipleQuestion(_OptionsClass, qtypes.Multiple):
+class MultipleQuestion(OptionsClass, qtypes.Multiple):
     macro = "multiple"
 
     def field(self, q: Question) -> Field:
@@ -253,7 +253,7 @@ class IntegerQuestion(QuestionClass, qtypes.Integer):
         return data, errors
 
 
-class _TextClass(QuestionClass):
+class TextClass(QuestionClass):
     field_class: ClassVar[type[StringField]]
 
     def field(self, q: Question) -> Field:
@@ -271,13 +271,13 @@ class _TextClass(QuestionClass):
         return data, []
 
 
-class TextQuestion(_TextClass, qtypes.Text):
+class TextQuestion(TextClass, qtypes.Text):
     macro = "text"
     max_chars = TEXT_MAX
     field_class = StringField
 
 
-class TextareaQuestion(_TextClass, qtypes.Textarea):
+class TextareaQuestion(TextClass, qtypes.Textarea):
     macro = "textarea"
     max_chars = TEXTAREA_MAX
     field_class = TextAreaField
