@@ -21,7 +21,7 @@ from markupsafe import Markup, escape
 
 from questionnaires import Question, Questionnaire
 from survey.respond.forms import FieldView, field_name
-from survey.respond.qtypes import OPTION_SLOT, SLOTS, question_class
+from survey.respond.qtypes import OPTION_SLOT, QUESTION_CLASSES, SLOTS, question_class
 from survey.services.responding import FormContext, UnitInfo
 
 #: Stands for the rated unit's name in a cached matrix fragment (never in real text: NUL).
@@ -65,8 +65,7 @@ class PageRenderer:
     def question(self, section_index: int, q: Question, f: Any, num: int | str,
                  err: list[str], unit_index: int, unit_name: str | None) -> Markup:
         """The macro's HTML for ``q`` with field ``f`` (anything with name/data/raw_data)."""
-        qclass = question_class(q)
-        marks = None if err else qclass.marks(q, f.data)
+        marks = None if err else QUESTION_CLASSES[q.type].marks(q, f.data)
         if marks is None:
             return self._render(q, f, num, err, unit_name)
         key = (self.questionnaire.key, self.questionnaire.content_hash, section_index, q.id,

@@ -158,13 +158,10 @@ class QuestionClass(QuestionKind, metaclass=ABCMeta):
         shared key of its options (``matrix_choice``) instead of a full fieldset per unit."""
         return False
 
-    def chosen(self, data: Any) -> frozenset[str]:
-        """The option codes the field's ``data`` marks as chosen."""
-        return frozenset()
-
     def marks(self, q: Question, data: Any) -> tuple[str, ...] | None:
-        """What fills each :data:`OPTION_SLOT` of the cached blank HTML for ``data`` (None:
-        the type is not cached; its macro renders it every time)."""
+        """Per option of ``q``, what its input carries for the field's ``data`` (`` checked``
+        or nothing): what ``checked`` writes, and what fills each :data:`OPTION_SLOT` of the
+        cached blank HTML. None: not an option type; its macro renders it every time."""
         return None
 
 
@@ -173,15 +170,9 @@ def blank(raw: list[Any]) -> bool:
     return not raw or (isinstance(raw[0], str) and not raw[0].strip())
 
 
-class OptionsClass(QuestionClass):
-    """A type answered by option codes, marked with ``checked(q, f, o)``: cached."""
+class OneOptionClass(QuestionClass):
+    """A type answered by one option code."""
 
-    def marks(self, q: Question, data: Any) -> tuple[str, ...] | None:
-        chosen = self.chosen(data)
-        return tuple(CHECKED if o.code in chosen else "" for o in q.options)
-
-
-class OneOptionClass(OptionsClass):
     def field(self, q: Question) -> Field:
         return ChoiceField(choices=[SelectChoice(o.code) for o in q.options],
                            validators=[Optional()], validate_choice=False)
@@ -192,8 +183,9 @@ class OneOptionClass(OptionsClass):
             return data, [_("Choose one of the options shown.")]
         return data, []
 
-    def chosen(self, data: Any) -> frozenset[str]:
-        return frozenset() if data is None else frozenset((str(data),))
+    def marks(self, q: Question, data: Any) -> tuple[str, ...] | None:
+        code = None if data is None else str(data)
+        return tuple([CHECKED if o.code == code else "" for o in q.options])
 
     def macro_for(self, q: Question, unit: str | None) -> str:
         return "matrix_choice" if unit and self.compact_row(q) else self.macro
@@ -211,7 +203,7 @@ class LikertQuestion(OneOptionClass, qtypes.Likert):
     macro = "likert"
 
 
-class MultipleQuestion(OptionsClass, qtypes.Multiple):
+class MultipleQuestion(QuestionClass, qtypes.Multiple):
     macro = "multiple"
 
     def field(self, q: Question) -> Field:
@@ -224,8 +216,9 @@ class MultipleQuestion(OptionsClass, qtypes.Multiple):
             return data, [_("Choose among the options shown.")]
         return data, []
 
-    def chosen(self, data: Any) -> frozenset[str]:
-        return frozenset(str(v) for v in data) if data else frozenset()
+    def marks(self, q: Question, data: Any) -> tuple[str, ...] | None:
+        chosen = {str(v) for v in data} if data else set()
+        return tuple([CHECKED if o.code in chosen else "" for o in q.options])
 
 
 class IntegerQuestion(QuestionClass, qtypes.Integer):
@@ -305,4 +298,5 @@ def checked(q: Question, f: Any, o: Any) -> str:
     data = f.data
     if data is SLOTS:
         return OPTION_SLOT
-    return CHECKED if o.code in QUESTION_CLASSES[q.type].chosen(data) else ""
+    marks = QUESTION_CLASSES[q.type].marks(q, data)
+    return marks[q.options.index(o)] if marks else ""
