@@ -20,6 +20,7 @@ from typing import Any, Final
 import yaml
 
 from questionnaires.problems import CODES, N_, Location, Problem, register
+from questionnaires.qtypes import QuestionType
 from questionnaires.safe_yaml import MAX_YAML_BYTES, YAML_CODES, YamlRefused, load_yaml
 from questionnaires.schema import (
     SUPPORTED_LANGUAGES,
@@ -32,7 +33,6 @@ from questionnaires.schema import (
     Option,
     Question,
     Questionnaire,
-    QuestionType,
     Rating,
     RatingLayout,
     Section,
@@ -311,7 +311,7 @@ class _Builder:
             if layout is SectionLayout.GRID and questions:
                 scale = [o.code for o in questions[0].options]
                 for j, q in enumerate(questions):
-                    if q.type is not QuestionType.LIKERT or [o.code for o in q.options] != scale:
+                    if not q.type.kind.grid_row or [o.code for o in q.options] != scale:
                         self.problem("QN-GRID", f"{p}.questions[{j}]",
                                      "every row must be a likert question with the same options")
             earlier_pages.update(q.id for q in questions)
@@ -345,7 +345,8 @@ class _Builder:
             return None
         options: tuple[Option, ...] = ()
         raw_options = block.get("options")
-        if qtype.is_choice:
+        kind = qtype.kind
+        if kind.has_options:
             if isinstance(raw_options, str):
                 if raw_options not in option_sets:
                     self.problem("QN-OPTION-SET", _join(path, "options"), f"no set {raw_options!r}")
@@ -363,14 +364,13 @@ class _Builder:
         minimum = self.integer(block.get("min"), _join(path, "min"))
         maximum = self.integer(block.get("max"), _join(path, "max"))
         max_length = self.integer(block.get("max_length"), _join(path, "max_length"))
-        if qtype is not QuestionType.INTEGER and (minimum is not None or maximum is not None):
+        if not kind.takes_range and (minimum is not None or maximum is not None):
             self.problem("QN-RANGE", path, "min/max apply to integer questions only")
         if minimum is not None and maximum is not None and minimum > maximum:
             self.problem("QN-RANGE", path, f"min {minimum} > max {maximum}")
         constraint_message = self.optional_label(block.get("constraint_message"),
                                                  _join(path, "constraint_message"))
-        if constraint_message is not None and qtype not in (
-                QuestionType.INTEGER, QuestionType.TEXT, QuestionType.TEXTAREA):
+        if constraint_message is not None and not kind.takes_constraint_message:
             self.problem("QN-RANGE", _join(path, "constraint_message"),
                          "a constraint message applies to integer and text questions only")
         question = Question(

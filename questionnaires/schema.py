@@ -13,6 +13,8 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from questionnaires.qtypes import QuestionType
+
 #: Languages a questionnaire may be written in; Vietnamese is the default and required.
 SUPPORTED_LANGUAGES = ("vi", "en")
 DEFAULT_LANGUAGE = "vi"
@@ -30,19 +32,6 @@ class Label:
         if lang == "en" and self.en:
             return self.en
         return self.vi
-
-
-class QuestionType(enum.Enum):
-    SINGLE = "single"  # one option, rendered as a vertical list of radio buttons
-    LIKERT = "likert"  # one option on an ordered scale, rendered horizontally / in a grid
-    MULTIPLE = "multiple"  # several options (check boxes)
-    INTEGER = "integer"  # whole number within an optional range
-    TEXT = "text"  # one line
-    TEXTAREA = "textarea"  # several lines
-
-    @property
-    def is_choice(self) -> bool:
-        return self in (QuestionType.SINGLE, QuestionType.LIKERT, QuestionType.MULTIPLE)
 
 
 class RatingLayout(enum.Enum):
@@ -173,10 +162,8 @@ class Question:
 
     @property
     def scored(self) -> bool:
-        """A scored item: single choice whose options carry scores."""
-        return self.type in (QuestionType.SINGLE, QuestionType.LIKERT) and any(
-            o.score is not None for o in self.options
-        )
+        """A scored item: a scorable type (one choice) whose options carry scores."""
+        return self.type.kind.scorable and any(o.score is not None for o in self.options)
 
     def option(self, code: str) -> Option | None:
         for o in self.options:
@@ -247,16 +234,8 @@ class Questionnaire:
         option in the item's option list. Analysis reads these vectors straight into a
         ``uint8`` matrix, so scoring a million responses never touches per-answer rows.
         """
-        out = bytearray()
-        for q in self.scored_questions:
-            code = answers.get(q.id)
-            position = 0
-            for i, o in enumerate(q.options, start=1):
-                if o.code == code:
-                    position = i
-                    break
-            out.append(position)
-        return bytes(out)
+        return bytes(q.type.kind.item_position(q, answers.get(q.id))
+                     for q in self.scored_questions)
 
     def visible_answers(self, answers: Mapping[str, Any]) -> dict[str, Any]:
         """The answers without those to questions whose show-if is false (in page order)."""

@@ -23,6 +23,7 @@ from typing import Any, Final
 
 from questionnaires.loader import QuestionnaireInvalid, build_questionnaire
 from questionnaires.problems import CODES, N_, Location, Problem, register
+from questionnaires.qtypes import KINDS, QuestionKind, QuestionType
 from questionnaires.schema import Questionnaire
 from questionnaires.spreadsheet import safe_row
 
@@ -88,6 +89,11 @@ _PLAIN = {
 #: Kobo's formbuilder records questions that only log timing; the engine keeps its own
 #: paradata, so these rows are skipped rather than refused (a Kobo workbook imports as is).
 _KOBO_META_TYPES = {"start", "end", "today"}
+#: XLSForm type word -> the types written with it (``select_one``: single, likert), from the
+#: registry (:data:`questionnaires.qtypes.KINDS`: each class's ``xlsform``).
+_XLS_KINDS: dict[str, list[QuestionKind]] = {}
+for _kind in KINDS.values():
+    _XLS_KINDS.setdefault(_kind.xlsform[0], []).append(_kind)
 _YES = {"yes", "true", "true()", "1", "x"}
 _NO = {"", "no", "false", "false()", "0"}
 _NAME_RE = re.compile(r"^[a-z][a-z0-9_-]{0,63}$")
@@ -632,7 +638,7 @@ def _survey(r: _Reader, cols: _Columns, lists: dict[str, list[tuple[int, dict[st
                 r.problem("XLS-GROUP", cols, number, "type", detail="end_group without begin_group")
             section = None
             continue
-        if kind not in ("begin_group", "note", "select_one", "select_multiple", "integer", "text"):
+        if kind not in ("begin_group", "note") and kind not in _XLS_KINDS:
             r.problem("XLS-TYPE", cols, number, "type", detail=repr(type_text))
             continue
         if not name or not _NAME_RE.match(name):
@@ -684,7 +690,7 @@ def _survey(r: _Reader, cols: _Columns, lists: dict[str, list[tuple[int, dict[st
         if len(words) > 1:
             pending.append((question, words[1], number))
             uses.setdefault(words[1], []).append(name)
-            if kind == "select_multiple":
+            if QuestionType(question["type"]).kind.many:
                 multiple.add(name)
         if relevant:
             _relevant(r, cols, number, relevant, question, page_of, len(sections) - 1)
@@ -733,30 +739,24 @@ def _question(r: _Reader, cols: _Columns, number: int, cells: Sequence[str], wor
               ) -> dict[str, Any] | None:
     kind = words[0]
     grid = section.get("layout") == "grid"
-    if kind in ("select_one", "select_multiple"):
-        if len(words) != 2:
-            r.problem("XLS-TYPE", cols, number, "type",
-                      detail=f"{' '.join(words)!r}: write {kind} <list_name>")
-            return None
-        if kind == "select_one":
-            if appearance not in ("", "likert") and not (grid and appearance == "list-nolabel"):
-                r.problem("XLS-APPEARANCE", cols, number, "appearance", detail=repr(appearance))
-            qtype = "likert" if grid or appearance == "likert" else "single"
-        else:
-            if appearance:
-                r.problem("XLS-APPEARANCE", cols, number, "appearance", detail=repr(appearance))
-            qtype = "multiple"
-    elif len(words) != 1:
+    kinds = _XLS_KINDS[kind]
+    if kinds[0].has_options and len(words) != 2:
+        r.problem("XLS-TYPE", cols, number, "type",
+                  detail=f"{' '.join(words)!r}: write {kind} <list_name>")
+        return None
+    if not kinds[0].has_options and len(words) != 1:
         r.problem("XLS-TYPE", cols, number, "type", detail=repr(" ".join(words)))
         return None
-    elif kind == "integer":
-        if appearance:
-            r.problem("XLS-APPEARANCE", cols, number, "appearance", detail=repr(appearance))
-        qtype = "integer"
+    by_appearance = {k.xlsform[1]: k for k in kinds}
+    row = next((k for k in kinds if k.grid_row), None)  # what a grid's (table-list's) rows are
+    if grid and row is not None and appearance in ("", row.xlsform[1], "list-nolabel"):
+        chosen = row
+    elif appearance in by_appearance:
+        chosen = by_appearance[appearance]
     else:
-        if appearance not in ("", "multiline"):
-            r.problem("XLS-APPEARANCE", cols, number, "appearance", detail=repr(appearance))
-        qtype = "textarea" if appearance == "multiline" else "text"
+        r.problem("XLS-APPEARANCE", cols, number, "appearance", detail=repr(appearance))
+        chosen = row if grid and row is not None else by_appearance[""]
+    qtype = chosen.type.value
     question: dict[str, Any] = {"id": name, "type": qtype}
     if r.flag(cols, cells, number, "required"):
         question["required"] = True
@@ -769,12 +769,12 @@ def _question(r: _Reader, cols: _Columns, number: int, cells: Sequence[str], wor
         question["help"] = hint
     constraint = cols.cell(cells, "constraint")
     if constraint:
-        if qtype not in ("integer", "text", "textarea"):
+        if not chosen.takes_constraint_message:
             r.problem("XLS-CONSTRAINT", cols, number, "constraint",
                       detail="only integer and text questions take a constraint")
         else:
             try:
-                question.update(parse_constraint(constraint, "integer" if qtype == "integer"
+                question.update(parse_constraint(constraint, "integer" if chosen.takes_range
                                                  else "text"))
             except ExpressionError as exc:
                 r.problem("XLS-CONSTRAINT", cols, number, "constraint", detail=str(exc))
@@ -899,7 +899,7 @@ def document_rows(doc: Mapping[str, Any]) -> dict[str, list[list[Any]]]:
                             "yes" if o.get("dont_know") else ""])
 
     multiple = {q["id"] for s in doc["sections"] for q in s["questions"]
-                if q["type"] == "multiple"}
+                if QuestionType(q["type"]).kind.many}
     if doc.get("description") is not None:
         survey.append(row(type="note", name="description", label_vi=_text(doc["description"], "vi"),
                           label_en=_text(doc["description"], "en")))
@@ -914,20 +914,17 @@ def document_rows(doc: Mapping[str, Any]) -> dict[str, list[list[Any]]]:
             survey.append(row(type="note", name=f"{s['id']}_intro",
                               label_vi=_text(s["intro"], "vi"), label_en=_text(s["intro"], "en")))
         for q in s["questions"]:
-            qtype, appearance, list_name = q["type"], "", ""
-            if qtype in ("single", "likert", "multiple"):
+            qkind = QuestionType(q["type"]).kind
+            kind, appearance = qkind.xlsform
+            if qkind.has_options:
                 if isinstance(q["options"], str):
                     list_name = q["options"]
                 else:
                     list_name = q["id"]
                     choice_rows(list_name, q["options"])
-                kind = f"{'select_multiple' if qtype == 'multiple' else 'select_one'} {list_name}"
-                if qtype == "likert" and not grid:
-                    appearance = "likert"
-            elif qtype == "textarea":
-                kind, appearance = "text", "multiline"
-            else:
-                kind = qtype
+                kind = f"{kind} {list_name}"
+            if grid and qkind.grid_row:
+                appearance = ""  # the group's table-list says it
             constraint = []
             if q.get("min") is not None:
                 constraint.append(f". >= {q['min']}")
@@ -1053,7 +1050,8 @@ _TEMPLATE_DOC: dict[str, Any] = {
         ]}],
 }
 TEMPLATE_LISTS = "danh_muc"
-_PLAIN_TYPES = ("begin_group", "end_group", "note", "integer", "text")
+_PLAIN_TYPES = ("begin_group", "end_group", "note",
+                *(w for w, kinds in _XLS_KINDS.items() if not kinds[0].has_options))
 _TEMPLATE_ROWS = 300
 
 
@@ -1071,9 +1069,10 @@ def write_template(target: Any) -> None:
     doc = _TEMPLATE_DOC
     rows = document_rows(doc)
     lists = sorted(doc["option_sets"])
-    types = [*_PLAIN_TYPES, *(f"select_one {n}" for n in lists),
-             *(f"select_multiple {n}" for n in lists)]
-    appearances = ["field-list", "table-list", "likert", "multiline"]
+    types = [*_PLAIN_TYPES, *(f"{w} {n}" for w, kinds in _XLS_KINDS.items()
+                              if kinds[0].has_options for n in lists)]
+    appearances = ["field-list", "table-list",
+                   *(k.xlsform[1] for k in KINDS.values() if k.xlsform[1])]
     catalog = [["type", "appearance", "yes/no", "layout", "default_language",
                 "Hướng dẫn", "Notes"]]
     notes = [

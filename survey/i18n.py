@@ -96,9 +96,6 @@ def _template_helpers() -> dict[str, Any]:
         """An answer as the respondent sees it: option labels rather than codes."""
         if value is None or value == "" or value == []:
             return ""
-        if question.type.is_choice:
-            codes = value if isinstance(value, list) else [value]
-            return "; ".join(o.label.get(lang) for c in codes if (o := question.option(c)))
-        return str(value)
+        return question.type.kind.answer_text(question, value, lang)
 
     return {"lang": lang, "L": label, "answer_text": answer_text, "tr": translator()}

@@ -1,12 +1,13 @@
 """Rendering a form page: the question macros' HTML, rendered once and reused.
 
 A page of 40 Likert questions is 200 radio buttons; running the macros for each of them on
-every request was most of a page GET. The HTML of an unanswered, error-free choice question
+every request was most of a page GET. The HTML of an unanswered, error-free option question
 depends only on the questionnaire, the page, the unit slot and the language, so each is
 rendered once per worker by its macro (``templates/respond/_questions.html``, still the one
-source of the markup) and cut at the options' ``value="..."`` attributes; a request only puts
-`` checked`` back where the macro would have. A question with an error message, and any
-integer or text question, is rendered by its macro as before.
+source of the markup) with its options' marks left as slots, and a request only fills the
+slots. The contract is the type class's (:mod:`survey.respond.qtypes`: ``checked`` in the
+macro, :meth:`~survey.respond.qtypes.QuestionClass.marks` here). A question with an error
+message, and a type without marks (integer, text), is rendered by its macro as before.
 """
 
 from __future__ import annotations
@@ -18,8 +19,9 @@ from flask import current_app
 from flask_babel import gettext as _
 from markupsafe import Markup, escape
 
-from questionnaires import Question, Questionnaire, QuestionType
+from questionnaires import Question, Questionnaire
 from survey.respond.forms import FieldView, field_name
+from survey.respond.qtypes import OPTION_SLOT, QUESTION_CLASSES, SLOTS, question_class
 from survey.services.responding import FormContext, UnitInfo
 
 #: Stands for the rated unit's name in a cached matrix fragment (never in real text: NUL).
@@ -34,20 +36,12 @@ class QuestionBlock:
     question: Question
     num: int
     fields: tuple[Markup, ...]
-    rows: bool = False  # a matrix question shown as compact rows under a key (matrix_row)
-
-
-def matrix_row(q: Question) -> bool:
-    """Whether a matrix form shows ``q`` for each rated unit as one compact row of radio
-    buttons under a shared key of its options (one choice, every code one the paper prints:
-    A-E, 1-5); other questions keep a full fieldset per unit."""
-    return (q.type in (QuestionType.SINGLE, QuestionType.LIKERT)
-            and all(o.printed for o in q.options))
+    rows: bool = False  # a matrix question shown as compact rows under a key (compact_row)
 
 
 def _macros() -> Any:
     """The question macros with the context every template gets (``L``, ``lang``, ``_``)."""
-    context: dict[str, Any] = {"matrix_row": matrix_row}
+    context: dict[str, Any] = {}
     current_app.update_template_context(context)
     return current_app.jinja_env.get_template("respond/_questions.html").make_module(context)
 
@@ -71,60 +65,45 @@ class PageRenderer:
     def question(self, section_index: int, q: Question, f: Any, num: int | str,
                  err: list[str], unit_index: int, unit_name: str | None) -> Markup:
         """The macro's HTML for ``q`` with field ``f`` (anything with name/data/raw_data)."""
-        if err or not q.type.is_choice:
-            return self.macros.question(q, f, num, err, unit_name)
+        marks = None if err else QUESTION_CLASSES[q.type].marks(q, f.data)
+        if marks is None:
+            return self._render(q, f, num, err, unit_name)
         key = (self.questionnaire.key, self.questionnaire.content_hash, section_index, q.id,
                unit_index, unit_name is not None, self.lang)
         parts = self.cache.get(key, ())
         if parts == ():
-            parts = self._cut(q, f.name, num, unit_name is not None)
+            parts = self._blank(q, f.name, num, unit_name is not None, len(marks))
             if len(self.cache) >= MAX_FRAGMENTS:
                 self.cache.clear()
             self.cache[key] = parts
-        if parts is None:  # the markup did not have the expected shape: render it
-            return self.macros.question(q, f, num, err, unit_name)
-        html = _fill(parts, q, f.data)
+        if parts is None:  # the macro did not write one slot per mark: render it
+            return self._render(q, f, num, err, unit_name)
+        html = _fill(parts, marks)
         if unit_name is not None:
             html = html.replace(UNIT_SLOT, str(escape(unit_name)))
         return Markup(html)
 
-    def _cut(self, q: Question, name: str, num: int | str, matrix: bool
-             ) -> tuple[str, ...] | None:
-        """The blank fragment split after each option's ``value="..."`` (None: not cuttable)."""
-        html = str(self.macros.question(q, FieldView(name), num, [],
-                                        UNIT_SLOT if matrix else None))
-        if " checked" in html:
-            return None
-        parts, start = [], 0
-        for o in q.options:
-            marker = f'name="{escape(name)}" value="{escape(o.code)}"'
-            at = html.find(marker, start)
-            if at < 0 or html.count(marker) != 1:
-                return None
-            end = at + len(marker)
-            parts.append(html[start:end])
-            start = end
-        parts.append(html[start:])
-        return tuple(parts)
+    def _render(self, q: Question, f: Any, num: int | str, err: list[str],
+                unit_name: str | None) -> Markup:
+        macro = getattr(self.macros, question_class(q).macro_for(q, unit_name))
+        return macro(q, f, num, err, unit_name)  # type: ignore[no-any-return]
+
+    def _blank(self, q: Question, name: str, num: int | str, matrix: bool, n_marks: int
+               ) -> tuple[str, ...] | None:
+        """The blank fragment split at its slots (None: not one slot per mark)."""
+        parts = tuple(str(self._render(q, FieldView(name, SLOTS), num, [],
+                                       UNIT_SLOT if matrix else None)).split(OPTION_SLOT))
+        return parts if len(parts) == n_marks + 1 else None
 
 
-def _fill(parts: tuple[str, ...], q: Question, value: Any) -> str:
-    """Join the cut fragment, marking options as the macros do (``data == code``, or
-    ``code in data`` for multiple choice)."""
-    if q.type is QuestionType.MULTIPLE:
-        chosen = {str(v) for v in value} if value else set()
-        flags = [o.code in chosen for o in q.options]
-    else:
-        chosen_one = None if value is None else str(value)
-        flags = [chosen_one == o.code for o in q.options]
-    if not any(flags):
+def _fill(parts: tuple[str, ...], marks: tuple[str, ...]) -> str:
+    """Join the cut fragment with the marks between its pieces."""
+    if not any(marks):
         return "".join(parts)
-    out = []
-    for part, checked in zip(parts, flags):
+    out = [parts[0]]
+    for mark, part in zip(marks, parts[1:]):
+        out.append(mark)
         out.append(part)
-        if checked:
-            out.append(" checked")
-    out.append(parts[-1])
     return "".join(out)
 
 
@@ -163,7 +142,7 @@ def page_blocks(ctx: FormContext, index: int, fields: Any, missing: dict[int, se
                 index, question, f, num if n == 1 else f"{num}.{i + 1}",
                 messages.get(f.name, []), i, None if n == 1 else units[i].name(lang)))
         blocks.append(QuestionBlock(question, num, tuple(rendered),
-                                    n > 1 and matrix_row(question)))
+                                    n > 1 and question_class(question).compact_row(question)))
     return blocks, errors
 
 

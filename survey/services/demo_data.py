@@ -38,7 +38,7 @@ import numpy as np
 from sqlalchemy import bindparam, func, select, update
 
 from questionnaires.spreadsheet import safe_row
-from questionnaires.schema import Question, QuestionType
+from questionnaires import Question, QuestionType
 from survey import db
 from survey.models import (
     Assignment,

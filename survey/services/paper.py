@@ -152,7 +152,7 @@ class _Writer:
         self.mc(WIDTH, 4.5, f"{num}. {self.L(q.text)}{hint}{note}", new_x="LMARGIN",
                        new_y="NEXT")
         pdf.set_font("sans", "", 8.5)
-        if q.type.is_choice:
+        if q.type.kind.has_options:
             if q.type is QuestionType.LIKERT:
                 self._likert_row(q)
             else:
@@ -225,7 +225,7 @@ class _Writer:
                 bottom = pdf.get_y()
                 for k in range(len(block)):
                     x = MARGIN + q_w + k * col + 1
-                    if q.type.is_choice:
+                    if q.type.kind.has_options:
                         per_row = max(1, int((col - 2) // (BOX + 4.5)))
                         for j, o in enumerate(q.options):
                             bx = x + (j % per_row) * (BOX + 4.5)

@@ -39,7 +39,7 @@ def valid_page(page: int) -> dict[str, str]:
     """A complete, valid answer to every question of a page (random data is laid over it)."""
     out = {}
     for q in QUESTIONNAIRE.sections[page - 1].questions:
-        if q.type.is_choice:
+        if q.type.kind.has_options:
             out[f"u0-{q.id}"] = q.options[0].code
         elif q.type is QuestionType.INTEGER:
             out[f"u0-{q.id}"] = str(q.minimum or 0)

@@ -8,7 +8,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from werkzeug.datastructures import MultiDict
 
-from questionnaires import build_questionnaire
+from questionnaires import QuestionType, build_questionnaire
 from survey import create_app
 from survey.respond.forms import field_name, page_answers, page_form_class, validate_page
 
@@ -47,6 +47,11 @@ VALUES = st.one_of(
                      "y" * 5001, "\x00", "ạ" * 12]),
 )
 POSTED = st.lists(st.tuples(st.sampled_from(NAMES + ["u5-one", "action"]), VALUES), max_size=20)
+
+
+def test_the_questionnaire_has_every_question_type():
+    """So that every type's WTForms field and fast check are compared below."""
+    assert {q.type for q in QUESTIONNAIRE.questions()} == set(QuestionType)
 
 
 @pytest.fixture(scope="module")

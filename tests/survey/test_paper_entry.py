@@ -18,6 +18,7 @@ from survey.models import (
     Mode,
     PaperEntry,
     Response,
+    Role,
     StaffUser,
 )
 from survey.services.cards import forms_query, issue_for_forms
@@ -30,10 +31,11 @@ from survey.services.paper import (
 )
 from survey.services.qr import find_form_by_code, short_code
 from survey.services.responding import load_form
+from survey.services.staff import create_staff_user
 from survey.services.tokens import revoke_tokens
 from tests.conftest import csrf_from
 from tests.survey.test_qr_cards import BASE, pdf_pages, pdf_qr_matrices, pdf_text
-from tests.survey.conftest import ANSWERS, login
+from tests.survey.conftest import ANSWERS, PASSWORD, login
 
 ENTRY = "/manage/c/OWN-2026/paper/entry"
 
@@ -200,3 +202,21 @@ def test_paper_pages_are_staff_only(world, role):  # noqa: F811
     # a form of another campaign is not found from this one
     assert contractor.get(f"/manage/c/OTHER-2026/paper/entry?form={form_id}").status_code == 404
     assert contractor.get(f"{ENTRY}?form=999999").status_code == 302
+
+
+def test_a_matrix_form_is_keyed_with_a_compact_row_per_rated_unit(app, make_campaign, make_form):
+    """The macros' helpers (the type's macro, ``checked``) are there for the staff's page too."""
+    make_campaign()
+    form_id, _ = make_form("hdnd-rates-departments", units=("S01", "S02", "S03"))
+    with app.app_context():
+        create_staff_user("nhap.lieu@tst.gov.vn", "Nhập liệu", PASSWORD, Role.CONTRACTOR, ["TST"])
+        ctx = load_form(form_id)
+        first = ctx.questionnaire.sections[0].questions[0]
+    client = app.test_client()
+    login(client, "nhap.lieu@tst.gov.vn")
+    r = client.get(f"/manage/c/T-2026/paper/entry?form={form_id}")
+    html = r.get_data(as_text=True)
+    assert r.status_code == 200
+    rows = re.findall(r'<fieldset class="q mrow" id="(u\d-[\w-]+)"', html)
+    assert [f"u{i}-{first.id}" for i in range(3)] == rows[:3]
+    assert all(f'name="u{i}-{first.id}"' in html for i in range(3))

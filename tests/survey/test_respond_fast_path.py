@@ -50,7 +50,7 @@ def test_a_page_saved_after_submit_leaves_no_draft(app, make_form):
         key = str(fresh.assignments[0].id)
         for i, section in enumerate(fresh.questionnaire.sections):
             save_page(fresh, i, {key: {q.id: q.options[0].code if q.options else 1
-                                       for q in section.questions if q.type.is_choice}})
+                                       for q in section.questions if q.type.kind.has_options}})
         assert submit_form(load_form(form_id)) is SubmitOutcome.SUBMITTED
         assert save_page(stale, 0, {key: PAGE1}) is False  # the tab left open
         assert db.session().get(Draft, form_id) is None
@@ -163,7 +163,7 @@ def test_a_timed_page_save_after_submit_changes_nothing(app, make_form):
         for i, section in enumerate(fresh.questionnaire.sections):
             assert save_page(fresh, i, {key: {q.id: q.options[0].code if q.options else 1
                                               for q in section.questions
-                                              if q.type.is_choice}}, timing)
+                                              if q.type.kind.has_options}}, timing)
         assert submit_form(load_form(form_id)) is SubmitOutcome.SUBMITTED
         assert save_page(stale, 1, {key: {}}, timing) is False
         s = db.session()
