@@ -15,6 +15,7 @@ from flask import Response, current_app, g, jsonify, request, stream_with_contex
 from itsdangerous import BadSignature, URLSafeSerializer
 
 from questionnaires.spreadsheet import safe_row
+from survey import db
 from survey.api import ApiProblem, Param, api_campaign, api_route
 from survey.manage.access import campaigns_in_scope, identity
 from survey.models import Campaign, Role
@@ -313,8 +314,8 @@ def create_respondent_import(code: str) -> Any:
                                 g.api_identity.user_id)
     except JobRefused as exc:
         raise ApiProblem(exc.code, status=422, vi=exc.vi, en=exc.en) from None
-    start_import_thread(current_app._get_current_object(),  # type: ignore[attr-defined]
-                        job.public_id)
+    app, public_id = current_app._get_current_object(), job.public_id  # type: ignore[attr-defined]
+    db.after_commit(lambda: start_import_thread(app, public_id))  # the runner must see the job
     answer = jsonify(_job_answer(campaign, job))
     answer.status_code = 202
     answer.headers["Location"] = _job_answer(campaign, job)["links"]["self"]

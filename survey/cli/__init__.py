@@ -8,6 +8,7 @@ from flask.cli import FlaskGroup
 
 
 def init_app(app: Flask) -> None:
+    from survey.cli.common import run_in_units_of_work
     from survey.cli import (
         campaign_cmd,
         db_cmd,
@@ -42,6 +43,7 @@ def init_app(app: Flask) -> None:
     from survey.cli import api_cmd
 
     api_cmd.register(app.cli)
+    run_in_units_of_work(app.cli)  # one unit of work per command (survey/cli/common.py)
 
 
 def _create_app() -> Flask:

@@ -6,7 +6,6 @@ import click
 from alembic import command
 from alembic.config import Config
 from flask import current_app
-from flask.cli import with_appcontext
 
 from survey.config import shipped
 
@@ -31,13 +30,11 @@ def db_group() -> None:
 
 
 @db_group.command("upgrade", help="Create or upgrade the database schema to the latest revision.")
-@with_appcontext
 def upgrade() -> None:
     upgrade_database()
     click.echo("database at head")
 
 
 @db_group.command("current", help="Show the database's current revision.")
-@with_appcontext
 def current() -> None:
     command.current(alembic_config())
