@@ -229,7 +229,7 @@ def keep_if_rolled_back(add: Callable[[], None]) -> None:
         s.info[_KEPT].append(add)
 
 
-def after_commit(callback: Callable[[], None]) -> None:
+def after_commit(callback: Callable[[], object]) -> None:
     """Run ``callback`` once the open unit of work has committed (never if it rolls back);
     outside a unit at once, as the caller's work is committed already. For what must not start
     before the data it reads is committed, e.g. a thread that runs an import job."""

@@ -2,9 +2,9 @@
 
 Where a job runs: by default in a background thread of the web worker that accepted it, started
 once the job's row is committed (:func:`survey.db.after_commit`; a list of a few thousand rows
-imports in seconds, so no queue service is worth deploying for it). Everything a poll shows (stage, progress, the row report)
-is in the ``import_jobs`` row, so any web worker answers the poll. A job whose thread died with
-its process (claim older than ``IMPORT_JOB_LEASE_SECONDS``) is taken again by
+imports in seconds, so no queue service is worth deploying for it). Everything a poll shows
+(stage, progress, the row report) is in the ``import_jobs`` row, so any web worker answers the
+poll. A job whose thread died with its process (claim older than ``IMPORT_JOB_LEASE_SECONDS``) is taken again by
 ``par-survey respondents work-imports`` or the next job's thread: running an import twice is
 safe, because an import is all or nothing and a list imported again leaves its rows unchanged.
 A runner commits each step in :func:`survey.db.own_transaction` (a named exception to the one
