@@ -106,6 +106,7 @@ def test_settings_are_read_only_in_survey_config(package):
 OWN_TRANSACTIONS = {
     ("survey/api/__init__.py", "guarded"): "an API call counts against its rate whatever it does",
     ("survey/services/staff.py", "log_in"): "a login attempt counts before the password is checked",
+    ("survey/services/staff.py", "resume_session"): "last seen: bookkeeping, not the request's action",
     ("survey/services/import_jobs.py", "_stage"): "a poll sees the job's stage at once",
     ("survey/services/import_jobs.py", "_claim"): "every other runner sees the claim at once",
     ("survey/services/import_jobs.py", "run_import_job"): "the import and the job's result",

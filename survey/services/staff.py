@@ -195,7 +195,9 @@ def resume_session(nonce: str, idle: dt.timedelta) -> Identity | None:
         return None
     identity = _identity(row.user, row.id)
     if now - row.last_seen_at > dt.timedelta(minutes=1):  # one write a minute, not per request
-        with db.write_transaction() as s:
+        # Named exception: bookkeeping, not part of the request's action; committed at once so
+        # the request's unit of work does not hold a write (and SQLite's lock) from its start.
+        with db.own_transaction() as s:
             s.execute(update(StaffSession).where(StaffSession.id == row.id)
                       .values(last_seen_at=now))
     return identity
