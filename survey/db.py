@@ -253,14 +253,15 @@ def end_reads() -> None:
 
 
 def _take_write_lock(s: Session) -> None:
-    """On SQLite, make sure the transaction holds the write lock from its first statement.
+    """Make sure the transaction is one that writes, from its first statement.
 
-    A transaction that has only read is ended (there is nothing to commit) and begun again with
-    ``BEGIN IMMEDIATE``, so two writers queue on the busy timeout instead of failing with
-    "database is locked" when one upgrades its lock. One that has written holds the lock
-    already. PostgreSQL needs neither: the open transaction simply goes on.
+    A transaction that has only read is ended (there is nothing to commit) and begun again: on
+    SQLite with ``BEGIN IMMEDIATE``, so two writers queue on the busy timeout instead of
+    failing with "database is locked" when one upgrades its lock; on PostgreSQL as a plain
+    transaction, as reads may have run on an autocommit connection (the respondent pages' first
+    reads, :mod:`survey.services.responding`). One that has written already goes on.
     """
-    if s.info.get(_LOCKED) or s.get_bind().dialect.name != "sqlite":
+    if s.info.get(_LOCKED):
         return
     if s.in_transaction():
         if _holds_writes(s):
