@@ -140,6 +140,7 @@ _WROTE = "par_wrote"  # the open transaction has written (flush or DML statement
 _LOCKED = "par_write_lock"  # the open transaction began with BEGIN IMMEDIATE (SQLite)
 _AFTER_COMMIT = "par_after_commit"  # callables to run once the unit has committed
 _KEPT = "par_kept"  # callables that add again what a rollback must not undo
+_BLOCKS = "par_blocks"  # a write_transaction block without a SAVEPOINT is open
 
 
 class UnitOfWorkError(RuntimeError):
@@ -275,9 +276,10 @@ def _take_write_lock(s: Session) -> None:
 def write_transaction() -> Iterator[Session]:
     """A block of a service that reads then writes: all or nothing, committed by the unit.
 
-    Inside a unit of work (:func:`unit_of_work`) the block joins the unit's transaction under a
-    SAVEPOINT: if it raises, its own changes are undone (also when the caller catches the
-    error) and the error goes on; on success it flushes and the unit commits later. Outside any
+    Inside a unit of work (:func:`unit_of_work`) the block joins the unit's transaction: if it
+    raises, its own changes are undone (also when the caller catches the error) and the error
+    goes on; on success it flushes and the unit commits later. The undo is a SAVEPOINT, or,
+    for the unit's first writing block (nothing written before it), a rollback. Outside any
     unit (the respondent pages, a worker thread, a test calling a service) the outermost block
     is a unit of its own and commits at its end; nested blocks join it.
 
@@ -292,8 +294,21 @@ def write_transaction() -> Iterator[Session]:
             yield s
         return
     _take_write_lock(s)
-    with s.begin_nested():
+    if _holds_writes(s) or s.info.get(_BLOCKS):
+        with s.begin_nested():
+            yield s
+        return
+    # The unit's first writing block, not inside another: nothing before it to keep, so an
+    # error rolls the transaction back instead of a SAVEPOINT (two statements fewer).
+    s.info[_BLOCKS] = 1
+    try:
         yield s
+        s.flush()
+    except BaseException:
+        s.rollback()
+        raise
+    finally:
+        s.info.pop(_BLOCKS, None)
 
 
 @contextmanager

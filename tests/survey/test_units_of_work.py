@@ -77,6 +77,18 @@ def test_a_block_whose_error_is_caught_leaves_nothing_and_the_unit_goes_on(app):
         assert list(db.session().scalars(select(LoginFailure.key))) == ["kept"]
 
 
+def test_a_first_block_whose_error_is_caught_is_undone_and_the_next_one_commits(app):
+    with app.app_context(), db.unit_of_work():
+        with pytest.raises(ValueError), db.write_transaction() as s:
+            s.add(_failure("undone"))
+            s.flush()
+            raise ValueError("refused")
+        with db.write_transaction() as s:
+            s.add(_failure("kept"))
+    with app.app_context():
+        assert list(db.session().scalars(select(LoginFailure.key))) == ["kept"]
+
+
 def test_a_block_outside_any_unit_is_its_own_unit(app):
     with app.app_context():
         with db.write_transaction() as s:
