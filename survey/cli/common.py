@@ -15,7 +15,7 @@ from typing import Any, TypeVar
 
 import click
 from flask import current_app
-from flask.cli import ScriptInfo
+from flask.cli import NoAppException, ScriptInfo
 
 from survey import db
 from survey.models import Campaign
@@ -43,9 +43,17 @@ def commits_in_steps(callback: F) -> F:
     return callback
 
 
-def _app_context(ctx: click.Context) -> None:
+def _app_context(ctx: click.Context) -> bool:
+    """Push the application's context unless one is active (``par-survey`` pushes it); False
+    when there is no application at all: a command on files alone (``units map``) driven by
+    plain click, with no database to work in."""
     if not current_app:
-        ctx.with_resource(ctx.ensure_object(ScriptInfo).load_app().app_context())
+        try:
+            app = ctx.ensure_object(ScriptInfo).load_app()
+        except NoAppException:
+            return False
+        ctx.with_resource(app.app_context())
+    return True
 
 
 def _one_unit(callback: Callable[..., Any]) -> Callable[..., Any]:
@@ -53,9 +61,7 @@ def _one_unit(callback: Callable[..., Any]) -> Callable[..., Any]:
 
     @functools.wraps(callback)
     def run(*args: Any, **kwargs: Any) -> Any:
-        ctx = click.get_current_context()
-        _app_context(ctx)
-        if steps:
+        if not _app_context(click.get_current_context()) or steps:
             return callback(*args, **kwargs)
         with db.unit_of_work():
             return callback(*args, **kwargs)
