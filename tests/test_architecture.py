@@ -97,3 +97,73 @@ def test_settings_are_read_only_in_survey_config(package):
             if isinstance(node, ast.Attribute) and node.attr in ("environ", "getenv", "environb"):
                 found.append(f"{path.relative_to(ROOT)}:{node.lineno}")
     assert not found, f"settings read outside survey/config.py: {found}"
+
+
+# ---------------------------------------------------------------------------- units of work
+
+#: The only places that may commit by themselves (survey.db.own_transaction, or a Core
+#: connection's own transaction), each with its reason (docs/architecture.md, "Units of work").
+OWN_TRANSACTIONS = {
+    ("survey/api/__init__.py", "guarded"): "an API call counts against its rate whatever it does",
+    ("survey/services/staff.py", "log_in"): "a login attempt counts before the password is checked",
+    ("survey/services/staff.py", "resume_session"): "last seen: bookkeeping, not the request's action",
+    ("survey/services/import_jobs.py", "_stage"): "a poll sees the job's stage at once",
+    ("survey/services/import_jobs.py", "_claim"): "every other runner sees the claim at once",
+    ("survey/services/import_jobs.py", "run_import_job"): "the import and the job's result",
+    ("survey/services/outbox.py", "_claim"): "every other worker sees the claim at once",
+    ("survey/services/outbox.py", "_release"): "released rows go back to the queue at once",
+    ("survey/services/outbox.py", "_deliver"): "a message is marked sending before it is sent",
+    ("survey/services/outbox.py", "_record"): "a sent message is recorded at once (Core)",
+    ("survey/services/webhooks.py", "_claim"): "every other worker sees the claim at once",
+    ("survey/services/webhooks.py", "_record"): "a delivery attempt is recorded at once",
+    ("survey/services/webhooks.py", "_release"): "released deliveries go back at once",
+}
+#: Where a unit of work is opened: the edges, never a service.
+EDGES = ("survey/manage/access.py", "survey/api/__init__.py", "survey/cli/")
+_COMMITTING = {"commit", "rollback", "own_transaction", "begin", "begin_nested"}
+
+
+def _calls(path: Path) -> list[tuple[str, str, int]]:
+    """(enclosing function, called attribute, line) of every ``x.attr(...)`` call."""
+    found: list[tuple[str, str, int]] = []
+
+    def visit(node: ast.AST, function: str) -> None:
+        for child in ast.iter_child_nodes(node):
+            name = child.name if isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef)) \
+                else function
+            if isinstance(child, ast.Call) and isinstance(child.func, ast.Attribute):
+                found.append((function, child.func.attr, child.lineno))
+            visit(child, name)
+
+    visit(ast.parse(path.read_text(encoding="utf-8")), "<module>")
+    return found
+
+
+def test_only_the_named_exceptions_commit_outside_a_unit_of_work():
+    """Services flush; the edge commits. A ``.commit()`` / ``.rollback()`` /
+    ``own_transaction()`` / ``.begin()`` anywhere in ``survey/`` but ``survey/db.py`` must be
+    one of :data:`OWN_TRANSACTIONS`; ``unit_of_work()`` only at an edge."""
+    seen: set[tuple[str, str]] = set()
+    breaches: list[str] = []
+    for path in sorted((ROOT / "survey").rglob("*.py")):
+        rel = path.relative_to(ROOT).as_posix()
+        if rel == "survey/db.py":
+            continue
+        for function, attr, line in _calls(path):
+            if attr in _COMMITTING:
+                if (rel, function) in OWN_TRANSACTIONS:
+                    seen.add((rel, function))
+                else:
+                    breaches.append(f"{rel}:{line} {function}() calls .{attr}()")
+            if attr == "unit_of_work" and not rel.startswith(EDGES):
+                breaches.append(f"{rel}:{line} {function}() opens a unit of work")
+    assert not breaches, "commits outside the edges and the named exceptions:\n" + \
+        "\n".join(breaches)
+    assert seen == set(OWN_TRANSACTIONS), "listed but no longer there: " + \
+        str(set(OWN_TRANSACTIONS) - seen)
+
+
+def test_the_unit_of_work_guard_catches_a_commit(tmp_path):
+    module = tmp_path / "x.py"
+    module.write_text("def save(s):\n    s.add(1)\n    s.commit()\n", encoding="utf-8")
+    assert ("save", "commit", 3) in _calls(module)

@@ -151,6 +151,17 @@ def api_campaign(code: str) -> Campaign:
     return campaign
 
 
+def _audit_call(endpoint: str, status: int, token_id: int) -> None:
+    """The ``api.call`` event: the account, the token, the route and the answer's status."""
+    campaign = g.get("api_campaign")
+    with db.write_transaction():
+        record_audit("api.call", province_code=campaign.province_code if campaign else None,
+                     object_type="api_route", object_id=endpoint,
+                     detail={"method": request.method, "path": request.path,
+                             "query": request.query_string.decode()[:300],
+                             "status": status, "token_id": token_id})
+
+
 def api_route(rule: str, permission: str | None, *, summary: str,
               responses: dict[int, dict[str, Any]], method: str = "GET",
               params: tuple[Param, ...] = (), body: dict[str, Any] | None = None,
@@ -164,39 +175,41 @@ def api_route(rule: str, permission: str | None, *, summary: str,
         @functools.wraps(view)
         def guarded(*args: Any, **kwargs: Any) -> Any:
             if permission is None:
-                return view(*args, **kwargs)
-            refused, found = _authenticate()
-            if refused is not None:
-                return refused
-            ident, token_id = found
-            g.api_identity = g.staff = ident
-            g.api_token_id = token_id
-            limit = int(current_app.config.get("API_RATE_PER_MINUTE", 600))
-            counter, key, now = failure_counter(), _rate_key(token_id), utcnow()
-            with db.write_transaction():
+                with db.unit_of_work():
+                    return view(*args, **kwargs)
+            # Named exception: the token's use and the call's count are kept whatever the
+            # call does, so calls that fail count against the rate limit too.
+            with db.own_transaction():
+                refused, found = _authenticate()
+                if refused is not None:
+                    return refused
+                ident, token_id = found
+                g.api_identity = g.staff = ident
+                g.api_token_id = token_id
+                limit = int(current_app.config.get("API_RATE_PER_MINUTE", 600))
+                counter, key, now = failure_counter(), _rate_key(token_id), utcnow()
                 if limit > 0 and counter.count(key, now - RATE_WINDOW) >= limit:
                     answer = problem("API-RATE-LIMITED")
                     answer.headers["Retry-After"] = "60"
                     return answer
                 counter.add([key], now, RATE_WINDOW)
-            if not allowed(permission, ident.role):
-                answer = problem("API-FORBIDDEN")
+            # One unit of work: the view's changes and the api.call audit event, together; a
+            # refused call's changes are rolled back and its audit event is kept.
+            try:
+                with db.unit_of_work():
+                    if not allowed(permission, ident.role):
+                        raise ApiProblem("API-FORBIDDEN")
+                    answer = current_app.make_response(view(*args, **kwargs))
+                    _audit_call(endpoint, answer.status_code, token_id)
+            except ApiProblem as exc:
+                answer = current_app.make_response(problem(
+                    exc.code, status=exc.status, detail=exc.detail, **exc.extra))
+            except HTTPException as exc:
+                answer = current_app.make_response(_json_problem_for(exc))
             else:
-                try:
-                    answer = view(*args, **kwargs)
-                except ApiProblem as exc:
-                    answer = problem(exc.code, status=exc.status, detail=exc.detail,
-                                     **exc.extra)
-                except HTTPException as exc:
-                    answer = _json_problem_for(exc)
-            answer = current_app.make_response(answer)
-            campaign = g.get("api_campaign")
-            with db.write_transaction():
-                record_audit("api.call", province_code=campaign.province_code if campaign
-                             else None, object_type="api_route", object_id=endpoint,
-                             detail={"method": request.method, "path": request.path,
-                                     "query": request.query_string.decode()[:300],
-                                     "status": answer.status_code, "token_id": token_id})
+                return answer
+            with db.unit_of_work():
+                _audit_call(endpoint, answer.status_code, token_id)
             return answer
 
         register_api_route(endpoint, rule, permission)

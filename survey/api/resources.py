@@ -16,6 +16,7 @@ from itsdangerous import BadSignature, URLSafeSerializer
 
 from questionnaires import Problem
 from questionnaires.spreadsheet import safe_row
+from survey import db
 from survey.api import ApiProblem, Param, api_campaign, api_route
 from survey.manage.access import campaigns_in_scope, identity
 from survey.models import Campaign, Role
@@ -308,8 +309,8 @@ def create_respondent_import(code: str) -> Any:
                                 g.api_identity.user_id)
     except JobRefused as exc:
         raise ApiProblem(exc.code, status=422, detail=exc.problem) from None
-    start_import_thread(current_app._get_current_object(),  # type: ignore[attr-defined]
-                        job.public_id)
+    app, public_id = current_app._get_current_object(), job.public_id  # type: ignore[attr-defined]
+    db.after_commit(lambda: start_import_thread(app, public_id))  # the runner must see the job
     answer = jsonify(_job_answer(campaign, job))
     answer.status_code = 202
     answer.headers["Location"] = _job_answer(campaign, job)["links"]["self"]

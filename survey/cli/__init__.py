@@ -8,7 +8,7 @@ from flask.cli import FlaskGroup
 
 
 def init_app(app: Flask) -> None:
-    from survey.cli.common import add_language_option
+    from survey.cli.common import add_language_option, run_in_units_of_work
     from survey.cli import (
         campaign_cmd,
         db_cmd,
@@ -45,6 +45,7 @@ def init_app(app: Flask) -> None:
     api_cmd.register(app.cli)
     for command in app.cli.commands.values():
         add_language_option(command)
+    run_in_units_of_work(app.cli)  # one unit of work per command (survey/cli/common.py)
 
 
 def _create_app() -> Flask:

@@ -11,7 +11,6 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 import click
-from flask.cli import with_appcontext
 
 from questionnaires.spreadsheet import safe_row
 from survey.i18n import translator
@@ -19,7 +18,7 @@ from survey import db
 from survey.models import Campaign
 from survey.services.api_data import campaign_data, integrity_data, outbox_data
 from survey.services.api_tokens import create_api_token, list_api_tokens, revoke_api_token
-from survey.cli.common import campaign_or_exit
+from survey.cli.common import campaign_or_exit, commits_in_steps
 from survey.services.import_jobs import work_import_jobs
 from survey.services.response_rows import RowFilters, iter_response_rows, response_columns
 from survey.services.staff import StaffError
@@ -57,7 +56,6 @@ def token_group() -> None:
 @click.option("--email", required=True)
 @click.option("--name", required=True)
 @click.option("--expires-days", type=int, default=None, help="Days until it stops working.")
-@with_appcontext
 def token_create(email: str, name: str, expires_days: int | None) -> None:
     try:
         row, raw = create_api_token(email, name, expires_days)
@@ -71,7 +69,6 @@ def token_create(email: str, name: str, expires_days: int | None) -> None:
 
 @token_group.command("list", help="The account's tokens with their last use.")
 @click.option("--email", required=True)
-@with_appcontext
 def token_list(email: str) -> None:
     try:
         rows = list_api_tokens(email)
@@ -89,7 +86,6 @@ def token_list(email: str) -> None:
 @click.option("--email", required=True)
 @click.option("--id", "token_id", type=int, default=None)
 @click.option("--name", default=None)
-@with_appcontext
 def token_revoke(email: str, token_id: int | None, name: str | None) -> None:
     try:
         n = revoke_api_token(email, token_id=token_id, name=name)
@@ -102,7 +98,6 @@ def token_revoke(email: str, token_id: int | None, name: str | None) -> None:
 
 @click.command("list", help="Campaigns as JSON (the API's /campaigns).")
 @click.option("--province", default=None)
-@with_appcontext
 def campaign_list(province: str | None) -> None:
     from sqlalchemy import select
 
@@ -115,7 +110,6 @@ def campaign_list(province: str | None) -> None:
 @click.command("show", help="One campaign as JSON, with --outbox its outbox status.")
 @click.option("--campaign", "code", required=True)
 @click.option("--outbox", is_flag=True, help="Mail and webhook deliveries by status.")
-@with_appcontext
 def campaign_show(code: str, outbox: bool) -> None:
     campaign = campaign_or_exit(code)
     _json(outbox_data(campaign) if outbox else campaign_data(campaign))
@@ -123,7 +117,6 @@ def campaign_show(code: str, outbox: bool) -> None:
 
 @click.command("show", help="Integrity flags and decisions as JSON (the API's /integrity).")
 @click.option("--campaign", "code", required=True)
-@with_appcontext
 def integrity_show(code: str) -> None:
     _json(integrity_data(campaign_or_exit(code)))
 
@@ -139,7 +132,6 @@ def integrity_show(code: str) -> None:
               help="Submitted on or after this day.")
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="File to write (default: standard output).")
-@with_appcontext
 def responses_export(code: str, fmt: str, unit: str | None, group: str | None, since: Any,
                      out: Path | None) -> None:
     campaign = campaign_or_exit(code)
@@ -163,7 +155,7 @@ def responses_export(code: str, fmt: str, unit: str | None, group: str | None, s
 
 @click.command("work-imports", help="Run the respondent-list import jobs posted through the "
                "API that no web worker ran (or whose worker died).")
-@with_appcontext
+@commits_in_steps  # a worker: each job's claim, stages and result are committed as they happen
 def work_imports() -> None:
     click.echo(f"ran {work_import_jobs()} job(s)")
 
@@ -180,7 +172,6 @@ def webhooks_group() -> None:
 @click.option("--url", required=True)
 @click.option("--event", "events", multiple=True, type=click.Choice(EVENTS),
               help="Repeat; default: every event.")
-@with_appcontext
 def webhooks_add(code: str, url: str, events: tuple[str, ...]) -> None:
     try:
         row, secret = register_webhook(campaign_or_exit(code), url, list(events or EVENTS))
@@ -192,7 +183,6 @@ def webhooks_add(code: str, url: str, events: tuple[str, ...]) -> None:
 
 @webhooks_group.command("list", help="A campaign's endpoints.")
 @click.option("--campaign", "code", required=True)
-@with_appcontext
 def webhooks_list(code: str) -> None:
     for e in list_webhooks(campaign_or_exit(code)):
         state = "active" if e.active else "disabled"
@@ -206,7 +196,6 @@ def webhooks_list(code: str) -> None:
 @click.option("--campaign", "code", required=True)
 @click.option("--id", "endpoint_id", type=int, required=True)
 @click.option("--keep-old-hours", type=float, default=24.0, show_default=True)
-@with_appcontext
 def webhooks_rotate(code: str, endpoint_id: int, keep_old_hours: float) -> None:
     try:
         click.echo(rotate_webhook_secret(campaign_or_exit(code), endpoint_id,
@@ -219,7 +208,6 @@ def webhooks_rotate(code: str, endpoint_id: int, keep_old_hours: float) -> None:
 @click.option("--campaign", "code", required=True)
 @click.option("--id", "endpoint_id", type=int, required=True)
 @click.option("--enable", is_flag=True, help="Start again instead.")
-@with_appcontext
 def webhooks_disable(code: str, endpoint_id: int, enable: bool) -> None:
     try:
         set_webhook_active(campaign_or_exit(code), endpoint_id, enable)
@@ -232,7 +220,6 @@ def webhooks_disable(code: str, endpoint_id: int, enable: bool) -> None:
                         "list.")
 @click.option("--campaign", "code", required=True)
 @click.option("--dead", is_flag=True)
-@with_appcontext
 def webhooks_deliveries(code: str, dead: bool) -> None:
     for d in list_deliveries(campaign_or_exit(code), status="dead" if dead else None):
         click.echo(f"{d.id}\t{d.event_id}\t{d.event_type}\tendpoint {d.endpoint_id}\t{d.status}"
@@ -242,7 +229,6 @@ def webhooks_deliveries(code: str, dead: bool) -> None:
 @webhooks_group.command("log", help="The delivery log: every attempt and its answer.")
 @click.option("--campaign", "code", required=True)
 @click.option("--delivery", "delivery_id", type=int, default=None)
-@with_appcontext
 def webhooks_log(code: str, delivery_id: int | None) -> None:
     for a in delivery_log(campaign_or_exit(code), delivery_id=delivery_id):
         click.echo(f"{a.at:%Y-%m-%d %H:%M:%S}\tdelivery {a.delivery_id}\t{a.event_id}\t"
@@ -252,7 +238,6 @@ def webhooks_log(code: str, delivery_id: int | None) -> None:
 @webhooks_group.command("replay", help="Queue a dead (or delivered) delivery again.")
 @click.option("--campaign", "code", required=True)
 @click.option("--delivery", "delivery_id", type=int, required=True)
-@with_appcontext
 def webhooks_replay(code: str, delivery_id: int) -> None:
     try:
         replay_delivery(campaign_or_exit(code), delivery_id)
@@ -264,7 +249,7 @@ def webhooks_replay(code: str, delivery_id: int) -> None:
 @webhooks_group.command("work", help="Post due deliveries (safe to run several at once); "
                         "--forever keeps polling.")
 @click.option("--forever", is_flag=True)
-@with_appcontext
+@commits_in_steps  # a worker: each claim and each delivery is committed as it happens
 def webhooks_work(forever: bool) -> None:
     report = deliver_webhooks(once=not forever)
     click.echo(f"delivered {report.delivered}, retried {report.retried}, dead {report.dead}")

@@ -9,7 +9,6 @@ import json
 from pathlib import Path
 
 import click
-from flask.cli import with_appcontext
 
 from questionnaires.spreadsheet import safe_row
 from sampling import CampaignInvalid, write_list_template
@@ -36,7 +35,6 @@ def campaign_group() -> None:
                         "(idempotent; nothing is written if the file has errors).")
 @click.option("--config", "config", required=True, type=click.Path(dir_okay=False))
 @as_option
-@with_appcontext
 def create(config: str, actor: str | None) -> None:
     try:
         campaign = create_campaign_from_config(config, provinces_of(actor))
@@ -59,7 +57,6 @@ def respondents_group() -> None:
 @click.argument("file", type=click.Path(dir_okay=False))
 @click.option("--campaign", "code", required=True)
 @as_option
-@with_appcontext
 def import_(file: str, code: str, actor: str | None) -> None:
     try:
         report = import_respondents(campaign_or_exit(code, provinces_of(actor)).code, file)
@@ -90,7 +87,6 @@ def import_(file: str, code: str, actor: str | None) -> None:
 @respondents_group.command("template", help="Write the campaign's XLSX list template.")
 @click.option("--campaign", "code", required=True)
 @click.option("--out", "out", required=True, type=click.Path(dir_okay=False, writable=True))
-@with_appcontext
 def template(code: str, out: str) -> None:
     write_list_template(Path(out), build_sampling_campaign(campaign_or_exit(code)))
     click.echo(out)
@@ -104,7 +100,6 @@ def template(code: str, out: str) -> None:
 @click.option("--recount", is_flag=True,
               help="First assign every form to its cell again and recount the cells' form "
               "counts (after rows were changed by hand or restored).")
-@with_appcontext
 def quotas(code: str, fmt: str, recount: bool) -> None:
     campaign_id = campaign_or_exit(code).id
     if recount:

@@ -6,7 +6,6 @@ from typing import TYPE_CHECKING
 
 import click
 from flask import current_app
-from flask.cli import with_appcontext
 
 from survey.config import shipped
 
@@ -38,14 +37,12 @@ def db_group() -> None:
 
 
 @db_group.command("upgrade", help="Create or upgrade the database schema to the latest revision.")
-@with_appcontext
 def upgrade() -> None:
     upgrade_database()
     click.echo("database at head")
 
 
 @db_group.command("current", help="Show the database's current revision.")
-@with_appcontext
 def current() -> None:
     from alembic import command
 

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import click
 from flask import current_app
-from flask.cli import with_appcontext
 from werkzeug.serving import run_simple
 
+from survey import db
+from survey.cli.common import commits_in_steps
 from survey.cli.db_cmd import upgrade_database
 from survey.services.demo import load_demo_campaign
 from survey.services.demo_data import DEFAULT_SEED, fill_demo_campaign
@@ -20,10 +21,11 @@ from survey.services.demo_data import DEFAULT_SEED, fill_demo_campaign
 @click.option("--empty", is_flag=True, help="No simulated respondents: the campaign as listed.")
 @click.option("--seed", default=DEFAULT_SEED, show_default=True, type=int,
               help="Seed of the simulated fieldwork (same seed, same answers).")
-@with_appcontext
+@commits_in_steps  # the campaign is one unit; its simulated respondents save page by page
 def demo(no_serve: bool, port: int, host: str, empty: bool, seed: int) -> None:
     upgrade_database()
-    result = load_demo_campaign()
+    with db.unit_of_work():
+        result = load_demo_campaign()
     fill = None if empty else fill_demo_campaign(result.campaign_code, seed)
     base = f"http://{host}:{port}"
     # one LINK per demo respondent, to their home (group, their own unit, link), under the

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import click
-from flask.cli import with_appcontext
 
 from survey.cli.common import campaign_or_exit
 from survey.services.integrity import scan_campaign
@@ -17,7 +16,6 @@ def integrity_group() -> None:
 @integrity_group.command("scan", help="Scan a campaign's responses. Re-running replaces the "
                                       "previous scan's flags and keeps reviewers' decisions.")
 @click.option("--campaign", "campaign_code", required=True, help="Campaign code.")
-@with_appcontext
 def scan(campaign_code: str) -> None:
     campaign = campaign_or_exit(campaign_code)
     summary = scan_campaign(campaign, actor_email="cli")

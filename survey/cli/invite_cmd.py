@@ -11,9 +11,9 @@ import sys
 from typing import NoReturn
 
 import click
-from flask.cli import with_appcontext
 
-from survey.cli.common import campaign_or_exit
+from survey import db
+from survey.cli.common import campaign_or_exit, commits_in_steps
 from survey.services.mail import MailConfigError, smtp_settings
 from survey.services.outbox import (
     NotUncertain,
@@ -71,10 +71,12 @@ def invite_group() -> None:
 @click.option("--unit", default=None, help="only respondents with a form rating this unit code")
 @click.option("--language", type=click.Choice(["vi", "en"]), default="vi", show_default=True)
 @click.option("--queue-only", is_flag=True, help="queue; leave delivery to `invite work`")
-@with_appcontext
+@commits_in_steps  # the queue is one unit; delivery commits message by message
 def send(code: str, group: str | None, unit: str | None, language: str, queue_only: bool) -> None:
-    campaign = campaign_or_exit(code)
-    _echo_queue(queue_invitations(campaign, group=group, unit=unit, language=language))
+    with db.unit_of_work():
+        campaign = campaign_or_exit(code)
+        report = queue_invitations(campaign, group=group, unit=unit, language=language)
+    _echo_queue(report)
     if not queue_only:
         _deliver(campaign_id=None)
 
@@ -86,11 +88,13 @@ def send(code: str, group: str | None, unit: str | None, language: str, queue_on
 @click.option("--group", default=None)
 @click.option("--unit", default=None)
 @click.option("--queue-only", is_flag=True)
-@with_appcontext
+@commits_in_steps  # the queue is one unit; delivery commits message by message
 def remind(code: str, after_days: float, group: str | None, unit: str | None,
            queue_only: bool) -> None:
-    campaign = campaign_or_exit(code)
-    _echo_queue(queue_reminders(campaign, after_days=after_days, group=group, unit=unit))
+    with db.unit_of_work():
+        campaign = campaign_or_exit(code)
+        report = queue_reminders(campaign, after_days=after_days, group=group, unit=unit)
+    _echo_queue(report)
     if not queue_only:
         _deliver()
 
@@ -98,7 +102,7 @@ def remind(code: str, after_days: float, group: str | None, unit: str | None,
 @invite_group.command("work", help="Deliver queued messages (safe to run several at once). "
                       "With --once: until nothing is due, else forever.")
 @click.option("--once", is_flag=True)
-@with_appcontext
+@commits_in_steps  # a worker: each claim and each delivery is committed as it happens
 def work_cmd(once: bool) -> None:
     if once:
         _deliver(once=True)
@@ -117,7 +121,6 @@ def work_cmd(once: bool) -> None:
 
 @invite_group.command("problems", help="Bounced, failed and uncertain messages of a campaign.")
 @click.option("--campaign", "code", required=True)
-@with_appcontext
 def problems(code: str) -> None:
     campaign = campaign_or_exit(code)
     for p in (bounced_recipients(campaign.id) + failed_messages(campaign.id)
@@ -130,7 +133,6 @@ def problems(code: str) -> None:
                       "--not-delivered revokes its link and queues it again.")
 @click.option("--id", "outbox_id", type=int, required=True)
 @click.option("--delivered/--not-delivered", required=True)
-@with_appcontext
 def resolve(outbox_id: int, delivered: bool) -> None:
     try:
         resolve_uncertain(outbox_id, delivered=delivered)

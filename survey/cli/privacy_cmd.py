@@ -5,7 +5,6 @@ from __future__ import annotations
 import sys
 
 import click
-from flask.cli import with_appcontext
 
 from survey.i18n import translator
 from survey.services.campaigns import CampaignNotFound
@@ -21,7 +20,6 @@ def privacy_group() -> None:
                                      "the campaign closed; answers stay.")
 @click.option("--campaign", "code", required=True)
 @click.option("--after-days", type=click.IntRange(min=0), required=True)
-@with_appcontext
 def purge(code: str, after_days: int) -> None:
     try:
         report = purge_personal_data(code, after_days)

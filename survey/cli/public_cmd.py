@@ -6,7 +6,6 @@ import sys
 from collections.abc import Callable, Sequence
 
 import click
-from flask.cli import with_appcontext
 
 from survey.i18n import translator
 from survey.cli.common import campaign_or_exit
@@ -35,7 +34,6 @@ def public_group() -> None:
 @click.option("--unit", "units", multiple=True, help="A rated unit's code (repeatable).")
 @click.option("--daily-cap", type=click.IntRange(min=0), default=None,
               help="Public forms per link per day (default PAR_SURVEY_PUBLIC_DAILY_CAP, 300).")
-@with_appcontext
 def create(code: str, group: str, units: Sequence[str], daily_cap: int | None) -> None:
     campaign = campaign_or_exit(code)
     try:
@@ -53,7 +51,6 @@ def create(code: str, group: str, units: Sequence[str], daily_cap: int | None) -
 @click.option("--campaign", "code", required=True)
 @click.option("--group", default=None)
 @click.option("--unit", "units", multiple=True)
-@with_appcontext
 def list_links(code: str, group: str | None, units: Sequence[str]) -> None:
     campaign = campaign_or_exit(code)
     try:
@@ -102,7 +99,6 @@ def _selection(fn: Callable[..., None]) -> Callable[..., None]:
 @public_group.command("rotate", help="New codes for the selected links (revoked links come "
                       "back): every poster printed before stops working.")
 @_selection
-@with_appcontext
 def rotate(code: str, group: str | None, units: Sequence[str], every: bool) -> None:
     _change("rotate", rotate_public_links, code, group, units, every)
 
@@ -110,6 +106,5 @@ def rotate(code: str, group: str | None, units: Sequence[str], every: bool) -> N
 @public_group.command("revoke", help="Stop the selected links; forms already started go on. "
                       "'rotate' brings a link back with a new code.")
 @_selection
-@with_appcontext
 def revoke(code: str, group: str | None, units: Sequence[str], every: bool) -> None:
     _change("revoke", revoke_public_links, code, group, units, every)

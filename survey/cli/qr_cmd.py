@@ -9,7 +9,6 @@ from pathlib import Path
 
 import click
 from flask import current_app
-from flask.cli import with_appcontext
 
 from questionnaires.spreadsheet import safe_row
 from survey.i18n import translator
@@ -44,7 +43,6 @@ from survey.services.qr import png_many, qr_matrices, svg_many
               help="Posters of the live public links (of --unit / --group), no tokens issued.")
 @click.option("--out", "out", required=True, type=click.Path(),
               help="The PDF file, or the directory for SVG/PNG files.")
-@with_appcontext
 def qr(code: str, unit: str | None, group: str | None, fmt: str, paper: bool,
        revoke_old: bool, public: bool, out: str) -> None:
     if public and (paper or revoke_old):

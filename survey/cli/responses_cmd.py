@@ -7,7 +7,6 @@ import sys
 from pathlib import Path
 
 import click
-from flask.cli import with_appcontext
 
 from survey.services.microdata import MICRODATA_FORMATS, VALUES, export_responses
 from survey.cli.common import campaign_or_exit
@@ -28,7 +27,6 @@ def responses_group() -> None:
 @click.option("--unit", "units", multiple=True, help="Only these rated units (repeatable).")
 @click.option("--group", "groups", multiple=True, help="Only these respondent groups (repeatable).")
 @click.option("--since", type=click.DateTime(formats=["%Y-%m-%d"]), help="Only responses submitted on or after.")
-@with_appcontext
 def export(campaign_code: str, fmt: str, values: str, out: Path, units: tuple[str, ...],
            groups: tuple[str, ...], since: dt.datetime | None) -> None:
     campaign_id = campaign_or_exit(campaign_code).id

@@ -6,7 +6,6 @@ import sys
 from pathlib import Path
 
 import click
-from flask.cli import with_appcontext
 
 from questionnaires import Problem
 from survey.cli.common import campaign_or_exit, fail, problem_lines
@@ -32,7 +31,6 @@ from survey.services.scoring_config import ScoringConfigError, scoring_for_campa
               help="Appraised points, CSV or XLSX with columns unit, appraised_points, "
                    "max_appraised_points: fills the index %, ranks and bands.")
 @as_option
-@with_appcontext
 def scores(campaign_code: str, fmt: str, out: Path, appraised_file: Path | None,
            actor: str | None) -> None:
     campaign_id = campaign_or_exit(campaign_code, provinces_of(actor)).id

@@ -5,7 +5,6 @@ from __future__ import annotations
 import sys
 
 import click
-from flask.cli import with_appcontext
 
 from survey.i18n import translator
 from survey.models import Role
@@ -25,7 +24,6 @@ def users_group() -> None:
               help="Province code; repeat for several.")
 @click.option("--agency", "agency_code", default=None, help="Unit code (focal points).")
 @click.password_option(help="Asked for when not given (at least 12 characters).")
-@with_appcontext
 def create(email: str, full_name: str, role: str, provinces: tuple[str, ...],
            agency_code: str | None, password: str) -> None:
     try:

@@ -1,7 +1,8 @@
 """Who may do what, in one place: roles, permissions, province scope, the route registry.
 
 Every staff route is declared with :func:`staff_route`, naming the permission it needs. The
-decorator checks login and permission; :func:`campaign_in_scope` is the only way a view gets a
+decorator runs the request as one unit of work (:func:`survey.db.unit_of_work`) and checks
+login and permission; :func:`campaign_in_scope` is the only way a view gets a
 campaign, and it answers 404 for a campaign outside the user's provinces (no hint that it
 exists). ``tests/survey/test_access_matrix.py`` walks every registered route for every role,
 in the user's own province and in another, and fails on a route declared without a rule.
@@ -98,13 +99,16 @@ def staff_route(bp: Blueprint, rule: str, permission: str | None,
 
         @functools.wraps(view)
         def guarded(*args: Any, **kwargs: Any) -> Any:
-            if permission is not None:
-                if not current_user.is_authenticated:
-                    return login_manager.unauthorized()
-                g.staff = identity()
-                if not allowed(permission, g.staff.role):
-                    abort(403)
-            return view(*args, **kwargs)
+            # one unit of work per staff request: committed when the view returns, rolled
+            # back when it raises (an abort included), so a multi-step action is all or nothing
+            with db.unit_of_work():
+                if permission is not None:
+                    if not current_user.is_authenticated:
+                        return login_manager.unauthorized()
+                    g.staff = identity()
+                    if not allowed(permission, g.staff.role):
+                        abort(403)
+                return view(*args, **kwargs)
 
         ROUTES[endpoint] = RouteRule(endpoint, permission, "<code>" in rule)
         bp.add_url_rule(rule, view.__name__, guarded, methods=list(methods))

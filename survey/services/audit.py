@@ -29,6 +29,13 @@ def record_audit(action: str, *, actor_id: int | None = None, actor_email: str |
         request_id=g.get("request_id") if has_request_context() else None))
 
 
+def record_refusal(action: str, **fields: Any) -> None:
+    """Audit a refused action (as :func:`record_audit`): the event is kept even when the unit
+    of work that refuses the action then rolls back, e.g. a command that exits with an error."""
+    record_audit(action, **fields)
+    db.keep_if_rolled_back(lambda: record_audit(action, **fields))
+
+
 def search_audit(provinces: Sequence[str], *, action: str | None = None,
                  actor: str | None = None, since: dt.datetime | None = None,
                  limit: int = 200) -> list[AuditEvent]:

@@ -22,7 +22,7 @@ from questionnaires.problems import ProblemError
 from survey import db
 from survey.models import Campaign, QuestionnaireVersion, RespondentGroup, Unit
 from survey.models.quota import QuotaCell
-from survey.services.audit import record_audit
+from survey.services.audit import record_refusal
 from survey.services.questionnaires import publish_builtin_questionnaires
 from survey.services.quotas import assign_cells, recount_cells
 from survey.services.yoy import continuation_record
@@ -88,7 +88,7 @@ def check_campaign_target(config: sampling.Campaign, provinces: Collection[str] 
                                                      or stored.province_code in provinces):
         return
     with db.write_transaction():
-        record_audit("campaign.refused", province_code=stored.province_code,
+        record_refusal("campaign.refused", province_code=stored.province_code,
                      object_type="campaign", object_id=config.code,
                      detail={"file": source, "file_province": config.province})
     raise CampaignOutOfScope(config.code)

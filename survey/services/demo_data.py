@@ -199,7 +199,14 @@ def _answer_section(rng: np.random.Generator, questions: Sequence[Question],
 
 def fill_demo_campaign(code: str, seed: int = DEFAULT_SEED, now: dt.datetime | None = None
                        ) -> DemoFill:
-    """Put the demo campaign in the field with simulated respondents (idempotent)."""
+    """Put the demo campaign in the field with simulated respondents (idempotent).
+
+    The respondents save page by page as on the respondent pages, each step committed by
+    itself, so this runs outside any unit of work (``par-survey demo`` calls it after its own).
+    """
+    if db.in_unit_of_work():
+        raise db.UnitOfWorkError("fill_demo_campaign commits step by step: call it outside a "
+                                 "unit of work")
     started = time.perf_counter()
     now = now or utcnow()
     rng = np.random.default_rng(seed)

@@ -1,12 +1,14 @@
 """Respondent-list imports as jobs: posted through the API, run by a worker, polled by anyone.
 
 Where a job runs: by default in a background thread of the web worker that accepted it, started
-after the job's row is committed (a list of a few thousand rows imports in seconds, so no queue
-service is worth deploying for it). Everything a poll shows (stage, progress, the row report)
-is in the ``import_jobs`` row, so any web worker answers the poll. A job whose thread died with
-its process (claim older than ``IMPORT_JOB_LEASE_SECONDS``) is taken again by
+once the job's row is committed (:func:`survey.db.after_commit`; a list of a few thousand rows
+imports in seconds, so no queue service is worth deploying for it). Everything a poll shows
+(stage, progress, the row report) is in the ``import_jobs`` row, so any web worker answers the
+poll. A job whose thread died with its process (claim older than ``IMPORT_JOB_LEASE_SECONDS``) is taken again by
 ``par-survey respondents work-imports`` or the next job's thread: running an import twice is
 safe, because an import is all or nothing and a list imported again leaves its rows unchanged.
+A runner commits each step in :func:`survey.db.own_transaction` (a named exception to the one
+unit of work per request or command): the claim, the stages a poll shows, the import, the result.
 Set ``API_IMPORT_THREADS = False`` to leave every job to the worker command.
 """
 
@@ -41,7 +43,8 @@ class JobRefused(ProblemError, ValueError):
 
 def submit_import_job(campaign: Campaign, filename: str, data: bytes,
                       user_id: int | None) -> ImportJob:
-    """Store the posted list as a queued job (committed); the caller starts a runner."""
+    """Store the posted list as a queued job, in the caller's unit of work; the caller starts
+    a runner once it is committed (:func:`survey.db.after_commit`)."""
     name = Path(filename or "").name or "list.csv"
     if Path(name).suffix.lower() not in SUFFIXES:
         raise JobRefused("LIST-FILE-TYPE", name=name)
@@ -73,7 +76,7 @@ def job_dict(job: ImportJob) -> dict[str, Any]:
 
 
 def _stage(job_id: int, stage: str, progress: int) -> None:
-    with db.write_transaction() as s:
+    with db.own_transaction() as s:  # a poll sees the stage at once
         s.execute(update(ImportJob).where(ImportJob.id == job_id)
                   .values(stage=stage, progress=progress))
 
@@ -91,10 +94,9 @@ def _claim(public_id: str | None) -> ImportJob | None:
     if public_id is not None:
         stmt = stmt.where(ImportJob.public_id == public_id)
     job_id = s.scalar(stmt)
-    s.rollback()
     if job_id is None:
         return None
-    with db.write_transaction() as w:
+    with db.own_transaction() as w:  # the claim is seen by every other runner at once
         taken = w.execute(update(ImportJob).where(ImportJob.id == job_id, takeable).values(
             status=JobStatus.RUNNING, claimed_at=now, stage="reading",
             progress=10)).rowcount  # type: ignore[attr-defined]
@@ -116,7 +118,8 @@ def run_import_job(public_id: str | None = None) -> ImportJob | None:
         path.write_bytes(job.data)
         _stage(job.id, "importing", 50)
         try:
-            result = import_respondents(campaign.code, path)
+            with db.own_transaction():  # all rows or none, committed before the job is done
+                result = import_respondents(campaign.code, path)
         except ListRejected as exc:
             status = JobStatus.FAILED
             vi, en = translator("vi"), translator("en")  # the stored report reads in both
@@ -136,7 +139,7 @@ def run_import_job(public_id: str | None = None) -> ImportJob | None:
             report = {"imported": True, **{k: v for k, v in dataclasses.asdict(result).items()
                                            if k not in ("file", "merges")},
                       "merges": len(result.merges)}
-    with db.write_transaction() as s:
+    with db.own_transaction() as s:
         s.execute(update(ImportJob).where(ImportJob.id == job.id).values(
             status=status, stage=status.value, progress=100, report=report, data=None,
             finished_at=utcnow()))

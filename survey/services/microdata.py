@@ -35,13 +35,13 @@ import numpy as np
 from questionnaires import Questionnaire
 from questionnaires.spreadsheet import safe_cell, safe_row
 from sampling.design import DesignSpec
+from survey import db
 from survey.services.scores import (
     DesignInfo,
     ResponseFilter,
     ScoreInputs,
     build_design,
     design_spec_for,
-    end_reads,
     item_key,
     listed_sizes,
     load_score_inputs,
@@ -137,7 +137,7 @@ def _design_of(campaign_id: int, inputs: ScoreInputs, spec: DesignSpec) -> RowDe
         empty = np.zeros(0)
         return RowDesign(inputs.response_id, [], empty, empty, None)
     listed = listed_sizes(campaign_id)
-    end_reads()
+    db.end_reads()
     design, info = build_design(inputs, spec, listed)
     names = {st.code: st.key for st in info.strata}
     stratum = [names[int(h)] for h in np.asarray(design.column("stratum")).tolist()]

@@ -334,7 +334,7 @@ def _claim(batch: int, rate: int) -> tuple[list[_Job], list[str], float]:
     """Claim up to ``batch`` due rows; return jobs, their raw tokens, and seconds to wait when
     the rate limit allows none now."""
     now = utcnow()
-    with db.write_transaction() as s:
+    with db.own_transaction() as s:
         if rate > 0:
             if s.get_bind().dialect.name == "postgresql":
                 s.execute(select(func.pg_advisory_xact_lock(_ADVISORY_LOCK_KEY)))
@@ -457,7 +457,7 @@ def _release(jobs: list[_Job], at: dt.datetime, *statuses: OutboxStatus) -> None
     their tokens revoked."""
     if not jobs:
         return
-    with db.write_transaction() as s:
+    with db.own_transaction() as s:
         for job in jobs:
             s.execute(update(_TABLE).where(
                 _ours(job, *(statuses or (OutboxStatus.CLAIMED,)))).values(
@@ -564,13 +564,13 @@ def _deliver(jobs: list[_Job], sender: SmtpSender, pacer: _Pacer, settings: Smtp
              after_send: Callable[[int, Outcome], None] | None) -> None:
     for key in {(j.campaign_id, j.kind, j.language) for j in jobs} - set(templates):
         templates[key] = template_for(*key)
-    with db.write_transaction() as s:
+    with db.own_transaction() as s:
         ours = _start(s, jobs[0])
     for i, job in enumerate(jobs):
         following = jobs[i + 1] if i + 1 < len(jobs) else None
         if not ours:  # swept away from us (we were too slow): someone else's now
             report.skipped += 1
-            with db.write_transaction() as s:
+            with db.own_transaction() as s:
                 ours = _start(s, following)
             continue
         key = (job.campaign_id, job.kind, job.language)

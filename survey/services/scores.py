@@ -735,7 +735,7 @@ def score_campaign(
     profile = sorted({v for w in spec.weighting.values() for m in w.margins for v in m.variables})
     inputs = load_score_inputs(campaign_id, profile, profile_groups=sorted(spec.weighting))
     listed, units = listed_sizes(campaign_id), rated_units(campaign_id)
-    end_reads()
+    db.end_reads()
     with without_cycle_collection():
         return score_responses(inputs, config, spec, listed, population, appraised, units)
 
@@ -763,19 +763,6 @@ def _stratum_key(key: str) -> tuple[str, str]:
     """``"group|unit"`` (a stratum's key) as (group, unit); a unit-only stratum has group ""."""
     group, sep, unit = key.partition("|")
     return (group, unit) if sep else ("", key)
-
-
-def end_reads() -> None:
-    """End the session's read-only transaction before a long computation.
-
-    Scoring a million responses takes longer than PostgreSQL lets a transaction sit idle
-    (``idle_in_transaction_session_timeout``, :mod:`survey.db`); the data is in memory by
-    then. Only done when the session holds no pending change: scoring is a read-only step,
-    called outside write transactions.
-    """
-    s = db.session()
-    if s.in_transaction() and not (s.new or s.dirty or s.deleted):
-        s.commit()
 
 
 def score_responses(

@@ -142,12 +142,13 @@ def log_in(email: str, password: str, address: str, device: str | None = None) -
     limits = [(device_key or account_key, MAX_FAILURES_PER_ACCOUNT),
               (address_key, MAX_FAILURES_PER_ADDRESS)]
     failures = failure_counter()
-    with db.write_transaction():
+    # Named exception (own_transaction): committed before the password is checked, so this
+    # attempt counts as a failure for every worker until the password proves right.
+    with db.own_transaction():
         reservation = failures.reserve(limits, now, FAILURE_WINDOW)
         if reservation is None:
             record_audit("login.blocked", actor_email=email[:254])
             return LoginResult(None, blocked=True)
-    # committed: this attempt counts as a failure until the password proves right
     user = db.session().scalar(select(StaffUser).where(StaffUser.email == email))
     try:
         ok: bool = _hasher.verify(user.password_hash if user else _dummy_hash(), password)
@@ -202,7 +203,9 @@ def resume_session(nonce: str, idle: dt.timedelta) -> Identity | None:
         return None
     identity = _identity(row.user, row.id)
     if now - row.last_seen_at > dt.timedelta(minutes=1):  # one write a minute, not per request
-        with db.write_transaction() as s:
+        # Named exception: bookkeeping, not part of the request's action; committed at once so
+        # the request's unit of work does not hold a write (and SQLite's lock) from its start.
+        with db.own_transaction() as s:
             s.execute(update(StaffSession).where(StaffSession.id == row.id)
                       .values(last_seen_at=now))
     return identity

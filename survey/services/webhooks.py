@@ -341,7 +341,7 @@ def sweep_stale_webhook_claims(now: dt.datetime | None = None) -> int:
 def _claim(batch: int) -> list[_Job]:
     now = utcnow()
     claim_id = uuid.uuid4().hex
-    with db.write_transaction() as s:
+    with db.own_transaction() as s:
         stmt = (select(WebhookDelivery.id).where(WebhookDelivery.status == DeliveryStatus.QUEUED,
                                                  WebhookDelivery.next_attempt_at <= now)
                 .order_by(WebhookDelivery.next_attempt_at, WebhookDelivery.id).limit(batch))
@@ -413,7 +413,7 @@ def _record(job: _Job, status_code: int | None, error: str | None, ms: int) -> D
     now = utcnow()
     ours = (WebhookDelivery.id == job.id, WebhookDelivery.claim_id == job.claim_id,
             WebhookDelivery.status == DeliveryStatus.CLAIMED)
-    with db.write_transaction() as s:
+    with db.own_transaction() as s:
         s.add(WebhookAttempt(delivery_id=job.id, at=now, status_code=status_code,
                              error=error, duration_ms=ms))
         if status_code is not None and 200 <= status_code < 300:
@@ -435,7 +435,7 @@ def _record(job: _Job, status_code: int | None, error: str | None, ms: int) -> D
 def _release(jobs: Sequence[_Job]) -> None:
     if not jobs:
         return
-    with db.write_transaction() as s:
+    with db.own_transaction() as s:
         for job in jobs:
             s.execute(update(WebhookDelivery).where(
                 WebhookDelivery.id == job.id, WebhookDelivery.claim_id == job.claim_id,
