@@ -12,11 +12,14 @@ from questionnaires import load_builtin_by_id
 from survey import db
 from survey.models import (
     AccessToken,
+    AuditEvent,
     Campaign,
+    Draft,
     Form,
     FormStatus,
     Mode,
     PaperEntry,
+    QuotaCell,
     Response,
     StaffUser,
 )
@@ -29,6 +32,7 @@ from survey.services.paper import (
     record_entry,
 )
 from survey.services.qr import find_form_by_code, short_code
+import survey.services.responding as responding
 from survey.services.responding import load_form
 from survey.services.tokens import revoke_tokens
 from tests.conftest import csrf_from
@@ -182,6 +186,53 @@ def test_double_entry_agreement_submits_exactly_once(world):  # noqa: F811
             EntryOutcome.ALREADY_SUBMITTED
         assert db.session().scalar(select(func.count()).select_from(Response)) == 1
         assert db.session().scalar(select(func.count()).select_from(PaperEntry)) == 0
+
+
+def _written(form_id: int) -> tuple[object, ...]:
+    """What a clerk's action may change: the form, its draft and paper entries, responses,
+    quota counts, audit events."""
+    s = db.session()
+    s.expire_all()
+    return (s.execute(select(Form.status, Form.mode, Form.started_at, Form.submitted_at)
+                      .where(Form.id == form_id)).one(),
+            s.scalar(select(func.count()).select_from(Draft).where(Draft.form_id == form_id)),
+            s.execute(select(PaperEntry.entry_no, PaperEntry.clerk_id, PaperEntry.answers)
+                      .where(PaperEntry.form_id == form_id).order_by(PaperEntry.entry_no)).all(),
+            s.scalar(select(func.count()).select_from(Response)),
+            s.execute(select(QuotaCell.id, QuotaCell.started).order_by(QuotaCell.id)).all(),
+            s.scalar(select(func.count()).select_from(AuditEvent)))
+
+
+@pytest.mark.parametrize("double", [False, True], ids=["single", "double"])
+def test_a_submit_failing_midway_writes_nothing_of_the_entry(world, monkeypatch, double):  # noqa: F811
+    """A clerk's action is one transaction: when the submit it leads to fails while storing
+    the responses, nothing of the entry is left (no entry, no paper mode, no start, no
+    draft), and the form can be keyed again."""
+    form_id = _open_form(world)
+    with world.test_request_context():
+        ctx = load_form(form_id)
+        key = str(ctx.assignments[0].id)
+        clerks = list(db.session().scalars(select(StaffUser.id).order_by(StaffUser.id)))
+        if double:  # the first clerk's entry is in; the second one's settles the form
+            assert record_entry(ctx, clerks[0], {key: ANSWERS}, True).outcome is \
+                EntryOutcome.WAITING
+        before = _written(form_id)
+
+        def storage_fails(*_args: object, **_kwargs: object) -> None:
+            raise RuntimeError("the storage failed")
+
+        with monkeypatch.context() as patch:
+            patch.setattr(responding, "queue_submitted", storage_fails)
+            with pytest.raises(RuntimeError, match="the storage failed"):
+                record_entry(ctx, clerks[1], {key: ANSWERS}, double)
+        db.session().rollback()
+        assert _written(form_id) == before
+        # nothing was half done: the same entry now goes through
+        assert record_entry(load_form(form_id), clerks[1], {key: ANSWERS}, double).outcome \
+            is EntryOutcome.SUBMITTED
+        form = db.session().get(Form, form_id)
+        assert form.status is FormStatus.SUBMITTED and form.mode is Mode.PAPER
+        assert db.session().scalar(select(func.count()).select_from(Response)) == 1
 
 
 @pytest.mark.parametrize("role", ["viewer", "focal_point"])
