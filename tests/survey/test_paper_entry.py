@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 import survey.manage.paper  # noqa: F401  (registers the staff routes before any app is made)
 from questionnaires import load_builtin_by_id
@@ -233,6 +233,26 @@ def test_a_submit_failing_midway_writes_nothing_of_the_entry(world, monkeypatch,
         form = db.session().get(Form, form_id)
         assert form.status is FormStatus.SUBMITTED and form.mode is Mode.PAPER
         assert db.session().scalar(select(func.count()).select_from(Response)) == 1
+
+
+def test_a_full_quota_turns_the_entry_away_and_keeps_the_entries(world):  # noqa: F811
+    """A submit refused because the form's cells are full undoes only itself (a savepoint):
+    the form stays a web form, not begun, and the clerks' entries stay for later."""
+    form_id = _open_form(world)
+    with world.test_request_context():
+        ctx = load_form(form_id)
+        key = str(ctx.assignments[0].id)
+        clerks = list(db.session().scalars(select(StaffUser.id).order_by(StaffUser.id)))
+        assert record_entry(ctx, clerks[0], {key: ANSWERS}, True).outcome is EntryOutcome.WAITING
+        with db.write_transaction() as s:  # every cell closes, and is full at once
+            assert s.execute(update(QuotaCell).values(close_when_full=True, target=0)).rowcount
+        form, draft, kept, responses, cells, audits = _written(form_id)
+        result = record_entry(ctx, clerks[1], {key: ANSWERS}, True)
+        assert result.outcome is EntryOutcome.QUOTA_FULL
+        after = _written(form_id)
+        assert after[0] == form and after[0].mode is Mode.WEB  # not begun, not paper
+        assert after[1:] == (draft, [*kept, (2, clerks[1], {key: ANSWERS})], responses, cells,
+                             audits)
 
 
 @pytest.mark.parametrize("role", ["viewer", "focal_point"])
