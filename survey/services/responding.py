@@ -244,14 +244,12 @@ def lookup_limited(lookup: Callable[[], T | None], client: ClientInfo | None,
     return found
 
 
-
-
 # --- how the writes reach the database ----------------------------------------------------
 
 class WritePath:
     """How the respondent's reads and writes reach the database: the generic path, every
-    write in a transaction (:func:`survey.db.write_transaction`). Chosen once per engine by
-    :func:`write_path`; the one-statement writes return None (not written) here."""
+    write in a transaction (:func:`survey.db.write_transaction`); its one-statement writes
+    write nothing and say so. Chosen once per engine by :func:`write_path`."""
 
     def reads(self, s: Session) -> Connection:
         """The connection a request's first reads run on."""
@@ -421,8 +419,6 @@ def _context(row: Any, units: dict[int, UnitInfo]) -> FormContext:
         paradata=PageState(row.para_id is not None, row.page_seconds, row.page_items,
                            bool(row.honeypot_filled)),
     )
-
-
 
 
 # --- the writes' statements ---------------------------------------------------------------
