@@ -140,9 +140,13 @@ def page(page: int) -> Any:
         return _show_page(ctx, index)
     form = validate_page(q, index, n, request.form)
     answers = page_answers(form, q, index, n)
-    save_page(ctx, index, {str(a.id): answers[i] for i, a in enumerate(ctx.assignments)},
-              PageTiming(_page_seconds(ctx.form.id, index), current_client()),
-              honeypot=ctx.form.mode is Mode.PUBLIC and bool(request.form.get(HONEYPOT, "").strip()))
+    saved = save_page(ctx, index, {str(a.id): answers[i] for i, a in enumerate(ctx.assignments)},
+                      PageTiming(_page_seconds(ctx.form.id, index), current_client()),
+                      honeypot=(ctx.form.mode is Mode.PUBLIC
+                                and bool(request.form.get(HONEYPOT, "").strip())))
+    if saved is None:  # submitted meanwhile (another tab): the landing page says so
+        return redirect(url_for("respond.landing"))
+    ctx = saved
     action = request.form.get("action", "next")
     if action == "back":
         previous = _neighbour_page(ctx, index, -1)

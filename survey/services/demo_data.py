@@ -294,7 +294,8 @@ def fill_demo_campaign(code: str, seed: int = DEFAULT_SEED, now: dt.datetime | N
                 quality[a.rated_unit.code] + leaning, straight) for a in ctx.assignments}
             items = sum(len(v) for v in page.values())
             per_item = (0.6 if speeder or burst else float(rng.lognormal(math.log(7.0), 0.35)))
-            save_page(ctx, index, page, PageTiming(round(per_item * max(items, 1), 1), client))
+            ctx = save_page(ctx, index, page,
+                            PageTiming(round(per_item * max(items, 1), 1), client)) or ctx
         if kind == "half":
             counts["half"] += 1
             continue

@@ -4,23 +4,29 @@ Printing issues a fresh token per form (like cards); its QR and short code are o
 so a clerk finds the form again by scanning the QR or typing the code
 (:func:`survey.services.qr.find_form_by_code`).
 
-Data entry stores answers through the normal respondent path (``save_page`` then
-``submit_form``) with the form's mode set to ``paper``. With double entry two different
-clerks key the form blind into :class:`~survey.models.PaperEntry` rows; when both are there
-and agree the form is submitted, exactly once (``submit_form``'s gate). Mismatches are listed
-for resolution; the resolver picks one of the two values for each, which makes the entries
-agree. Entries are deleted once the form is submitted.
+Data entry stores answers through the respondent's submit
+(:func:`~survey.services.responding.store_submission`) with the form's mode set to ``paper``.
+With double entry two different clerks key the form blind into
+:class:`~survey.models.PaperEntry` rows; when both are there and agree the form is submitted,
+exactly once (the submit's gate). Mismatches are listed for resolution; the resolver picks one
+of the two values for each, which makes the entries agree. Entries are deleted once the form
+is submitted.
+
+Each clerk's action (an entry, a resolution) is one transaction: the entry, the form's mode,
+the responses and the audit commit together or not at all. A submit turned away (quota full,
+submitted meanwhile) rolls back to a savepoint, keeping the entries for later.
 """
 
 from __future__ import annotations
 
 import enum
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import bindparam, delete, select, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
 from questionnaires import Option, Question, Questionnaire, QuestionType, Section
 from survey import db
@@ -43,10 +49,10 @@ from survey.services.responding import (
     Availability,
     FormContext,
     SubmitOutcome,
+    SubmitRefused,
     campaign_availability,
     load_form,
-    save_page,
-    submit_form,
+    store_submission,
 )
 
 if TYPE_CHECKING:  # fpdf is imported where a PDF is made: the app starts without it
@@ -363,18 +369,18 @@ def double_entry_of(form_id: int) -> bool | None:
 
 def record_entry(ctx: FormContext, clerk_id: int, answers: Answers, double: bool
                  ) -> EntryResult:
-    """Key one clerk's reading of a paper form (see the module docstring)."""
+    """Key one clerk's reading of a paper form (see the module docstring): one transaction,
+    the entry and (when it settles the form) the submit together."""
     if ctx.submitted:
         return EntryResult(EntryOutcome.ALREADY_SUBMITTED)
     keyed = normalize(ctx, answers)
-    existing = entries(ctx.form.id)
-    if existing:
-        double = existing[0].double
-    if not double:
-        return _submit(ctx, keyed, [clerk_id])
     try:
         with db.write_transaction() as s:
-            rows = list(s.scalars(select(PaperEntry).where(PaperEntry.form_id == ctx.form.id)))
+            rows = _entries_in(s, ctx.form.id)
+            if rows:
+                double = rows[0].double
+            if not double:
+                return _submit(s, ctx, keyed, [clerk_id])
             mine = next((e for e in rows if e.clerk_id == clerk_id), None)
             if mine is not None:
                 mine.answers = keyed
@@ -385,19 +391,26 @@ def record_entry(ctx: FormContext, clerk_id: int, answers: Answers, double: bool
                 used = {e.entry_no for e in rows}
                 s.add(PaperEntry(form_id=ctx.form.id, entry_no=1 if 1 not in used else 2,
                                  clerk_id=clerk_id, double=True, answers=keyed))
+            s.flush()
+            return _settle(s, ctx)
     except IntegrityError:  # another clerk saved the same entry number at the same moment
         return EntryResult(EntryOutcome.TAKEN)
-    return _settle(ctx)
 
 
-def _settle(ctx: FormContext) -> EntryResult:
-    rows = entries(ctx.form.id)
+def _entries_in(s: Session, form_id: int) -> list[PaperEntry]:
+    return list(s.scalars(select(PaperEntry).where(PaperEntry.form_id == form_id)
+                          .order_by(PaperEntry.entry_no)))
+
+
+def _settle(s: Session, ctx: FormContext) -> EntryResult:
+    """Where the form's two entries leave it: waiting, mismatched, or submitted."""
+    rows = _entries_in(s, ctx.form.id)
     if len(rows) < 2:
         return EntryResult(EntryOutcome.WAITING)
     mismatches = compare(ctx, rows[0].answers, rows[1].answers)
     if mismatches:
         return EntryResult(EntryOutcome.MISMATCH, mismatches)
-    return _submit(ctx, rows[0].answers, [rows[0].clerk_id, rows[1].clerk_id])
+    return _submit(s, ctx, rows[0].answers, [rows[0].clerk_id, rows[1].clerk_id])
 
 
 def mismatches_of(ctx: FormContext) -> list[Mismatch]:
@@ -407,12 +420,12 @@ def mismatches_of(ctx: FormContext) -> list[Mismatch]:
 
 def resolve(ctx: FormContext, picks: dict[tuple[str, str], int]) -> EntryResult:
     """Settle mismatches: ``picks`` maps (assignment, question) to the entry (1 or 2) whose
-    value is right; both entries then hold it, and the form is submitted if they agree."""
+    value is right; both entries then hold it, and the form is submitted if they agree, in
+    the same transaction."""
     if ctx.submitted:
         return EntryResult(EntryOutcome.ALREADY_SUBMITTED)
     with db.write_transaction() as s:
-        rows = list(s.scalars(select(PaperEntry).where(PaperEntry.form_id == ctx.form.id)
-                              .order_by(PaperEntry.entry_no)))
+        rows = _entries_in(s, ctx.form.id)
         if len(rows) == 2:
             one = {k: dict(v) for k, v in rows[0].answers.items()}
             two = {k: dict(v) for k, v in rows[1].answers.items()}
@@ -427,45 +440,51 @@ def resolve(ctx: FormContext, picks: dict[tuple[str, str], int]) -> EntryResult:
             record_audit("paper.resolve", province_code=ctx.campaign.province_code,
                          object_type="form", object_id=ctx.form.id,
                          detail={"items": len(picks)})
-    return _settle(ctx)
+            s.flush()
+        return _settle(s, ctx)
 
 
-def _submit(ctx: FormContext, answers: Answers, clerks: list[int]) -> EntryResult:
-    """Submit keyed answers through the respondent path, as a paper form."""
+_FORM_NOW = select(Form.status, Form.mode).where(Form.id == bindparam("fid"))
+_AS_PAPER = (update(Form).where(Form.id == bindparam("fid"), Form.mode != Mode.PUBLIC)
+             .values(mode=Mode.PAPER))
+
+
+def _submit(s: Session, ctx: FormContext, answers: Answers, clerks: list[int]) -> EntryResult:
+    """Submit keyed answers as a paper form (a public QR form stays one: counted apart) in
+    the clerk's transaction, through the respondent's submit
+    (:func:`~survey.services.responding.store_submission`). A refused submit (quota full,
+    submitted meanwhile) is undone with its savepoint; the entries stay."""
     if campaign_availability(ctx.campaign) is not Availability.OPEN:
         return EntryResult(EntryOutcome.CLOSED)
     missing = _missing(ctx, answers)
     if missing:
         return EntryResult(EntryOutcome.INCOMPLETE, missing=missing)
-    with db.write_transaction() as s:
-        form = s.get(Form, ctx.form.id)
-        if form is None or form.status is FormStatus.SUBMITTED:
-            return EntryResult(EntryOutcome.ALREADY_SUBMITTED)
-        previous_mode = form.mode
-        if form.mode is not Mode.PUBLIC:  # a public QR form stays one: counted apart
-            form.mode = Mode.PAPER
-    fresh = load_form(ctx.form.id)
-    assert fresh is not None
-    for i in range(len(fresh.questionnaire.sections)):
-        save_page(fresh, i, answers)
-    outcome = submit_form(fresh)
-    with db.write_transaction() as s:
-        if outcome is SubmitOutcome.SUBMITTED:
-            s.execute(delete(PaperEntry).where(PaperEntry.form_id == ctx.form.id))
-            record_audit("paper.submit", province_code=ctx.campaign.province_code,
-                         object_type="form", object_id=ctx.form.id,
-                         detail={"clerks": clerks})
-        else:
-            form = s.get(Form, ctx.form.id)
-            if form is not None and form.status is not FormStatus.SUBMITTED:
-                form.mode = previous_mode
-    return EntryResult({
-        SubmitOutcome.SUBMITTED: EntryOutcome.SUBMITTED,
-        SubmitOutcome.ALREADY_SUBMITTED: EntryOutcome.ALREADY_SUBMITTED,
-        SubmitOutcome.INCOMPLETE: EntryOutcome.INCOMPLETE,
-        SubmitOutcome.CLOSED: EntryOutcome.CLOSED,
-        SubmitOutcome.QUOTA_FULL: EntryOutcome.QUOTA_FULL,
-    }[outcome])
+    try:
+        with s.begin_nested():
+            conn = s.connection()
+            found = conn.execute(_FORM_NOW, {"fid": ctx.form.id}).first()
+            if found is None or found.status is FormStatus.SUBMITTED:
+                raise SubmitRefused(SubmitOutcome.ALREADY_SUBMITTED)
+            conn.execute(_AS_PAPER, {"fid": ctx.form.id})
+            mode = found.mode if found.mode is Mode.PUBLIC else Mode.PAPER
+            keyed = replace(ctx, form=replace(ctx.form, status=found.status, mode=mode),
+                            answers=answers)
+            store_submission(s, keyed, utcnow())
+    except SubmitRefused as refused:
+        return EntryResult(_ENTRY_OUTCOME[refused.outcome])
+    s.execute(delete(PaperEntry).where(PaperEntry.form_id == ctx.form.id))
+    record_audit("paper.submit", province_code=ctx.campaign.province_code,
+                 object_type="form", object_id=ctx.form.id, detail={"clerks": clerks})
+    return EntryResult(EntryOutcome.SUBMITTED)
+
+
+_ENTRY_OUTCOME = {
+    SubmitOutcome.SUBMITTED: EntryOutcome.SUBMITTED,
+    SubmitOutcome.ALREADY_SUBMITTED: EntryOutcome.ALREADY_SUBMITTED,
+    SubmitOutcome.INCOMPLETE: EntryOutcome.INCOMPLETE,
+    SubmitOutcome.CLOSED: EntryOutcome.CLOSED,
+    SubmitOutcome.QUOTA_FULL: EntryOutcome.QUOTA_FULL,
+}
 
 
 @dataclass(frozen=True)

@@ -60,16 +60,17 @@ from survey.models import (
 )
 from survey.services.audit import record_audit
 from survey.services.cards import Poster
-from survey.services.paradata import ClientInfo, record_open
-from survey.services.quotas import cell_of_public_form, closed_units
+from survey.services.paradata import ClientInfo
+from survey.services.quotas import closed_units
 from survey.services.ratelimit import failure_counter
 from survey.services.responding import (
     Availability,
     TooManyAttempts,
     campaign_availability,
+    create_public_form,
     lookup_limited,
 )
-from survey.services.tokens import hash_token, issue_token
+from survey.services.tokens import hash_token
 
 log = logging.getLogger(__name__)
 
@@ -273,24 +274,13 @@ def start_public_form(code: str, client: ClientInfo, visitor: Visitor) -> Public
         if refusal is not None:
             log.info("public link %d: visit refused (%s)", link.id, refusal.value)
             return PublicStart(refusal=refusal, campaign=link.campaign, unit=link.rated_unit)
-        form = Form(campaign_id=link.campaign_id, respondent_id=None, group_id=link.group_id,
-                    questionnaire_version_id=link.questionnaire_version_id, mode=Mode.PUBLIC,
-                    status=FormStatus.OPENED, opened_at=now, created_at=now)
-        s.add(form)
-        s.flush()
-        s.add(Assignment(form_id=form.id, rated_unit_id=link.rated_unit_id,
-                         cell_id=cell_of_public_form(s, link.campaign_id, link.group_id,
-                                                     link.questionnaire_version_id,
-                                                     link.rated_unit_id)))
-        issue_token(form)  # this visit's token; the raw value is dropped here, unseen
-        record_open(s, form.id, client, now, first=True)
+        form_id = create_public_form(s, link, client, now)
         # the day-long keys outlive the day on purpose: counts start at local midnight
         daily = [k for name, k in keys.items() if name != "network"]
         if daily:
             counter.add(daily, now, DAY)
         if "network" in keys:
             counter.add([keys["network"]], now, HOUR)
-        form_id = form.id
     return PublicStart(form_id=form_id, link_id=link.id)
 
 

@@ -5,8 +5,8 @@ completed and valid counts come from ``responses`` per (group, questionnaire ver
 unit); invitations and starts are counted per cell as forms are made and begun: each
 assignment carries the cell it counts in (``cell_id``, where the respondent's own unit tells
 source cells apart: :class:`CellFinder`), and each cell its counts (:func:`recount_cells`
-after bulk changes, :func:`count_form_begun` as a form is begun), so quota state never reads
-every form.
+after bulk changes; the respondent's writes add one as a form is begun, see
+:mod:`survey.services.responding`), so quota state never reads every form.
 
 Public QR forms (``Mode.PUBLIC``: no respondent, one assignment) are a self-selected sample:
 they never count as invited, started, completed, valid or over quota in a cell, nor towards
@@ -24,7 +24,6 @@ from typing import Any, Generic, Protocol, TypeVar
 
 from sampling import RateMode
 from sqlalchemy import and_, bindparam, case, func, select, update
-from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session, aliased
 
 from survey import db
@@ -331,32 +330,12 @@ def refresh_quota_counts(campaign_id: int) -> int:
     return moved
 
 
-def count_form_begun(conn: Connection, cell_ids: Iterable[int | None], public: bool) -> None:
-    """A form's first page was saved (or it was submitted unsaved): one more started form in
-    each of its cells, in the transaction that changed its status. Cells are updated in id
-    order, as :func:`closed_units` and :func:`recount_cells` lock them, so writers of
-    overlapping cells (matrix forms) queue instead of deadlocking."""
-    ids = sorted({c for c in cell_ids if c is not None})
-    if ids:
-        conn.execute(_PUBLIC_BEGUN if public else _BEGUN, [{"cid": c} for c in ids])
-
-
-def begun_statement(public: bool) -> Any:
-    """The UPDATE of :func:`count_form_begun` for one cell (parameter ``cid``)."""
-    return _PUBLIC_BEGUN if public else _BEGUN
-
-
-_BEGUN = (update(QuotaCell).where(QuotaCell.id == bindparam("cid"))
-          .values(started=QuotaCell.started + 1))
-_PUBLIC_BEGUN = (update(QuotaCell).where(QuotaCell.id == bindparam("cid"))
-                 .values(public_started=QuotaCell.public_started + 1))
-
-
 def quota_state(campaign_id: int) -> QuotaState:
     """Targets and progress of every quota cell, with totals by group, rated unit and overall.
 
     Two queries: the cells with their stored form counts (invited, started, public
-    started: see :func:`recount_cells` and :func:`count_form_begun`), and one aggregate
+    started: see :func:`recount_cells`, and :func:`survey.services.responding.save_page`
+    as a form is begun), and one aggregate
     over responses. When several source cells rate the same unit, their responses cannot be
     told apart; they are shared out by each cell's started forms (in cell order), any rest
     going to the first cell. Public QR responses carry their mode, so they are counted

@@ -107,7 +107,7 @@ def seed(app: Flask, tmp_path: Path) -> str:
                 answers["has_suggestion"] = "Y"
             if any(q.id == "suggestion_text" for q in section.questions):
                 answers["suggestion_text"] = EVIL
-            save_page(ctx, i, {key: answers})
+            ctx = save_page(ctx, i, {key: answers})
         submit_form(ctx)
         with db.write_transaction():
             return issue_token(forms[0])

@@ -10,8 +10,14 @@ from sqlalchemy import func, select
 from survey import db
 from survey.models import Draft, Form, FormStatus, Response, utcnow
 from survey.models.integrity import FormParadata, ResponseParadata
-from survey.services.paradata import ClientInfo, PageTiming, record_open
-from survey.services.responding import SubmitOutcome, load_form, save_page, submit_form
+from survey.services.paradata import ClientInfo, PageTiming
+from survey.services.responding import (
+    SubmitOutcome,
+    load_form,
+    record_open,
+    save_page,
+    submit_form,
+)
 from tests.conftest import run_threads, submit_concurrently
 
 ANSWERS = {"lead_plan": "A", "lead_head": "B", "lead_innovation": "C", "proc_public": "A",
@@ -23,7 +29,7 @@ def _complete(app, form_id: int) -> None:
         ctx = load_form(form_id)
         key = str(ctx.assignments[0].id)
         for i in range(len(ctx.questionnaire.sections)):
-            save_page(ctx, i, {key: ANSWERS})
+            ctx = save_page(ctx, i, {key: ANSWERS})
 
 
 def test_twenty_concurrent_submits_store_exactly_one_response(app, make_form, database_url):
@@ -72,7 +78,8 @@ def test_page_saves_racing_a_submit_leave_no_draft_or_form_paradata(app, make_fo
             ctx = load_form(form_id)
             key = str(ctx.assignments[0].id)
             for i in range(len(ctx.questionnaire.sections)):
-                assert save_page(ctx, i, {key: ANSWERS}, timing)
+                ctx = save_page(ctx, i, {key: ANSWERS}, timing)
+                assert ctx is not None
         n = 8
         barrier = threading.Barrier(n)
         outcomes: list[object] = []

@@ -137,7 +137,7 @@ def _seed(app, tmp_path: Path, **kwargs: str) -> int:
             key = str(ctx.assignments[0].id)
             answers = _answers(q, wanted)
             for i in range(len(q.sections)):
-                save_page(ctx, i, {key: answers})
+                ctx = save_page(ctx, i, {key: answers})
             assert submit_form(load_form(forms[pid])) is SubmitOutcome.SUBMITTED, pid
         return campaign.id
 

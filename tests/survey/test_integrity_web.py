@@ -112,7 +112,7 @@ def _submit(form_id: int, answers: tuple[str, ...], seconds: float, source: int)
     values = dict(zip(ITEMS, answers, strict=True)) | {"has_suggestion": "N"}
     timing = PageTiming(seconds, ClientInfo(network_hash=1000 + source, device_hash=5000 + source))
     for i in range(len(ctx.questionnaire.sections)):
-        save_page(ctx, i, {key: values}, timing)
+        ctx = save_page(ctx, i, {key: values}, timing)
     assert submit_form(load_form(form_id)) is SubmitOutcome.SUBMITTED
     rkey = response_key(ctx.assignments[0].id)
     return db.session().scalar(select(Response.id).where(Response.response_key == rkey))

@@ -5,18 +5,21 @@ from __future__ import annotations
 import re
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 import survey.manage.paper  # noqa: F401  (registers the staff routes before any app is made)
 from questionnaires import load_builtin_by_id
 from survey import db
 from survey.models import (
     AccessToken,
+    AuditEvent,
     Campaign,
+    Draft,
     Form,
     FormStatus,
     Mode,
     PaperEntry,
+    QuotaCell,
     Response,
     Role,
     StaffUser,
@@ -30,6 +33,7 @@ from survey.services.paper import (
     record_entry,
 )
 from survey.services.qr import find_form_by_code, short_code
+import survey.services.responding as responding
 from survey.services.responding import load_form
 from survey.services.staff import create_staff_user
 from survey.services.tokens import revoke_tokens
@@ -184,6 +188,73 @@ def test_double_entry_agreement_submits_exactly_once(world):  # noqa: F811
             EntryOutcome.ALREADY_SUBMITTED
         assert db.session().scalar(select(func.count()).select_from(Response)) == 1
         assert db.session().scalar(select(func.count()).select_from(PaperEntry)) == 0
+
+
+def _written(form_id: int) -> tuple[object, ...]:
+    """What a clerk's action may change: the form, its draft and paper entries, responses,
+    quota counts, audit events."""
+    s = db.session()
+    s.expire_all()
+    return (s.execute(select(Form.status, Form.mode, Form.started_at, Form.submitted_at)
+                      .where(Form.id == form_id)).one(),
+            s.scalar(select(func.count()).select_from(Draft).where(Draft.form_id == form_id)),
+            s.execute(select(PaperEntry.entry_no, PaperEntry.clerk_id, PaperEntry.answers)
+                      .where(PaperEntry.form_id == form_id).order_by(PaperEntry.entry_no)).all(),
+            s.scalar(select(func.count()).select_from(Response)),
+            s.execute(select(QuotaCell.id, QuotaCell.started).order_by(QuotaCell.id)).all(),
+            s.scalar(select(func.count()).select_from(AuditEvent)))
+
+
+@pytest.mark.parametrize("double", [False, True], ids=["single", "double"])
+def test_a_submit_failing_midway_writes_nothing_of_the_entry(world, monkeypatch, double):  # noqa: F811
+    """A clerk's action is one transaction: when the submit it leads to fails while storing
+    the responses, nothing of the entry is left (no entry, no paper mode, no start, no
+    draft), and the form can be keyed again."""
+    form_id = _open_form(world)
+    with world.test_request_context():
+        ctx = load_form(form_id)
+        key = str(ctx.assignments[0].id)
+        clerks = list(db.session().scalars(select(StaffUser.id).order_by(StaffUser.id)))
+        if double:  # the first clerk's entry is in; the second one's settles the form
+            assert record_entry(ctx, clerks[0], {key: ANSWERS}, True).outcome is \
+                EntryOutcome.WAITING
+        before = _written(form_id)
+
+        def storage_fails(*_args: object, **_kwargs: object) -> None:
+            raise RuntimeError("the storage failed")
+
+        with monkeypatch.context() as patch:
+            patch.setattr(responding, "queue_submitted", storage_fails)
+            with pytest.raises(RuntimeError, match="the storage failed"):
+                record_entry(ctx, clerks[1], {key: ANSWERS}, double)
+        db.session().rollback()
+        assert _written(form_id) == before
+        # nothing was half done: the same entry now goes through
+        assert record_entry(load_form(form_id), clerks[1], {key: ANSWERS}, double).outcome \
+            is EntryOutcome.SUBMITTED
+        form = db.session().get(Form, form_id)
+        assert form.status is FormStatus.SUBMITTED and form.mode is Mode.PAPER
+        assert db.session().scalar(select(func.count()).select_from(Response)) == 1
+
+
+def test_a_full_quota_turns_the_entry_away_and_keeps_the_entries(world):  # noqa: F811
+    """A submit refused because the form's cells are full undoes only itself (a savepoint):
+    the form stays a web form, not begun, and the clerks' entries stay for later."""
+    form_id = _open_form(world)
+    with world.test_request_context():
+        ctx = load_form(form_id)
+        key = str(ctx.assignments[0].id)
+        clerks = list(db.session().scalars(select(StaffUser.id).order_by(StaffUser.id)))
+        assert record_entry(ctx, clerks[0], {key: ANSWERS}, True).outcome is EntryOutcome.WAITING
+        with db.write_transaction() as s:  # every cell closes, and is full at once
+            assert s.execute(update(QuotaCell).values(close_when_full=True, target=0)).rowcount
+        form, draft, kept, responses, cells, audits = _written(form_id)
+        result = record_entry(ctx, clerks[1], {key: ANSWERS}, True)
+        assert result.outcome is EntryOutcome.QUOTA_FULL
+        after = _written(form_id)
+        assert after[0] == form and after[0].mode is Mode.WEB  # not begun, not paper
+        assert after[1:] == (draft, [*kept, (2, clerks[1], {key: ANSWERS})], responses, cells,
+                             audits)
 
 
 @pytest.mark.parametrize("role", ["viewer", "focal_point"])

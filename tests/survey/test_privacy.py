@@ -48,7 +48,7 @@ def test_purge_erases_every_trace_of_identity_and_keeps_answers(app):
         ctx = load_form(form_id)
         for i, section in enumerate(ctx.questionnaire.sections):
             answers = {q.id: q.options[0].code for q in section.questions if q.scored}
-            save_page(ctx, i, {str(ctx.assignments[0].id): answers})
+            ctx = save_page(ctx, i, {str(ctx.assignments[0].id): answers})
         assert submit_form(ctx) is SubmitOutcome.SUBMITTED
         # invitations queued: the outbox holds every address until the purge
         assert queue_invitations(find_campaign("TVH-2023")).queued > 0

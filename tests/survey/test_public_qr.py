@@ -357,16 +357,16 @@ def test_invalid_codes_count_against_the_network(app, client, links, caplog):
 
 
 def test_codes_and_tokens_are_stored_nowhere_and_never_logged(app, links, caplog, monkeypatch):
-    import survey.services.public as public_mod
+    import survey.services.responding as responding_mod  # it creates the public forms
 
     issued: list[str] = []
-    original = public_mod.issue_token
+    original = responding_mod.issue_token
 
     def spy(form):
         issued.append(original(form))
         return issued[-1]
 
-    monkeypatch.setattr(public_mod, "issue_token", spy)
+    monkeypatch.setattr(responding_mod, "issue_token", spy)
     with caplog.at_level(logging.DEBUG):
         for i in range(3):
             start(app.test_client(), links["S01"], {**PHONE, "HTTP_USER_AGENT": f"p{i}"})

@@ -21,11 +21,17 @@ from survey.models import Assignment, CampaignStatus, Form, Respondent, utcnow
 from survey.models.quota import QuotaCell
 from survey.services.campaigns import create_campaign_from_config, find_campaign
 from survey.services.console import move_deadline, reopen_form, set_campaign_status
-from survey.services.paradata import ClientInfo, PageTiming, record_open
+from survey.services.paradata import ClientInfo, PageTiming
 from survey.services.public import Visitor, create_public_links, public_code, start_public_form
 from survey.services.quotas import quota_state, refresh_quota_counts
 from survey.services.respondents import import_respondents
-from survey.services.responding import SubmitOutcome, load_form, save_page, submit_form
+from survey.services.responding import (
+    SubmitOutcome,
+    load_form,
+    record_open,
+    save_page,
+    submit_form,
+)
 from tests.conftest import run_threads
 from tests.survey.test_quotas import _setup as setup_small_campaign
 
@@ -73,8 +79,9 @@ def _answer_everything(form_id: int, web: bool = False) -> None:
     ctx = load_form(form_id)
     for page, section in enumerate(ctx.questionnaire.sections):
         picks = {q.id: q.options[0].code for q in section.questions if q.options}
-        assert save_page(ctx, page, {str(a.id): dict(picks) for a in ctx.assignments},
-                         PageTiming(20.0, ClientInfo()) if web else None)
+        ctx = save_page(ctx, page, {str(a.id): dict(picks) for a in ctx.assignments},
+                        PageTiming(20.0, ClientInfo()) if web else None)
+        assert ctx is not None
 
 
 def _assert_counts_hold(campaign_id: int) -> None:

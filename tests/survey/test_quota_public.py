@@ -76,7 +76,8 @@ def _complete(form_ids: list[int]) -> None:
     for form_id in form_ids:
         ctx = load_form(form_id)
         for page in range(len(ctx.questionnaire.sections)):
-            assert save_page(ctx, page, {str(a.id): dict(ANSWERS) for a in ctx.assignments})
+            ctx = save_page(ctx, page, {str(a.id): dict(ANSWERS) for a in ctx.assignments})
+            assert ctx is not None
 
 
 def _sampled_forms() -> dict[str, int]:

@@ -57,7 +57,7 @@ def _submit(form_id: int) -> None:
     ctx = load_form(form_id)
     key = str(ctx.assignments[0].id)
     for i in range(len(ctx.questionnaire.sections)):
-        save_page(ctx, i, {key: ANSWERS})
+        ctx = save_page(ctx, i, {key: ANSWERS})
     assert submit_form(load_form(form_id)) is SubmitOutcome.SUBMITTED
 
 

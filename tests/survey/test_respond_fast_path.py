@@ -12,8 +12,14 @@ from sqlalchemy import event, select, update
 from survey import db
 from survey.models import Campaign, CampaignStatus, Draft, Form, FormStatus, Unit, utcnow
 from survey.models.integrity import FormParadata
-from survey.services.paradata import ClientInfo, PageTiming, record_open
-from survey.services.responding import SubmitOutcome, load_form, save_page, submit_form
+from survey.services.paradata import ClientInfo, PageTiming
+from survey.services.responding import (
+    SubmitOutcome,
+    load_form,
+    record_open,
+    save_page,
+    submit_form,
+)
 from tests.conftest import csrf_from
 
 PAGE1 = {"lead_plan": "A", "lead_head": "B", "lead_innovation": "E"}
@@ -28,11 +34,16 @@ def test_first_save_starts_the_form_once_and_later_saves_keep_the_start(app, mak
         started = db.session().get(Form, form_id).started_at
         assert db.session().get(Form, form_id).status is FormStatus.STARTED
     with app.app_context():
-        ctx = load_form(form_id)
-        assert ctx.answers_for(ctx.assignments[0]) == PAGE1
-        assert save_page(ctx, 0, {key: {**PAGE1, "lead_plan": "C"}},
-                         PageTiming(3.0, ClientInfo(0, 9)), honeypot=True)
-        assert save_page(ctx, 1, {key: {}}, PageTiming(4.0, ClientInfo()))  # same context
+        loaded = load_form(form_id)
+        assert loaded.answers_for(loaded.assignments[0]) == PAGE1
+        ctx = save_page(loaded, 0, {key: {**PAGE1, "lead_plan": "C"}},
+                        PageTiming(3.0, ClientInfo(0, 9)), honeypot=True)
+        assert ctx is not None
+        # the context returned carries on (answers, page times); the one loaded is unchanged
+        assert ctx.answers_for(ctx.assignments[0])["lead_plan"] == "C"
+        assert loaded.answers_for(loaded.assignments[0]) == PAGE1
+        assert loaded.paradata.page_seconds == {"0": 12.0}
+        assert save_page(ctx, 1, {key: {}}, PageTiming(4.0, ClientInfo()))
         form = db.session().get(Form, form_id)
         assert form.started_at == started and form.status is FormStatus.STARTED
         row = db.session().get(FormParadata, form_id)
@@ -49,10 +60,10 @@ def test_a_page_saved_after_submit_leaves_no_draft(app, make_form):
         fresh = load_form(form_id)
         key = str(fresh.assignments[0].id)
         for i, section in enumerate(fresh.questionnaire.sections):
-            save_page(fresh, i, {key: {q.id: q.options[0].code if q.options else 1
-                                       for q in section.questions if q.type.kind.has_options}})
+            fresh = save_page(fresh, i, {key: {q.id: q.options[0].code if q.options else 1
+                                               for q in section.questions if q.type.kind.has_options}})
         assert submit_form(load_form(form_id)) is SubmitOutcome.SUBMITTED
-        assert save_page(stale, 0, {key: PAGE1}) is False  # the tab left open
+        assert save_page(stale, 0, {key: PAGE1}) is None  # the tab left open
         assert db.session().get(Draft, form_id) is None
         assert db.session().get(Form, form_id).status is FormStatus.SUBMITTED
 
@@ -158,14 +169,16 @@ def test_a_timed_page_save_after_submit_changes_nothing(app, make_form):
         fresh = load_form(form_id)
         key = str(fresh.assignments[0].id)
         timing = PageTiming(30.0, ClientInfo(1, 2))
-        assert save_page(fresh, 0, {key: PAGE1}, timing)
+        fresh = save_page(fresh, 0, {key: PAGE1}, timing)
+        assert fresh is not None
         stale = load_form(form_id)  # started, with its paradata: the one-statement save
         for i, section in enumerate(fresh.questionnaire.sections):
-            assert save_page(fresh, i, {key: {q.id: q.options[0].code if q.options else 1
-                                              for q in section.questions
-                                              if q.type.kind.has_options}}, timing)
+            fresh = save_page(fresh, i, {key: {q.id: q.options[0].code if q.options else 1
+                                               for q in section.questions
+                                               if q.type.kind.has_options}}, timing)
+            assert fresh is not None
         assert submit_form(load_form(form_id)) is SubmitOutcome.SUBMITTED
-        assert save_page(stale, 1, {key: {}}, timing) is False
+        assert save_page(stale, 1, {key: {}}, timing) is None
         s = db.session()
         assert s.get(Draft, form_id) is None and s.get(FormParadata, form_id) is None
         assert s.get(Form, form_id).status is FormStatus.SUBMITTED

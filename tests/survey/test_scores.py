@@ -51,7 +51,7 @@ def _submit(app, form_id: int, answers: dict[str, str]) -> None:
         ctx = load_form(form_id)
         key = str(ctx.assignments[0].id)
         for i in range(len(ctx.questionnaire.sections)):
-            save_page(ctx, i, {key: answers})
+            ctx = save_page(ctx, i, {key: answers})
         assert submit_form(load_form(form_id)) is SubmitOutcome.SUBMITTED
 
 

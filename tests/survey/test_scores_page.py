@@ -137,7 +137,7 @@ def _seed(app, tmp_path: Path) -> int:
             key = str(ctx.assignments[0].id)
             answers = _answers(ctx.questionnaire, wanted)
             for i in range(len(ctx.questionnaire.sections)):
-                save_page(ctx, i, {key: answers})
+                ctx = save_page(ctx, i, {key: answers})
             assert submit_form(load_form(forms[person])) is SubmitOutcome.SUBMITTED, person
         with db.write_transaction() as s:
             # responses carry no form id: find L3's by its answers (the only D)

@@ -142,7 +142,7 @@ def test_dashboard_numbers_follow_a_submission(world):
         ctx = load_form(form_id)
         key = str(ctx.assignments[0].id)
         for i in range(len(ctx.questionnaire.sections)):
-            save_page(ctx, i, {key: ANSWERS})
+            ctx = save_page(ctx, i, {key: ANSWERS})
         assert submit_form(ctx) is SubmitOutcome.SUBMITTED
     client = world.test_client()
     login(client, "contractor@tvh.gov.vn")
@@ -322,7 +322,7 @@ def test_reopen_a_submitted_form_with_a_reason(world):
         ctx = load_form(form_id)
         key = str(ctx.assignments[0].id)
         for i in range(len(ctx.questionnaire.sections)):
-            save_page(ctx, i, {key: ANSWERS})
+            ctx = save_page(ctx, i, {key: ANSWERS})
         submit_form(ctx)
     client = world.test_client()
     login(client, "admin@tvh.gov.vn")
@@ -460,7 +460,7 @@ def both(world, tmp_path):
         ctx = load_form(form_id)
         key = str(ctx.assignments[0].id)
         for i in range(len(ctx.questionnaire.sections)):
-            save_page(ctx, i, {key: ANSWERS})
+            ctx = save_page(ctx, i, {key: ANSWERS})
         assert submit_form(ctx) is SubmitOutcome.SUBMITTED
         response_id = db.session().scalar(text(
             "select id from responses where campaign_id = :c"), {"c": other})

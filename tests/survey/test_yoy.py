@@ -44,7 +44,7 @@ def _submit(app, form_id: int, option: str) -> None:
         ctx = load_form(form_id)
         key = str(ctx.assignments[0].id)
         for i in range(len(ctx.questionnaire.sections)):
-            save_page(ctx, i, {key: dict.fromkeys(ITEMS, option)})
+            ctx = save_page(ctx, i, {key: dict.fromkeys(ITEMS, option)})
         assert submit_form(load_form(form_id)) is SubmitOutcome.SUBMITTED
 
 
