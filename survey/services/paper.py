@@ -460,7 +460,7 @@ def _submit(s: Session, ctx: FormContext, answers: Answers, clerks: list[int]) -
     if missing:
         return EntryResult(EntryOutcome.INCOMPLETE, missing=missing)
     try:
-        with s.begin_nested():
+        with db.write_transaction():  # inside the entry's block: a savepoint, undone if refused
             conn = s.connection()
             found = conn.execute(_FORM_NOW, {"fid": ctx.form.id}).first()
             if found is None or found.status is FormStatus.SUBMITTED:
