@@ -713,13 +713,11 @@ def mean_codes(
         a = np.where(has[groups.group_level][:, None], a, 0.0)
         g_sum = (a * w1).sum(axis=1)
         g_mean = g_sum / n_h
-        z: FloatArray | None = None
         if classes is not None:
             dev_c = class_w[:, None] * a[class_group] - g_mean[class_group][:, None]
             ss = group_sum(class_group, (cnt_c * dev_c * dev_c).sum(axis=1), n_groups)
         else:
-            z = w * a.ravel()[key]
-            dev = z - g_mean[cell_group]
+            dev = w * a.ravel()[key] - g_mean[cell_group]  # z_i minus its stratum's mean
             ss = group_sum(cell_group, dev * dev, n_groups)
         ss = ss + (n_h - groups.group_cells) * g_mean**2
         if design.lonely_psu is LonelyPSU.ADJUST:

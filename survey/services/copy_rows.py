@@ -68,7 +68,7 @@ def read(s: Session, query: Any, fields: Sequence[Field]) -> dict[str, NDArray[A
     sql = str(query.compile(dialect=s.get_bind().dialect, compile_kwargs={"literal_binds": True}))
     raw: Any = s.connection().connection.driver_connection  # psycopg.Connection (see available)
     with raw.cursor() as cur, cur.copy(f"COPY ({sql}) TO STDOUT WITH (FORMAT binary)") as copy:
-        data = b"".join(bytes(block) for block in copy)
+        data = b"".join(copy)  # the blocks as psycopg gives them, copied once
     return parse(data, fields)
 
 

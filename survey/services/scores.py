@@ -261,6 +261,12 @@ class _Rows:
     profile: list[NDArray[Any]]  # option code (or None) per row, per profile question
 
 
+def _codes_mismatch(q: Questionnaire, width: int, detail: str) -> ValueError:
+    """Stored item codes that do not fit their questionnaire version: a damaged database."""
+    return ValueError(f"{q.key}: stored item codes do not have {width} bytes per response ({detail}) "
+                      f"/ mã trả lời lưu trữ không khớp phiếu")
+
+
 def _fetched_rows(s: Any, campaign_id: int, versions: Sequence[QuestionnaireVersion],
                   questionnaires: Mapping[int, Questionnaire], profile: Sequence[str],
                   filters: ResponseFilter | None, with_dates: bool, with_answers: bool,
@@ -294,10 +300,7 @@ def _fetched_rows(s: Any, campaign_id: int, versions: Sequence[QuestionnaireVers
             picked = operator.itemgetter(*at.tolist())(blobs) if at.size > 1 else [blobs[i] for i in at.tolist()]
             packed = b"".join(picked)
             if len(packed) != at.size * width:
-                raise ValueError(
-                    f"{q.key}: stored item codes do not have {width} bytes per response "
-                    f"(content hash {row.content_hash[:12]}) / mã trả lời lưu trữ không khớp phiếu"
-                )
+                raise _codes_mismatch(q, width, f"content hash {row.content_hash[:12]}")
             codes[row.id] = np.frombuffer(packed, dtype=np.uint8).reshape(at.size, width)
     dates = columns[lead] if with_dates else None
     if dates and isinstance(dates[0], str):  # SQLite hands the raw ISO text back
@@ -348,8 +351,7 @@ def _copied_rows(s: Any, campaign_id: int, questionnaires: Mapping[int, Question
         try:
             got = copy_rows.read(s, query, fields)
         except copy_rows.CopyMismatch as exc:
-            raise ValueError(f"{q.key}: stored item codes do not have {width} bytes per response ({exc}) "
-                             f"/ mã trả lời lưu trữ không khớp phiếu") from exc
+            raise _codes_mismatch(q, width, str(exc)) from exc
         order = np.argsort(got["id"], kind="stable")
         got = {name: col[order] for name, col in got.items()}
         got["version"] = np.full(got["id"].size, vid, dtype=np.int64)
