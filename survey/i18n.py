@@ -98,4 +98,12 @@ def _template_helpers() -> dict[str, Any]:
             return ""
         return question.type.kind.answer_text(question, value, lang)
 
-    return {"lang": lang, "L": label, "answer_text": answer_text, "tr": translator()}
+    # the page's translator, looked up only when a template renders a problem with it
+    tr = Translator(lang, _page_gettext)
+    return {"lang": lang, "L": label, "answer_text": answer_text, "tr": tr}
+
+
+def _page_gettext(msgid: str) -> str:
+    from flask_babel import get_translations
+
+    return get_translations().gettext(msgid)

@@ -2,12 +2,20 @@
 
 The scores and the microdata read every valid response of a campaign: a million rows of a
 few integers and a short byte string (the packed item codes). Through the driver each row
-becomes a Python tuple of Python objects; with ``COPY ... TO STDOUT (FORMAT binary)`` of
-columns that all have a fixed width and no NULL, every row has the same number of bytes, so
-the whole stream is one numpy structured array (PostgreSQL's binary format: a 19-byte
-header, per row a 16-bit field count then each field's 32-bit length and its bytes, a 16-bit
--1 at the end). The lengths are checked against the expected widths: a stream that does not
-match is refused, never misread.
+becomes a Python tuple of Python objects. Even a ``COPY`` costs the client about two
+microseconds a row: PostgreSQL sends each row as its own message, and psycopg hands each
+message over through a Python generator. So the server packs the rows itself: the query's
+rows are grouped in batches of :data:`BATCH_ROWS` consecutive keys (the first column, the
+response id), and each batch comes as one ``COPY`` row of two fields, its row count and one
+``bytea`` with its rows laid end to end (``string_agg`` of each row's fields in PostgreSQL's
+binary send format: ``int4send``, ``int2send``, days since 2000-01-01 for a date, and a byte
+string after its 32-bit length). A million responses arrive as about 120 messages; the rows
+of all batches make one numpy structured array.
+
+Every check the per-row stream had is kept: a batch's bytes must be its count times the row
+size, and each byte string's length must be its field's width (a NULL column would drop its
+row from ``string_agg``: the count catches it). A stream that does not match is refused,
+never misread. Rows within a batch come in no particular order: callers sort by the key.
 
 Used only where the session's driver is psycopg on PostgreSQL (:func:`available`); other
 databases read through the driver as before.
@@ -57,45 +65,80 @@ def available(s: Session) -> bool:
     return bind.dialect.name == "postgresql" and bind.dialect.driver == "psycopg"
 
 
+#: rows per batch: consecutive keys (``key // BATCH_ROWS``) packed into one ``COPY`` row
+BATCH_ROWS = 8192
+
+
+def _sent(f: Field, column: str) -> str:
+    """SQL for one field of a row in the packed layout (see the module docstring)."""
+    if f.kind == "int4":
+        return f"int4send({column})"
+    if f.kind == "int2":
+        return f"int2send({column})"
+    if f.kind == "date":
+        return f"int4send({column} - DATE '2000-01-01')"
+    return f"int4send(octet_length({column})) || {column}"
+
+
 def read(s: Session, query: Any, fields: Sequence[Field]) -> dict[str, NDArray[Any]]:
-    """Run ``query`` (a SQLAlchemy select whose columns are ``fields``, in order, none NULL)
-    as a binary COPY in ``s``'s transaction; each field's values as a numpy array.
+    """Run ``query`` (a SQLAlchemy select whose columns are ``fields``, in order, none NULL;
+    the first an ``int4`` key such as the response id) as a binary COPY of packed batches in
+    ``s``'s transaction; each field's values as a numpy array, rows in no particular order.
 
     ``int4``/``int2`` come back as int64, ``date`` as ``datetime64[D]``, ``bytes`` as a
-    ``(rows, width)`` uint8 matrix. Raises :class:`CopyMismatch` when a row's field count or
-    a field's length is not the expected one.
+    ``(rows, width)`` uint8 matrix. Raises :class:`CopyMismatch` when a batch's size or a
+    field's length is not the expected one.
     """
+    if not fields or fields[0].kind != "int4":
+        raise ValueError("the first field must be the int4 key that batches the rows")
     sql = str(query.compile(dialect=s.get_bind().dialect, compile_kwargs={"literal_binds": True}))
+    names = [f"c{k}" for k in range(len(fields))]
+    row = " || ".join(_sent(f, name) for f, name in zip(fields, names, strict=True))
+    packed = (f"SELECT count(*)::int4, string_agg({row}, ''::bytea) FROM ({sql}) AS q({', '.join(names)}) "
+              f"GROUP BY q.c0 / {BATCH_ROWS}")
     raw: Any = s.connection().connection.driver_connection  # psycopg.Connection (see available)
-    with raw.cursor() as cur, cur.copy(f"COPY ({sql}) TO STDOUT WITH (FORMAT binary)") as copy:
+    with raw.cursor() as cur, cur.copy(f"COPY ({packed}) TO STDOUT WITH (FORMAT binary)") as copy:
         data = b"".join(copy)  # the blocks as psycopg gives them, copied once
     return parse(data, fields)
 
 
+def _row_dtype(fields: Sequence[Field]) -> Any:
+    layout: list[tuple[str, Any]] = []
+    for f in fields:
+        if f.kind == "bytes":
+            layout.append((f"_len_{f.name}", ">i4"))
+        layout.append((f.name, f.dtype()))
+    return np.dtype(layout)
+
+
 def parse(data: bytes, fields: Sequence[Field]) -> dict[str, NDArray[Any]]:
-    """The fields of a binary COPY stream of fixed-width rows (see :func:`read`)."""
+    """The fields of a binary COPY stream of packed batches (see :func:`read`)."""
     if data[: len(_SIGNATURE)] != _SIGNATURE:
         raise CopyMismatch("not a PostgreSQL binary COPY stream")
-    extension = int.from_bytes(data[len(_SIGNATURE) + 4:_HEADER], "big")
-    start = _HEADER + extension
-    body = memoryview(data)[start:len(data) - 2]  # the trailer: int16 -1
     if data[-2:] != b"\xff\xff":
         raise CopyMismatch("binary COPY stream without its trailer")
-    layout: list[tuple[str, Any]] = [("_count", ">i2")]
-    for f in fields:
-        layout += [(f"_len_{f.name}", ">i4"), (f.name, f.dtype())]
-    dtype = np.dtype(layout)
-    if len(body) % dtype.itemsize:
-        raise CopyMismatch(f"{len(body)} bytes of rows are not a whole number of {dtype.itemsize}-byte rows")
-    rows = np.frombuffer(body, dtype=dtype)
-    if rows.size and (rows["_count"] != len(fields)).any():
-        raise CopyMismatch(f"rows without {len(fields)} fields")
+    dtype = _row_dtype(fields)
+    view = memoryview(data)
+    at = _HEADER + int.from_bytes(data[len(_SIGNATURE) + 4:_HEADER], "big")
+    end = len(data) - 2
+    batches: list[memoryview] = []
+    while at < end:  # per batch: int16 2, int32 4, int32 count, int32 length, the rows
+        head = data[at:at + 14]
+        if len(head) < 14 or head[:6] != b"\x00\x02\x00\x00\x00\x04":
+            raise CopyMismatch("a batch without its row count and rows")
+        count = int.from_bytes(head[6:10], "big", signed=True)
+        size = int.from_bytes(head[10:14], "big", signed=True)
+        if size != count * dtype.itemsize or at + 14 + size > end:
+            raise CopyMismatch(f"a batch of {count} rows is {size} bytes, not {count} x {dtype.itemsize}")
+        batches.append(view[at + 14:at + 14 + size])
+        at += 14 + size
+    rows = np.frombuffer(b"".join(batches), dtype=dtype)
     out: dict[str, NDArray[Any]] = {}
     for f in fields:
-        if rows.size and (rows[f"_len_{f.name}"] != f.size).any():
-            raise CopyMismatch(f"column {f.name}: values not {f.size} bytes long (or NULL)")
         column = rows[f.name]
         if f.kind == "bytes":
+            if rows.size and (rows[f"_len_{f.name}"] != f.width).any():
+                raise CopyMismatch(f"column {f.name}: values not {f.width} bytes long")
             out[f.name] = np.ascontiguousarray(column, dtype=np.uint8).reshape(rows.size, f.width)
         elif f.kind == "date":
             out[f.name] = (column.astype(np.int64) + _PG_EPOCH_DAYS).astype("datetime64[D]")

@@ -539,24 +539,30 @@ def db_backend(app) -> str:
 
 
 def test_a_copy_stream_of_another_layout_is_refused():
+    """The packed batches are read only when every batch holds its count of whole rows and
+    every byte string has its field's width; anything else is refused, never misread."""
     from survey.services import copy_rows
 
     fields = [copy_rows.Field("id", "int4"), copy_rows.Field("codes", "bytes", 3)]
     header = b"PGCOPY\n\xff\r\n\x00" + bytes(8)
 
-    def row(*values: bytes) -> bytes:
-        return len(values).to_bytes(2, "big") + b"".join(len(v).to_bytes(4, "big") + v for v in values)
+    def row(key: int, codes: bytes) -> bytes:
+        return key.to_bytes(4, "big") + len(codes).to_bytes(4, "big") + codes
 
-    good = header + row((7).to_bytes(4, "big"), b"\x01\x02\x03") + row((9).to_bytes(4, "big"), b"\x00\x04\x01") \
+    def batch(count: int, rows: bytes) -> bytes:
+        return b"\x00\x02" + (4).to_bytes(4, "big") + count.to_bytes(4, "big") + len(rows).to_bytes(4, "big") + rows
+
+    good = header + batch(2, row(7, b"\x01\x02\x03") + row(9, b"\x00\x04\x01")) + batch(1, row(8200, b"\x02\x02\x02")) \
         + b"\xff\xff"
     got = copy_rows.parse(good, fields)
-    assert got["id"].tolist() == [7, 9] and got["codes"].tolist() == [[1, 2, 3], [0, 4, 1]]
-    short = header + row((7).to_bytes(4, "big"), b"\x01\x02") + row((9).to_bytes(4, "big"), b"\x00\x04\x01\x05") \
-        + b"\xff\xff"  # same total size, other field lengths
-    with pytest.raises(copy_rows.CopyMismatch):
-        copy_rows.parse(short, fields)
-    with pytest.raises(copy_rows.CopyMismatch):
-        copy_rows.parse(header + row((7).to_bytes(4, "big"), b"\x01\x02") + b"\xff\xff", fields)
+    assert got["id"].tolist() == [7, 9, 8200] and got["codes"].tolist() == [[1, 2, 3], [0, 4, 1], [2, 2, 2]]
+    # same total size, other field lengths
+    short = header + batch(2, row(7, b"\x01\x02") + row(9, b"\x00\x04\x01\x05")) + b"\xff\xff"
+    # a row lost from a batch (a NULL column drops it from string_agg): the count says so
+    lost = header + batch(3, row(7, b"\x01\x02\x03") + row(9, b"\x00\x04\x01")) + b"\xff\xff"
+    for bad in (short, lost, header + batch(1, row(7, b"\x01\x02")) + b"\xff\xff", good[:-2], good[:-9] + b"\xff\xff"):
+        with pytest.raises(copy_rows.CopyMismatch):
+            copy_rows.parse(bad, fields)
 
 
 def test_weighting_cells_are_labelled_from_every_margin_variable():
