@@ -95,11 +95,26 @@ def factorize(values: ArrayLike) -> tuple[NDArray[Any], IntArray]:
     codes = np.full(arr.size, -1, dtype=np.int64)
     if missing.all():
         return arr[:0], codes
+    present = arr[~missing] if missing.any() else arr
+    if arr.dtype.kind != "O":
+        try:
+            levels, inner = np.unique(present, return_inverse=True)
+        except TypeError as exc:
+            raise ValueError(f"column mixes values that cannot be ordered: {exc}") from None
+        codes[~missing] = inner
+        return levels, codes
+    # Python objects (strings, mostly): the distinct values by hashing, then sorted; a sort
+    # of the whole column compares objects a million times over
+    items: list[Any] = present.tolist()
     try:
-        levels, inner = np.unique(arr[~missing], return_inverse=True)
+        distinct = sorted(set(items))
     except TypeError as exc:
         raise ValueError(f"column mixes values that cannot be ordered: {exc}") from None
-    codes[~missing] = inner
+    position = {v: k for k, v in enumerate(distinct)}
+    codes[~missing] = np.fromiter(map(position.__getitem__, items), dtype=np.int64, count=len(items))
+    levels = np.empty(len(distinct), dtype=object)
+    for k, v in enumerate(distinct):
+        levels[k] = v
     return levels, codes
 
 
@@ -120,10 +135,9 @@ def missing_mask(values: NDArray[Any]) -> BoolArray:
     kind = values.dtype.kind
     if kind == "f":
         return np.asarray(np.isnan(values), dtype=bool)
-    if kind == "O":
-        return np.fromiter(
-            (v is None or (isinstance(v, float) and v != v) for v in values), dtype=bool, count=values.size
-        )
+    if kind == "O":  # None, or a value unequal to itself (a float NaN), compared in C
+        none: BoolArray = values == np.array(None, dtype=object)
+        return np.asarray(none | np.not_equal(values, values), dtype=bool)
     return np.zeros(values.size, dtype=bool)
 
 

@@ -51,6 +51,7 @@ from analysis import (
     sipas,
     weights_summary,
 )
+from analysis.design import factorize
 from analysis.disclosure import Cell, suppress
 from analysis.scoring import score_items
 from analysis.scoring_config import _natural, item_key
@@ -531,11 +532,9 @@ def listed_sizes(campaign_id: int) -> dict[tuple[str, str], int]:
 
 
 def _codes(values: NDArray[Any]) -> tuple[list[Any], NDArray[np.int64]]:
-    """Distinct values (sorted) and an integer code per row; fast on a million strings."""
-    import pandas as pd
-
-    codes, uniques = pd.factorize(pd.Series(values, dtype=object), sort=True)
-    return list(uniques), np.asarray(codes, dtype=np.int64)
+    """Distinct values (sorted) and an integer code per row (:func:`analysis.design.factorize`)."""
+    levels, codes = factorize(values)
+    return levels.tolist(), codes
 
 
 class DesignError(ValueError):
@@ -813,7 +812,8 @@ def score_responses(
         index = compile_index({u: 0.0 for u in survey}, survey, rank_config, {u: blocks[u] for u in survey})
     else:
         index = compile_index(appraised, survey, config, {u: blocks[u] for u in appraised})
-    responses = dict(zip(*np.unique(inputs.unit.astype(str), return_counts=True), strict=True))
+    responses = dict(zip(code_of, np.bincount(design.column("unit_code"), minlength=len(code_of)).tolist(),
+                         strict=True))
     subs: list[SubCriterionResult] = []
     unit_rows: list[UnitResult] = []
     survey_max = config.survey_max  # a sum over the sub-criteria: once, not per unit

@@ -218,3 +218,20 @@ def test_weights_summary() -> None:
     assert s.cv == pytest.approx(np.sqrt(1.5) / 2)
     assert s.deff == pytest.approx(4 * 22 / 64) and s.deff == pytest.approx(1 + s.cv**2)
     assert s.n_eff == pytest.approx(64 / 22)
+
+
+def test_factorize_of_python_objects_sorts_levels_and_marks_missing():
+    """A column of strings with None and NaN: levels in code-point order (as R sorts a
+    character factor), -1 for the missing rows, and the same codes as a sort-based unique."""
+    from analysis.design import factorize, missing_mask
+
+    column = np.array(["b", None, "a", float("nan"), "Đ", "b", "a"], dtype=object)
+    levels, codes = factorize(column)
+    assert levels.dtype == object and levels.tolist() == ["a", "b", "Đ"]
+    assert codes.tolist() == [1, -1, 0, -1, 2, 1, 0]
+    assert missing_mask(column).tolist() == [False, True, False, True, False, False, False]
+    present = np.array([v for v in column if isinstance(v, str)], dtype=object)
+    assert factorize(present)[1].tolist() == np.unique(present, return_inverse=True)[1].tolist()
+    with pytest.raises(ValueError, match="cannot be ordered"):
+        factorize(np.array(["a", 1, None], dtype=object))
+    assert factorize(np.array([None, None], dtype=object))[0].size == 0
