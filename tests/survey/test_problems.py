@@ -34,7 +34,7 @@ def test_every_registered_code_reads_in_vietnamese_from_the_compiled_catalog():
 
 def test_the_extraction_finds_every_registered_message():
     keywords = {**DEFAULT_KEYWORDS, "N_": None}
-    method_map = [("questionnaires/**.py", "python"), ("sampling/**.py", "python"),
+    method_map = [("questionnaires/**.py", "python"), ("analysis/**.py", "python"), ("sampling/**.py", "python"),
                   ("survey/**.py", "python")]
     found = {m if isinstance(m, str) else m[0]
              for _f, _l, m, _c, _x in extract_from_dir(str(ROOT), method_map, keywords=keywords)}

@@ -18,6 +18,7 @@ from analysis import NoSurvey, Pooling
 from questionnaires import load_builtin_by_id
 from survey import db
 from survey.cli.scores_cmd import scores as scores_cli
+from survey.i18n import translator
 from survey.models import AuditEvent, Form, Response, ResponseStatus, Role
 from survey.services.campaigns import create_campaign_from_config
 from survey.services.respondents import import_respondents
@@ -157,7 +158,8 @@ def seeded(app, tmp_path) -> int:
 def _problems(raw) -> dict[str, str]:
     with pytest.raises(ScoringConfigError) as err:
         parse_scoring(raw, [LEADER_Q, CITIZEN_Q])
-    return {p.path: f"{p.vi} / {p.en}" for p in err.value.problems}
+    vi = translator("vi")
+    return {p.path: f"{p.message(vi)} / {p.message()}" for p in err.value.problems}
 
 
 def test_scoring_section_errors_are_located_in_both_languages():

@@ -218,6 +218,6 @@ def test_the_vinh_long_example_continues_tra_vinh(app, make_form):
     assert finance.status == "partial"
     assert rows["S-TAICHINH"].partial_coverage and finance.notes == (COVERAGE_NOTE,)
     assert "TVH-2023:S-LDTBXH x0.3" in rows["S-YTE"].comparison.notes
-    assert result.notes and "83, 84, 86" in result.notes[0][1]
+    assert result.notes and "83, 84, 86" in result.notes[0].text()
     # Sở Dân tộc và Tôn giáo continues Ban Dân tộc and 10 % of Sở Nội vụ: no response there.
     assert rows["S-DTTG"].comparison.status == "no_predecessor"
