@@ -36,6 +36,8 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
+from questionnaires.problems import ENGLISH, N_, Text, Translator
+
 from .design import BoolArray, FloatArray, IntArray, factorize
 
 __all__ = [
@@ -233,11 +235,14 @@ class IntegrityConfig:
 @dataclass(frozen=True)
 class ConfigProblem:
     """One problem in an ``integrity`` section: the key (``burst_min_forms``,
-    ``checks[2]``) and what is wrong, in Vietnamese and English."""
+    ``checks[2]``) and the rule broken, a catalog message the edge renders."""
 
     path: str
-    message_vi: str
-    message_en: str
+    rule: Text
+
+    def message(self, tr: Translator = ENGLISH) -> str:
+        """The rule, in ``tr``'s language."""
+        return self.rule.text(tr)
 
 
 class IntegrityConfigError(ValueError):
@@ -245,7 +250,7 @@ class IntegrityConfigError(ValueError):
 
     def __init__(self, problems: Iterable[ConfigProblem]):
         self.problems = tuple(problems)
-        super().__init__("; ".join(f"{p.path}: {p.message_en}" for p in self.problems))
+        super().__init__("; ".join(f"{p.path}: {p.message()}" for p in self.problems))
 
 
 # Kind of every threshold: how a file's value is checked.  "share" is in (0, 1], "alpha"
@@ -275,19 +280,15 @@ _THRESHOLD_KINDS: Mapping[str, str] = MappingProxyType({
     "exclude_min_families": "families",
 })
 
-_KIND_RULE: Mapping[str, tuple[str, str]] = MappingProxyType({
-    "share": ("một số lớn hơn 0 và không quá 1 (ví dụ 0.33)",
-              "a number above 0 and at most 1 (e.g. 0.33)"),
-    "alpha": ("một số lớn hơn 0 và nhỏ hơn 1 (ví dụ 0.001)",
-              "a number above 0 and below 1 (e.g. 0.001)"),
-    "count": ("một số nguyên từ 1 trở lên", "a whole number of at least 1"),
-    "distance": ("một số nguyên từ 0 trở lên", "a whole number of at least 0"),
-    "seconds": ("một số giây lớn hơn 0", "a number of seconds above 0"),
-    "periods": ("một danh sách số nguyên từ 1 trở lên (ví dụ [2, 3])",
-                "a list of whole numbers of at least 1 (e.g. [2, 3])"),
-    "correction": ("một trong: holm, bh", "one of: holm, bh"),
-    "families": (f"một số nguyên từ 1 đến {len(_RESPONSE_FAMILIES) + 1}",
-                 f"a whole number from 1 to {len(_RESPONSE_FAMILIES) + 1}"),
+_KIND_RULE: Mapping[str, Text] = MappingProxyType({
+    "share": Text(N_("a number above 0 and at most 1 (e.g. 0.33)")),
+    "alpha": Text(N_("a number above 0 and below 1 (e.g. 0.001)")),
+    "count": Text(N_("a whole number of at least 1")),
+    "distance": Text(N_("a whole number of at least 0")),
+    "seconds": Text(N_("a number of seconds above 0")),
+    "periods": Text(N_("a list of whole numbers of at least 1 (e.g. [2, 3])")),
+    "correction": Text(N_("one of: {allowed}"), {"allowed": ", ".join(c.value for c in Correction)}),
+    "families": Text(N_("a whole number from 1 to {high}"), {"high": len(_RESPONSE_FAMILIES) + 1}),
 })
 
 
@@ -328,39 +329,34 @@ def config_problems(raw: Any) -> list[ConfigProblem]:
     if raw is None:
         return []
     if not isinstance(raw, Mapping):
-        return [ConfigProblem("", "Mục 'integrity' phải là một bảng 'khóa: giá trị'.",
-                              "The 'integrity' section must be a mapping of 'key: value'.")]
+        return [ConfigProblem("", Text(N_("The 'integrity' section must be a mapping of 'key: value'.")))]
     problems: list[ConfigProblem] = []
     names = ", ".join(c.value for c in Check)
     if "checks" in raw and "disable" in raw:
-        problems.append(ConfigProblem(
-            "disable", "Chỉ dùng một trong hai khóa 'checks' (các phép kiểm tra được chạy) "
-            "hoặc 'disable' (các phép kiểm tra bị tắt).",
-            "Use only one of 'checks' (the checks to run) or 'disable' (checks to switch off)."))
+        problems.append(ConfigProblem("disable", Text(N_(
+            "Use only one of 'checks' (the checks to run) or 'disable' (checks to switch off)."))))
     for key, value in raw.items():
         if key in ("checks", "disable"):
             if not isinstance(value, list):
                 problems.append(ConfigProblem(
-                    str(key), f"Phải là một danh sách tên phép kiểm tra: {names}.",
-                    f"Must be a list of check names: {names}."))
+                    str(key), Text(N_("Must be a list of check names: {names}."), {"names": names})))
                 continue
             for i, item in enumerate(value):
                 if item not in {c.value for c in Check}:
-                    problems.append(ConfigProblem(
-                        f"{key}[{i}]", f"Không có phép kiểm tra '{item}'. Các tên hợp lệ: {names}.",
-                        f"There is no check '{item}'. Valid names: {names}."))
+                    problems.append(ConfigProblem(f"{key}[{i}]", Text(
+                        N_("There is no check '{check}'. Valid names: {names}."),
+                        {"check": item, "names": names})))
         elif key in _THRESHOLD_KINDS:
             kind = _THRESHOLD_KINDS[key]
             if not _valid_value(kind, value):
-                vi, en = _KIND_RULE[kind]
-                problems.append(ConfigProblem(
-                    str(key), f"Giá trị '{value}' không hợp lệ: cần {vi}.",
-                    f"The value '{value}' is not valid: expected {en}."))
+                problems.append(ConfigProblem(str(key), Text(
+                    N_("The value '{value}' is not valid: expected {expected}."),
+                    {"value": value, "expected": _KIND_RULE[kind]})))
         else:
             allowed = ", ".join(("checks", "disable", *_THRESHOLD_KINDS))
-            problems.append(ConfigProblem(
-                str(key), f"Khóa '{key}' không được hỗ trợ ở đây. Các khóa hợp lệ: {allowed}.",
-                f"Key '{key}' is not allowed here. Allowed keys: {allowed}."))
+            problems.append(ConfigProblem(str(key), Text(
+                N_("Key '{key}' is not allowed here. Allowed keys: {allowed}."),
+                {"key": key, "allowed": allowed})))
     return problems
 
 

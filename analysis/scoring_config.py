@@ -4,8 +4,9 @@ Checked when the campaign file is loaded (``CFG-SCORING``, see
 :func:`scoring_section_problems`) and again when scores are computed against the
 questionnaire versions actually used. Each sub-criterion resolves to the item keys of
 the campaign's questionnaires (``id@vN/question``, :func:`item_key`).
-Every problem is reported with its path in the section and a message in Vietnamese and English;
-all problems are collected, none is silently fixed.
+Every problem is reported with its path in the section and the rule it breaks, a catalog
+message (:class:`~questionnaires.problems.Text`) the edge renders in the reader's language; all
+problems are collected, none is silently fixed.
 
 Shape (every key but ``subcriteria`` is optional)::
 
@@ -40,6 +41,7 @@ from typing import Any
 import re
 
 from questionnaires import Questionnaire
+from questionnaires.problems import ENGLISH, N_, Text, Translator
 
 from .estimators import CIMethod
 from .scoring import Band, NoSurvey, Pooling, ScoringConfig, SubCriterion
@@ -65,14 +67,17 @@ _NO_SURVEY = {"rescale": NoSurvey.RESCALE, "zero": NoSurvey.ZERO}
 
 @dataclass(frozen=True)
 class ScoringProblem:
-    """One problem in the section: where, and what (vi / en)."""
+    """One problem in the section: where (``scoring.bands[2].min_pct``) and the rule broken."""
 
     path: str
-    vi: str
-    en: str
+    rule: Text
+
+    def message(self, tr: Translator = ENGLISH) -> str:
+        """The rule, in ``tr``'s language."""
+        return self.rule.text(tr)
 
     def __str__(self) -> str:
-        return f"{self.path}: {self.vi} / {self.en}"
+        return f"{self.path}: {self.message()}"
 
 
 class ScoringConfigError(ValueError):
@@ -150,63 +155,61 @@ class _Parser:
                 if question.subcriterion:
                     self.items.setdefault(question.subcriterion, []).append(item_key(q, question.id))
 
-    def bad(self, path: str, vi: str, en: str) -> None:
-        self.problems.append(ScoringProblem(path, vi, en))
+    def bad(self, path: str, rule: str, **params: Any) -> None:
+        self.problems.append(ScoringProblem(path, Text(rule, params)))
 
     def unknown_keys(self, data: Mapping[str, Any], allowed: set[str], path: str) -> None:
         for key in sorted(set(map(str, data)) - allowed):
-            self.bad(f"{path}.{key}", "khóa không được hỗ trợ", "unknown key")
+            self.bad(f"{path}.{key}", N_("unknown key"))
 
     def weights(self, raw: Any, path: str) -> dict[str, float] | None:
         if not isinstance(raw, Mapping) or not raw:
-            self.bad(path, "phải là bảng {nhóm: trọng số} không rỗng",
-                     "must be a non-empty mapping {group: weight}")
+            self.bad(path, N_("must be a non-empty mapping {{group: weight}}"))
             return None
         out: dict[str, float] = {}
         for group, w in raw.items():
             value = _number(w)
             if value is None or value < 0:
-                self.bad(f"{path}.{group}", "trọng số phải là số >= 0", "weight must be a number >= 0")
+                self.bad(f"{path}.{group}", N_("weight must be a number >= 0"))
                 continue
             out[str(group)] = value
         if out and sum(out.values()) <= 0:
-            self.bad(path, "các trọng số không được đều bằng 0", "weights must not all be 0")
+            self.bad(path, N_("weights must not all be 0"))
             return None
         return out if len(out) == len(raw) else None
 
     def pooling(self, raw: Any, path: str) -> Pooling | None:
         if raw not in _POOLING:
-            self.bad(path, "phải là 'pooled' hoặc 'per_group'", "must be 'pooled' or 'per_group'")
+            self.bad(path, N_("must be 'pooled' or 'per_group'"))
             return None
         return _POOLING[raw]
 
     def sub_criterion(self, raw: Any, path: str, default_pooling: Pooling,
                       default_weights: dict[str, float] | None) -> SubCriterion | None:
         if not isinstance(raw, Mapping):
-            self.bad(path, "phải là bảng có code và max_points", "must be a mapping with code and max_points")
+            self.bad(path, N_("must be a mapping with code and max_points"))
             return None
         self.unknown_keys(raw, _SUB_KEYS, path)
         ok = True
         code = _code(raw.get("code"))
         if code is None:
-            self.bad(f"{path}.code", "thiếu mã tiêu chí thành phần", "missing sub-criterion code")
+            self.bad(f"{path}.code", N_("missing sub-criterion code"))
             ok = False
         points = _number(raw.get("max_points"))
         if points is None or points <= 0:
-            self.bad(f"{path}.max_points", "điểm tối đa phải là số > 0", "max points must be a number > 0")
+            self.bad(f"{path}.max_points", N_("max points must be a number > 0"))
             ok = False
         sources: list[str] = []
         if "from" in raw:
             listed = raw["from"]
             if not isinstance(listed, list) or not listed:
-                self.bad(f"{path}.from", "phải là danh sách mã câu hỏi không rỗng",
-                         "must be a non-empty list of question codes")
+                self.bad(f"{path}.from", N_("must be a non-empty list of question codes"))
                 ok = False
             else:
                 for k, value in enumerate(listed):
                     c = _code(value)
                     if c is None:
-                        self.bad(f"{path}.from[{k}]", "mã không hợp lệ", "invalid code")
+                        self.bad(f"{path}.from[{k}]", N_("invalid code"))
                         ok = False
                     else:
                         sources.append(c)
@@ -217,8 +220,8 @@ class _Parser:
             found = self.items.get(source)
             if not found:
                 where = f"{path}.from[{k}]" if "from" in raw else f"{path}.code"
-                self.bad(where, f"không phiếu nào của chiến dịch có câu hỏi cho mã {source!r}",
-                         f"no questionnaire of the campaign has questions for code {source!r}")
+                self.bad(where, N_("no questionnaire of the campaign has questions for code '{code}'"),
+                         code=source)
                 ok = False
             else:
                 items.extend(found)
@@ -232,8 +235,7 @@ class _Parser:
                 ok = False
         if pooling is Pooling.GROUP_WEIGHTED and not weights:
             if "group_weights" not in raw:
-                self.bad(f"{path}.group_weights", "per_group cần trọng số của các nhóm",
-                         "per_group needs group weights")
+                self.bad(f"{path}.group_weights", N_("per_group needs group weights"))
             ok = False
         if not ok or code is None or points is None:
             return None
@@ -242,7 +244,7 @@ class _Parser:
 
     def band(self, raw: Any, path: str) -> tuple[Band, dict[str, str]] | None:
         if not isinstance(raw, Mapping):
-            self.bad(path, "phải là bảng có label và min_pct", "must be a mapping with label and min_pct")
+            self.bad(path, N_("must be a mapping with label and min_pct"))
             return None
         self.unknown_keys(raw, _BAND_KEYS, path)
         label = raw.get("label")
@@ -254,10 +256,10 @@ class _Parser:
             if isinstance(label.get("en"), str) and label["en"].strip():
                 names["en"] = label["en"].strip()
         else:
-            self.bad(f"{path}.label", "thiếu nhãn xếp loại (vi, en)", "missing band label (vi, en)")
+            self.bad(f"{path}.label", N_("missing band label (vi, en)"))
         pct = _number(raw.get("min_pct"))
         if pct is None or not 0 <= pct <= 100:
-            self.bad(f"{path}.min_pct", "ngưỡng phải là số từ 0 đến 100", "threshold must be a number from 0 to 100")
+            self.bad(f"{path}.min_pct", N_("threshold must be a number from 0 to 100"))
         if not names or pct is None or not 0 <= pct <= 100:
             return None
         return Band(names["vi"], pct), names
@@ -265,7 +267,7 @@ class _Parser:
     def parse(self, raw: Any) -> CampaignScoring | None:
         p = "scoring"
         if not isinstance(raw, Mapping):
-            self.bad(p, "phải là một bảng (mapping)", "must be a mapping")
+            self.bad(p, N_("must be a mapping"))
             return None
         self.unknown_keys(raw, _TOP_KEYS, p)
         default_pooling = Pooling.POOLED
@@ -277,8 +279,7 @@ class _Parser:
         subs: list[SubCriterion] = []
         listed = raw.get("subcriteria")
         if not isinstance(listed, list) or not listed:
-            self.bad(f"{p}.subcriteria", "cần danh sách tiêu chí thành phần (code, max_points)",
-                     "needs a list of sub-criteria (code, max_points)")
+            self.bad(f"{p}.subcriteria", N_("needs a list of sub-criteria (code, max_points)"))
             listed = []
         seen: dict[str, int] = {}
         for k, entry in enumerate(listed):
@@ -286,9 +287,8 @@ class _Parser:
             if sub is None:
                 continue
             if sub.code in seen:
-                self.bad(f"{p}.subcriteria[{k}].code",
-                         f"mã {sub.code!r} trùng với subcriteria[{seen[sub.code]}]",
-                         f"code {sub.code!r} repeats subcriteria[{seen[sub.code]}]")
+                self.bad(f"{p}.subcriteria[{k}].code", N_("code '{code}' repeats subcriteria[{first}]"),
+                         code=sub.code, first=seen[sub.code])
                 continue
             seen[sub.code] = k
             subs.append(sub)
@@ -296,38 +296,35 @@ class _Parser:
         if "survey_points" in raw:
             expected = _number(raw["survey_points"])
             if expected is None or expected <= 0:
-                self.bad(f"{p}.survey_points", "phải là số > 0", "must be a number > 0")
+                self.bad(f"{p}.survey_points", N_("must be a number > 0"))
             elif len(subs) == len(listed) and not math.isclose(survey_max, expected, abs_tol=1e-9):
-                self.bad(f"{p}.survey_points",
-                         f"tổng điểm các tiêu chí thành phần là {survey_max:g}, không phải {expected:g}",
-                         f"the sub-criteria's points sum to {survey_max:g}, not {expected:g}")
+                self.bad(f"{p}.survey_points", N_("the sub-criteria's points sum to {total}, not {expected}"),
+                         total=f"{survey_max:g}", expected=f"{expected:g}")
         appraised_max = 0.0
         if "max_points" in raw:
             total = _number(raw["max_points"])
             if total is None or total <= 0:
-                self.bad(f"{p}.max_points", "điểm tối đa của chỉ số phải là số > 0",
-                         "the index's max points must be a number > 0")
+                self.bad(f"{p}.max_points", N_("the index's max points must be a number > 0"))
             elif total < survey_max - 1e-9:
-                self.bad(f"{p}.max_points",
-                         f"nhỏ hơn tổng điểm điều tra xã hội học ({survey_max:g})",
-                         f"smaller than the survey points ({survey_max:g})")
+                self.bad(f"{p}.max_points", N_("smaller than the survey points ({points})"),
+                         points=f"{survey_max:g}")
             else:
                 appraised_max = max(0.0, total - survey_max)
         dont_know = raw.get("dont_know_as_zero", False)
         if not isinstance(dont_know, bool):
-            self.bad(f"{p}.dont_know_as_zero", "phải là true hoặc false", "must be true or false")
+            self.bad(f"{p}.dont_know_as_zero", N_("must be true or false"))
             dont_know = False
         no_survey = NoSurvey.RESCALE
         if "no_survey" in raw:
             if raw["no_survey"] not in _NO_SURVEY:
-                self.bad(f"{p}.no_survey", "phải là 'rescale' hoặc 'zero'", "must be 'rescale' or 'zero'")
+                self.bad(f"{p}.no_survey", N_("must be 'rescale' or 'zero'"))
             else:
                 no_survey = _NO_SURVEY[raw["no_survey"]]
         bands: list[Band] = []
         labels: dict[str, dict[str, str]] = {}
         raw_bands = raw.get("bands", [])
         if not isinstance(raw_bands, list):
-            self.bad(f"{p}.bands", "phải là danh sách", "must be a list")
+            self.bad(f"{p}.bands", N_("must be a list"))
             raw_bands = []
         for k, entry in enumerate(raw_bands):
             found = self.band(entry, f"{p}.bands[{k}]")
@@ -335,11 +332,11 @@ class _Parser:
                 continue
             band, names = found
             if band.label in labels:
-                self.bad(f"{p}.bands[{k}].label", f"nhãn {band.label!r} bị trùng", f"label {band.label!r} repeats")
+                self.bad(f"{p}.bands[{k}].label", N_("label '{label}' repeats"), label=band.label)
                 continue
             if any(math.isclose(b.min_pct, band.min_pct) for b in bands):
-                self.bad(f"{p}.bands[{k}].min_pct", f"ngưỡng {band.min_pct:g} bị trùng",
-                         f"threshold {band.min_pct:g} repeats")
+                self.bad(f"{p}.bands[{k}].min_pct", N_("threshold {value} repeats"),
+                         value=f"{band.min_pct:g}")
                 continue
             labels[band.label] = names
             bands.append(band)
@@ -347,19 +344,18 @@ class _Parser:
         if "ci" in raw:
             ci = raw["ci"]
             if not isinstance(ci, Mapping):
-                self.bad(f"{p}.ci", "phải là bảng {method, level}", "must be a mapping {method, level}")
+                self.bad(f"{p}.ci", N_("must be a mapping {{method, level}}"))
             else:
                 self.unknown_keys(ci, _CI_KEYS, f"{p}.ci")
                 if "method" in ci:
                     if ci["method"] not in {m.value for m in CIMethod}:
-                        self.bad(f"{p}.ci.method", "phải là normal, t hoặc logit", "must be normal, t or logit")
+                        self.bad(f"{p}.ci.method", N_("must be normal, t or logit"))
                     else:
                         ci_method = CIMethod(ci["method"])
                 if "level" in ci:
                     lv = _number(ci["level"])
                     if lv is None or not 0.5 <= lv < 1:
-                        self.bad(f"{p}.ci.level", "phải là số trong [0.5, 1), ví dụ 0.95",
-                                 "must be a number in [0.5, 1), e.g. 0.95")
+                        self.bad(f"{p}.ci.level", N_("must be a number in [0.5, 1), e.g. 0.95"))
                     else:
                         ci_level = lv
         if self.problems:
@@ -385,8 +381,8 @@ def parse_scoring(raw: Any, questionnaires: Sequence[Questionnaire]) -> Campaign
 
 
 
-def scoring_section_problems(raw: Any, questionnaires: Sequence[Questionnaire]) -> list[tuple[str, str, str]]:
-    """Problems of a ``scoring:`` section as ``(path inside the section, vi, en)``, for the loader."""
+def scoring_section_problems(raw: Any, questionnaires: Sequence[Questionnaire]) -> list[tuple[str, Text]]:
+    """Problems of a ``scoring:`` section as ``(path inside the section, rule)``, for the loader."""
     parser = _Parser(questionnaires)
     parser.parse(raw)
-    return [(p.path.removeprefix("scoring").lstrip("."), p.vi, p.en) for p in parser.problems]
+    return [(p.path.removeprefix("scoring").lstrip("."), p.rule) for p in parser.problems]

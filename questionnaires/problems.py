@@ -67,33 +67,22 @@ ENGLISH: Final = Translator("en", lambda msgid: msgid)
 
 
 @dataclass(frozen=True, slots=True)
-class Localized:
-    """A parameter text already written in both languages by a source whose messages are not in
-    the catalogs (the analysis package's configuration problems); the edge picks one."""
-
-    vi: str
-    en: str
-
-    def text(self, lang: str) -> str:
-        return self.vi if lang == "vi" else self.en
-
-
-@dataclass(frozen=True, slots=True)
 class Text:
-    """A parameter that is itself a catalog message (e.g. the kind of value expected)."""
+    """A catalog message with its parameters: a problem's parameter that is itself text to
+    translate (the kind of value expected, a configuration section's rule), or a line an edge
+    prints. Its ``params`` may be :class:`Text` in turn."""
 
     msgid: str
     params: Mapping[str, Any] = field(default_factory=dict)
 
-    def text(self, tr: Translator) -> str:
+    def text(self, tr: Translator = ENGLISH) -> str:
+        """The message in ``tr``'s language (English without one)."""
         return _format(tr.gettext(self.msgid), self.params, tr)
 
 
 def _value(value: Any, tr: Translator) -> Any:
     if isinstance(value, Text):
         return value.text(tr)
-    if isinstance(value, Localized):
-        return value.text(tr.lang)
     return value
 
 

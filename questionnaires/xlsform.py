@@ -888,8 +888,16 @@ def document_rows(doc: Mapping[str, Any]) -> dict[str, list[list[Any]]]:
     choices: list[list[Any]] = [list(CHOICES_HEADER)]
 
     def row(**cells: Any) -> list[Any]:
-        return [cells.get(h.split("::")[0] + ("_" + h[-3:-1] if "::" in h else ""), "")
-                for h in SURVEY_HEADER]
+        """A survey row; a translated column's cell is given as ``(vi, en)``."""
+        out = []
+        for h in SURVEY_HEADER:
+            name, _, lang = h.partition("::")
+            value = cells.get(name, "")
+            out.append(value[lang.endswith("(en)")] if lang and value else value)
+        return out
+
+    def both(text: Any) -> tuple[str, str]:
+        return _text(text, "vi"), _text(text, "en")
 
     def choice_rows(list_name: str, options: Sequence[Mapping[str, Any]]) -> None:
         for o in options:
@@ -901,18 +909,16 @@ def document_rows(doc: Mapping[str, Any]) -> dict[str, list[list[Any]]]:
     multiple = {q["id"] for s in doc["sections"] for q in s["questions"]
                 if QuestionType(q["type"]).kind.many}
     if doc.get("description") is not None:
-        survey.append(row(type="note", name="description", label_vi=_text(doc["description"], "vi"),
-                          label_en=_text(doc["description"], "en")))
+        survey.append(row(type="note", name="description", label=both(doc["description"])))
     for list_name, options in (doc.get("option_sets") or {}).items():
         choice_rows(str(list_name), options)
     for s in doc["sections"]:
         grid = s.get("layout") == "grid"
-        survey.append(row(type="begin_group", name=s["id"], label_vi=_text(s["title"], "vi"),
-                          label_en=_text(s["title"], "en"),
+        survey.append(row(type="begin_group", name=s["id"], label=both(s["title"]),
                           appearance="table-list" if grid else "field-list"))
         if s.get("intro") is not None:
             survey.append(row(type="note", name=f"{s['id']}_intro",
-                              label_vi=_text(s["intro"], "vi"), label_en=_text(s["intro"], "en")))
+                              label=both(s["intro"])))
         for q in s["questions"]:
             qkind = QuestionType(q["type"]).kind
             kind, appearance = qkind.xlsform
@@ -933,14 +939,11 @@ def document_rows(doc: Mapping[str, Any]) -> dict[str, list[list[Any]]]:
             if q.get("max_length") is not None:
                 constraint.append(f"string-length(.) <= {q['max_length']}")
             survey.append(row(
-                type=kind, name=q["id"], label_vi=_text(q["text"], "vi"),
-                label_en=_text(q["text"], "en"),
-                hint_vi=_text(q.get("help"), "vi"), hint_en=_text(q.get("help"), "en"),
+                type=kind, name=q["id"], label=both(q["text"]), hint=both(q.get("help")),
                 required="yes" if q.get("required") else "",
                 relevant=format_relevant(q["show_if"], multiple) if q.get("show_if") else "",
                 constraint=" and ".join(constraint),
-                constraint_message_vi=_text(q.get("constraint_message"), "vi"),
-                constraint_message_en=_text(q.get("constraint_message"), "en"),
+                constraint_message=both(q.get("constraint_message")),
                 appearance=appearance,
                 subcriterion=str(q.get("subcriterion") or "")))
         survey.append(row(type="end_group", name=""))

@@ -52,7 +52,7 @@ import yaml
 
 from sampling.design import DesignSpec, parse_design
 from questionnaires.safe_yaml import MAX_YAML_BYTES, YamlRefused, compose_yaml, construct_yaml
-from questionnaires.problems import N_, Localized, Problem, Text
+from questionnaires.problems import N_, Location, Problem, Text
 from sampling.errors import CampaignInvalid, config_problem
 from sampling.quotas import (
     CellMode,
@@ -63,7 +63,7 @@ from sampling.quotas import (
     expand_quotas,
     expand_rules,
 )
-from sampling.tabular import TableLimits, TableProblem, TableReadError, read_table
+from sampling.tabular import TableLimits, TableReadError, read_error_text, read_table
 from sampling.units import UNITS_COLUMNS, Level, Unit, UnitTree, check_levels, check_units
 
 FORMAT_VERSION: Final = 1
@@ -402,16 +402,7 @@ def _file_units(ctx: _Ctx, ref: str, base_dir: Path | None
     try:
         table = read_table(target, limits=TableLimits(max_rows=50_000))
     except TableReadError as exc:
-        detail = {
-            TableProblem.FORMAT: Text(N_("not a CSV or XLSX file")),
-            TableProblem.READ: Text(N_("read error ({detail})"), {"detail": exc.detail}),
-            TableProblem.TOO_LARGE: Text(N_("file too large")),
-            TableProblem.TOO_MANY_ROWS: Text(N_("too many rows")),
-            TableProblem.ENCODING: Text(N_("not UTF-8")),
-            TableProblem.EXPANDS: Text(N_("the XLSX expands to {size} MB, over {limit} MB"),
-                                         {"size": exc.detail, "limit": exc.position}),
-        }[exc.problem]
-        ctx.err("CFG-UNITS-FILE-READ", "units", value=ref, detail=detail)
+        ctx.err("CFG-UNITS-FILE-READ", "units", value=ref, detail=read_error_text(exc))
         return None
     fctx = _Ctx(shown)
     header = [h.strip().lower() for h in table.header]
@@ -601,12 +592,12 @@ _TOP_OPTIONAL = ("timezone", "duplicate_priority", "scoring", "integrity", "pred
 DUPLICATES_IN_GROUP: Final = ("refuse", "merge")
 
 #: Checks a section the sampling package keeps raw (its schema belongs to another package) and
-#: returns its problems as (path inside the section, message vi, message en).
-SectionValidator = Callable[[Any], Sequence[tuple[str, str, str]]]
+#: returns its problems as (path inside the section, the rule broken: a catalog message).
+SectionValidator = Callable[[Any], Sequence[tuple[str, Text]]]
 
 
 #: Checks the ``scoring`` section given the campaign's groups' questionnaire ids.
-ScoringValidator = Callable[[Any, Mapping[str, Sequence[str]]], Sequence[tuple[str, str, str]]]
+ScoringValidator = Callable[[Any, Mapping[str, Sequence[str]]], Sequence[tuple[str, Text]]]
 
 
 def load_campaign(path: str | Path, *, known_questionnaires: Collection[str] | None = None,
@@ -622,10 +613,11 @@ def load_campaign(path: str | Path, *, known_questionnaires: Collection[str] | N
         Questionnaire ids that exist; when given, every id the campaign names must be one.
     integrity_validator : callable, optional
         Checks the ``integrity`` section (the web layer passes the analysis package's rules);
-        each problem it returns is reported as ``CFG-INTEGRITY`` at its key and line.
+        each ``(key, rule)`` it returns is reported as ``CFG-INTEGRITY`` at its key and line.
     scoring_validator : callable, optional
         Checks the ``scoring`` section against the questionnaires of the campaign's groups
-        (group code -> questionnaire ids); problems are reported as ``CFG-SCORING``.
+        (group code -> questionnaire ids); each ``(path, rule)`` it returns is reported as
+        ``CFG-SCORING``.
 
     Raises
     ------
@@ -864,9 +856,8 @@ def _build(ctx: _Ctx, raw: Any, base_dir: Path | None,
             scoring = MappingProxyType(dict(get("scoring")))
             if scoring_validator is not None and not ctx.errors:
                 by_group = {g.code: g.questionnaires for g in groups.values()}
-                for sub, vi, en in scoring_validator(get("scoring"), by_group):
-                    ctx.err("CFG-SCORING", _join("scoring", sub) if sub else "scoring",
-                            detail=Localized(vi, en))
+                for sub, broken in scoring_validator(get("scoring"), by_group):
+                    ctx.err("CFG-SCORING", _join("scoring", sub) if sub else "scoring", rule=broken)
 
     design = DesignSpec()
     design_raw = None
@@ -876,12 +867,12 @@ def _build(ctx: _Ctx, raw: Any, base_dir: Path | None,
         design, design_problems = parse_design(design_raw, base_dir=base_dir, groups=list(groups),
                                                units=unit_codes)
         for problem in design_problems:
-            where = problem.path
-            if problem.file:
-                ctx.errors.append(config_problem("CFG-DESIGN", problem.file, where,
-                                                 detail=Localized(problem.vi, problem.en)))
+            if problem.file:  # a row of the population or margins table
+                ctx.errors.append(Problem("CFG-DESIGN", Location(
+                    file=problem.file, path=problem.path, row=problem.row, column=problem.column),
+                    {"rule": problem.rule}))
             else:
-                ctx.err("CFG-DESIGN", where, detail=Localized(problem.vi, problem.en))
+                ctx.err("CFG-DESIGN", problem.path, rule=problem.rule)
 
     integrity = None
     if "integrity" in top and get("integrity") is not None:
@@ -889,9 +880,8 @@ def _build(ctx: _Ctx, raw: Any, base_dir: Path | None,
             _type_error(ctx, "integrity", "mapping", get("integrity"))
         else:
             integrity = MappingProxyType(dict(get("integrity")))
-            for sub, vi, en in (integrity_validator or (lambda _raw: ()))(get("integrity")):
-                ctx.err("CFG-INTEGRITY", _join("integrity", sub) if sub else "integrity",
-                        detail=Localized(vi, en))
+            for sub, broken in (integrity_validator or (lambda _raw: ()))(get("integrity")):
+                ctx.err("CFG-INTEGRITY", _join("integrity", sub) if sub else "integrity", rule=broken)
 
     predecessors, crosswalk = _predecessors(ctx, top, base_dir)
     in_group = top.get("duplicates_in_group", "refuse")

@@ -30,7 +30,7 @@ from typing import Final
 from questionnaires.spreadsheet import safe_row
 from questionnaires.problems import Problem
 from sampling.errors import list_problem
-from sampling.tabular import TableLimits, TableProblem, TableReadError, read_table
+from sampling.tabular import TableLimits, TableReadError, read_error_text, read_table
 from sampling.units import Unit, UnitTree
 from sampling.units_2025 import How, UnitTable, fold_name, strip_type
 
@@ -199,16 +199,13 @@ def read_crosswalk(source: Path | bytes, *, old_units: Mapping[str, Mapping[str,
     Raises
     ------
     CrosswalkInvalid
-        With every problem, each located by row and column, in Vietnamese and English.
+        With every problem, each located by row and column (rendered in the reader's language).
     """
     name = filename or (source.name if isinstance(source, Path) else "crosswalk")
     try:
         table = read_table(source, filename=name, limits=TableLimits(max_rows=100_000))
     except TableReadError as exc:
-        detail = {TableProblem.ENCODING: "not UTF-8 / không phải UTF-8",
-                  TableProblem.FORMAT: "not CSV or XLSX / không phải CSV hoặc XLSX"}.get(
-                      exc.problem, exc.detail or exc.problem.value)
-        raise CrosswalkInvalid([list_problem("XW-FILE-READ", name, detail=detail)]) from exc
+        raise CrosswalkInvalid([list_problem("XW-FILE-READ", name, detail=read_error_text(exc))]) from exc
     header = [h.strip().lower() for h in table.header]
     errors: list[Problem] = []
     for column in CROSSWALK_REQUIRED:

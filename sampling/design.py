@@ -1,6 +1,7 @@
 """The campaign's ``design:`` section: strata, population sizes, lonely-PSU rule, weighting.
 
-Checked when the campaign file is loaded (every problem is a located ``CFG-DESIGN`` error);
+Checked when the campaign file is loaded (every problem is a located ``CFG-DESIGN`` error whose
+rule is a catalog message, rendered in the reader's language at the edge);
 the web layer turns the result into an :class:`analysis.SurveyDesign`. Shape (every key
 optional)::
 
@@ -28,7 +29,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
 
-from sampling.tabular import TableLimits, TableReadError, read_table
+from questionnaires.problems import N_, Text
+from sampling.tabular import TableLimits, TableReadError, read_error_text, read_table
 
 __all__ = [
     "DEFAULT_STRATA",
@@ -50,12 +52,14 @@ _GROUP_KEYS: Final = ("rake", "poststratify", "trim")
 
 @dataclass(frozen=True, slots=True)
 class DesignProblem:
-    """One problem of the section: where (path inside the file, or file and row), what (vi, en)."""
+    """One problem of the section: where (the path inside the campaign file, or a table's file,
+    row and column) and the rule broken."""
 
     path: str
-    vi: str
-    en: str
+    rule: Text
     file: str = ""
+    row: int | None = None
+    column: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -155,40 +159,44 @@ class _Parser:
         self.units = set(units)
         self.problems: list[DesignProblem] = []
 
-    def bad(self, path: str, vi: str, en: str, file: str = "") -> None:
-        self.problems.append(DesignProblem(path, vi, en, file))
+    def bad(self, path: str, rule: str, **params: Any) -> None:
+        """A problem at ``path`` in the campaign file."""
+        self.problems.append(DesignProblem(path, Text(rule, params)))
+
+    def bad_in(self, file: str, rule: str, *, at: str = "", row: int | None = None,
+               column: str | None = None, **params: Any) -> None:
+        """A problem in a population or margins table ``file``: at a ``row`` (as shown) and
+        ``column``, or about the whole table named at ``at`` in the campaign file."""
+        self.problems.append(DesignProblem(at, Text(rule, params), file, row, column))
 
     def keys(self, raw: Mapping[str, Any], allowed: tuple[str, ...], path: str) -> None:
         for key in sorted(set(map(str, raw)) - set(allowed)):
-            self.bad(f"{path}.{key}", f"khóa '{key}' không được hỗ trợ (hợp lệ: {', '.join(allowed)})",
-                     f"key '{key}' is not allowed (allowed: {', '.join(allowed)})")
+            self.bad(f"{path}.{key}", N_("key '{key}' is not allowed (allowed: {allowed})"),
+                     key=key, allowed=", ".join(allowed))
 
     def table(self, ref: Any, path: str,
               required: tuple[str, ...]) -> tuple[str, list[tuple[int, dict[str, str]]]] | None:
         if not isinstance(ref, str) or not ref.strip():
-            self.bad(path, "phải là tên một tệp CSV hoặc XLSX", "must name a CSV or XLSX file")
+            self.bad(path, N_("must name a CSV or XLSX file"))
             return None
         if self.base_dir is None:
-            self.bad(path, "cấu hình được nạp dưới dạng văn bản nên không đọc được tệp",
-                     "the configuration was given as text, so no file can be read")
+            self.bad(path, N_("the configuration was given as text, so no file can be read"))
             return None
         rel = Path(ref.strip())
         target = (self.base_dir / rel).resolve()
         if rel.is_absolute() or not target.is_relative_to(self.base_dir.resolve()):
-            self.bad(path, "đường dẫn phải nằm trong thư mục của tệp cấu hình",
-                     "the path must stay inside the configuration's folder")
+            self.bad(path, N_("the path must stay inside the configuration's folder"))
             return None
         shown = str(self.base_dir / rel)
         try:
             table = read_table(target, limits=TableLimits(max_rows=200_000))
         except TableReadError as exc:
-            self.bad(path, f"không đọc được tệp {shown} ({exc.problem.value} {exc.detail})",
-                     f"cannot read {shown} ({exc.problem.value} {exc.detail})")
+            self.bad(path, N_("cannot read {file}: {reason}"), file=shown, reason=read_error_text(exc))
             return None
         header = [h.strip() for h in table.header]
         missing = [c for c in required if c not in header]
         if missing:
-            self.bad("row 1", f"thiếu cột {', '.join(missing)}", f"missing column {', '.join(missing)}", shown)
+            self.bad_in(shown, N_("missing column {columns}"), row=1, columns=", ".join(missing))
             return None
         rows = [(number, {h: (cells[i].strip() if i < len(cells) else "") for i, h in enumerate(header)})
                 for number, cells in table.rows]
@@ -197,25 +205,22 @@ class _Parser:
     def strata(self, raw: Any) -> tuple[str, ...]:
         p = "design.strata"
         if not isinstance(raw, list) or not raw:
-            self.bad(p, "phải là danh sách biến phân tầng không rỗng", "must be a non-empty list of stratum variables")
+            self.bad(p, N_("must be a non-empty list of stratum variables"))
             return DEFAULT_STRATA
         out: list[str] = []
         for k, v in enumerate(raw):
             if v == "source_unit":
-                self.bad(f"{p}[{k}]", "phiếu trả lời không lưu đơn vị của người trả lời (tách khỏi danh tính), "
-                                      "nên không phân tầng theo source_unit được",
-                         "responses do not keep the respondent's own unit (they are kept apart from "
-                         "identities), so source_unit cannot be a stratum")
+                self.bad(f"{p}[{k}]", N_("responses do not keep the respondent's own unit (they are kept "
+                                         "apart from identities), so source_unit cannot be a stratum"))
             elif v not in STRATUM_VARIABLES:
-                self.bad(f"{p}[{k}]", f"'{v}' không phải biến phân tầng ({', '.join(STRATUM_VARIABLES)})",
-                         f"'{v}' is not a stratum variable ({', '.join(STRATUM_VARIABLES)})")
+                self.bad(f"{p}[{k}]", N_("'{value}' is not a stratum variable ({allowed})"),
+                         value=v, allowed=", ".join(STRATUM_VARIABLES))
             elif v in out:
-                self.bad(f"{p}[{k}]", f"'{v}' bị lặp", f"'{v}' repeats")
+                self.bad(f"{p}[{k}]", N_("'{value}' repeats"), value=v)
             else:
                 out.append(str(v))
         if "rated_unit" not in out and out:
-            self.bad(p, "phải có rated_unit: điểm được tính theo từng đơn vị được đánh giá",
-                     "must include rated_unit: scores are computed per rated unit")
+            self.bad(p, N_("must include rated_unit: scores are computed per rated unit"))
         return tuple(out) or DEFAULT_STRATA
 
     def population(self, raw: Any) -> tuple[str, dict[tuple[str, str], float]]:
@@ -230,19 +235,19 @@ class _Parser:
             g, u, n = cells["group"], cells["rated_unit"], _cell_number(cells["N"])
             ok = True
             if g not in self.groups:
-                self.bad(f"row {number}, group", f"nhóm '{g}' không có trong chiến dịch",
-                         f"group '{g}' is not a group of the campaign", shown)
+                self.bad_in(shown, N_("group '{group}' is not a group of the campaign"), row=number, column="group",
+                              group=g)
                 ok = False
             if u not in self.units:
-                self.bad(f"row {number}, rated_unit", f"đơn vị '{u}' không có trong chiến dịch",
-                         f"unit '{u}' is not a unit of the campaign", shown)
+                self.bad_in(shown, N_("unit '{unit}' is not a unit of the campaign"), row=number, column="rated_unit",
+                              unit=u)
                 ok = False
             if n is None or n < 1 or n != int(n):
-                self.bad(f"row {number}, N", "N phải là số nguyên >= 1", "N must be a whole number >= 1", shown)
+                self.bad_in(shown, N_("N must be a whole number >= 1"), row=number, column="N")
                 ok = False
             if (g, u) in first:
-                self.bad(f"row {number}", f"tầng ({g}, {u}) trùng với dòng {first[(g, u)]}",
-                         f"stratum ({g}, {u}) repeats row {first[(g, u)]}", shown)
+                self.bad_in(shown, N_("stratum ({group}, {unit}) repeats row {first}"), row=number,
+                              group=g, unit=u, first=first[(g, u)])
                 ok = False
             if ok and n is not None:
                 first[(g, u)] = number
@@ -258,25 +263,25 @@ class _Parser:
         for number, cells in rows:
             var, level, n = cells["variable"], cells["level"], _cell_number(cells["N"])
             if not var or not level:
-                self.bad(f"row {number}", "thiếu variable hoặc level", "missing variable or level", shown)
+                self.bad_in(shown, N_("missing variable or level"), row=number)
                 continue
             if n is None or n <= 0:
-                self.bad(f"row {number}, N", "N phải là số > 0", "N must be a number > 0", shown)
+                self.bad_in(shown, N_("N must be a number > 0"), row=number, column="N")
                 continue
             totals = by_var.setdefault(var, {})
             if (level,) in totals:
-                self.bad(f"row {number}", f"mức '{level}' của '{var}' bị lặp", f"level '{level}' of '{var}' repeats",
-                         shown)
+                self.bad_in(shown, N_("level '{level}' of '{variable}' repeats"), row=number,
+                              level=level, variable=var)
                 continue
             totals[(level,)] = n
         if not by_var and rows:
             return str(raw), ()
         if not rows:
-            self.bad(path, "tệp biên không có dòng dữ liệu", "the margins file has no data rows", shown)
+            self.bad_in(shown, N_("the margins file has no data rows"), at=path)
         sums = {v: sum(t.values()) for v, t in by_var.items()}
         if len(sums) > 1 and max(sums.values()) - min(sums.values()) > 1e-6 * max(sums.values()):
-            self.bad(path, f"tổng các biên phải bằng nhau: {sums}", f"the margins must have equal totals: {sums}",
-                     shown)
+            self.bad_in(shown, N_("the margins must have equal totals: {totals}"), at=path,
+                        totals=", ".join(f"{v} {t:g}" for v, t in sums.items()))
         return str(raw), tuple(Margin((v,), t) for v, t in by_var.items())
 
     def margins_post(self, raw: Any, by: tuple[str, ...], path: str) -> tuple[str, tuple[Margin, ...]]:
@@ -289,22 +294,22 @@ class _Parser:
             key = tuple(cells[b] for b in by)
             n = _cell_number(cells["N"])
             if any(not k for k in key):
-                self.bad(f"row {number}", "thiếu mức của biến hậu phân tầng", "missing post-stratum level", shown)
+                self.bad_in(shown, N_("missing post-stratum level"), row=number)
             elif n is None or n <= 0:
-                self.bad(f"row {number}, N", "N phải là số > 0", "N must be a number > 0", shown)
+                self.bad_in(shown, N_("N must be a number > 0"), row=number, column="N")
             elif key in totals:
-                self.bad(f"row {number}", f"ô {key} bị lặp", f"cell {key} repeats", shown)
+                self.bad_in(shown, N_("cell ({cell}) repeats"), row=number, cell=", ".join(key))
             else:
                 totals[key] = n
         return str(raw), (Margin(by, totals),)
 
     def group(self, raw: Any, path: str) -> GroupWeighting | None:
         if not isinstance(raw, Mapping):
-            self.bad(path, "phải là bảng (rake | poststratify, trim)", "must be a mapping (rake | poststratify, trim)")
+            self.bad(path, N_("must be a mapping (rake | poststratify, trim)"))
             return None
         self.keys(raw, _GROUP_KEYS, path)
         if "rake" in raw and "poststratify" in raw:
-            self.bad(path, "chọn rake hoặc poststratify, không cả hai", "choose rake or poststratify, not both")
+            self.bad(path, N_("choose rake or poststratify, not both"))
             return None
         method: str | None = None
         margins: tuple[Margin, ...] = ()
@@ -314,37 +319,34 @@ class _Parser:
             method = "rake"
             r = raw["rake"]
             if not isinstance(r, Mapping) or "margins" not in r:
-                self.bad(f"{path}.rake", "cần margins: <tệp biên>", "needs margins: <margins file>")
+                self.bad(f"{path}.rake", N_("needs margins: <margins file>"))
             else:
                 self.keys(r, ("margins", "max_iter", "epsilon"), f"{path}.rake")
                 file, margins = self.margins_rake(r["margins"], f"{path}.rake.margins")
                 if "max_iter" in r:
                     m = r["max_iter"]
                     if isinstance(m, bool) or not isinstance(m, int) or not 1 <= m <= 10_000:
-                        self.bad(f"{path}.rake.max_iter", "phải là số nguyên từ 1 đến 10000",
-                                 "must be a whole number from 1 to 10000")
+                        self.bad(f"{path}.rake.max_iter", N_("must be a whole number from 1 to 10000"))
                     else:
                         max_iter = m
                 if "epsilon" in r:
                     e = _number(r["epsilon"])
                     if e is None or e <= 0:
-                        self.bad(f"{path}.rake.epsilon", "phải là số > 0", "must be a number > 0")
+                        self.bad(f"{path}.rake.epsilon", N_("must be a number > 0"))
                     else:
                         epsilon = e
         elif "poststratify" in raw:
             method = "poststratify"
             r = raw["poststratify"]
             if not isinstance(r, Mapping) or "margins" not in r or "by" not in r:
-                self.bad(f"{path}.poststratify", "cần by: [biến] và margins: <tệp>",
-                         "needs by: [variables] and margins: <file>")
+                self.bad(f"{path}.poststratify", N_("needs by: [variables] and margins: <file>"))
             else:
                 self.keys(r, ("by", "margins"), f"{path}.poststratify")
                 by = r["by"]
                 if isinstance(by, str):
                     by = [by]
                 if not isinstance(by, list) or not by or not all(isinstance(b, str) and b for b in by):
-                    self.bad(f"{path}.poststratify.by", "phải là danh sách mã câu hỏi",
-                             "must be a list of question ids")
+                    self.bad(f"{path}.poststratify.by", N_("must be a list of question ids"))
                 else:
                     file, margins = self.margins_post(r["margins"], tuple(by), f"{path}.poststratify.margins")
         trim: tuple[float, float] | None = None
@@ -356,19 +358,17 @@ class _Parser:
                 self.keys(t, ("lower", "upper"), f"{path}.trim")
             if lo is None or hi is None or not 0 < lo <= 1 <= hi:
                 self.bad(f"{path}.trim",
-                         "cần lower và upper với 0 < lower <= 1 <= upper (tỉ lệ so với trọng số trung bình)",
-                         "needs lower and upper with 0 < lower <= 1 <= upper (ratios to the mean weight)")
+                         N_("needs lower and upper with 0 < lower <= 1 <= upper (ratios to the mean weight)"))
             else:
                 trim = (lo, hi)
         if method is None and trim is None:
-            self.bad(path, "cần ít nhất một bước: rake, poststratify hoặc trim",
-                     "needs at least one step: rake, poststratify or trim")
+            self.bad(path, N_("needs at least one step: rake, poststratify or trim"))
             return None
         return GroupWeighting(method, margins, file, max_iter, epsilon, trim)
 
     def parse(self, raw: Any) -> DesignSpec:
         if not isinstance(raw, Mapping):
-            self.bad("design", "phải là một bảng (mapping)", "must be a mapping")
+            self.bad("design", N_("must be a mapping"))
             return DesignSpec()
         self.keys(raw, _TOP_KEYS, "design")
         strata = self.strata(raw["strata"]) if "strata" in raw else DEFAULT_STRATA
@@ -376,21 +376,19 @@ class _Parser:
         lonely = "adjust"
         if "lonely_psu" in raw:
             if raw["lonely_psu"] not in LONELY_PSU_RULES:
-                self.bad("design.lonely_psu", f"phải là một trong {', '.join(LONELY_PSU_RULES)}",
-                         f"must be one of {', '.join(LONELY_PSU_RULES)}")
+                self.bad("design.lonely_psu", N_("must be one of {allowed}"), allowed=", ".join(LONELY_PSU_RULES))
             else:
                 lonely = str(raw["lonely_psu"])
         weighting: dict[str, GroupWeighting] = {}
         if "weighting" in raw:
             w = raw["weighting"]
             if not isinstance(w, Mapping) or not w:
-                self.bad("design.weighting", "phải là bảng {nhóm: các bước}", "must be a mapping {group: steps}")
+                self.bad("design.weighting", N_("must be a mapping {{group: steps}}"))
             else:
                 for g, steps in w.items():
                     path = f"design.weighting.{g}"
                     if str(g) not in self.groups:
-                        self.bad(path, f"nhóm '{g}' không có trong chiến dịch",
-                                 f"group '{g}' is not a group of the campaign")
+                        self.bad(path, N_("group '{group}' is not a group of the campaign"), group=g)
                         continue
                     found = self.group(steps, path)
                     if found is not None:

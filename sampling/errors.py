@@ -6,8 +6,8 @@ registered here. Codes are part of the public contract (the web layer, tests and
 documentation refer to them), so a code is never renamed or reused; add a new one instead.
 Messages and fixes are English ``str.format`` templates (the catalog msgids, translated to
 Vietnamese in ``messages.po``) with named placeholders; a parameter that itself needs
-translating is a :class:`~questionnaires.problems.Text` or
-:class:`~questionnaires.problems.Localized`.
+translating is a :class:`~questionnaires.problems.Text` (the rule of a ``CFG-INTEGRITY``,
+``CFG-DESIGN`` or ``CFG-SCORING`` problem, which the section's parser writes).
 """
 
 from __future__ import annotations
@@ -54,16 +54,16 @@ _SPECS: Final = (
      N_("'refuse' (the default) refuses a list with a person twice in one group; 'merge' keeps "
         "the first row.")),
     ("CFG-INTEGRITY",
-     N_("{detail}"),
+     N_("{rule}"),
      N_("See the keys and thresholds the 'integrity' section accepts in the README (Integrity) or "
         "examples/campaigns/travinh-2023.yaml; leave a key out to keep its default.")),
     ("CFG-DESIGN",
-     N_("{detail}"),
+     N_("{rule}"),
      N_("See the 'design' section in docs/design-and-scores.md or "
         "examples/campaigns/travinh-2023.yaml; leave 'design' out for the defaults (strata = "
         "group × rated unit).")),
     ("CFG-SCORING",
-     N_("{detail}"),
+     N_("{rule}"),
      N_("See the 'scoring' section in docs/design-and-scores.md or "
         "examples/campaigns/travinh-2023.yaml.")),
     ("CFG-TEXT-EMPTY",

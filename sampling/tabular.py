@@ -18,6 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from questionnaires.problems import N_, Text
+
 _XLSX_MAGIC = b"PK\x03\x04"
 _UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
 # A sheet that Excel has formatted far below the data yields long runs of empty rows;
@@ -44,6 +46,19 @@ class TableReadError(Exception):
         self.detail = detail
         self.position = position
         super().__init__(f"{problem.value}: {detail}")
+
+
+def read_error_text(exc: TableReadError) -> Text:
+    """Why a table could not be read, as a catalog message (a problem's parameter)."""
+    return {
+        TableProblem.FORMAT: Text(N_("not a CSV or XLSX file")),
+        TableProblem.READ: Text(N_("read error ({detail})"), {"detail": exc.detail}),
+        TableProblem.TOO_LARGE: Text(N_("file too large")),
+        TableProblem.TOO_MANY_ROWS: Text(N_("too many rows")),
+        TableProblem.ENCODING: Text(N_("not UTF-8")),
+        TableProblem.EXPANDS: Text(N_("the XLSX expands to {size} MB, over {limit} MB"),
+                                   {"size": exc.detail, "limit": exc.position}),
+    }[exc.problem]
 
 
 @dataclass(frozen=True, slots=True)

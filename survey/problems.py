@@ -87,6 +87,19 @@ register([
     ("API-FILE", N_("Send the list in the form field 'file'.")),
     ("SCORING-CONFIG-INVALID", N_("The campaign's scoring section is invalid.")),
     ("SCORING-NO-ITEMS", N_("The campaign's questionnaires have no scored questions.")),
+    # the design and the stored answers scores read (survey.services.scores)
+    ("SCORING-DESIGN-POPULATION",
+     N_("The population is smaller than the responses in strata (group|unit: N < n) {strata}."),
+     N_("Correct N of these strata in the design's population file: it counts the people the "
+        "stratum's responses come from.")),
+    ("SCORING-DESIGN",
+     N_("The design cannot be built: {reason}"),
+     N_("A stratum with a single response needs a design.lonely_psu rule other than fail "
+        "(adjust, certainty, average or remove).")),
+    ("SCORING-CODES-MISMATCH",
+     N_("{key}: the stored item codes do not have {width} bytes per response ({detail})."),
+     N_("The stored answers do not fit their questionnaire version: the database was changed "
+        "outside the application. Restore it from a backup.")),
     # appraised points files (survey.services.scores)
     ("APPRAISED-XLSX", N_("Cannot read the XLSX file.")),
     ("APPRAISED-UTF8", N_("The CSV file must be UTF-8.")),

@@ -17,7 +17,8 @@ from itsdangerous import BadSignature, URLSafeSerializer
 from questionnaires import Problem
 from questionnaires.spreadsheet import safe_row
 from survey import db
-from survey.api import ApiProblem, Param, api_campaign, api_route
+from survey.api import ApiProblem, Param, api_campaign, api_route, language
+from survey.i18n import translator
 from survey.manage.access import campaigns_in_scope, identity
 from survey.models import Campaign, Role
 from survey.services.import_jobs import (
@@ -37,7 +38,7 @@ from survey.services.response_rows import (
     response_columns,
 )
 from survey.services.scores import download_scores
-from survey.services.scoring_config import ScoringConfigError, scoring_for_campaign
+from survey.services.scoring_config import ScoringConfigError, scoring_for_campaign, scoring_problems
 
 JSON = "application/json"
 
@@ -236,9 +237,10 @@ def get_scores(code: str) -> Any:
     try:
         config = scoring_for_campaign(campaign.id).config
     except ScoringConfigError as exc:
+        tr = translator(language())
         raise ApiProblem("SCORING-CONFIG-INVALID", status=422,
                          detail=Problem("SCORING-CONFIG-INVALID"),
-                         errors=[str(p) for p in exc.problems]) from None
+                         errors=[p.render(tr) for p in scoring_problems(exc)]) from None
     if not config.sub_criteria:
         raise ApiProblem("SCORING-NO-ITEMS", status=422, detail=Problem("SCORING-NO-ITEMS"))
     return Response(download_scores(campaign, config, "json"), mimetype=JSON)

@@ -18,7 +18,8 @@ from survey import db
 from survey.models import Campaign
 from survey.services.api_data import campaign_data, integrity_data, outbox_data
 from survey.services.api_tokens import create_api_token, list_api_tokens, revoke_api_token
-from survey.cli.common import campaign_or_exit, commits_in_steps
+from questionnaires.problems import N_, Text
+from survey.cli.common import campaign_or_exit, commits_in_steps, say
 from survey.services.import_jobs import work_import_jobs
 from survey.services.response_rows import RowFilters, iter_response_rows, response_columns
 from survey.services.staff import StaffError
@@ -61,9 +62,9 @@ def token_create(email: str, name: str, expires_days: int | None) -> None:
         row, raw = create_api_token(email, name, expires_days)
     except StaffError as exc:
         _fail(exc.message(translator()))
-    until = row.expires_at.isoformat(timespec="minutes") if row.expires_at else "không / never"
-    click.echo(f"Token {row.id} {row.name!r}; hết hạn / expires: {until}. Chép ngay, sẽ không "
-               "hiện lại. / Copy it now, it is not shown again.", err=True)
+    until = row.expires_at.isoformat(timespec="minutes") if row.expires_at else Text(N_("never"))
+    click.echo(say(N_("Token {id} '{name}'; expires: {until}. Copy it now, it is not shown again."),
+                   id=row.id, name=row.name, until=until), err=True)
     click.echo(raw)
 
 

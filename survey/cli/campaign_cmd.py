@@ -13,7 +13,8 @@ import click
 from questionnaires.spreadsheet import safe_row
 from sampling import CampaignInvalid, write_list_template
 from survey.i18n import translator
-from survey.cli.common import campaign_or_exit, fail, problem_lines
+from questionnaires.problems import N_
+from survey.cli.common import campaign_or_exit, fail, problem_lines, say
 from survey.cli.scope import as_option, provinces_of
 from survey.services.campaigns import (
     CampaignNotFound,
@@ -42,8 +43,7 @@ def create(config: str, actor: str | None) -> None:
         fail([exc.message(translator())])
     except CampaignInvalid as exc:
         fail(problem_lines(exc.errors)
-              + [f"{len(exc.errors)} lỗi, không ghi gì / {len(exc.errors)} error(s), "
-                 "nothing written"])
+              + [say(N_("{count} error(s), nothing written"), count=len(exc.errors))])
     click.echo(f"CAMPAIGN {campaign.code} id={campaign.id}")
 
 
@@ -66,22 +66,18 @@ def import_(file: str, code: str, actor: str | None) -> None:
         more = exc.error_count - len(exc.errors)
         fail(problem_lines(exc.errors)
               + ([f"... +{more}"] if more else [])
-              + [f"{exc.error_count} lỗi, không nhập gì / {exc.error_count} error(s), "
-                 "nothing imported"])
-    click.echo(f"{report.file}: tạo mới {report.created}, cập nhật {report.updated}, "
-               f"không đổi {report.unchanged}; phiếu +{report.forms_created} "
-               f"(phân công +{report.assignments_created}, bỏ {report.forms_removed})")
-    click.echo(f"{report.file}: created {report.created}, updated {report.updated}, "
-               f"unchanged {report.unchanged}; forms +{report.forms_created} "
-               f"(assignments +{report.assignments_created}, removed {report.forms_removed})")
+              + [say(N_("{count} error(s), nothing imported"), count=exc.error_count)])
+    click.echo(say(N_("{file}: created {created}, updated {updated}, unchanged {unchanged}; forms +{forms} "
+                      "(assignments +{assignments}, removed {removed})"),
+                   file=report.file, created=report.created, updated=report.updated,
+                   unchanged=report.unchanged, forms=report.forms_created,
+                   assignments=report.assignments_created, removed=report.forms_removed))
     for m in report.merges:
         how = "+".join(k.value for k in m.matched_on)
-        kept_vi = ", ".join(f"{r.group} (dòng {r.row})" for r in m.kept)
-        dropped_vi = ", ".join(f"{r.group} (dòng {r.row})" for r in m.dropped)
-        click.echo(f"ĐÃ GỘP {m.kept[0].full_name}: giữ {kept_vi}; bỏ {dropped_vi} [{how}]")
-        kept = ", ".join(f"{r.group} (row {r.row})" for r in m.kept)
-        dropped = ", ".join(f"{r.group} (row {r.row})" for r in m.dropped)
-        click.echo(f"MERGED {m.kept[0].full_name}: kept {kept}; dropped {dropped} [{how}]")
+        kept = ", ".join(say(N_("{group} (row {row})"), group=r.group, row=r.row) for r in m.kept)
+        dropped = ", ".join(say(N_("{group} (row {row})"), group=r.group, row=r.row) for r in m.dropped)
+        click.echo(say(N_("MERGED {name}: kept {kept}; dropped {dropped} [{how}]"),
+                       name=m.kept[0].full_name, kept=kept, dropped=dropped, how=how))
 
 
 @respondents_group.command("template", help="Write the campaign's XLSX list template.")
@@ -104,8 +100,7 @@ def quotas(code: str, fmt: str, recount: bool) -> None:
     campaign_id = campaign_or_exit(code).id
     if recount:
         moved = refresh_quota_counts(campaign_id)
-        click.echo(f"Đã đếm lại; {moved} phân công đổi ô. / Recounted; {moved} assignments "
-                   "moved cell.", err=True)
+        click.echo(say(N_("Recounted; {moved} assignments moved cell."), moved=moved), err=True)
     state = quota_state(campaign_id)
     rows = quota_rows(state.cells)
     if fmt == "json":

@@ -18,6 +18,7 @@ from flask import current_app
 from flask.cli import NoAppException, ScriptInfo
 
 from questionnaires import Problem
+from questionnaires.problems import Text
 from survey import db
 from survey.i18n import CLI_LANGUAGE, translator
 from survey.models import Campaign
@@ -53,6 +54,12 @@ def problem_lines(problems: Iterable[Problem]) -> list[str]:
     """One line per problem (where, code, rule, fix) in the command's ``--lang``."""
     tr = translator()
     return [p.render(tr) for p in problems]
+
+
+def say(msgid: str, **params: Any) -> str:
+    """A status line (an English msgid marked with ``N_``, named placeholders) in the command's
+    ``--lang``."""
+    return Text(msgid, params).text(translator())
 
 
 def fail(lines: Iterable[str]) -> NoReturn:

@@ -13,7 +13,8 @@ from typing import NoReturn
 import click
 
 from survey import db
-from survey.cli.common import campaign_or_exit, commits_in_steps
+from questionnaires.problems import N_
+from survey.cli.common import campaign_or_exit, commits_in_steps, say
 from survey.services.mail import MailConfigError, smtp_settings
 from survey.services.outbox import (
     NotUncertain,
@@ -47,7 +48,7 @@ def _deliver(once: bool = True, campaign_id: int | None = None) -> WorkReport:
         _fail(str(exc))
     total = due_count(campaign_id)
     try:
-        with click.progressbar(length=total, label="Gửi thư / sending", file=sys.stderr,
+        with click.progressbar(length=total, label=say(N_("sending")), file=sys.stderr,
                                show_pos=True) as bar:
             report = work(once=once, settings=settings, progress=bar.update)
     except MailConfigError as exc:

@@ -8,7 +8,8 @@ from collections.abc import Callable, Sequence
 import click
 
 from survey.i18n import translator
-from survey.cli.common import campaign_or_exit
+from questionnaires.problems import N_
+from survey.cli.common import campaign_or_exit, say
 from survey.models import PublicLink
 from survey.services.public import (
     PublicLinkError,
@@ -65,11 +66,14 @@ def list_links(code: str, group: str | None, units: Sequence[str]) -> None:
                    f"{'-' if r.revoked else r.url}")
 
 
+_NAME_LINKS = {"rotate": N_("Name --group, --unit or --all: the links to rotate."),
+               "revoke": N_("Name --group, --unit or --all: the links to revoke.")}
+
+
 def _change(verb: str, action: Callable[..., list[PublicLink]], code: str, group: str | None,
             units: Sequence[str], every: bool) -> None:
     if not (group or units or every):
-        click.echo(f"Chọn --group, --unit hoặc --all. / Name --group, --unit or --all to {verb}.",
-                   err=True)
+        click.echo(say(_NAME_LINKS[verb]), err=True)
         sys.exit(2)
     campaign = campaign_or_exit(code)
     try:

@@ -12,7 +12,8 @@ from flask import current_app
 
 from questionnaires.spreadsheet import safe_row
 from survey.i18n import translator
-from survey.cli.common import campaign_or_exit
+from questionnaires.problems import N_
+from survey.cli.common import campaign_or_exit, say
 from survey.models import Campaign
 from survey.services.cards import (
     FontMissing,
@@ -46,8 +47,7 @@ from survey.services.qr import png_many, qr_matrices, svg_many
 def qr(code: str, unit: str | None, group: str | None, fmt: str, paper: bool,
        revoke_old: bool, public: bool, out: str) -> None:
     if public and (paper or revoke_old):
-        click.echo("--public không đi cùng --paper / --revoke-old. / "
-                   "--public cannot be combined with --paper or --revoke-old.", err=True)
+        click.echo(say(N_("--public cannot be combined with --paper or --revoke-old.")), err=True)
         sys.exit(2)
     campaign = campaign_or_exit(code)
     target = Path(out)

@@ -16,7 +16,8 @@ from questionnaires.xlsform import (
     questionnaire_to_xlsx,
     write_template,
 )
-from survey.cli.common import problem_lines
+from questionnaires.problems import N_
+from survey.cli.common import problem_lines, say
 
 XLSX_SUFFIXES = (".xlsx", ".xlsm")
 
@@ -133,8 +134,7 @@ def _find(qid: str, version: int) -> Questionnaire | None:
 def export(qid: str, version: int, fmt: str, out: str | None) -> None:
     q = _find(qid, version)
     if q is None:
-        click.echo(f"no questionnaire {qid}@v{version} / không có bảng hỏi {qid}@v{version}",
-                   err=True)
+        click.echo(say(N_("No questionnaire {qid}@v{version}."), qid=qid, version=version), err=True)
         sys.exit(1)
     target = Path(out or f"{q.id}.v{q.version}.{fmt}")
     if fmt == "xlsx":

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
-import sys
 from pathlib import Path
 
 import click
 
 from survey.services.microdata import MICRODATA_FORMATS, VALUES, export_responses
-from survey.cli.common import campaign_or_exit
+from survey.cli.common import campaign_or_exit, fail, problem_lines
 from survey.services.scores import DesignError, ResponseFilter
 
 
@@ -34,6 +33,5 @@ def export(campaign_code: str, fmt: str, values: str, out: Path, units: tuple[st
     try:
         path = export_responses(campaign_id, fmt, out, values, filters)
     except DesignError as exc:
-        click.echo(f"Không dựng được thiết kế mẫu / The design cannot be built: {exc}", err=True)
-        sys.exit(1)
+        fail(problem_lines([exc.problem]))
     click.echo(f"wrote {path}")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import click
@@ -18,7 +17,7 @@ from survey.services.scores import (
     export_scores,
     read_appraised,
 )
-from survey.services.scoring_config import ScoringConfigError, scoring_for_campaign
+from survey.services.scoring_config import ScoringConfigError, scoring_for_campaign, scoring_problems
 
 
 @click.command("scores", help="Score a campaign's valid responses and export them "
@@ -37,15 +36,10 @@ def scores(campaign_code: str, fmt: str, out: Path, appraised_file: Path | None,
     try:
         config = scoring_for_campaign(campaign_id).config
     except ScoringConfigError as exc:
-        click.echo("Phần scoring của chiến dịch không hợp lệ: / The campaign's scoring section is invalid:",
-                   err=True)
-        for problem in exc.problems:
-            click.echo(f"  {problem}", err=True)
-        sys.exit(1)
+        fail([Problem("SCORING-CONFIG-INVALID").message(translator())]
+             + [f"  {line}" for line in problem_lines(scoring_problems(exc))])
     if not config.sub_criteria:
-        click.echo("Các phiếu của chiến dịch không có câu hỏi chấm điểm. / "
-                   "The campaign's questionnaires have no scored questions.", err=True)
-        sys.exit(1)
+        fail([Problem("SCORING-NO-ITEMS").message(translator())])
     appraised = None
     if appraised_file is not None:
         try:
@@ -58,7 +52,6 @@ def scores(campaign_code: str, fmt: str, out: Path, appraised_file: Path | None,
     try:
         written = export_scores(campaign_id, config, fmt, out, appraised=appraised)
     except DesignError as exc:
-        click.echo(f"Không dựng được thiết kế mẫu / The design cannot be built: {exc}", err=True)
-        sys.exit(1)
+        fail(problem_lines([exc.problem]))
     for path in written:
         click.echo(f"wrote {path}")

@@ -30,7 +30,8 @@ from sampling.crosswalk import (
     template_csv,
 )
 from sampling.units_2025 import load_unit_table
-from survey.cli.common import fail, problem_lines, remember_language
+from questionnaires.problems import N_
+from survey.cli.common import fail, problem_lines, remember_language, say
 
 MAP_COLUMNS = ("old_code", "old_name", "level", "gso_code", "matched", "how", "new", "decide",
                "reason")
@@ -52,8 +53,7 @@ def _crosswalk(path: str, old: list[Campaign], new: Campaign | None) -> Crosswal
             new_units=None if new is None else {u.code for u in new.units})
     except CrosswalkInvalid as exc:
         fail(problem_lines(exc.errors)
-             + [f"{len(exc.errors)} lỗi, bảng chuyển đổi bị từ chối / {len(exc.errors)} "
-                "error(s), crosswalk refused"])
+             + [say(N_("{count} error(s), crosswalk refused"), count=len(exc.errors))])
 
 
 def mapping_records(rows: list[UnitMapping], lang: str) -> list[dict[str, Any]]:
@@ -120,8 +120,7 @@ def map_(config: str, crosswalk: str | None, fmt: str, out: str | None, lang: st
     else:
         text = _table([list(MAP_COLUMNS)] + [_flat(m, lang) for m in rows])
     decide = sum(m.decide for m in rows)
-    summary = (f"{len(rows)} đơn vị, {decide} cần quyết định / {len(rows)} units, "
-               f"{decide} to decide")
+    summary = say(N_("{units} units, {decide} to decide"), units=len(rows), decide=decide)
     if out:
         Path(out).write_text(text, encoding="utf-8")
         click.echo(f"{summary}: {out}")
@@ -142,7 +141,7 @@ def template(config: str, out: str | None) -> None:
                                            campaign.code))
     if out:
         Path(out).write_text(text, encoding="utf-8")
-        click.echo(f"{text.count(chr(10)) - 1} dòng / rows: {out}")
+        click.echo(say(N_("{count} rows: {file}"), count=text.count(chr(10)) - 1, file=out))
     else:
         click.echo(text, nl=False)
 
@@ -156,4 +155,4 @@ def template(config: str, out: str | None) -> None:
               help="The new campaign file.")
 def check(crosswalk: str, old: tuple[str, ...], new: str | None) -> None:
     cw = _crosswalk(crosswalk, [_campaign(p) for p in old], _campaign(new) if new else None)
-    click.echo(f"OK: {len(cw.links)} dòng hợp lệ / valid rows")
+    click.echo(say(N_("OK: {count} valid rows"), count=len(cw.links)))

@@ -13,7 +13,7 @@ from flask_babel import lazy_gettext as _l
 
 from analysis.exports import Column, ColumnKind, Table, table_bytes
 from survey import db
-from survey.i18n import current_language
+from survey.i18n import current_language, translator
 from survey.manage import bp
 from survey.manage.campaigns import level_name
 from survey.manage.access import campaign_in_scope, staff_route
@@ -30,7 +30,8 @@ from survey.services.scores import (
     score_campaign,
     small_cell_k,
 )
-from survey.services.scoring_config import CampaignScoring, ScoringConfigError, scoring_for_campaign
+from survey.services.scoring_config import CampaignScoring, ScoringConfigError, scoring_for_campaign, \
+    scoring_problems
 from survey.services.yoy import COVERAGE_NOTE, year_on_year
 
 # Chart geometry (SVG user units; the SVG scales to the page width).
@@ -119,7 +120,8 @@ def _scoring(campaign: Campaign) -> tuple[CampaignScoring | None, list[str]]:
     try:
         return scoring_for_campaign(campaign.id), []
     except ScoringConfigError as exc:
-        return None, [str(p) for p in exc.problems]
+        tr = translator()
+        return None, [p.render(tr) for p in scoring_problems(exc)]
 
 
 @staff_route(bp, "/c/<code>/scores", "scores.view")
@@ -131,7 +133,7 @@ def scores(code: str) -> Any:
         try:
             result = score_campaign(campaign.id, scoring.config)
         except DesignError as exc:  # e.g. lonely_psu: fail and a stratum with one response
-            problems = [str(exc)]
+            problems = [exc.problem.render(translator())]
     columns, sipas_rows = sipas_table(result.sipas) if result else ([], [])
     yoy = year_on_year(campaign.id, scoring.config) if result and scoring else None
     return render_template(
@@ -234,7 +236,7 @@ def scores_download(code: str, fmt: str) -> Any:
         data = download_scores(campaign, scoring.config, fmt)
     except DesignError as exc:
         return render_template("manage/scores.html", campaign=campaign, scoring=scoring,
-                               problems=[str(exc)], result=None, blocks=[], num=num,
+                               problems=[exc.problem.render(translator())], result=None, blocks=[], num=num,
                                sipas_columns=[], sipas_rows=[], formats=tuple(DOWNLOADS),
                                names={}, level_name=level_name, short=short_name,
                                sipas_names=SIPAS_NAMES), 422

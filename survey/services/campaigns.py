@@ -18,7 +18,7 @@ from questionnaires import load_builtin
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from questionnaires.problems import ProblemError
+from questionnaires.problems import ProblemError, Text
 from survey import db
 from survey.models import Campaign, QuestionnaireVersion, RespondentGroup, Unit
 from survey.models.quota import QuotaCell
@@ -99,7 +99,7 @@ def create_campaign_from_config(path: str | Path,
     """Create or update the campaign a YAML file describes; idempotent.
 
     The file is validated first (:class:`sampling.CampaignInvalid` carries every located
-    error, in Vietnamese and English) so a bad file writes nothing. Built-in questionnaires
+    problem, rendered at the edge in the reader's language) so a bad file writes nothing. Built-in questionnaires
     are then published (immutable rows, idempotent), and the campaign, its units, groups and
     expanded quota cells are written in one transaction. A census cell keeps the target an
     imported list gave it. ``provinces`` limits what may be written
@@ -117,14 +117,14 @@ def load_campaign_config(path: str | Path) -> sampling.Campaign:
     return config
 
 
-def _scoring_problems(raw: Any, by_group: Mapping[str, Sequence[str]]) -> list[tuple[str, str, str]]:
+def _scoring_problems(raw: Any, by_group: Mapping[str, Sequence[str]]) -> list[tuple[str, Text]]:
     # The built-in versions the groups' questionnaire ids publish: the items scores will read.
     ids = {q for qs in by_group.values() for q in qs}
     return scoring_section_problems(raw, [q for q in load_builtin() if q.id in ids])
 
 
-def _integrity_problems(raw: Any) -> list[tuple[str, str, str]]:
-    return [(p.path, p.message_vi, p.message_en) for p in config_problems(raw)]
+def _integrity_problems(raw: Any) -> list[tuple[str, Text]]:
+    return [(p.path, p.rule) for p in config_problems(raw)]
 
 
 def save_campaign_config(config: sampling.Campaign, provinces: Collection[str] | None = None,

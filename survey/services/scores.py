@@ -68,7 +68,7 @@ from analysis.exports import (
 )
 from questionnaires import Questionnaire
 from sampling.design import DesignSpec, GroupWeighting
-from questionnaires.problems import Location, Problem
+from questionnaires.problems import Location, Problem, ProblemError
 from survey import db
 from survey.services import copy_rows
 from survey.models import (
@@ -262,10 +262,12 @@ class _Rows:
     profile: list[NDArray[Any]]  # option code (or None) per row, per profile question
 
 
-def _codes_mismatch(q: Questionnaire, width: int, detail: str) -> ValueError:
+class StoredCodesMismatch(ProblemError, ValueError):
     """Stored item codes that do not fit their questionnaire version: a damaged database."""
-    return ValueError(f"{q.key}: stored item codes do not have {width} bytes per response ({detail}) "
-                      f"/ mã trả lời lưu trữ không khớp phiếu")
+
+
+def _codes_mismatch(q: Questionnaire, width: int, detail: str) -> StoredCodesMismatch:
+    return StoredCodesMismatch("SCORING-CODES-MISMATCH", key=q.key, width=width, detail=detail)
 
 
 def _fetched_rows(s: Any, campaign_id: int, versions: Sequence[QuestionnaireVersion],
@@ -537,7 +539,7 @@ def _codes(values: NDArray[Any]) -> tuple[list[Any], NDArray[np.int64]]:
     return levels.tolist(), codes
 
 
-class DesignError(ValueError):
+class DesignError(ProblemError, ValueError):
     """The design cannot be built from the responses (e.g. a population below its sample)."""
 
 
@@ -576,8 +578,7 @@ def build_design(inputs: ScoreInputs, spec: DesignSpec,
             big, src = float(cell_n[c]), "responses"
         cell_big[c], cell_src[c] = big, src
     if too_small:
-        raise DesignError("population smaller than the responses in strata " + "; ".join(too_small)
-                          + " / quy mô tổng thể nhỏ hơn số phiếu ở các tầng " + "; ".join(too_small))
+        raise DesignError("SCORING-DESIGN-POPULATION", strata="; ".join(too_small))
     s_n: NDArray[Any]
     s_big: NDArray[Any]
     if "group" in spec.strata:
@@ -799,8 +800,8 @@ def score_responses(
     except ValueError as exc:
         # Name the stratum as the campaign knows it (group|unit), not by its integer code.
         names = {str(st.code): st.key for st in info.strata}
-        raise DesignError(re.sub(r"stratum (\d+)", lambda m: f"stratum {names.get(m.group(1), m.group(1))!r}",
-                                 str(exc)) + " / tầng chỉ có một phiếu: đặt design.lonely_psu") from exc
+        raise DesignError("SCORING-DESIGN", reason=re.sub(
+            r"stratum (\d+)", lambda m: f"stratum {names.get(m.group(1), m.group(1))!r}", str(exc))) from exc
     code_of = info.unit_codes
     survey = {code_of[k]: dataclasses.replace(v, unit=code_of[k]) for k, v in by_code.items()}
     level_of = inputs.unit_levels

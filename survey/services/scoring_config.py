@@ -13,7 +13,8 @@ from analysis.scoring_config import (
     default_scoring_config,
     parse_scoring,
 )
-from questionnaires import Questionnaire
+from questionnaires import Problem, Questionnaire
+from sampling.errors import config_problem
 
 __all__ = [
     "CampaignScoring",
@@ -22,7 +23,14 @@ __all__ = [
     "campaign_questionnaires",
     "parse_scoring",
     "scoring_for_campaign",
+    "scoring_problems",
 ]
+
+
+def scoring_problems(exc: ScoringConfigError) -> list[Problem]:
+    """A stored section's problems as the ``CFG-SCORING`` problems the campaign file's check
+    reports, for the page, the CLI or the API to render in the reader's language."""
+    return [config_problem("CFG-SCORING", "", p.path, rule=p.rule) for p in exc.problems]
 
 
 def campaign_questionnaires(campaign_id: int) -> tuple[Questionnaire, ...]:
@@ -51,7 +59,7 @@ def scoring_for_campaign(campaign_id: int) -> CampaignScoring:
 
     campaign = db.session().get(Campaign, campaign_id)
     if campaign is None:
-        raise LookupError(f"no campaign with id {campaign_id} / không có chiến dịch mã số {campaign_id}")
+        raise LookupError(f"no campaign with id {campaign_id}")  # a caller's mistake, not a reader's
     questionnaires = campaign_questionnaires(campaign_id)
     if campaign.scoring is None:
         return CampaignScoring(default_scoring_config(questionnaires), {}, default=True)

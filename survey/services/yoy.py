@@ -28,6 +28,7 @@ from analysis.yoy import Comparison, Link, PredecessorSample, compare, partial_r
 from sampling.crosswalk import CrosswalkInvalid, match_new_units, match_units, needs_crosswalk, \
     read_crosswalk
 from questionnaires import Problem
+from questionnaires.problems import N_, Text
 from sampling.errors import CampaignInvalid, config_problem
 from sampling.units_2025 import load_unit_table
 from survey import db
@@ -112,7 +113,7 @@ class YearOnYear:
     sub_criteria: tuple[str, ...]       # the comparable sub-criteria
     survey_max: float                   # their max points
     rows: tuple[YoYRow, ...]
-    notes: tuple[tuple[str, str], ...]  # (vi, en) remarks on the whole comparison
+    notes: tuple[Text, ...]             # remarks on the whole comparison (catalog messages)
 
 
 def _links(campaign: Campaign, new_units: Sequence[sampling.Unit], pred: Campaign,
@@ -199,13 +200,12 @@ def year_on_year(campaign_id: int, config: ScoringConfig) -> YearOnYear | None:
         return None
     stored = campaign.continues
     codes = tuple(stored.get("predecessors") or ())
-    notes: list[tuple[str, str]] = []
+    notes: list[Text] = []
     preds: list[Campaign] = []
     for code in codes:
         row = s.scalar(select(Campaign).where(Campaign.code == code))
         if row is None:
-            notes.append((f"Chưa có dữ liệu đợt trước {code}.",
-                          f"Predecessor {code} is not loaded."))
+            notes.append(Text(N_("Predecessor {campaign} is not loaded."), {"campaign": code}))
         else:
             preds.append(row)
     new_units = _units_of(campaign_id)
@@ -218,14 +218,12 @@ def year_on_year(campaign_id: int, config: ScoringConfig) -> YearOnYear | None:
         links += _links(campaign, new_units, pred, _units_of(pred.id), stored.get("links") or [])
         sample = _sample(pred)
         if sample is None:
-            notes.append((f"Đợt trước {pred.code} không có phiếu hợp lệ.",
-                          f"Predecessor {pred.code} has no valid response."))
+            notes.append(Text(N_("Predecessor {campaign} has no valid response."), {"campaign": pred.code}))
             continue
         try:
             previous_configs.append(scoring_for_campaign(pred.id).config)
         except ScoringConfigError:
-            notes.append((f"Phần chấm điểm của đợt {pred.code} không hợp lệ.",
-                          f"The scoring section of {pred.code} is invalid."))
+            notes.append(Text(N_("The scoring section of {campaign} is invalid."), {"campaign": pred.code}))
             continue
         samples.append(sample)
     coverage = _province_coverage(campaign, preds)
@@ -239,12 +237,11 @@ def year_on_year(campaign_id: int, config: ScoringConfig) -> YearOnYear | None:
         try:
             previous = predecessor_scores(samples, links, before_config)
         except ValueError as exc:   # e.g. a lonely stratum in a predecessor's design
-            notes.append((f"Không tính lại được điểm năm trước: {exc}",
-                          f"Last year's scores could not be computed again: {exc}"))
+            notes.append(Text(N_("Last year's scores could not be computed again: {reason}"),
+                              {"reason": str(exc)}))
             pair = None
     elif samples:
-        notes.append(("Không có tiêu chí thành phần chung với đợt trước.",
-                      "No sub-criterion in common with the predecessors."))
+        notes.append(Text(N_("No sub-criterion in common with the predecessors.")))
     if pair is None:
         rows = tuple(YoYRow(u.code, u.name_vi, u.level,
                             Comparison(u.code, None, None, float("nan"), float("nan"), None,
@@ -274,7 +271,7 @@ def year_on_year(campaign_id: int, config: ScoringConfig) -> YearOnYear | None:
                       now_config.survey_max, rows, tuple(notes))
 
 
-def _province_coverage(campaign: Campaign, preds: Sequence[Campaign]) -> tuple[str, str] | None:
+def _province_coverage(campaign: Campaign, preds: Sequence[Campaign]) -> Text | None:
     """A note when the predecessors cover only some of the old provinces of the new one."""
     table = load_unit_table()
     olds = sorted(p.code for p in table.old_provinces.values()
@@ -283,8 +280,8 @@ def _province_coverage(campaign: Campaign, preds: Sequence[Campaign]) -> tuple[s
     if not olds or covered == olds:
         return None
     have, of = ", ".join(covered) or "-", ", ".join(olds)
-    return (f"So sánh một phần: các đợt trước chỉ gồm tỉnh cũ {have} trong số {of}.",
-            f"Partial: the predecessors cover old province(s) {have} of {of}.")
+    return Text(N_("Partial: the predecessors cover old province(s) {have} of {of}."),
+                {"have": have, "of": of})
 
 
 # -- export ---------------------------------------------------------------------------------

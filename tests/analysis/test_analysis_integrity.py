@@ -215,7 +215,7 @@ def test_paradata_rejects_inconsistent_columns() -> None:
         paradata(2, codes=np.ones(2, dtype=np.uint8))
 
 
-def test_config_from_a_campaign_section_and_its_located_problems() -> None:
+def test_config_from_a_campaign_section_and_its_located_problems(vi) -> None:
     from analysis.integrity import IntegrityConfigError, config_problems
 
     cfg = IntegrityConfig.from_mapping({"disable": ["pattern", "honeypot"], "burst_min_forms": 3,
@@ -237,7 +237,7 @@ def test_config_from_a_campaign_section_and_its_located_problems() -> None:
         "disable", "checks[1]", "speeder_fraction", "burst_min_forms", "unit_alpha",
         "duplicate_max_distance", "exclude_min_families", "pattern_periods", "unit_correction",
         "burst_minutes"]
-    assert all(p.message_vi and p.message_en and p.message_vi != p.message_en for p in problems)
+    assert all(p.message(vi) and p.message() and p.message(vi) != p.message() for p in problems)
     with pytest.raises(IntegrityConfigError) as info:
         IntegrityConfig.from_mapping(bad)
     assert len(info.value.problems) == 10

@@ -14,7 +14,7 @@ import yaml
 
 from sampling.config import DEFAULT_TIMEZONE, Campaign, GroupKind, load_campaign, parse_campaign
 from questionnaires import Problem
-from questionnaires.problems import Translator
+from questionnaires.problems import Text, Translator
 from sampling.errors import ERROR_CODES, CampaignInvalid
 
 Mutate = Callable[[dict[str, Any]], None]
@@ -103,7 +103,8 @@ CASES: list[tuple[str, Mutate, str, dict[str, Any]]] = [
      "duplicate_priority", {}),
     ("CFG-INTEGRITY", lambda d: d.update(integrity={"burst_min_forms": 0}),
      "integrity.burst_min_forms", {"integrity_validator": lambda raw: [
-         (k, f"'{k}' phải lớn hơn 0", f"'{k}' must be above 0")
+         (k, Text("The value '{value}' is not valid: expected {expected}.",
+                  {"value": v, "expected": Text("a whole number of at least 1")}))
          for k, v in raw.items() if v <= 0]}),
     ("CFG-CROSSWALK-PATH", lambda d: d.update(crosswalk="crosswalk.csv"), "crosswalk", {}),
     ("CFG-PREDECESSOR-DUPLICATE", lambda d: d.update(predecessors=["TVH-2024", "TVH-2024"]),
@@ -111,7 +112,7 @@ CASES: list[tuple[str, Mutate, str, dict[str, Any]]] = [
     ("CFG-DESIGN", lambda d: d.update(design={"lonely_psu": "drop"}), "design.lonely_psu", {}),
     ("CFG-SCORING", lambda d: d.update(scoring={"ci": {"method": "wilson"}}),
      "scoring.ci.method", {"scoring_validator": lambda raw, groups: [
-         ("ci.method", "phải là normal, t hoặc logit", "must be normal, t or logit")]}),
+         ("ci.method", Text("must be normal, t or logit"))]}),
 ]
 
 # Codes whose cases need raw text or files rather than a dict mutation; tested below.

@@ -59,13 +59,14 @@ def test_every_design_problem_is_located_in_both_languages(config_dict: Callable
     errors = info.value.errors
     assert {e.code for e in errors} == {"CFG-DESIGN"}
     where = {(Path(e.file).name, e.path) for e in errors}
+    cells = {(Path(e.file).name, e.row, e.column) for e in errors}
     assert ("c.yaml", "design.strata[1]") in where
     assert ("c.yaml", "design.strata[3]") in where  # source_unit: responses do not keep it
     assert ("c.yaml", "design.lonely_psu") in where
     assert ("c.yaml", "design.weighting.nobody") in where
     assert ("c.yaml", "design.weighting.citizen") in where
-    assert ("pop.csv", "row 2, rated_unit") in where
-    assert ("pop.csv", "row 3, N") in where
+    assert ("pop.csv", 2, "rated_unit") in cells
+    assert ("pop.csv", 3, "N") in cells
     for e in errors:
         assert e.message(vi) and e.message() and e.message(vi) != e.message()
         if e.file.endswith("c.yaml"):

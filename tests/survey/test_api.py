@@ -239,6 +239,23 @@ def test_scores_are_the_cli_json(world, tokens, tmp_path):
     assert r.get_json() == json.loads(out.read_text(encoding="utf-8"))
 
 
+def test_an_invalid_scoring_section_answers_its_located_problems_in_the_callers_language(world, tokens):
+    from survey.models import Campaign
+
+    with world.app_context(), db.write_transaction() as s:
+        campaign = s.scalar(select(Campaign).where(Campaign.code == "OWN-2026"))
+        campaign.scoring = {"subcriteria": [{"code": "9.9", "max_points": 1}]}
+    url = "/api/v1/campaigns/OWN-2026/scores"
+    vi = world.test_client().get(url, headers=auth(tokens[Role.VIEWER]))
+    en = world.test_client().get(url, headers=auth(tokens[Role.VIEWER], **{"Accept-Language": "en"}))
+    assert vi.status_code == en.status_code == 422
+    assert vi.get_json()["code"] == en.get_json()["code"] == "SCORING-CONFIG-INVALID"
+    (vi_error,), (en_error,) = vi.get_json()["errors"], en.get_json()["errors"]
+    assert vi_error.startswith("scoring.subcriteria[0].code: [CFG-SCORING] không phiếu nào của chiến dịch")
+    assert en_error.startswith("scoring.subcriteria[0].code: [CFG-SCORING] no questionnaire of the campaign")
+    assert "Cách sửa" in vi_error and "Fix:" in en_error
+
+
 def test_integrity_and_outbox(world, tokens):
     submit_all(world)
     from survey.models import Campaign

@@ -159,7 +159,7 @@ GOOD_ROWS = [
 def test_import_creates_respondents_and_their_forms_and_reimport_changes_nothing(app, tmp_path):
     assert _create(app, TRAVINH).exit_code == 0
     listing = _write_list(tmp_path / "danh-sach.csv", GOOD_ROWS)
-    result = _import(app, listing)
+    result = _import(app, listing, lang="en")
     assert result.exit_code == 0, result.output
     assert "created 3, updated 0, unchanged 0" in result.output
     with app.app_context():
@@ -182,7 +182,7 @@ def test_import_creates_respondents_and_their_forms_and_reimport_changes_nothing
         before = _counts()
     again = _import(app, listing)
     assert again.exit_code == 0, again.output
-    assert "created 0, updated 0, unchanged 3; forms +0" in again.output
+    assert "tạo mới 0, cập nhật 0, không đổi 3; phiếu +0" in again.output
     with app.app_context():
         assert _counts() == before
 

@@ -408,8 +408,10 @@ def test_single_response_strata_follow_the_lonely_psu_rule(app, tmp_path):
         with pytest.raises(ValueError, match="citizen\\|S04|dept_division_leader\\|S03"):
             score_campaign(campaign_id, config)
     cli = app.test_cli_runner().invoke(scores_cli, ["--campaign", "DS-2026", "--format", "json",
-                                                    "--out", str(tmp_path / "x.json")])
+                                                    "--out", str(tmp_path / "x.json"), "--lang", "en"])
     assert cli.exit_code == 1 and "The design cannot be built" in cli.output and "lonely_psu" in cli.output
+    assert "[SCORING-DESIGN]" in cli.output
+    assert "citizen|S04" in cli.output or "dept_division_leader|S03" in cli.output
     assert not (tmp_path / "x.json").exists()
     with app.app_context():
         from dataclasses import replace

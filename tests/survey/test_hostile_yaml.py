@@ -98,7 +98,7 @@ def test_campaign_create_refuses_hostile_yaml(app, database_url, tmp_path, name,
     assert done.returncode == 1, (done.returncode, done.stderr[-2000:])
     assert "Traceback" not in done.stderr and "RecursionError" not in done.stderr
     assert f"[{code}]" in done.stderr and f"{path}:" in done.stderr
-    assert "Cách sửa" in done.stderr and "nothing written" in done.stderr
+    assert "Cách sửa" in done.stderr and "không ghi gì" in done.stderr
 
 
 def test_questionnaires_check_refuses_deep_nesting_without_crashing(app, database_url, tmp_path):

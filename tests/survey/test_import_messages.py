@@ -61,14 +61,19 @@ def test_the_zip_bomb_refusal_is_vietnamese_in_its_vietnamese_line(campaign, vi)
     assert "expands to 300 MB" in error.render()
 
 
-def test_import_success_lines_in_both_languages(app, campaign, tmp_path):
+def test_import_success_line_in_the_chosen_language(app, campaign, tmp_path):
     lst = tmp_path / "l.csv"
     lst.write_text(LIST, encoding="utf-8")
     r = app.test_cli_runner().invoke(args=["respondents", "import", str(lst),
                                            "--campaign", "MSG-2026"])
     assert r.exit_code == 0, r.output
     assert "l.csv: tạo mới 2, cập nhật 0, không đổi 0; phiếu +2" in r.output
-    assert "l.csv: created 2, updated 0, unchanged 0; forms +2" in r.output
+    assert "created" not in r.output  # Vietnamese only, by default
+    again = app.test_cli_runner().invoke(args=["respondents", "import", str(lst),
+                                               "--campaign", "MSG-2026", "--lang", "en"])
+    assert again.exit_code == 0, again.output
+    assert "l.csv: created 0, updated 0, unchanged 2; forms +0" in again.output
+    assert "tạo mới" not in again.output
 
 
 def test_hsts_only_behind_https(app):

@@ -4,6 +4,7 @@ language (issue 23, item 2)."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -14,6 +15,8 @@ import questionnaires.xlsform  # noqa: F401  (registers the XLSForm codes)
 import sampling  # noqa: F401  (registers the sampling codes)
 import survey.problems  # noqa: F401  (registers the web layer's codes)
 from questionnaires.problems import CODES, ENGLISH, Location, Problem, ProblemError, Text
+from sampling import CampaignInvalid
+from survey.services.campaigns import load_campaign_config
 from survey.i18n import translator
 from tests.survey.conftest import csrf_from, login
 
@@ -34,7 +37,7 @@ def test_every_registered_code_reads_in_vietnamese_from_the_compiled_catalog():
 
 def test_the_extraction_finds_every_registered_message():
     keywords = {**DEFAULT_KEYWORDS, "N_": None}
-    method_map = [("questionnaires/**.py", "python"), ("sampling/**.py", "python"),
+    method_map = [("questionnaires/**.py", "python"), ("analysis/**.py", "python"), ("sampling/**.py", "python"),
                   ("survey/**.py", "python")]
     found = {m if isinstance(m, str) else m[0]
              for _f, _l, m, _c, _x in extract_from_dir(str(ROOT), method_map, keywords=keywords)}
@@ -93,3 +96,44 @@ def test_the_cli_prints_problems_in_the_chosen_language(app, tmp_path):
     assert "Cách sửa:" in vi.stderr and "Fix:" not in vi.stderr
     assert "[CFG-KEY-MISSING] Required key 'name' is missing." in en.stderr
     assert "Fix: Add the key 'name' to this section." in en.stderr
+
+
+def _words(text: str) -> set[str]:
+    """The words of a rule, leaving out quoted values and one-letter names (N)."""
+    return {w for w in re.findall(r"\w{2,}", re.sub(r"'[^']*'", "", text.lower())) if not w.isdigit()}
+
+
+def test_configuration_section_rules_render_wholly_in_each_language(tmp_path, vi):
+    examples = ROOT / "examples" / "campaigns"
+    for name in ("travinh-2023-units.csv", "travinh-2023-citizen-margins.csv"):
+        (tmp_path / name).write_bytes((examples / name).read_bytes())
+    population = (examples / "travinh-2023-population.csv").read_text(encoding="utf-8").splitlines()
+    group, unit, _n = population[1].split(",")
+    (tmp_path / "travinh-2023-population.csv").write_text(
+        "\n".join([population[0], f"{group},{unit},0", *population[2:]]) + "\n", encoding="utf-8")
+    config = tmp_path / "c.yaml"
+    config.write_text((examples / "travinh-2023.yaml").read_text(encoding="utf-8")
+                      .replace('{code: "1.1", max_points: 1}', '{code: "1.1", max_points: -1}')
+                      .replace("burst_min_forms: 5", "burst_min_forms: 0"), encoding="utf-8")
+    with pytest.raises(CampaignInvalid) as info:
+        load_campaign_config(config)
+    found = {p.code: p for p in info.value.errors}
+    assert set(found) == {"CFG-SCORING", "CFG-DESIGN", "CFG-INTEGRITY"}, [str(p) for p in info.value.errors]
+    assert found["CFG-SCORING"].path == "scoring.subcriteria[0].max_points"
+    assert found["CFG-INTEGRITY"].path == "integrity.burst_min_forms"
+    design = found["CFG-DESIGN"]
+    assert (Path(design.file).name, design.row, design.column) == ("travinh-2023-population.csv", 2, "N")
+    assert {p.message(): p.message(vi) for p in found.values()} == {
+        "max points must be a number > 0": "điểm tối đa phải là số > 0",
+        "N must be a whole number >= 1": "N phải là số nguyên >= 1",
+        "The value '0' is not valid: expected a whole number of at least 1.":
+            "Giá trị '0' không hợp lệ: cần một số nguyên từ 1 trở lên.",
+    }
+    for p in found.values():
+        english, vietnamese = p.message(), p.message(vi)
+        assert not _words(english) & _words(vietnamese), (english, vietnamese)
+        assert not set("ăâđêôơưàáảãạèéẻẽẹìíỉĩịòóỏõọùúủũụỳýỷỹỵ") & set(english.lower()), english
+        assert f"[{p.code}] {vietnamese} Cách sửa: Xem " in p.render(vi) and "Fix:" not in p.render(vi)
+        assert f"[{p.code}] {english} Fix: See " in p.render()
+    assert design.render(vi).startswith(f"{design.file}, dòng 2, cột N: [CFG-DESIGN]")
+    assert design.render().startswith(f"{design.file}, row 2, column N: [CFG-DESIGN]")

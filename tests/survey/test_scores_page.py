@@ -18,6 +18,7 @@ from analysis import NoSurvey, Pooling
 from questionnaires import load_builtin_by_id
 from survey import db
 from survey.cli.scores_cmd import scores as scores_cli
+from survey.i18n import translator
 from survey.models import AuditEvent, Form, Response, ResponseStatus, Role
 from survey.services.campaigns import create_campaign_from_config
 from survey.services.respondents import import_respondents
@@ -157,7 +158,8 @@ def seeded(app, tmp_path) -> int:
 def _problems(raw) -> dict[str, str]:
     with pytest.raises(ScoringConfigError) as err:
         parse_scoring(raw, [LEADER_Q, CITIZEN_Q])
-    return {p.path: f"{p.vi} / {p.en}" for p in err.value.problems}
+    vi = translator("vi")
+    return {p.path: f"{p.message(vi)} / {p.message()}" for p in err.value.problems}
 
 
 def test_scoring_section_errors_are_located_in_both_languages():
@@ -393,8 +395,18 @@ def test_invalid_scoring_section_is_shown_not_a_500(app, seeded):
     login(client, "viewer@sc.gov.vn")
     r = client.get("/manage/c/SC-2026/scores")
     assert r.status_code == 200
-    assert "scoring.subcriteria[0].code" in r.get_data(as_text=True)
+    page = r.get_data(as_text=True)
+    assert "scoring.subcriteria[0].code: [CFG-SCORING] không phiếu nào của chiến dịch có câu hỏi cho mã" in page
+    assert "no questionnaire of the campaign" not in page
+    english = client.get("/manage/c/SC-2026/scores?lang=en").get_data(as_text=True)
+    assert "[CFG-SCORING] no questionnaire of the campaign has questions for code" in english
+    assert "không phiếu nào" not in english
     assert client.get("/manage/c/SC-2026/scores.csv").status_code == 422
+    cli = app.test_cli_runner().invoke(scores_cli, ["--campaign", "SC-2026", "--format", "json", "--out",
+                                                    "x.json", "--lang", "en"])
+    assert cli.exit_code == 1
+    assert cli.output.startswith("The campaign's scoring section is invalid.\n  scoring.subcriteria[0].code: "
+                                 "[CFG-SCORING] no questionnaire of the campaign has questions for code '9.9'")
 
 
 @pytest.mark.parametrize("role", [Role.CONTRACTOR, Role.FOCAL_POINT])

@@ -38,7 +38,7 @@ _PLACEHOLDER = re.compile(r"%\(\w+\)[sdf]|%[sdf]|\{\w*\}")
 def extracted_msgids() -> dict[str, str]:
     """msgid -> where, as ``pybabel extract -F babel.cfg -k _l -k N_`` finds them."""
     keywords = {**DEFAULT_KEYWORDS, "_l": None, "lazy_gettext": None, "N_": None}
-    method_map = [("questionnaires/**.py", "python"), ("sampling/**.py", "python"),
+    method_map = [("questionnaires/**.py", "python"), ("analysis/**.py", "python"), ("sampling/**.py", "python"),
                   ("survey/**.py", "python"), ("templates/**.html", "jinja2")]
     found: dict[str, str] = {}
     for filename, lineno, message, _comments, _context in extract_from_dir(

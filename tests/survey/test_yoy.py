@@ -121,6 +121,20 @@ def test_the_scores_page_shows_last_year(app, pair, client):
     assert "OLD-2024" in html and 'data-yoy="S01"' in html
 
 
+def test_the_notes_on_the_comparison_read_in_the_readers_language(app, pair, client):
+    with app.app_context(), db.write_transaction() as s:   # a predecessor since deleted
+        row = s.get(Campaign, pair)
+        row.continues = {**row.continues, "predecessors": ["OLD-2024", "GONE-2023"]}
+        create_staff_user("viewer@t.gov.vn", "Người xem", PASSWORD, Role.VIEWER, ["TST"])
+    assert login(client, "viewer@t.gov.vn").status_code == 302
+    vi = client.get("/manage/c/NEW-2025/scores").get_data(as_text=True)
+    assert "Chưa có dữ liệu đợt trước GONE-2023." in vi
+    assert "Predecessor GONE-2023 is not loaded." not in vi
+    en = client.get("/manage/c/NEW-2025/scores?lang=en").get_data(as_text=True)
+    assert "Predecessor GONE-2023 is not loaded." in en
+    assert "Chưa có dữ liệu đợt trước" not in en
+
+
 CAMPAIGN = {
     "version": 1, "code": "NEW-2025", "name": {"vi": "Đợt mới", "en": "New"},
     "province": "86", "year": 2025, "opens_at": "2025-10-01", "closes_at": "2025-12-31",
@@ -218,6 +232,6 @@ def test_the_vinh_long_example_continues_tra_vinh(app, make_form):
     assert finance.status == "partial"
     assert rows["S-TAICHINH"].partial_coverage and finance.notes == (COVERAGE_NOTE,)
     assert "TVH-2023:S-LDTBXH x0.3" in rows["S-YTE"].comparison.notes
-    assert result.notes and "83, 84, 86" in result.notes[0][1]
+    assert result.notes and "83, 84, 86" in result.notes[0].text()
     # Sở Dân tộc và Tôn giáo continues Ban Dân tộc and 10 % of Sở Nội vụ: no response there.
     assert rows["S-DTTG"].comparison.status == "no_predecessor"
