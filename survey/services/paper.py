@@ -73,12 +73,15 @@ def _with_code(o: Option, label: str) -> str:
     return f"{o.code}. {label}" if o.printed else label
 
 
-def _rows_kept(q: Question, layout: PaperLayout) -> int:
-    """The lines (5 mm each) of ``q``'s answer space that must fit below its text on the
-    page: two for a row of options, one per option of a list, else one."""
+def _answer_room(q: Question, layout: PaperLayout) -> float:
+    """The height (mm) of ``q``'s answer space that must fit on the page with its text, or
+    the question starts a new page: a row of options, every option of a list, the digit
+    boxes, every ruled line (7 mm apart)."""
     if layout.answer is PaperAnswer.OPTION_ROW:
-        return 2
-    return max(1, len(q.options)) if layout.answer is PaperAnswer.OPTION_LIST else 1
+        return 10
+    if layout.answer is PaperAnswer.OPTION_LIST:
+        return 5 * max(1, len(q.options))
+    return 7 * layout.count - 2 if layout.answer is PaperAnswer.LINES else 5
 
 
 def _mark(o: Option, number: int) -> str:
@@ -158,10 +161,10 @@ class _Writer:
     def question_list(self, q: Question, num: str, again: Any) -> None:
         """``q`` with its number, text and answer space as its type lays it out
         (:meth:`~questionnaires.QuestionKind.paper_layout`); on a new page unless its text and
-        first lines fit."""
+        answer space fit (a long option list may go on over the page)."""
         pdf = self.pdf
         layout = q.type.kind.paper_layout(q)
-        self.room(10 + 5 * _rows_kept(q, layout), again)
+        self.room(10 + _answer_room(q, layout), again)
         pdf.set_x(MARGIN)
         pdf.set_font("sans", "B", 9)
         note = "" if not q.show_if else " (nếu áp dụng / if applicable)"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections import Counter
 
@@ -116,6 +117,49 @@ def test_paper_draws_each_question_as_its_type_lays_it_out(monkeypatch, qtype):
     assert "1.1. Câu hỏi thử" + hint in texts
     options = [f"{c}. Lựa chọn {c}" for c in "ABC"]
     assert all(o in texts for o in options) is qtype.kind.has_options
+
+
+
+def test_a_question_near_the_foot_of_a_page_starts_the_next_one(monkeypatch):
+    """Wherever a question falls, its answer space is drawn above the page's foot: a text
+    box of several lines too (room was kept for one line only: its lines ran off the page)."""
+    lowest: dict[str, float] = {}  # per question type, the lowest y of a line or box drawn
+    last: list[str] = []
+
+    def recording_pdf():
+        pdf = new_pdf()
+        line, rect = pdf.line, pdf.rect
+
+        def recorded_line(x1, y1, x2, y2, *a, **k):
+            lowest[last[-1]] = max(lowest.get(last[-1], 0.0), y1, y2)
+            return line(x1, y1, x2, y2, *a, **k)
+
+        def recorded_rect(x, y, w, h, *a, **k):
+            lowest[last[-1]] = max(lowest.get(last[-1], 0.0), y + h)
+            return rect(x, y, w, h, *a, **k)
+        pdf.line, pdf.rect = recorded_line, recorded_rect
+        return pdf
+
+    monkeypatch.setattr(paper, "new_pdf", recording_pdf)
+    for qtype in QuestionType:
+        question = _one_question(qtype).document["sections"][0]["questions"][0]
+        last.append(qtype.value)
+        # the question after 0-17 integer questions (16 mm each) and an intro of 0-3 lines
+        # (4.2 mm each): a few mm apart down the whole page
+        items = []
+        for intro, before in itertools.product(range(4), range(18)):
+            section = {"id": "s1", "title": {"vi": "Một"}, "questions": [
+                *({"id": f"n{i}", "type": "integer", "text": {"vi": f"Số {i}"}}
+                  for i in range(before)), question]}
+            if intro:
+                section["intro"] = {"vi": "\n".join(["Dòng giới thiệu"] * intro)}
+            doc = {"id": "foot", "version": 1, "group": "citizen", "languages": ["vi"],
+                   "title": {"vi": "Chân trang"}, "rates": {"unit_level": "department"},
+                   "sections": [section]}
+            items.append(paper.PaperItem(build_questionnaire(doc, "test:foot"), "Chiến dịch"))
+        paper_pdf(items)
+    assert set(lowest) == {t.value for t in QuestionType}
+    assert all(y <= paper.BOTTOM for y in lowest.values()), lowest
 
 
 def test_short_code_link_and_token_find_the_form(app, make_campaign, make_form):
