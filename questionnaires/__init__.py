@@ -16,7 +16,7 @@ from questionnaires.loader import (
     parse_questionnaire,
 )
 from questionnaires.problems import Location, Problem, ProblemError
-from questionnaires.qtypes import KINDS, QuestionKind, QuestionType
+from questionnaires.qtypes import KINDS, PaperAnswer, PaperLayout, QuestionKind, QuestionType
 from questionnaires.schema import (
     AllOf,
     AnyOf,
@@ -37,5 +37,6 @@ __all__ = [
     "QuestionnaireInvalid", "build_questionnaire", "check_files",
     "content_hash", "load_builtin", "load_builtin_by_id", "load_questionnaire", "parse_questionnaire",
     "AllOf", "AnyOf", "Condition", "Label", "Operator", "Option", "Question", "Questionnaire",
-    "KINDS", "QuestionKind", "QuestionType", "Rating", "RatingLayout", "Section", "SectionLayout",
+    "KINDS", "PaperAnswer", "PaperLayout", "QuestionKind", "QuestionType", "Rating", "RatingLayout",
+    "Section", "SectionLayout",
 ]

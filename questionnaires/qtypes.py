@@ -2,19 +2,27 @@
 
 Each class says what the pure packages need to know of its type: whether it is answered by
 option codes (and by one or several), whether those options can be scored, which YAML keys
-it takes, how it is written in an XLSForm, how an answer reads to a person, and how a scored
-answer is packed for scoring (:meth:`QuestionKind.item_position`). The web layer's class for
-the same type (``survey/respond/qtypes.py``) extends it with the form field, the check of the
-posted values, the template macro and the cached HTML's marks. ``docs/architecture.md`` ("How
-to add a question type") lists the steps; ``tests/questionnaires/test_question_kinds.py``
-fails on a :class:`QuestionType` member without a class.
+it takes, how it is written in an XLSForm, how an answer reads to a person, how a scored
+answer is packed for scoring (:meth:`QuestionKind.item_position`), how it prints on the paper
+questionnaire (:meth:`QuestionKind.paper_layout`: ``survey/services/paper.py`` draws it) and
+what a simulated respondent of the demo answers (:meth:`QuestionKind.simulated_answer`). The
+web layer's class for the same type (``survey/respond/qtypes.py``) extends it with the form
+field, the check of the posted values, the template macro and the cached HTML's marks.
+``docs/architecture.md`` ("How to add a question type") lists the steps;
+``tests/questionnaires/test_question_kinds.py`` fails on a :class:`QuestionType` member without
+a class, and a class without one of the abstract methods cannot be made.
 """
 
 from __future__ import annotations
 
 import enum
+import math
+from abc import ABCMeta, abstractmethod
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
+
+import numpy as np
 
 if TYPE_CHECKING:
     from questionnaires.schema import Question
@@ -34,7 +42,28 @@ class QuestionType(enum.Enum):
         return KINDS[self]
 
 
-class QuestionKind:
+class PaperAnswer(enum.Enum):
+    """The answer space of a question on the paper questionnaire (each drawn by
+    ``survey/services/paper.py``)."""
+
+    OPTION_LIST = "option_list"  # a box per option, one option a line
+    OPTION_ROW = "option_row"  # a box per option, side by side on one line (a scale)
+    DIGITS = "digits"  # a row of boxes, one digit in each
+    LINES = "lines"  # ruled lines to write on
+
+
+@dataclass(frozen=True)
+class PaperLayout:
+    """How a question prints on the paper questionnaire, below its number and text."""
+
+    answer: PaperAnswer
+    #: How many digit boxes or ruled lines (the option layouts draw one box per option).
+    count: int = 0
+    #: Printed after the question's text, in both languages as the paper form is.
+    hint: str = ""
+
+
+class QuestionKind(metaclass=ABCMeta):
     """What the pure packages know of one question type (one subclass per type)."""
 
     type: ClassVar[QuestionType]
@@ -64,6 +93,19 @@ class QuestionKind:
         of the chosen option in ``question.options``."""
         raise TypeError(f"{self.type.value} questions are never scored items")
 
+    @abstractmethod
+    def paper_layout(self, question: Question) -> PaperLayout:
+        """How ``question`` prints on the paper questionnaire."""
+
+    @abstractmethod
+    def simulated_answer(self, rng: np.random.Generator, question: Question, mean: float,
+                         straight: bool) -> Any:
+        """A demo respondent's answer to ``question`` (None: left blank), drawn from ``rng``.
+
+        ``mean`` (0..1) is the respondent's leaning: scored options are drawn around it;
+        ``straight``: a straight-liner, who gives every scored item its best option.
+        """
+
 
 class OptionsKind(QuestionKind):
     """A type answered by option codes."""
@@ -87,10 +129,32 @@ class OneOptionKind(OptionsKind):
                 return i
         return 0
 
+    def simulated_answer(self, rng: np.random.Generator, question: Question, mean: float,
+                         straight: bool) -> Any:
+        """A scored option drawn with weights exp(-(score - mean)^2 / (2 * 0.22^2)), "don't
+        know" one time in 25 where there is one; an unscored question's option at random
+        (not "don't know")."""
+        scored = [o for o in question.options if o.score is not None]
+        if scored:
+            if straight:
+                return max(scored, key=lambda o: o.score or 0.0).code
+            if rng.random() < 0.04:
+                dk = [o for o in question.options if o.dont_know]
+                if dk:
+                    return dk[0].code
+            w = np.array([math.exp(-((o.score or 0.0) - mean) ** 2 / (2 * 0.22 ** 2))
+                          for o in scored])
+            return scored[int(rng.choice(len(scored), p=w / w.sum()))].code
+        plain = [o for o in question.options if not o.dont_know] or list(question.options)
+        return plain[int(rng.integers(len(plain)))].code
+
 
 class Single(OneOptionKind):
     type = QuestionType.SINGLE
     xlsform = ("select_one", "")
+
+    def paper_layout(self, question: Question) -> PaperLayout:
+        return PaperLayout(PaperAnswer.OPTION_LIST)
 
 
 class Likert(OneOptionKind):
@@ -98,11 +162,24 @@ class Likert(OneOptionKind):
     grid_row = True
     xlsform = ("select_one", "likert")
 
+    def paper_layout(self, question: Question) -> PaperLayout:
+        return PaperLayout(PaperAnswer.OPTION_ROW)
+
 
 class Multiple(OptionsKind):
     type = QuestionType.MULTIPLE
     many = True
     xlsform = ("select_multiple", "")
+
+    def paper_layout(self, question: Question) -> PaperLayout:
+        return PaperLayout(PaperAnswer.OPTION_LIST, hint="chọn nhiều / choose all that apply")
+
+    def simulated_answer(self, rng: np.random.Generator, question: Question, mean: float,
+                         straight: bool) -> Any:
+        """One option at random."""
+        if not question.options:
+            return []
+        return [question.options[int(rng.integers(len(question.options)))].code]
 
 
 class Integer(QuestionKind):
@@ -111,17 +188,42 @@ class Integer(QuestionKind):
     takes_constraint_message = True
     xlsform = ("integer", "")
 
+    def paper_layout(self, question: Question) -> PaperLayout:
+        return PaperLayout(PaperAnswer.DIGITS, count=6)
 
-class Text(QuestionKind):
-    type = QuestionType.TEXT
+    def simulated_answer(self, rng: np.random.Generator, question: Question, mean: float,
+                         straight: bool) -> Any:
+        """A whole number at random in the question's range (0 to 20 or more without one)."""
+        lo = question.minimum if question.minimum is not None else 0
+        hi = question.maximum if question.maximum is not None else max(lo + 20, 20)
+        return int(rng.integers(lo, hi + 1))
+
+
+class WrittenKind(QuestionKind):
+    """A type answered in the respondent's own words."""
+
     takes_constraint_message = True
+
+    def simulated_answer(self, rng: np.random.Generator, question: Question, mean: float,
+                         straight: bool) -> Any:
+        """A stock remark where an answer is required, else nothing."""
+        return "Không có ý kiến thêm." if question.required else None
+
+
+class Text(WrittenKind):
+    type = QuestionType.TEXT
     xlsform = ("text", "")
 
+    def paper_layout(self, question: Question) -> PaperLayout:
+        return PaperLayout(PaperAnswer.LINES, count=1)
 
-class Textarea(QuestionKind):
+
+class Textarea(WrittenKind):
     type = QuestionType.TEXTAREA
-    takes_constraint_message = True
     xlsform = ("text", "multiline")
+
+    def paper_layout(self, question: Question) -> PaperLayout:
+        return PaperLayout(PaperAnswer.LINES, count=4)
 
 
 #: The registry: every :class:`QuestionType` member's class.

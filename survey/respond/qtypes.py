@@ -1,7 +1,8 @@
 """The question-type registry, web side: one class per type (a registry of instances).
 
 Each class extends its type's pure class (:mod:`questionnaires.qtypes`: options, scoring,
-packing, YAML keys, XLSForm names) with what the respondent's pages need:
+packing, YAML keys, XLSForm names, paper layout, the demo's simulated answers) with what the
+respondent's pages need:
 
 - :meth:`QuestionClass.field`: the WTForms field of the generated page class
   (:func:`survey.respond.forms.page_form_class`, used by the staff's paper entry);

@@ -38,7 +38,7 @@ import numpy as np
 from sqlalchemy import bindparam, func, select, update
 
 from questionnaires.spreadsheet import safe_row
-from questionnaires import Question, QuestionType
+from questionnaires import Question
 from survey import db
 from survey.models import (
     Assignment,
@@ -160,38 +160,13 @@ def _list_csv(people: Sequence[_Person]) -> str:
     return buf.getvalue()
 
 
-def _pick(rng: np.random.Generator, q: Question, mean: float, straight: bool) -> Any:
-    """One answer to ``q``: scored options drawn around ``mean`` (0..1), others at random."""
-    if q.type in (QuestionType.SINGLE, QuestionType.LIKERT):
-        scored = [o for o in q.options if o.score is not None]
-        if scored:
-            if straight:
-                return max(scored, key=lambda o: o.score or 0.0).code
-            if rng.random() < 0.04:
-                dk = [o for o in q.options if o.dont_know]
-                if dk:
-                    return dk[0].code
-            w = np.array([math.exp(-((o.score or 0.0) - mean) ** 2 / (2 * 0.22 ** 2))
-                          for o in scored])
-            return scored[int(rng.choice(len(scored), p=w / w.sum()))].code
-        plain = [o for o in q.options if not o.dont_know] or list(q.options)
-        return plain[int(rng.integers(len(plain)))].code
-    if q.type is QuestionType.MULTIPLE:
-        return [q.options[int(rng.integers(len(q.options)))].code] if q.options else []
-    if q.type is QuestionType.INTEGER:
-        lo = q.minimum if q.minimum is not None else 0
-        hi = q.maximum if q.maximum is not None else max(lo + 20, 20)
-        return int(rng.integers(lo, hi + 1))
-    return "Không có ý kiến thêm." if q.required else None
-
-
 def _answer_section(rng: np.random.Generator, questions: Sequence[Question],
                     current: dict[str, Any], mean: float, straight: bool) -> dict[str, Any]:
     page: dict[str, Any] = {}
     for q in questions:
         if not q.visible({**current, **page}):
             continue
-        value = _pick(rng, q, mean, straight)
+        value = q.type.kind.simulated_answer(rng, q, mean, straight)
         if value not in (None, "", []):
             page[q.id] = value
     return page

@@ -22,13 +22,13 @@ from __future__ import annotations
 import enum
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, assert_never
 
 from sqlalchemy import bindparam, delete, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from questionnaires import Option, Question, Questionnaire, QuestionType, Section
+from questionnaires import Option, PaperAnswer, PaperLayout, Question, Questionnaire, Section
 from survey import db
 from survey.models import (
     Campaign,
@@ -71,6 +71,17 @@ def _with_code(o: Option, label: str) -> str:
     """An option as printed: "A. label" when its code is a printed one, else the label alone
     (internal codes such as ``individual`` are never shown to a respondent)."""
     return f"{o.code}. {label}" if o.printed else label
+
+
+def _answer_room(q: Question, layout: PaperLayout) -> float:
+    """The height (mm) of ``q``'s answer space that must fit on the page with its text, or
+    the question starts a new page: a row of options, every option of a list, the digit
+    boxes, every ruled line (7 mm apart)."""
+    if layout.answer is PaperAnswer.OPTION_ROW:
+        return 10
+    if layout.answer is PaperAnswer.OPTION_LIST:
+        return 5 * max(1, len(q.options))
+    return 7 * layout.count - 2 if layout.answer is PaperAnswer.LINES else 5
 
 
 def _mark(o: Option, number: int) -> str:
@@ -148,42 +159,43 @@ class _Writer:
         self.pdf.rect(x, y, BOX, BOX)
 
     def question_list(self, q: Question, num: str, again: Any) -> None:
+        """``q`` with its number, text and answer space as its type lays it out
+        (:meth:`~questionnaires.QuestionKind.paper_layout`); on a new page unless its text and
+        answer space fit (a long option list may go on over the page)."""
         pdf = self.pdf
-        n_lines = 2 if q.type is QuestionType.LIKERT else max(1, len(q.options))
-        self.room(10 + 5 * n_lines, again)
+        layout = q.type.kind.paper_layout(q)
+        self.room(10 + _answer_room(q, layout), again)
         pdf.set_x(MARGIN)
         pdf.set_font("sans", "B", 9)
         note = "" if not q.show_if else " (nếu áp dụng / if applicable)"
-        hint = " (chọn nhiều / choose all that apply)" if q.type is QuestionType.MULTIPLE else ""
+        hint = f" ({layout.hint})" if layout.hint else ""
         self.mc(WIDTH, 4.5, f"{num}. {self.L(q.text)}{hint}{note}", new_x="LMARGIN",
                        new_y="NEXT")
         pdf.set_font("sans", "", 8.5)
-        if q.type.kind.has_options:
-            if q.type is QuestionType.LIKERT:
-                self._likert_row(q)
-            else:
-                for o in q.options:
-                    self.room(5, again)
-                    y = pdf.get_y() + 0.6
-                    self.box(MARGIN + 4, y)
-                    pdf.set_xy(MARGIN + 4 + BOX + 2, y - 0.4)
-                    self.mc(WIDTH - 12, 4.4, _with_code(o, self.L(o.label)),
-                                   new_x="LMARGIN", new_y="NEXT")
-        elif q.type is QuestionType.INTEGER:
-            y = pdf.get_y() + 1
-            for k in range(6):
-                pdf.rect(MARGIN + 4 + k * 6, y, 6, 7)
-            pdf.set_y(y + 8)
-        else:
-            lines = 1 if q.type is QuestionType.TEXT else 4
-            y = pdf.get_y() + 6
-            for _ in range(lines):
-                pdf.line(MARGIN + 4, y, 210 - MARGIN, y)
-                y += 7
-            pdf.set_y(y - 4)
+        match layout.answer:
+            case PaperAnswer.OPTION_LIST:
+                self._option_list(q, again)
+            case PaperAnswer.OPTION_ROW:
+                self._option_row(q)
+            case PaperAnswer.DIGITS:
+                self._digits(layout.count)
+            case PaperAnswer.LINES:
+                self._lines(layout.count)
+            case _:
+                assert_never(layout.answer)
         pdf.ln(2.5)
 
-    def _likert_row(self, q: Question) -> None:
+    def _option_list(self, q: Question, again: Any) -> None:
+        pdf = self.pdf
+        for o in q.options:
+            self.room(5, again)
+            y = pdf.get_y() + 0.6
+            self.box(MARGIN + 4, y)
+            pdf.set_xy(MARGIN + 4 + BOX + 2, y - 0.4)
+            self.mc(WIDTH - 12, 4.4, _with_code(o, self.L(o.label)), new_x="LMARGIN",
+                    new_y="NEXT")
+
+    def _option_row(self, q: Question) -> None:
         pdf = self.pdf
         n = len(q.options)
         col = (WIDTH - 4) / max(n, 1)
@@ -195,6 +207,21 @@ class _Writer:
             self.mc(col - BOX - 2, 3.8, _with_code(o, self.L(o.label)), new_x="RIGHT",
                            new_y="TOP")
         pdf.set_y(y + 8.5)
+
+    def _digits(self, count: int) -> None:
+        pdf = self.pdf
+        y = pdf.get_y() + 1
+        for k in range(count):
+            pdf.rect(MARGIN + 4 + k * 6, y, 6, 7)
+        pdf.set_y(y + 8)
+
+    def _lines(self, count: int) -> None:
+        pdf = self.pdf
+        y = pdf.get_y() + 6
+        for _ in range(count):
+            pdf.line(MARGIN + 4, y, 210 - MARGIN, y)
+            y += 7
+        pdf.set_y(y - 4)
 
     def grid(self, section: Section, units: Sequence[str], again: Any) -> None:
         """Questions x rated units; each cell holds one box per option code."""

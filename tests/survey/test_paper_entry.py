@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
+import itertools
 import re
+from collections import Counter
 
 import pytest
 from sqlalchemy import func, select, update
 
 import survey.manage.paper  # noqa: F401  (registers the staff routes before any app is made)
-from questionnaires import load_builtin_by_id
+from questionnaires import (
+    PaperAnswer,
+    Questionnaire,
+    QuestionType,
+    build_questionnaire,
+    load_builtin_by_id,
+)
 from survey import db
 from survey.models import (
     AccessToken,
@@ -24,7 +32,8 @@ from survey.models import (
     Role,
     StaffUser,
 )
-from survey.services.cards import forms_query, issue_for_forms
+from survey.services import paper
+from survey.services.cards import forms_query, issue_for_forms, new_pdf
 from survey.services.paper import (
     EntryOutcome,
     blank_items,
@@ -62,6 +71,95 @@ def test_paper_pdf_per_form_and_matrix_grid(app, make_campaign, make_form, tmp_p
         assert matrix_q.sections[0].title.vi.split()[0] in text
         blank = paper_pdf(blank_items(campaign, "council_delegate"))
         assert pdf_pages(blank) >= len(matrix_q.sections) and pdf_qr_matrices(blank) == []
+
+
+
+def _one_question(qtype: QuestionType) -> Questionnaire:
+    q: dict[str, object] = {"id": "q", "type": qtype.value, "text": {"vi": "Câu hỏi thử"}}
+    if qtype.kind.has_options:
+        q["options"] = [{"code": c, "label": {"vi": f"Lựa chọn {c}"}} for c in "ABC"]
+    return build_questionnaire({
+        "id": "one", "version": 1, "group": "citizen", "languages": ["vi"],
+        "title": {"vi": "Một câu"}, "rates": {"unit_level": "department"},
+        "sections": [{"id": "s1", "title": {"vi": "Một"}, "questions": [q]}]}, "test:one")
+
+
+@pytest.mark.parametrize("qtype", list(QuestionType))
+def test_paper_draws_each_question_as_its_type_lays_it_out(monkeypatch, qtype):
+    """What the printed question holds comes from its type's class (``paper_layout``)."""
+    calls: Counter[str] = Counter()
+    texts: list[str] = []
+
+    def recording(name, real):
+        def call(*a, **k):
+            calls[name] += 1
+            if name == "multi_cell":
+                texts.append(a[2])
+            return real(*a, **k)
+        return call
+
+    def recording_pdf():
+        pdf = new_pdf()
+        for name in ("rect", "line", "multi_cell"):
+            setattr(pdf, name, recording(name, getattr(pdf, name)))
+        return pdf
+
+    monkeypatch.setattr(paper, "new_pdf", recording_pdf)
+    questionnaire = _one_question(qtype)
+    question = questionnaire.question("q")
+    layout = qtype.kind.paper_layout(question)
+    paper_pdf([paper.PaperItem(questionnaire, "Chiến dịch")])
+    boxes = {PaperAnswer.OPTION_LIST: 3, PaperAnswer.OPTION_ROW: 3,  # one per option
+             PaperAnswer.DIGITS: layout.count, PaperAnswer.LINES: 0}[layout.answer]
+    ruled = layout.count if layout.answer is PaperAnswer.LINES else 0
+    assert calls["rect"] == boxes and calls["line"] == 1 + ruled  # 1: under the header
+    hint = f" ({layout.hint})" if layout.hint else ""
+    assert "1.1. Câu hỏi thử" + hint in texts
+    options = [f"{c}. Lựa chọn {c}" for c in "ABC"]
+    assert all(o in texts for o in options) is qtype.kind.has_options
+
+
+
+def test_a_question_near_the_foot_of_a_page_starts_the_next_one(monkeypatch):
+    """Wherever a question falls, its answer space is drawn above the page's foot: a text
+    box of several lines too (room was kept for one line only: its lines ran off the page)."""
+    lowest: dict[str, float] = {}  # per question type, the lowest y of a line or box drawn
+    last: list[str] = []
+
+    def recording_pdf():
+        pdf = new_pdf()
+        line, rect = pdf.line, pdf.rect
+
+        def recorded_line(x1, y1, x2, y2, *a, **k):
+            lowest[last[-1]] = max(lowest.get(last[-1], 0.0), y1, y2)
+            return line(x1, y1, x2, y2, *a, **k)
+
+        def recorded_rect(x, y, w, h, *a, **k):
+            lowest[last[-1]] = max(lowest.get(last[-1], 0.0), y + h)
+            return rect(x, y, w, h, *a, **k)
+        pdf.line, pdf.rect = recorded_line, recorded_rect
+        return pdf
+
+    monkeypatch.setattr(paper, "new_pdf", recording_pdf)
+    for qtype in QuestionType:
+        question = _one_question(qtype).document["sections"][0]["questions"][0]
+        last.append(qtype.value)
+        # the question after 0-17 integer questions (16 mm each) and an intro of 0-3 lines
+        # (4.2 mm each): a few mm apart down the whole page
+        items = []
+        for intro, before in itertools.product(range(4), range(18)):
+            section = {"id": "s1", "title": {"vi": "Một"}, "questions": [
+                *({"id": f"n{i}", "type": "integer", "text": {"vi": f"Số {i}"}}
+                  for i in range(before)), question]}
+            if intro:
+                section["intro"] = {"vi": "\n".join(["Dòng giới thiệu"] * intro)}
+            doc = {"id": "foot", "version": 1, "group": "citizen", "languages": ["vi"],
+                   "title": {"vi": "Chân trang"}, "rates": {"unit_level": "department"},
+                   "sections": [section]}
+            items.append(paper.PaperItem(build_questionnaire(doc, "test:foot"), "Chiến dịch"))
+        paper_pdf(items)
+    assert set(lowest) == {t.value for t in QuestionType}
+    assert all(y <= paper.BOTTOM for y in lowest.values()), lowest
 
 
 def test_short_code_link_and_token_find_the_form(app, make_campaign, make_form):

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import itertools
 
+import numpy as np
 import pytest
 from jinja2.runtime import Macro
 
@@ -112,3 +113,19 @@ def test_option_types_are_cached_with_one_slot_per_option(app):
                 assert OPTION_SLOT not in html
             else:
                 assert html.count(OPTION_SLOT) == len(marks) == len(q.options), q.id
+
+
+def test_the_demos_simulated_answers_are_what_the_page_accepts(app):
+    """The demo saves its answers without the page's checks: each must pass them, read back as
+    drawn (a posted value is text, several for a multiple choice)."""
+    rng = np.random.default_rng(3)
+    with app.test_request_context("/"):
+        for q in QUESTIONNAIRE.questions():
+            qclass = QUESTION_CLASSES[q.type]
+            rule = qclass.rule(q, q.id)
+            for straight in (False, True):
+                for _ in range(50):
+                    value = qclass.simulated_answer(rng, q, float(rng.random()), straight)
+                    assert value is not None, "every question here is required"
+                    posted = [str(v) for v in value] if isinstance(value, list) else [str(value)]
+                    assert qclass.check(rule, posted) == (value, []), (q.id, value)
