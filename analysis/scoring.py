@@ -390,6 +390,7 @@ def score_survey(
     config: ScoringConfig,
     unit: str = "unit",
     group: str = "group",
+    item_estimates: dict[str, tuple[ColumnEstimates, int]] | None = None,
 ) -> dict[Any, UnitSurveyScore]:
     """Survey points per rated unit and sub-criterion.
 
@@ -403,6 +404,10 @@ def score_survey(
     option_scores
         Item code -> table indexed by option code: score in [0, 1], NaN = don't know.
         Index 0 is never read.
+    item_estimates
+        When given, filled with the item of every pooled sub-criterion of one item: its
+        estimate is that item's (same rows, same scores, same rule), for :func:`score_items`
+        to take instead of estimating it again.
 
     Returns
     -------
@@ -475,6 +480,8 @@ def score_survey(
             est = mean_codes(design, [combo], [_response(coded, np.arange(combos))], unit, config.ci,
                              config.level, (0.0, 1.0), with_parts=True, with_counts=True)
             parts[k], estimates[k], slots[k] = est.parts[0], est, (k, 0)
+            if item_estimates is not None and len(sub.items) == 1 and est.code_counts:
+                item_estimates[sub.items[0]] = (est, 0)  # one item: its combination code is its code
             if est.code_counts:  # answers per item from the counts of the combinations
                 by_combo = est.code_counts[0]
                 stride = 1
@@ -547,12 +554,16 @@ def score_items(
     items: Sequence[str],
     config: ScoringConfig,
     unit: str = "unit",
+    known: Mapping[str, tuple[ColumnEstimates, int]] | None = None,
 ) -> list[ItemScore]:
     """Per item and unit: ``sum_i w_i s_i / sum_i w_i`` over valid answers (R ``svyby(~s, ~unit,
     svymean, na.rm = TRUE)``), with the CI of ``config`` kept within [0, 1].
 
-    Units where an item has no answer at all are left out.
+    Units where an item has no answer at all are left out. ``known``: items already estimated
+    on this design and ``unit`` with their per-code counts (``score_survey``'s
+    ``item_estimates``), taken as they are.
     """
+    known = known or {}
     unit_groups = taylor.grouping(design, unit)
     in_domain = unit_groups.row_level >= 0
     level = unit_groups.row_level[in_domain]
@@ -563,23 +574,34 @@ def score_items(
     tables: list[FloatArray] = []
     dont_knows: list[BoolArray] = []
     counts: list[tuple[IntArray, IntArray]] = []
+    todo = [item for item in items if item not in known]
     for item in items:
         table, dont_know = _score_tables(item, option_scores[item], config.dont_know_as_zero)
+        if item in known:
+            dont_knows.append(dont_know)
+            continue
         codes = _checked_codes(item, np.asarray(answers[item]), table.size)
         columns.append(codes)
         tables.append(table)
         dont_knows.append(dont_know)
     # Option scores take a handful of values: sums per (stratum, unit, option) carry the estimate.
-    est = mean_codes(design, columns, tables, unit, config.ci, config.level, (0.0, 1.0), with_counts=True)
-    for j, dont_know in enumerate(dont_knows):
-        if est.code_counts:  # the answers per (unit, code) the estimate counted
-            by_code = est.code_counts[j]
+    found: dict[str, tuple[ColumnEstimates, int]] = {}
+    if todo:
+        est = mean_codes(design, columns, tables, unit, config.ci, config.level, (0.0, 1.0), with_counts=True)
+        found = {item: (est, j) for j, item in enumerate(todo)}
+    found.update(known)
+    for item, dont_know in zip(items, dont_knows, strict=True):
+        source, at = found[item]
+        if source.code_counts:  # the answers per (unit, code) the estimate counted
+            by_code = source.code_counts[at]
             counts.append((by_code[:, 1:].sum(axis=1), by_code[:, dont_know].sum(axis=1)))
         else:
-            counts.append(_answer_counts(columns[j], dont_know, level, in_domain, unit_groups.n_levels, bases))
+            counts.append(_answer_counts(columns[todo.index(item)], dont_know, level, in_domain,
+                                         unit_groups.n_levels, bases))
     for j, item in enumerate(items):
         given, dk = counts[j][0].tolist(), counts[j][1].tolist()
-        by_level = est.estimates(j)
+        source, at = found[item]
+        by_level = source.estimates(at)
         out.extend(ItemScore(item, levels[i], by_level[i], given[i], dk[i]) for i in range(len(levels)) if given[i] > 0)
     return out
 

@@ -52,6 +52,7 @@ from analysis import (
     weights_summary,
 )
 from analysis.design import factorize
+from analysis.estimators import ColumnEstimates
 from analysis.disclosure import Cell, suppress
 from analysis.scoring import score_items
 from analysis.scoring_config import _natural, item_key
@@ -795,8 +796,10 @@ def score_responses(
             if item not in answers:  # a planned questionnaire nobody has answered yet
                 answers[item] = np.zeros(inputs.n_rows, dtype=np.uint8)
                 option_scores[item] = [math.nan]
+    item_estimates: dict[str, tuple[ColumnEstimates, int]] = {}  # one-item sub-criteria, for score_items
     try:
-        by_code = score_survey(design, answers, option_scores, config, unit="unit_code", group="group")
+        by_code = score_survey(design, answers, option_scores, config, unit="unit_code", group="group",
+                               item_estimates=item_estimates)
     except ValueError as exc:
         # Name the stratum as the campaign knows it (group|unit), not by its integer code.
         names = {str(st.code): st.key for st in info.strata}
@@ -851,7 +854,8 @@ def score_responses(
     items = tuple(
         ItemResult(code_of[r.unit], blocks.get(code_of[r.unit], ""), r.item, sub_of[r.item], r.score, r.answers,
                    r.dont_know)
-        for r in sorted(score_items(design, answers, option_scores, item_keys, config, unit="unit_code"),
+        for r in sorted(score_items(design, answers, option_scores, item_keys, config, unit="unit_code",
+                                    known=item_estimates),
                         key=lambda r: unit_rank[r.unit] * len(item_order) + item_order[r.item]))
     return CampaignScores(inputs.campaign_code, config, tuple(subs), tuple(unit_rows), inputs.versions,
                           weights_summary(design), {_stratum_key(k): v

@@ -175,6 +175,12 @@ def test_score_survey_from_code_combinations_equals_the_response_path(
                            appraised_max=0.0, ci=CIMethod.T)
     fast = score_survey(design, answers, tables, config, unit="unit")
     fast_items = score_items(design, answers, tables, list(tables), config, unit="unit")
+    # an item that is a pooled sub-criterion on its own is estimated once, with the same result
+    known: dict = {}
+    assert score_survey(design, answers, tables, config, unit="unit", item_estimates=known) == fast
+    # (taken from the counted path; with lonely strata averaged the general path counts nothing)
+    assert set(known) == (set() if rule is LonelyPSU.AVERAGE else {"i3"})
+    assert score_items(design, answers, tables, list(tables), config, unit="unit", known=known) == fast_items
     monkeypatch.setattr(scoring, "_MAX_COMBOS", 0)  # every sub-criterion from its response scores
     monkeypatch.setattr(scoring, "mean_codes", lambda d, c, t, *a, with_counts=False, **k: mean_columns(
         d, np.column_stack([np.asarray(tt)[cc] for cc, tt in zip(c, t, strict=True)]), *a, **k))
