@@ -13,7 +13,7 @@ from collections.abc import Sequence
 import functools
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any, Literal, overload
+from typing import Any, Literal, NamedTuple, overload
 
 import numpy as np
 from numpy.typing import NDArray
@@ -47,9 +47,9 @@ class CIMethod(StrEnum):
     LOGIT = "logit"  # expit(logit(p) +- qt(df) se / (p (1 - p))), R svyciprop(method = "logit")
 
 
-@dataclass(frozen=True)
-class Estimate:
-    """A design-based estimate.
+class Estimate(NamedTuple):
+    """A design-based estimate (a named tuple: a campaign's scores make hundreds of thousands,
+    and a tuple is made in a third of the time of a frozen dataclass).
 
     Attributes
     ----------
@@ -455,8 +455,8 @@ class ColumnEstimates:
     def estimates(self, j: int) -> list[Estimate]:
         """Variable ``j`` at every level, as :class:`Estimate` objects in level order."""
         cols = (self.value[j].tolist(), self.se[j].tolist(), self.ci_low[j].tolist(), self.ci_high[j].tolist(),
-                self.n[j].tolist(), self.n_eff[j].tolist())
-        return [Estimate(v, s, lo, hi, k, ne, self.df) for v, s, lo, hi, k, ne in zip(*cols, strict=True)]
+                self.n[j].tolist(), self.n_eff[j].tolist(), [self.df] * self.value.shape[1])
+        return list(map(Estimate._make, zip(*cols, strict=True)))
 
     def estimate(self, j: int, level_index: int) -> Estimate:
         """Variable ``j`` at level ``level_index`` as an :class:`Estimate`."""

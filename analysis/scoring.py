@@ -29,7 +29,7 @@ import bisect
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 from numpy.typing import NDArray
@@ -150,8 +150,7 @@ class ScoringConfig:
         return self.appraised_max + self.survey_max
 
 
-@dataclass(frozen=True)
-class SubCriterionScore:
+class SubCriterionScore(NamedTuple):  # a tuple: made once per unit and item
     """One unit's result on one sub-criterion.
 
     ``score`` is the weighted mean option score (0..1), ``points`` is
@@ -536,8 +535,7 @@ def score_survey(
     return result
 
 
-@dataclass(frozen=True)
-class ItemScore:
+class ItemScore(NamedTuple):  # a tuple: made once per unit and item
     """One item on one unit: the weighted mean option score (0..1) and answer counts."""
 
     item: str

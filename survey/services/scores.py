@@ -27,7 +27,7 @@ import tempfile
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 from numpy.typing import NDArray
@@ -406,8 +406,7 @@ def _positions(ids: Sequence[int] | NDArray[np.int64], index: Mapping[int, int])
     return at
 
 
-@dataclass(frozen=True)
-class SubCriterionResult:
+class SubCriterionResult(NamedTuple):  # a tuple: made once per unit and item
     """One rated unit on one sub-criterion."""
 
     unit: str
@@ -448,8 +447,7 @@ class UnitResult:
     public_responses: int = 0  # public-QR forms, reported, never in the estimates
 
 
-@dataclass(frozen=True)
-class ItemResult:
+class ItemResult(NamedTuple):  # a tuple: made once per unit and item
     """One rated unit on one scored item (a question of one questionnaire version)."""
 
     unit: str
