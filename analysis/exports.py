@@ -240,7 +240,9 @@ def json_bytes(report: Report) -> bytes:
     encode = json.JSONEncoder(ensure_ascii=False, allow_nan=False, separators=(", ", ": ")).encode
     parts = [b"{"]
     for t, table in enumerate(report.tables):
-        columns = [_json_cells([row[i] for row in table.rows], c.kind, encode) for i, c in enumerate(table.columns)]
+        by_column = list(zip(*table.rows, strict=True)) if table.rows else [() for _ in table.columns]
+        columns = [_json_cells(list(values), c.kind, encode)
+                   for values, c in zip(by_column, table.columns, strict=True)]
         # one row object: the keys written once into a template, each row's cells put in by %
         template = ("{" + ", ".join(encode(c.name).replace("%", "%%") + ": %s" for c in table.columns)
                     + "}").encode("utf-8")
