@@ -33,12 +33,12 @@ Without a ``scoring:`` section :func:`default_scoring_config` applies.
 
 from __future__ import annotations
 
+import functools
 import math
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
-
-import re
 
 from questionnaires import Questionnaire
 from questionnaires.problems import ENGLISH, N_, Text, Translator
@@ -126,7 +126,10 @@ def item_key(q: Questionnaire, question_id: str) -> str:
     return f"{q.key}/{question_id}"
 
 
+@functools.lru_cache(maxsize=1 << 16)
 def _natural(code: str) -> tuple[Any, ...]:
+    """Sort key: digit runs as numbers (S2 before S10); a campaign's codes are few and are
+    sorted many times (once per unit and sub-criterion row), so each key is made once."""
     return tuple(int(p) if p.isdigit() else p for p in re.split(r"(\d+)", code))
 
 

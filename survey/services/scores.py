@@ -120,6 +120,10 @@ class ScoreInputs:
     #: question id -> option code per row (as printed), for the weighting variables
     profile: Mapping[str, NDArray[Any]] = dataclasses.field(default_factory=dict)
     submitted_on: NDArray[Any] | None = None
+    #: ``unit`` and ``group`` as positions in their codes sorted (``(positions, codes)``), as
+    #: read: a million rows are factorized by counting integers rather than hashing strings
+    unit_positions: tuple[NDArray[np.int64], tuple[str, ...]] | None = None
+    group_positions: tuple[NDArray[np.int64], tuple[str, ...]] | None = None
 
     @property
     def n_rows(self) -> int:
@@ -215,6 +219,9 @@ def load_score_inputs(campaign_id: int, profile: Sequence[str] = (),
     all_groups = s.execute(select(RespondentGroup.id, RespondentGroup.code)
                            .where(RespondentGroup.campaign_id == campaign_id)).all()
     n = rows.ids.size
+    # in code order (plain code points, as the design's factors sort), "" last for an unknown id
+    all_units = sorted(all_units, key=lambda u: u.code)
+    all_groups = sorted(all_groups, key=lambda g: g.code)
     unit_index = {uid: k for k, (uid, *_rest) in enumerate(all_units)}
     unit_code = np.array([u.code for u in all_units] + [""], dtype=object)
     unit_level = np.array([u.level for u in all_units] + [""], dtype=object)
@@ -255,7 +262,10 @@ def load_score_inputs(campaign_id: int, profile: Sequence[str] = (),
         public_responses={str(k): int(v) for k, v in public.items()},
         profile=dict(zip(profile, rows.profile, strict=True)),
         submitted_on=rows.dates,
+        unit_positions=(u_at, tuple(u.code for u in all_units)),  # codes unique in a campaign
+        group_positions=(g_at, tuple(g.code for g in all_groups)),
     )
+
 
 
 @dataclass(frozen=True)
@@ -545,8 +555,14 @@ def listed_sizes(campaign_id: int) -> dict[tuple[str, str], int]:
     return {(str(g), str(u)): int(n) for g, u, n in rows}
 
 
-def _codes(values: NDArray[Any]) -> tuple[list[Any], NDArray[np.int64]]:
-    """Distinct values (sorted) and an integer code per row (:func:`analysis.design.factorize`)."""
+def _codes(values: NDArray[Any], positions: tuple[NDArray[np.int64], tuple[str, ...]] | None = None
+           ) -> tuple[list[Any], NDArray[np.int64]]:
+    """Distinct values (sorted) and an integer code per row (:func:`analysis.design.factorize`);
+    from ``positions`` (see :class:`ScoreInputs`) when given."""
+    if positions is not None:
+        at, table = positions
+        present, codes = factorize(at)  # counting small integers, in the table's (sorted) order
+        return [table[k] for k in present.tolist()], codes
     levels, codes = factorize(values)
     return levels.tolist(), codes
 
@@ -571,8 +587,8 @@ def build_design(inputs: ScoreInputs, spec: DesignSpec,
     pop.update(population or {})
     listed = listed or {}
     n = inputs.n_rows
-    groups, g_code = _codes(inputs.group)
-    units, u_code = _codes(inputs.unit)
+    groups, g_code = _codes(inputs.group, inputs.group_positions)
+    units, u_code = _codes(inputs.unit, inputs.unit_positions)
     cell = g_code * len(units) + u_code
     cell_n = np.bincount(cell, minlength=len(groups) * len(units))
     cell_big = np.zeros(cell_n.size)
