@@ -79,9 +79,10 @@ class Table:
 
     def __post_init__(self) -> None:
         width = len(self.columns)
-        for i, row in enumerate(self.rows):
-            if len(row) != width:
-                raise ValueError(f"table {self.name!r} row {i}: {len(row)} values for {width} columns")
+        if set(map(len, self.rows)) - {width}:  # in C over the rows; the loop names the first
+            for i, row in enumerate(self.rows):
+                if len(row) != width:
+                    raise ValueError(f"table {self.name!r} row {i}: {len(row)} values for {width} columns")
 
 
 @dataclass(frozen=True)
