@@ -611,6 +611,18 @@ def _weight_classes(design: SurveyDesign, groups: taylor.Grouping, w: FloatArray
     return found
 
 
+def _scratch(design: SurveyDesign, size: int) -> IntArray:
+    """An int64 buffer of ``size`` kept with the design, for per-variable keys: filling memory
+    the process already holds is faster than having the kernel map fresh pages each time."""
+    key = ("scratch", size)
+    buf = design._cache.get(key)
+    if buf is None:
+        buf = np.empty(size, dtype=np.int64)
+        design._cache[key] = buf
+    out: IntArray = buf
+    return out
+
+
 def mean_codes(
     design: SurveyDesign,
     codes: Sequence[NDArray[np.integer[Any]]],
@@ -687,7 +699,8 @@ def mean_codes(
             if base is None:  # cls * size, kept for the next variable with as many codes
                 base = cls * size
                 design._cache[("class base", id(groups), size)] = base
-            cnt_c = np.bincount(base + at, minlength=n_classes * size).reshape(n_classes, size)
+            key_c = np.add(base, at, out=_scratch(design, base.size))  # no fresh 8 MB per variable
+            cnt_c = np.bincount(key_c, minlength=n_classes * size).reshape(n_classes, size)
             w1_c = cnt_c * class_w[:, None]
             to_group = (class_group[:, None] * size + np.arange(size)).ravel()
             cnt = np.bincount(to_group, weights=cnt_c.ravel(), minlength=n_groups * size).reshape(n_groups, size)

@@ -309,13 +309,16 @@ def _combine(
         total = np.zeros(first.rows.size)
         any_valid = np.zeros(first.rows.size, dtype=bool)
         bases: dict[int, IntArray] = {}  # cell_group * size, per table size
+        at = np.empty(first.rows.size, dtype=np.int64)  # buffers filled once per part
+        picked = np.empty(first.rows.size)
+        valid = np.empty(first.rows.size, dtype=bool)
         for k, p in coded:
             size = p.a.shape[1]
             if size not in bases:
                 bases[size] = groups.cell_group * size
             scaled = factor[k][groups.group_level][:, None] * p.a
-            total += scaled.ravel()[bases[size] + p.codes]
-            any_valid |= p.valid[p.codes]
+            total += np.take(scaled.ravel(), np.add(bases[size], p.codes, out=at), out=picked, mode="clip")
+            any_valid |= np.take(p.valid, p.codes, out=valid, mode="clip")  # codes checked: in range
         z[first.rows] = first.w * total
         used[first.rows] = any_valid
     for k, part in enumerate(parts):
