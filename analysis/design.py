@@ -82,12 +82,13 @@ def factorize(values: ArrayLike) -> tuple[NDArray[Any], IntArray]:
         raise ValueError(f"expected a 1-d column, got shape {arr.shape}")
     if arr.dtype.kind in "iub":
         ints = arr.astype(np.int64, copy=False)
-        if ints.size and ints.min() >= 0 and ints.max() < 4 * ints.size + 1024:
-            # Small non-negative codes (the usual case for unit/stratum ids):
-            # a counting pass is O(n) where np.unique sorts.
-            seen = np.bincount(ints) > 0
+        if ints.size and ints.min() >= 0 and ints.max() < 16 * ints.size + 1024:
+            # Small non-negative codes (the usual case for unit/stratum ids, and for
+            # stratum x level keys): marking them is O(n + range) where np.unique sorts.
+            seen = np.zeros(int(ints.max()) + 1, dtype=bool)
+            seen[ints] = True
             levels = np.flatnonzero(seen)
-            lookup = np.cumsum(seen) - 1
+            lookup = np.cumsum(seen, dtype=np.int64 if seen.size >= 2**31 else np.int32) - 1
             return levels.astype(arr.dtype), lookup[ints].astype(np.int64)
         levels, codes = np.unique(arr, return_inverse=True)
         return levels, codes.astype(np.int64)
