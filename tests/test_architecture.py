@@ -22,7 +22,7 @@ PURE = ("questionnaires", "sampling", "analysis")
 LINT_IMPORTS = Path(sys.executable).with_name("lint-imports")
 #: the only third-party packages the pure packages may use
 ALLOWED_EXTERNAL = {"numpy", "scipy", "yaml", "openpyxl", "defusedxml", "email_validator",
-                    "pandas", "pyreadstat"}
+                    "pandas", "pyreadstat", "orjson"}
 
 
 def lint_imports(cwd: Path) -> subprocess.CompletedProcess[str]:
