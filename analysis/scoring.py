@@ -526,16 +526,27 @@ def score_survey(
             assert isinstance(found, dict)
             by_level.append(list(found.values()))  # in level order (summarise)
     answered = [(given.tolist(), dk.tolist()) for given, dk in counts]
+    points = [_scaled_all(found, sub.max_points) for found, sub in zip(by_level, subs, strict=True)]
     result: dict[Any, UnitSurveyScore] = {}
     for j, u in enumerate(unit_groups.levels.tolist()):
         scores: dict[str, SubCriterionScore] = {}
         for k, sub in enumerate(subs):
-            found_est = by_level[k][j]
-            scores[sub.code] = SubCriterionScore(
-                sub.code, found_est, _scaled(found_est, sub.max_points), answered[k][0][j], answered[k][1][j]
-            )
+            scores[sub.code] = SubCriterionScore(sub.code, by_level[k][j], points[k][j], answered[k][0][j],
+                                                 answered[k][1][j])
         result[u] = UnitSurveyScore(u, scores, totals[u])
     return result
+
+
+def _scaled_all(found: Sequence[Estimate], k: float) -> list[Estimate]:
+    """:func:`_scaled` of every estimate of ``found``, the products made by numpy (the same
+    IEEE multiplications)."""
+    if not found:
+        return []
+    table = np.array([e[:6] for e in found], dtype=np.float64)
+    table[:, :4] *= k
+    n = [e.n for e in found]  # counts stay ints
+    rows = table.tolist()
+    return [Estimate(v, se, lo, hi, count, ne) for (v, se, lo, hi, _n, ne), count in zip(rows, n, strict=True)]
 
 
 class ItemScore(NamedTuple):  # a tuple: made once per unit and item

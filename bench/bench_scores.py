@@ -224,8 +224,12 @@ def main() -> int:
     parser.add_argument("--units", type=int, default=2_000)
     parser.add_argument("--reuse", action="store_true",
                         help="keep the database of the previous run of the same size (no build)")
-    parser.add_argument("--pg-url", default=os.environ.get("PAR_SURVEY_BENCH_SCORES_DATABASE_URL", PG_URL))
+    parser.add_argument("--pg-url", help="scratch database (default PAR_SURVEY_BENCH_SCORES_DATABASE_URL or "
+                                         f"{PG_URL}; with --smoke, that name + _smoke, so the test suite's smoke "
+                                         "run never wipes the million rows a --reuse run keeps)")
     args = parser.parse_args()
+    if args.pg_url is None:
+        args.pg_url = os.environ.get("PAR_SURVEY_BENCH_SCORES_DATABASE_URL", PG_URL) + ("_smoke" if args.smoke else "")
     responses, units = (4_000, 20) if args.smoke else (args.responses, args.units)
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)
