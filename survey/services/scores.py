@@ -878,12 +878,13 @@ def score_responses(
     # units by (block, natural code) as one integer rank each, of the design's unit codes
     by_block = sorted(range(len(code_of)), key=lambda k: (blocks.get(code_of[k], ""), _natural(code_of[k])))
     unit_rank = {k: rank for rank, k in enumerate(by_block)}
-    items = tuple(
-        ItemResult(code_of[r.unit], blocks.get(code_of[r.unit], ""), r.item, sub_of[r.item], r.score, r.answers,
-                   r.dont_know)
-        for r in sorted(score_items(design, answers, option_scores, item_keys, config, unit="unit_code",
-                                    known=item_estimates),
-                        key=lambda r: unit_rank[r.unit] * len(item_order) + item_order[r.item]))
+    scored = score_items(design, answers, option_scores, item_keys, config, unit="unit_code", known=item_estimates)
+    n_items = len(item_order)
+    order = np.argsort(np.fromiter((unit_rank[r.unit] * n_items + item_order[r.item] for r in scored),
+                                   dtype=np.int64, count=len(scored)), kind="stable").tolist()
+    levels_of = [blocks.get(code, "") for code in code_of]  # by the design's unit code
+    items = tuple(ItemResult(code_of[r.unit], levels_of[r.unit], r.item, sub_of[r.item], r.score, r.answers,
+                             r.dont_know) for r in map(scored.__getitem__, order))
     return CampaignScores(inputs.campaign_code, config, tuple(subs), tuple(unit_rows), inputs.versions,
                           weights_summary(design), {_stratum_key(k): v
                                                     for k, v in ((st.key, st.big_n) for st in info.strata)},
