@@ -25,7 +25,7 @@ import json
 import math
 import re
 import zipfile
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -232,31 +232,39 @@ def _json_cells(values: list[Any], kind: ColumnKind, encode: Any) -> list[bytes]
     return [encode(v).encode("utf-8") for v in _json_column(values, kind)]
 
 
-def json_bytes(report: Report) -> bytes:
-    """The report as UTF-8 JSON: ``{table: [{column: value, ...}, ...]}``; NaN becomes null.
+def json_chunks(report: Report) -> Iterator[bytes]:
+    """The report as UTF-8 JSON, a table at a time: ``{table: [{column: value, ...}, ...]}``;
+    NaN becomes null.
 
     One row object per line, ``{"column": value, ...}``, assembled column by column (each
     cell's text made once per column, not per row object).
     """
     encode = json.JSONEncoder(ensure_ascii=False, allow_nan=False, separators=(", ", ": ")).encode
-    parts = [b"{"]
+    yield b"{"
     for t, table in enumerate(report.tables):
         by_column = list(zip(*table.rows, strict=True)) if table.rows else [() for _ in table.columns]
         columns = [_json_cells(list(values), c.kind, encode)
                    for values, c in zip(by_column, table.columns, strict=True)]
+        del by_column
         # one row object: the keys written once into a template, each row's cells put in by %
         template = ("{" + ", ".join(encode(c.name).replace("%", "%%") + ": %s" for c in table.columns)
                     + "}").encode("utf-8")
-        parts.append((b"," if t else b"") + b"\n" + encode(table.name).encode("utf-8") + b": [")
+        yield (b"," if t else b"") + b"\n" + encode(table.name).encode("utf-8") + b": ["
         lines = list(map(template.__mod__, zip(*columns, strict=True)))
-        parts.append((b"\n" + b",\n".join(lines) + b"\n]") if lines else b"]")
-    parts.append(b"\n}\n")
-    return b"".join(parts)
+        yield (b"\n" + b",\n".join(lines) + b"\n]") if lines else b"]"
+    yield b"\n}\n"
+
+
+def json_bytes(report: Report) -> bytes:
+    """The report as UTF-8 JSON (:func:`json_chunks`, joined)."""
+    return b"".join(json_chunks(report))
 
 
 def write_json(report: Report, path: str | Path) -> None:
-    """Write :func:`json_bytes` of ``report`` to ``path``."""
-    Path(path).write_bytes(json_bytes(report))
+    """Write :func:`json_chunks` of ``report`` to ``path``, a table at a time (the whole
+    document is never one string in memory)."""
+    with open(path, "wb") as out:
+        out.writelines(json_chunks(report))
 
 
 _SHEET_BAD = re.compile(r"[\[\]:*?/\\]")
