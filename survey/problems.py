@@ -52,6 +52,7 @@ register([
     ("PRIVACY-NOT-DUE", N_("Not due before {due}.")),
     # campaigns (survey.services.campaigns)
     ("CAMPAIGN-UNKNOWN", N_("No campaign with code '{code}'.")),
+    ("CAMPAIGN-ID-UNKNOWN", N_("No campaign with id {id}.")),
     ("CAMPAIGN-PROVINCE", N_("Province {province} is outside this account's provinces.")),
     # webhooks (survey.services.webhooks)
     ("WEBHOOK-URL", N_("A webhook address must be https://: {url}.")),

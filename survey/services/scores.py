@@ -201,7 +201,7 @@ def load_score_inputs(campaign_id: int, profile: Sequence[str] = (),
     s = db.session()
     code = s.scalar(select(Campaign.code).where(Campaign.id == campaign_id))
     if code is None:
-        raise LookupError(f"no campaign with id {campaign_id} / không có chiến dịch mã số {campaign_id}")
+        raise CampaignMissing("CAMPAIGN-ID-UNKNOWN", id=campaign_id)
     versions = _versions_of(campaign_id)
     questionnaires = {row.id: questionnaire_for(row) for row in versions}
     rows = None
@@ -283,6 +283,14 @@ class _Rows:
 
 class StoredCodesMismatch(ProblemError, ValueError):
     """Stored item codes that do not fit their questionnaire version: a damaged database."""
+
+
+class CampaignMissing(ProblemError, LookupError):
+    """No campaign has the id asked for."""
+
+
+class NothingToScore(ProblemError, ValueError):
+    """The scoring config has no sub-criteria (the questionnaires have no scored question)."""
 
 
 def _codes_mismatch(q: Questionnaire, width: int, detail: str) -> StoredCodesMismatch:
@@ -760,7 +768,7 @@ def score_campaign(
         The design; default the campaign's stored ``design:`` section.
     """
     if not config.sub_criteria:
-        raise ValueError("the scoring config has no sub-criteria / cấu hình chấm điểm chưa có tiêu chí thành phần")
+        raise NothingToScore("SCORING-NO-ITEMS")
     spec = design_spec_for(campaign_id) if spec is None else spec
     profile = sorted({v for w in spec.weighting.values() for m in w.margins for v in m.variables})
     inputs = load_score_inputs(campaign_id, profile, profile_groups=sorted(spec.weighting))
