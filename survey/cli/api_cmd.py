@@ -92,7 +92,7 @@ def token_revoke(email: str, token_id: int | None, name: str | None) -> None:
         n = revoke_api_token(email, token_id=token_id, name=name)
     except StaffError as exc:
         _fail(exc.message(translator()))
-    click.echo(f"revoked {n}")
+    click.echo(say(N_("revoked {count}"), count=n))
 
 
 # ---------------------------------------------------------------------------- read commands
@@ -158,7 +158,7 @@ def responses_export(code: str, fmt: str, unit: str | None, group: str | None, s
                "API that no web worker ran (or whose worker died).")
 @commits_in_steps  # a worker: each job's claim, stages and result are committed as they happen
 def work_imports() -> None:
-    click.echo(f"ran {work_import_jobs()} job(s)")
+    click.echo(say(N_("ran {count} job(s)"), count=work_import_jobs()))
 
 
 # ---------------------------------------------------------------------------- webhooks
@@ -178,7 +178,8 @@ def webhooks_add(code: str, url: str, events: tuple[str, ...]) -> None:
         row, secret = register_webhook(campaign_or_exit(code), url, list(events or EVENTS))
     except WebhookError as exc:
         _fail(exc.message(translator()))
-    click.echo(f"webhook {row.id} {row.url} [{', '.join(row.events)}]", err=True)
+    click.echo(say(N_("webhook {id} {url} [{events}]"), id=row.id, url=row.url,
+                   events=", ".join(row.events)), err=True)
     click.echo(secret)
 
 
@@ -214,7 +215,7 @@ def webhooks_disable(code: str, endpoint_id: int, enable: bool) -> None:
         set_webhook_active(campaign_or_exit(code), endpoint_id, enable)
     except WebhookError as exc:
         _fail(exc.message(translator()))
-    click.echo("enabled" if enable else "disabled")
+    click.echo(say(N_("enabled") if enable else N_("disabled")))
 
 
 @webhooks_group.command("deliveries", help="Deliveries newest first; --dead: the dead-letter "
@@ -244,7 +245,7 @@ def webhooks_replay(code: str, delivery_id: int) -> None:
         replay_delivery(campaign_or_exit(code), delivery_id)
     except WebhookError as exc:
         _fail(exc.message(translator()))
-    click.echo("queued")
+    click.echo(say(N_("queued")))
 
 
 @webhooks_group.command("work", help="Post due deliveries (safe to run several at once); "
@@ -253,7 +254,8 @@ def webhooks_replay(code: str, delivery_id: int) -> None:
 @commits_in_steps  # a worker: each claim and each delivery is committed as it happens
 def webhooks_work(forever: bool) -> None:
     report = deliver_webhooks(once=not forever)
-    click.echo(f"delivered {report.delivered}, retried {report.retried}, dead {report.dead}")
+    click.echo(say(N_("delivered {delivered}, retried {retried}, dead {dead}"),
+                   delivered=report.delivered, retried=report.retried, dead=report.dead))
 
 
 def register(app_cli: click.Group) -> None:

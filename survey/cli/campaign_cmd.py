@@ -13,7 +13,7 @@ import click
 from questionnaires.spreadsheet import safe_row
 from sampling import CampaignInvalid, write_list_template
 from survey.i18n import translator
-from questionnaires.problems import N_
+from questionnaires.problems import N_, Text
 from survey.cli.common import campaign_or_exit, fail, problem_lines, say
 from survey.cli.scope import as_option, provinces_of
 from survey.services.campaigns import (
@@ -122,12 +122,17 @@ def _echo_table(state: QuotaState, rows: list[list[object]]) -> None:
     click.echo("  ".join(n.ljust(w) for n, w in zip(QUOTA_COLUMNS, widths, strict=True)))
     for r in text:
         click.echo("  ".join(v.ljust(w) for v, w in zip(r, widths, strict=True)))
-    for title, tallies in (("group", state.by_group), ("unit", state.by_unit),
-                           ("total", {"": state.total})):
+    for scope, tallies in ((N_("group {key}"), state.by_group), (N_("unit {key}"), state.by_unit),
+                           (N_("total"), {"": state.total})):
         for key, t in tallies.items():
-            unknown = f" (+{t.unknown_targets} unknown)" if t.unknown_targets else ""
-            click.echo(f"TOTAL {title} {key}".rstrip() + f": target {t.target}{unknown}, "
-                       f"invited {t.invited}, started {t.started}, completed {t.completed}, "
-                       f"valid {t.valid}, over quota {t.over_quota}; public QR: "
-                       f"started {t.public_started}, completed {t.public_completed}, "
-                       f"valid {t.public_valid}")
+            unknown = (" " + say(N_("(+{count} unknown)"), count=t.unknown_targets)
+                       if t.unknown_targets else "")
+            click.echo(say(N_("TOTAL {scope}: target {target}{unknown}, invited {invited}, started "
+                              "{started}, completed {completed}, valid {valid}, over quota "
+                              "{over_quota}; public QR: started {public_started}, completed "
+                              "{public_completed}, valid {public_valid}"),
+                           scope=Text(scope, {"key": key}), target=t.target, unknown=unknown,
+                           invited=t.invited, started=t.started, completed=t.completed,
+                           valid=t.valid, over_quota=t.over_quota,
+                           public_started=t.public_started, public_completed=t.public_completed,
+                           public_valid=t.public_valid))

@@ -34,11 +34,11 @@ def remember_language(ctx: click.Context, _param: click.Parameter, value: Any) -
 
 
 #: ``--lang vi|en`` on every command (:func:`add_language_option`): the language of the
-#: problems and refusals it prints, Vietnamese by default
+#: problems, refusals and status lines it prints, Vietnamese by default
 LANGUAGE_OPTION = click.Option(["--lang"], type=click.Choice(["vi", "en"]), default="vi",
                                show_default=True, expose_value=False, is_eager=True,
                                callback=remember_language,
-                               help="Language of the problems and refusals printed.")
+                               help="Language of the messages printed (problems, refusals, status lines).")
 
 
 def add_language_option(command: click.Command) -> None:

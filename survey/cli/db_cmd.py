@@ -7,6 +7,8 @@ from typing import TYPE_CHECKING
 import click
 from flask import current_app
 
+from questionnaires.problems import N_
+from survey.cli.common import say
 from survey.config import shipped
 
 if TYPE_CHECKING:  # alembic is imported by the commands that migrate: every other command starts without it
@@ -39,7 +41,7 @@ def db_group() -> None:
 @db_group.command("upgrade", help="Create or upgrade the database schema to the latest revision.")
 def upgrade() -> None:
     upgrade_database()
-    click.echo("database at head")
+    click.echo(say(N_("database at head")))
 
 
 @db_group.command("current", help="Show the database's current revision.")

@@ -7,7 +7,8 @@ from flask import current_app
 from werkzeug.serving import run_simple
 
 from survey import db
-from survey.cli.common import commits_in_steps
+from questionnaires.problems import N_
+from survey.cli.common import commits_in_steps, say
 from survey.cli.db_cmd import upgrade_database
 from survey.services.demo import load_demo_campaign
 from survey.services.demo_data import DEFAULT_SEED, fill_demo_campaign
@@ -46,7 +47,7 @@ def demo(no_serve: bool, port: int, host: str, empty: bool, seed: int) -> None:
                    f"not started of {fill.forms} simulated forms ({fill.seconds} s)"))
     if no_serve:
         return
-    click.echo(f"serving on {base} (Ctrl+C to stop)")
+    click.echo(say(N_("serving on {url} (Ctrl+C to stop)"), url=base))
     # Flask ignores app.run() inside its own CLI, so serve with werkzeug directly.
     run_simple(host, port, current_app._get_current_object(),  # type: ignore[attr-defined]
                use_reloader=False,

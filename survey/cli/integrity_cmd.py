@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import click
 
-from survey.cli.common import campaign_or_exit
+from questionnaires.problems import N_
+from survey.cli.common import campaign_or_exit, say
 from survey.services.integrity import scan_campaign
 
 
@@ -20,7 +21,10 @@ def scan(campaign_code: str) -> None:
     campaign = campaign_or_exit(campaign_code)
     summary = scan_campaign(campaign, actor_email="cli")
     c = summary.counts
-    click.echo(f"{summary.campaign_code}: {summary.responses} responses; ok {c.get('ok', 0)}, "
-               f"review {c.get('review', 0)}, exclude {c.get('exclude', 0)}; "
-               f"excluded {summary.excluded}; unit flags {summary.unit_flags}; "
-               f"reviewer decisions kept {summary.decided}")
+    click.echo(say(N_("{campaign}: {responses} responses; ok {ok}, review {review}, exclude "
+                      "{exclude}; excluded {excluded}; unit flags {unit_flags}; reviewer "
+                      "decisions kept {decided}"),
+                   campaign=summary.campaign_code, responses=summary.responses,
+                   ok=c.get("ok", 0), review=c.get("review", 0), exclude=c.get("exclude", 0),
+                   excluded=summary.excluded, unit_flags=summary.unit_flags,
+                   decided=summary.decided))

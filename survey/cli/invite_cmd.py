@@ -37,8 +37,9 @@ def _fail(message: str) -> NoReturn:
 
 
 def _echo_queue(report: QueueReport) -> None:
-    click.echo(f"QUEUED {report.queued} (already {report.already_queued}, "
-               f"no email {report.no_email}, bounced address {report.bounced})")
+    click.echo(say(N_("QUEUED {queued} (already {already}, no email {no_email}, bounced address "
+                      "{bounced})"), queued=report.queued, already=report.already_queued,
+                   no_email=report.no_email, bounced=report.bounced))
 
 
 def _deliver(once: bool = True, campaign_id: int | None = None) -> WorkReport:
@@ -53,9 +54,10 @@ def _deliver(once: bool = True, campaign_id: int | None = None) -> WorkReport:
             report = work(once=once, settings=settings, progress=bar.update)
     except MailConfigError as exc:
         _fail(str(exc))
-    click.echo(f"SENT {report.sent}, bounced {report.bounced}, retry later {report.retried}"
-               f" (+{report.released} not attempted), failed {report.failed}, "
-               f"uncertain {report.uncertain}")
+    click.echo(say(N_("SENT {sent}, bounced {bounced}, retry later {retried} (+{released} not "
+                      "attempted), failed {failed}, uncertain {uncertain}"),
+                   sent=report.sent, bounced=report.bounced, retried=report.retried,
+                   released=report.released, failed=report.failed, uncertain=report.uncertain))
     return report
 
 
@@ -112,12 +114,12 @@ def work_cmd(once: bool) -> None:
         settings = smtp_settings()
     except MailConfigError as exc:
         _fail(str(exc))
-    click.echo("worker started; Ctrl-C to stop", err=True)
+    click.echo(say(N_("worker started; Ctrl-C to stop")), err=True)
     try:
         work(once=False, settings=settings,
              progress=lambda n: click.echo(".", nl=False, err=True))
     except KeyboardInterrupt:
-        click.echo("\nstopped", err=True)
+        click.echo("\n" + say(N_("stopped")), err=True)
 
 
 @invite_group.command("problems", help="Bounced, failed and uncertain messages of a campaign.")
@@ -139,4 +141,5 @@ def resolve(outbox_id: int, delivered: bool) -> None:
         resolve_uncertain(outbox_id, delivered=delivered)
     except NotUncertain as exc:
         _fail(str(exc))
-    click.echo(f"RESOLVED {outbox_id} {'delivered' if delivered else 'queued again'}")
+    click.echo(say(N_("RESOLVED {id} delivered") if delivered else N_("RESOLVED {id} queued again"),
+                   id=outbox_id))

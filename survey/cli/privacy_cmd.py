@@ -6,6 +6,8 @@ import sys
 
 import click
 
+from questionnaires.problems import N_
+from survey.cli.common import say
 from survey.i18n import translator
 from survey.services.campaigns import CampaignNotFound
 from survey.services.privacy import RetentionNotDue, purge_personal_data
@@ -26,4 +28,5 @@ def purge(code: str, after_days: int) -> None:
     except (CampaignNotFound, RetentionNotDue) as exc:
         click.echo(exc.message(translator()), err=True)
         sys.exit(1)
-    click.echo(f"erased personal data of {report.respondents} respondent(s) in {report.campaign_code}")
+    click.echo(say(N_("erased personal data of {count} respondent(s) in {campaign}"),
+                   count=report.respondents, campaign=report.campaign_code))

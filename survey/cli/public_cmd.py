@@ -44,7 +44,8 @@ def create(code: str, group: str, units: Sequence[str], daily_cap: int | None) -
         sys.exit(1)
     for link in links:
         click.echo(f"PUBLIC {link.rated_unit.code} {public_url(link)}")
-    click.echo(f"{len(links)} public link(s) for {campaign.code}/{group}")
+    click.echo(say(N_("{count} public link(s) for {campaign}/{group}"), count=len(links),
+                   campaign=campaign.code, group=group))
 
 
 @public_group.command("list", help="Each link: unit, group, daily cap, public forms started "
@@ -84,10 +85,11 @@ def _change(verb: str, action: Callable[..., list[PublicLink]], code: str, group
     if verb == "rotate":
         for link in links:
             click.echo(f"PUBLIC {link.rated_unit.code} {public_url(link)}")
-        click.echo(f"{len(links)} link(s) rotated: print their posters again "
-                   "(par-survey qr --public); the old posters no longer open a form")
+        click.echo(say(N_("{count} link(s) rotated: print their posters again (par-survey qr "
+                          "--public); the old posters no longer open a form"), count=len(links)))
     else:
-        click.echo(f"{len(links)} link(s) revoked: their posters no longer open a form")
+        click.echo(say(N_("{count} link(s) revoked: their posters no longer open a form"),
+                       count=len(links)))
 
 
 def _selection(fn: Callable[..., None]) -> Callable[..., None]:

@@ -28,6 +28,15 @@ from survey.services.public import PublicLinkError, public_posters
 from survey.services.qr import png_many, qr_matrices, svg_many
 
 
+#: the line ``qr`` ends with, by (paper, revoke_old)
+_ISSUED = {
+    (False, False): N_("QR {campaign}: {count} card(s) -> {file}"),
+    (True, False): N_("QR {campaign}: {count} form(s) -> {file}"),
+    (False, True): N_("QR {campaign}: {count} card(s) -> {file} (old links revoked)"),
+    (True, True): N_("QR {campaign}: {count} form(s) -> {file} (old links revoked)"),
+}
+
+
 @click.command("qr", help="Issue a fresh link per respondent with open forms (to their "
                "home) and write printable cards (PDF, default) or one QR code per respondent "
                "(--format svg|png, --out DIR); or a fresh link per open form and paper "
@@ -54,7 +63,7 @@ def qr(code: str, unit: str | None, group: str | None, fmt: str, paper: bool,
     if fmt != "pdf":
         target.mkdir(parents=True, exist_ok=True)
     elif target.is_dir():
-        click.echo(f"--out {out} is a directory; name the PDF file", err=True)
+        click.echo(say(N_("--out {out} is a directory; name the PDF file"), out=out), err=True)
         sys.exit(2)
     base = current_app.config["PUBLIC_URL"]
     if public:
@@ -85,8 +94,8 @@ def qr(code: str, unit: str | None, group: str | None, fmt: str, paper: bool,
     except FontMissing as exc:
         click.echo(str(exc), err=True)
         sys.exit(1)
-    click.echo(f"QR {campaign.code}: {len(issued)} {'form(s)' if paper else 'card(s)'} -> {out}"
-               + (" (old links revoked)" if revoke_old else ""))
+    click.echo(say(_ISSUED[paper, revoke_old], campaign=campaign.code, count=len(issued),
+                   file=out))
 
 
 def _public_posters(campaign: Campaign, unit: str | None, group: str | None, fmt: str,
@@ -115,4 +124,5 @@ def _public_posters(campaign: Campaign, unit: str | None, group: str | None, fmt
     except FontMissing as exc:
         click.echo(str(exc), err=True)
         sys.exit(1)
-    click.echo(f"QR {campaign.code}: {len(items)} public poster(s) -> {target}")
+    click.echo(say(N_("QR {campaign}: {count} public poster(s) -> {file}"),
+                   campaign=campaign.code, count=len(items), file=target))

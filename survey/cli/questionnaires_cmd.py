@@ -52,15 +52,15 @@ def questionnaires_group() -> None:
 def check(paths: tuple[str, ...]) -> None:
     good, problems = _check_paths(paths)
     if not problems:
-        click.echo(f"ok: {len(good)} questionnaire(s)")
+        click.echo(say(N_("ok: {count} questionnaire(s)"), count=len(good)))
     # id@vN and content hash per accepted file: two files with the same line are the same form
     for q in good:
         click.echo(f"{q.key:48} {q.content_hash[:12]}  {q.source}")
     for line in problem_lines(problems):
         click.echo(line, err=False)
     if problems:
-        click.echo(f"{len(problems)} problem(s) in {len({p.file for p in problems})} file(s)",
-                   err=True)
+        click.echo(say(N_("{count} problem(s) in {files} file(s)"), count=len(problems),
+                       files=len({p.file for p in problems})), err=True)
         sys.exit(1)
 
 
@@ -71,14 +71,15 @@ def list_() -> None:
         click.echo(f"{q.group:28} {q.key:48} {q.rating.layout.value:8} "
                    f"{len(list(q.questions())):3} q  {q.content_hash[:12]}  {q.title.vi}")
     if problems:
-        click.echo(f"{len(problems)} problem(s); run 'par-survey questionnaires check'", err=True)
+        click.echo(say(N_("{count} problem(s); run 'par-survey questionnaires check'"),
+                       count=len(problems)), err=True)
         sys.exit(1)
 
 
 def _fail(exc: XLSFormInvalid) -> None:
     for line in problem_lines(iter_problems(exc)):
         click.echo(line)
-    click.echo(f"{len(exc.problems)} problem(s); nothing written", err=True)
+    click.echo(say(N_("{count} problem(s); nothing written"), count=len(exc.problems)), err=True)
     sys.exit(1)
 
 

@@ -8,7 +8,8 @@ from pathlib import Path
 import click
 
 from survey.services.microdata import MICRODATA_FORMATS, VALUES, export_responses
-from survey.cli.common import campaign_or_exit, fail, problem_lines
+from questionnaires.problems import N_
+from survey.cli.common import campaign_or_exit, fail, problem_lines, say
 from survey.services.scores import DesignError, ResponseFilter
 
 
@@ -34,4 +35,4 @@ def export(campaign_code: str, fmt: str, values: str, out: Path, units: tuple[st
         path = export_responses(campaign_id, fmt, out, values, filters)
     except DesignError as exc:
         fail(problem_lines([exc.problem]))
-    click.echo(f"wrote {path}")
+    click.echo(say(N_("wrote {file}"), file=path))

@@ -7,7 +7,8 @@ from pathlib import Path
 import click
 
 from questionnaires import Problem
-from survey.cli.common import campaign_or_exit, fail, problem_lines
+from questionnaires.problems import N_
+from survey.cli.common import campaign_or_exit, fail, problem_lines, say
 from survey.i18n import translator
 from survey.cli.scope import as_option, provinces_of
 from survey.services.scores import (
@@ -54,4 +55,4 @@ def scores(campaign_code: str, fmt: str, out: Path, appraised_file: Path | None,
     except DesignError as exc:
         fail(problem_lines([exc.problem]))
     for path in written:
-        click.echo(f"wrote {path}")
+        click.echo(say(N_("wrote {file}"), file=path))

@@ -6,6 +6,8 @@ import sys
 
 import click
 
+from questionnaires.problems import N_
+from survey.cli.common import say
 from survey.i18n import translator
 from survey.models import Role
 from survey.services.staff import StaffError, create_staff_user
@@ -31,4 +33,5 @@ def create(email: str, full_name: str, role: str, provinces: tuple[str, ...],
     except StaffError as exc:
         click.echo(exc.message(translator()), err=True)
         sys.exit(1)
-    click.echo(f"created {user.email} ({user.role.value}) for {', '.join(user.province_codes)}")
+    click.echo(say(N_("created {email} ({role}) for {provinces}"), email=user.email,
+                   role=user.role.value, provinces=", ".join(user.province_codes)))

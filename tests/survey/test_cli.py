@@ -19,12 +19,13 @@ PUBLIC_RE = re.compile(r"^PUBLIC citizen S-NOIVU http://127\.0\.0\.1:5000/q/([a-
 
 
 def test_questionnaires_check_builtin_ok(app):
-    result = app.test_cli_runner().invoke(args=["questionnaires", "check"])
+    result = app.test_cli_runner().invoke(args=["questionnaires", "check", "--lang", "en"])
     assert result.exit_code == 0, result.output
     assert result.output.startswith("ok: ")
 
 
-def test_questionnaires_check_reports_file_path_and_message(app, tmp_path):
+def _broken_definition(tmp_path: Path) -> Path:
+    """A citizen questionnaire whose likert question names an option set that does not exist."""
     folder = tmp_path / "citizen"
     folder.mkdir()
     bad = folder / "broken.v1.yaml"
@@ -34,6 +35,11 @@ def test_questionnaires_check_reports_file_path_and_message(app, tmp_path):
         "sections": [{"id": "s", "title": "Trang", "questions": [
             {"id": "q", "type": "likert", "text": "Câu hỏi", "options": "missing_set"}]}],
     }, allow_unicode=True), encoding="utf-8")
+    return bad
+
+
+def test_questionnaires_check_reports_file_path_and_message(app, tmp_path):
+    bad = _broken_definition(tmp_path)
     result = app.test_cli_runner().invoke(args=["questionnaires", "check", str(bad)])
     assert result.exit_code == 1
     line = next(x for x in result.output.splitlines() if "QN-OPTION-SET" in x)
@@ -160,3 +166,38 @@ def test_every_command_refuses_an_unknown_campaign_the_same_way(app, tmp_path):
         assert result.output.strip() == "Không có đợt khảo sát mã 'NOPE'.", args
         assert english.output.strip() == "No campaign with code 'NOPE'.", args
     assert not list(tmp_path.iterdir())
+
+
+#: a command (``{bad}``: a broken definition, ``{lang}``: the language asked for), and the
+#: status line it prints in Vietnamese (the default) and with ``--lang en``
+STATUS_LINES = [
+    (["questionnaires", "check"],
+     r"OK: \d+ bảng hỏi hợp lệ", r"ok: \d+ questionnaire\(s\)"),
+    (["questionnaires", "check", "{bad}"],
+     r"\d+ lỗi trong 1 tệp", r"\d+ problem\(s\) in 1 file\(s\)"),
+    (["db", "upgrade"],
+     "cơ sở dữ liệu đã ở phiên bản mới nhất", "database at head"),
+    (["users", "create", "--email", "{lang}@tvh.gov.vn", "--name", "Lê Văn An", "--role",
+      "viewer", "--province", "84", "--province", "86", "--password", "mot-mat-khau-dai"],
+     r"đã tạo vi@tvh\.gov\.vn \(viewer\) cho tỉnh 84, 86",
+     r"created en@tvh\.gov\.vn \(viewer\) for 84, 86"),
+    (["respondents", "work-imports"],
+     "đã chạy 0 lượt nhập danh sách", r"ran 0 job\(s\)"),
+    (["webhooks", "work"],
+     "đã gửi 0, thử lại 0, thất bại hẳn 0", "delivered 0, retried 0, dead 0"),
+]
+
+
+def test_status_lines_are_in_the_commands_language(app, tmp_path):
+    """A line a person reads is wholly Vietnamese by default and wholly English with
+    ``--lang en``; never one line in both."""
+    bad = str(_broken_definition(tmp_path))
+    for args, vi, en in STATUS_LINES:
+        printed = {}
+        for lang in ("vi", "en"):
+            run = [a.format(bad=bad, lang=lang) for a in args]
+            printed[lang] = app.test_cli_runner().invoke(
+                args=run if lang == "vi" else [*run, "--lang", "en"]).output
+        assert re.search(f"^{vi}$", printed["vi"], re.M), (args, printed["vi"])
+        assert re.search(f"^{en}$", printed["en"], re.M), (args, printed["en"])
+        assert not re.search(f"^{en}$", printed["vi"], re.M), (args, printed["vi"])

@@ -190,7 +190,7 @@ def test_the_campaign_files_thresholds_drive_the_scan(app, make_campaign, make_f
         # timing back on: two families agree on "both"
         _set_integrity({"straightline_min_items": 5})
     runner = app.test_cli_runner()
-    result = runner.invoke(integrity_group, ["scan", "--campaign", "T-2026"])
+    result = runner.invoke(integrity_group, ["scan", "--campaign", "T-2026", "--lang", "en"])
     assert result.exit_code == 0, result.output
     assert "excluded 1" in result.output
     with app.app_context():
@@ -221,7 +221,7 @@ def test_reviewer_decisions_survive_a_rescan(app, make_campaign, make_form):
                            "integrity.scan"]
         # the command line does the same scan (default thresholds) and keeps the decisions
     runner = app.test_cli_runner()
-    result = runner.invoke(integrity_group, ["scan", "--campaign", "T-2026"])
+    result = runner.invoke(integrity_group, ["scan", "--campaign", "T-2026", "--lang", "en"])
     assert result.exit_code == 0, result.output
     assert "T-2026: 6 responses" in result.output and "decisions kept 2" in result.output
     assert runner.invoke(integrity_group, ["scan", "--campaign", "NOPE"]).exit_code == 1

@@ -418,15 +418,15 @@ def test_cli_send_work_and_problems(app, make_form, smtp):
     _people(app, make_form, 0, ["a@example.vn", "bounce@example.vn"])
     runner = app.test_cli_runner()
     result = runner.invoke(args=["invite", "send", "--campaign", "T-2026", "--group",
-                                 "dept_division_leader", "--unit", "S01"])
+                                 "dept_division_leader", "--unit", "S01", "--lang", "en"])
     assert result.exit_code == 0, result.output
     assert "QUEUED 2" in result.output and "SENT 1, bounced 1" in result.output
     result = runner.invoke(args=["invite", "problems", "--campaign", "T-2026"])
     assert "BOUNCED" in result.output and "bounce@example.vn" in result.output
-    result = runner.invoke(args=["invite", "work", "--once"])
+    result = runner.invoke(args=["invite", "work", "--once", "--lang", "en"])
     assert result.exit_code == 0 and "SENT 0" in result.output
     result = runner.invoke(args=["invite", "send", "--campaign", "T-2026", "--unit", "S02"])
-    assert "QUEUED 0" in result.output
+    assert "ĐÃ XẾP HÀNG 0" in result.output  # Vietnamese by default
     assert smtp.count("a@example.vn") == 1
 
 

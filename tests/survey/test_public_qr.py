@@ -413,7 +413,7 @@ def test_posters_one_page_per_link(app, links, tmp_path):
     # personal cards never include public forms
     start(app.test_client(), next(iter(codes)))
     cards = tmp_path / "cards.pdf"
-    r = runner.invoke(qr_command, ["--campaign", "T-2026", "--out", str(cards)])
+    r = runner.invoke(qr_command, ["--campaign", "T-2026", "--out", str(cards), "--lang", "en"])
     assert r.exit_code == 0 and "0 card(s)" in r.output
     if shutil.which("gs") or shutil.which("pdftotext"):  # the text, where a reader is installed
         text = pdf_text(data, tmp_path)
@@ -433,7 +433,8 @@ def test_cli_create_rotate_revoke_and_located_errors(app, links):
     r = runner.invoke(public_group, ["create", "--campaign", "NOPE", "--group", GROUP])
     assert r.exit_code == 1 and "NOPE" in r.output
     assert runner.invoke(public_group, ["rotate", "--campaign", "T-2026"]).exit_code == 2
-    r = runner.invoke(public_group, ["rotate", "--campaign", "T-2026", "--unit", "S01"])
+    r = runner.invoke(public_group, ["rotate", "--campaign", "T-2026", "--unit", "S01",
+                                     "--lang", "en"])
     assert r.exit_code == 0 and "1 link(s) rotated" in r.output
     new = re.search(r"/q/([a-z2-7]{20})", r.output).group(1)
     assert new != links["S01"]
@@ -441,7 +442,7 @@ def test_cli_create_rotate_revoke_and_located_errors(app, links):
     assert client.get(f"/q/{links['S01']}").status_code == 404
     assert client.get(f"/q/{new}").status_code == 200
     assert client.get(f"/q/{new.upper()}").status_code == 200  # typed from the poster
-    r = runner.invoke(public_group, ["revoke", "--campaign", "T-2026", "--all"])
+    r = runner.invoke(public_group, ["revoke", "--campaign", "T-2026", "--all", "--lang", "en"])
     assert r.exit_code == 0 and "3 link(s) revoked" in r.output
     assert client.get(f"/q/{new}").status_code == 404
     listing = runner.invoke(public_group, ["list", "--campaign", "T-2026"]).output

@@ -192,7 +192,7 @@ def test_cli_json_csv_table_and_staff_pages_show_public_columns(app, tmp_path):
     assert tuple(rows[0]) == QUOTA_COLUMNS
     assert [(r["rated_unit"], r["completed"], r["public_completed"]) for r in rows] \
         == [("S01", "0", "0"), ("S02", "0", "1")]
-    table = runner.invoke(quotas, ["--campaign", "PUB-TEST"]).output
+    table = runner.invoke(quotas, ["--campaign", "PUB-TEST", "--lang", "en"]).output
     assert "public_completed" in table.splitlines()[0]
     assert "TOTAL total: target 2, invited 3, started 0, completed 0, valid 0, over quota 0; " \
            "public QR: started 1, completed 1, valid 1" in table

@@ -158,6 +158,6 @@ def test_cli_quotas_formats(app, tmp_path):
     assert as_csv.output.splitlines()[1].startswith("dept_division_leader,"
                                                     "dept-division-rates-own-department,S01,,")
     table = runner.invoke(quotas, ["--campaign", "Q-TEST"])
-    assert "TOTAL total: target 2, invited 3" in table.output
+    assert "TỔNG toàn đợt: chỉ tiêu 2, đã mời 3" in table.output  # Vietnamese by default
     missing = runner.invoke(quotas, ["--campaign", "NOPE"])
     assert missing.exit_code == 1

@@ -32,4 +32,4 @@ def test_one_card_per_respondent_and_paper_per_form(app, make_home, tmp_path):
     r = runner.invoke(qr_command, ["--campaign", "T-2026", "--format", "svg", "--out", str(out)])
     assert r.exit_code == 0, r.output
     assert [p.name for p in out.glob("*.svg")] == [f"respondent-{person.respondent_id}.svg"]
-    assert "1 card(s)" in r.output
+    assert f"QR T-2026: 1 thẻ -> {out}" in r.output  # the command's language: Vietnamese

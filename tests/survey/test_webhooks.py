@@ -224,7 +224,7 @@ def test_cli_webhooks(hooked, receiver):
     assert listed.output.count(receiver.url) == 2
     with hooked.app_context():
         annul_unit(_campaign(), "S01", "a reason long enough")
-    worked = runner.invoke(args=["webhooks", "work"])
+    worked = runner.invoke(args=["webhooks", "work", "--lang", "en"])
     assert worked.exit_code == 0 and "delivered 2" in worked.output
     log = runner.invoke(args=["webhooks", "log", "--campaign", "OWN-2026"])
     assert log.output.count("\t200\t") == 2
