@@ -118,6 +118,16 @@ register([
     ("APPRAISED-MAX-VARIES", N_("Max points must be the same on every row.")),
     ("APPRAISED-MAX-CONFIG", N_("Differs from the scoring section's appraised maximum ({max}).")),
     ("APPRAISED-REFUSED", N_("The appraised points file was refused, no row was used: {file}")),
+    # printing (survey.services.cards) and mail (survey.services.mail, outbox)
+    ("PDF-FONT-MISSING", N_("The PDF font {fonts} is not in {directory}."),
+     N_("Install the Debian package {package} (apt-get install -y {package}) or set PAR_SURVEY_FONT_DIR.")),
+    ("MAIL-SMTP-URL", N_("PAR_SURVEY_SMTP_URL must be smtp://[user:pass@]host[:port][?starttls=1] or "
+                         "smtps://...")),
+    ("MAIL-NOT-CONFIGURED", N_("No mail server is set."),
+     N_("Set PAR_SURVEY_SMTP_URL and PAR_SURVEY_MAIL_FROM.")),
+    ("MAIL-SENDER-REFUSED", N_("The mail server refuses our sender {sender}: {detail}"),
+     N_("Set PAR_SURVEY_MAIL_FROM to an address the server accepts.")),
+    ("OUTBOX-NOT-UNCERTAIN", N_("Outbox message {id} is not uncertain: there is nothing to settle.")),
 ])
 
 #: a parameter text: no events named

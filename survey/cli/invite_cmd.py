@@ -13,8 +13,9 @@ from typing import NoReturn
 import click
 
 from survey import db
-from questionnaires.problems import N_
-from survey.cli.common import campaign_or_exit, commits_in_steps, say
+from questionnaires.problems import N_, ProblemError
+from survey.cli.common import campaign_or_exit, commits_in_steps, fail, say
+from survey.i18n import translator
 from survey.services.mail import MailConfigError, smtp_settings
 from survey.services.outbox import (
     NotUncertain,
@@ -31,9 +32,9 @@ from survey.services.outbox import (
 )
 
 
-def _fail(message: str) -> NoReturn:
-    click.echo(message, err=True)
-    sys.exit(1)
+def _fail(exc: ProblemError) -> NoReturn:
+    """The refusal (message and fix) in the command's ``--lang``, then exit 1."""
+    fail([line for line in (exc.message(translator()), exc.problem.fix(translator())) if line])
 
 
 def _echo_queue(report: QueueReport) -> None:
@@ -46,14 +47,14 @@ def _deliver(once: bool = True, campaign_id: int | None = None) -> WorkReport:
     try:
         settings = smtp_settings()
     except MailConfigError as exc:
-        _fail(str(exc))
+        _fail(exc)
     total = due_count(campaign_id)
     try:
         with click.progressbar(length=total, label=say(N_("sending")), file=sys.stderr,
                                show_pos=True) as bar:
             report = work(once=once, settings=settings, progress=bar.update)
     except MailConfigError as exc:
-        _fail(str(exc))
+        _fail(exc)
     click.echo(say(N_("SENT {sent}, bounced {bounced}, retry later {retried} (+{released} not "
                       "attempted), failed {failed}, uncertain {uncertain}"),
                    sent=report.sent, bounced=report.bounced, retried=report.retried,
@@ -113,7 +114,7 @@ def work_cmd(once: bool) -> None:
     try:
         settings = smtp_settings()
     except MailConfigError as exc:
-        _fail(str(exc))
+        _fail(exc)
     click.echo(say(N_("worker started; Ctrl-C to stop")), err=True)
     try:
         work(once=False, settings=settings,
@@ -140,6 +141,6 @@ def resolve(outbox_id: int, delivered: bool) -> None:
     try:
         resolve_uncertain(outbox_id, delivered=delivered)
     except NotUncertain as exc:
-        _fail(str(exc))
+        _fail(exc)
     click.echo(say(N_("RESOLVED {id} delivered") if delivered else N_("RESOLVED {id} queued again"),
                    id=outbox_id))

@@ -13,7 +13,7 @@ from flask import current_app
 from questionnaires.spreadsheet import safe_row
 from survey.i18n import translator
 from questionnaires.problems import N_
-from survey.cli.common import campaign_or_exit, say
+from survey.cli.common import campaign_or_exit, fail, say
 from survey.models import Campaign
 from survey.services.cards import (
     FontMissing,
@@ -92,8 +92,7 @@ def qr(code: str, unit: str | None, group: str | None, fmt: str, paper: bool,
                 # which file is whose; the links stay in the QRs
                 csv.writer(fh).writerows(safe_row(r) for r in rows)
     except FontMissing as exc:
-        click.echo(str(exc), err=True)
-        sys.exit(1)
+        fail([exc.message(translator()), exc.problem.fix(translator())])
     click.echo(say(_ISSUED[paper, revoke_old], campaign=campaign.code, count=len(issued),
                    file=out))
 
@@ -122,7 +121,6 @@ def _public_posters(campaign: Campaign, unit: str | None, group: str | None, fmt
                 # public URLs: printed on the posters anyway
                 csv.writer(fh).writerows(safe_row(r) for r in rows)
     except FontMissing as exc:
-        click.echo(str(exc), err=True)
-        sys.exit(1)
+        fail([exc.message(translator()), exc.problem.fix(translator())])
     click.echo(say(N_("QR {campaign}: {count} public poster(s) -> {file}"),
                    campaign=campaign.code, count=len(items), file=target))

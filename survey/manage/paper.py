@@ -11,6 +11,7 @@ from flask_wtf import FlaskForm
 from wtforms import BooleanField, RadioField, SelectChoice, StringField
 from wtforms.validators import InputRequired, Length, Optional
 
+from survey.i18n import translator
 from survey.manage import bp
 from survey.manage.access import campaign_in_scope, identity, staff_route
 from survey.models import Campaign
@@ -113,7 +114,7 @@ def paper_print(code: str) -> Any:
                     f"paper-{campaign.code}.pdf")
     except FontMissing as exc:
         return render_template("manage/paper_print.html", campaign=campaign, form=form,
-                               error=str(exc)), 422
+                               error=f"{exc.message(translator())} {exc.problem.fix(translator())}"), 422
 
 
 def _form_of(campaign: Campaign) -> FormContext | None:

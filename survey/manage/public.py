@@ -94,6 +94,6 @@ def public_posters_pdf(code: str) -> Any:
     try:
         data = posters_pdf(items, campaign.name_vi)
     except FontMissing as exc:
-        return _page(campaign, 422, error=str(exc))
+        return _page(campaign, 422, error=f"{exc.message(translator())} {exc.problem.fix(translator())}")
     return Response(data, mimetype="application/pdf", headers={
         "Content-Disposition": f'attachment; filename="posters-{campaign.code}.pdf"'})

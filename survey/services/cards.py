@@ -17,6 +17,7 @@ import numpy as np
 from sqlalchemy import Select, select, update
 from sqlalchemy.orm import selectinload
 
+from questionnaires.problems import ProblemError
 from survey import db
 from survey.config import FONT_DIR
 from survey.models import (
@@ -50,8 +51,8 @@ TOP = (PAGE_H - ROWS * CARD_H) / 2
 QR_MM = 36.0  # 33 modules (version 4): about 1.1 mm each; 4 mm quiet zone to the cut
 
 
-class FontMissing(RuntimeError):
-    """The Unicode font for Vietnamese text is not installed."""
+class FontMissing(ProblemError, RuntimeError):
+    """The Unicode font for Vietnamese text is not installed (PDF-FONT-MISSING)."""
 
 
 @dataclass(frozen=True)
@@ -73,9 +74,8 @@ def check_fonts() -> None:
     """Raise :class:`FontMissing` (saying what to install) unless the PDF fonts are there."""
     missing = [f for f in FONT_FILES.values() if not (FONT_DIR / f).is_file()]
     if missing:
-        raise FontMissing(
-            f"font {', '.join(missing)} not found in {FONT_DIR}: install the Debian package "
-            f"{FONT_PACKAGE} (apt-get install -y {FONT_PACKAGE}) or set PAR_SURVEY_FONT_DIR")
+        raise FontMissing("PDF-FONT-MISSING", fonts=", ".join(missing), directory=str(FONT_DIR),
+                          package=FONT_PACKAGE)
 
 
 def new_pdf() -> FPDF:

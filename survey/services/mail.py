@@ -39,6 +39,7 @@ from flask import current_app, has_app_context
 from jinja2.sandbox import SandboxedEnvironment
 from sqlalchemy import select
 
+from questionnaires.problems import ProblemError
 from survey import db
 from survey.config import shipped
 from survey.models import MailKind, MailTemplate, utcnow
@@ -48,8 +49,8 @@ LANGUAGES = ("vi", "en")
 DEFAULT_LANGUAGE = "vi"
 
 
-class MailConfigError(RuntimeError):
-    """SMTP settings missing or malformed."""
+class MailConfigError(ProblemError, RuntimeError):
+    """The mail settings cannot work (MAIL-SMTP-URL, MAIL-NOT-CONFIGURED, MAIL-SENDER-REFUSED)."""
 
 
 @dataclass(frozen=True)
@@ -80,8 +81,7 @@ def parse_smtp_url(url: str) -> dict[str, Any]:
     parts = urlsplit(url)
     if parts.scheme not in ("smtp", "smtps") or not parts.hostname:
         # never echo the URL: it may hold the password
-        raise MailConfigError("PAR_SURVEY_SMTP_URL must be smtp://[user:pass@]host[:port]"
-                              "[?starttls=1] or smtps://...")
+        raise MailConfigError("MAIL-SMTP-URL")
     query = {k: v[-1] for k, v in parse_qs(parts.query).items()}
     implicit = parts.scheme == "smtps"
     return {
@@ -99,7 +99,7 @@ def smtp_settings() -> SmtpSettings:
     url = _setting("SMTP_URL")
     mail_from = _setting("MAIL_FROM")
     if not url or not mail_from:
-        raise MailConfigError("set PAR_SURVEY_SMTP_URL and PAR_SURVEY_MAIL_FROM")
+        raise MailConfigError("MAIL-NOT-CONFIGURED")
     rate = int(_setting("MAIL_RATE_PER_MINUTE") or 300)
     return SmtpSettings(mail_from=mail_from, rate_per_minute=rate, **parse_smtp_url(url))
 

@@ -72,6 +72,7 @@ from flask import current_app
 from sqlalchemy import Table, and_, func, insert, select, update
 from sqlalchemy.orm import selectinload
 
+from questionnaires.problems import ProblemError
 from survey import db
 from survey.models import (
     AccessToken,
@@ -585,8 +586,7 @@ def _deliver(jobs: list[_Job], sender: SmtpSender, pacer: _Pacer, settings: Smtp
         if result.outcome is Outcome.SENDER_REFUSED:
             _release([job], utcnow(), OutboxStatus.SENDING)
             _release(jobs[i + 1:], utcnow())
-            raise MailConfigError(f"the server refuses our sender {settings.mail_from}: "
-                                  f"{result.detail}")
+            raise MailConfigError("MAIL-SENDER-REFUSED", sender=settings.mail_from, detail=result.detail)
         connection_lost = sender.conn is None
         status, ours = _record(job, result.outcome, result.detail, message_id,
                                None if connection_lost else following)
@@ -644,8 +644,8 @@ def failed_messages(campaign_id: int) -> list[Problem]:
     return _problems(campaign_id, [OutboxStatus.FAILED])
 
 
-class NotUncertain(ValueError):
-    pass
+class NotUncertain(ProblemError, ValueError):
+    """The message is not waiting for a decision (OUTBOX-NOT-UNCERTAIN)."""
 
 
 def resolve_uncertain(outbox_id: int, *, delivered: bool, actor_email: str | None = None) -> None:
@@ -654,7 +654,7 @@ def resolve_uncertain(outbox_id: int, *, delivered: bool, actor_email: str | Non
     with db.write_transaction() as s:
         m = s.get(OutboxMessage, outbox_id)
         if m is None or m.status is not OutboxStatus.UNCERTAIN:
-            raise NotUncertain(f"outbox message {outbox_id} is not uncertain")
+            raise NotUncertain("OUTBOX-NOT-UNCERTAIN", id=outbox_id)
         if delivered:
             m.status, m.sent_at = OutboxStatus.SENT, m.claimed_at or utcnow()
         else:

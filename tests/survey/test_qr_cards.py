@@ -185,8 +185,9 @@ def test_missing_font_fails_clearly_before_issuing(app, make_campaign, make_form
     with app.test_request_context():
         campaign = db.session().scalar(select(Campaign))
         before = db.session().scalar(select(func.count()).select_from(AccessToken))
-        with pytest.raises(FontMissing, match="fonts-dejavu-core"):
+        with pytest.raises(FontMissing, match="is not in") as refused:
             issue_for_forms(campaign, forms_query(campaign), BASE, "vi", revoke_old=True)
+        assert refused.value.code == "PDF-FONT-MISSING" and "fonts-dejavu-core" in refused.value.problem.fix()
         db.session().rollback()
         assert db.session().scalar(select(func.count()).select_from(AccessToken)) == before
         assert db.session().scalar(select(func.count()).select_from(AccessToken).where(
@@ -194,6 +195,7 @@ def test_missing_font_fails_clearly_before_issuing(app, make_campaign, make_form
     r = app.test_cli_runner().invoke(qr_command, ["--campaign", "T-2026",
                                                   "--out", str(tmp_path / "x.pdf")])
     assert r.exit_code == 1 and "fonts-dejavu-core" in r.output
+    assert "Không có phông chữ PDF" in r.output and "Cài gói Debian fonts-dejavu-core" in r.output  # --lang vi
 
 
 def test_staff_print_cards_and_paper_forms(world):  # noqa: F811
