@@ -273,10 +273,6 @@ def _response(coded: Sequence[tuple[NDArray[Any], FloatArray]], combos: IntArray
     return out
 
 
-def _scaled(est: Estimate, k: float) -> Estimate:
-    return Estimate(est.value * k, est.se * k, est.ci_low * k, est.ci_high * k, est.n, est.n_eff)
-
-
 def _combine(
     design: SurveyDesign, parts: Sequence[Linearised | CodedPart], coef: FloatArray, average: bool
 ) -> Linearised:
@@ -538,8 +534,8 @@ def score_survey(
 
 
 def _scaled_all(found: Sequence[Estimate], k: float) -> list[Estimate]:
-    """:func:`_scaled` of every estimate of ``found``, the products made by numpy (the same
-    IEEE multiplications)."""
+    """Every estimate of ``found`` times ``k`` (value, SE and CI; counts kept, df the normal's),
+    as points are of a score; the products made by numpy (the same IEEE multiplications)."""
     if not found:
         return []
     table = np.array([e[:6] for e in found], dtype=np.float64)
@@ -585,7 +581,6 @@ def score_items(
     columns: list[NDArray[Any]] = []
     tables: list[FloatArray] = []
     dont_knows: list[BoolArray] = []
-    counts: list[tuple[IntArray, IntArray]] = []
     todo = [item for item in items if item not in known]
     for item in items:
         table, dont_know = _score_tables(item, option_scores[item], config.dont_know_as_zero)
@@ -606,13 +601,11 @@ def score_items(
         source, at = found[item]
         if source.code_counts:  # the answers per (unit, code) the estimate counted
             by_code = source.code_counts[at]
-            counts.append((by_code[:, 1:].sum(axis=1), by_code[:, dont_know].sum(axis=1)))
+            given_n, dk_n = by_code[:, 1:].sum(axis=1), by_code[:, dont_know].sum(axis=1)
         else:
-            counts.append(_answer_counts(columns[todo.index(item)], dont_know, level, in_domain,
-                                         unit_groups.n_levels, bases))
-    for j, item in enumerate(items):
-        given, dk = counts[j][0].tolist(), counts[j][1].tolist()
-        source, at = found[item]
+            given_n, dk_n = _answer_counts(columns[todo.index(item)], dont_know, level, in_domain,
+                                           unit_groups.n_levels, bases)
+        given, dk = given_n.tolist(), dk_n.tolist()
         by_level = source.estimates(at)
         out.extend(ItemScore(item, levels[i], by_level[i], given[i], dk[i]) for i in range(len(levels)) if given[i] > 0)
     return out

@@ -45,10 +45,6 @@ class Field:
     kind: str
     width: int = 0
 
-    @property
-    def size(self) -> int:
-        return {"int4": 4, "int2": 2, "date": 4}.get(self.kind, self.width)
-
     def dtype(self) -> Any:
         if self.kind == "bytes":
             return (np.uint8, (self.width,)) if self.width else (np.uint8, (0,))

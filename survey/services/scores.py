@@ -1129,17 +1129,12 @@ def score_tables(result: CampaignScores, k: int | None = None) -> Report:
     """
     k = small_cell_k() if k is None else k
     primary, hidden = suppression(result, k)
-    touched = {key[1] for key in hidden}  # units with a hidden cell: the others' rows are shown whole
     score_rows = tuple(
         (r.unit, r.level, r.sub_criterion, r.max_points,
          *_shown((r.points.value, r.points.se, r.points.ci_low, r.points.ci_high, r.score.value,
                   r.score.se, r.score.ci_low, r.score.ci_high), ("sub", r.unit, r.sub_criterion), hidden),
          r.score.n, r.score.n_eff, r.score.df, r.answers, r.dont_know, r.dont_know_rate,
          _mark(("sub", r.unit, r.sub_criterion), primary, hidden))
-        if r.unit in touched else
-        (r.unit, r.level, r.sub_criterion, r.max_points, r.points.value, r.points.se, r.points.ci_low,
-         r.points.ci_high, r.score.value, r.score.se, r.score.ci_low, r.score.ci_high, r.score.n, r.score.n_eff,
-         r.score.df, r.answers, r.dont_know, r.dont_know_rate, "")
         for r in result.sub_criteria
     )
     unit_rows = tuple(
@@ -1156,9 +1151,6 @@ def score_tables(result: CampaignScores, k: int | None = None) -> Report:
                  hidden),
          it.score.n, it.score.n_eff, it.score.df, it.answers, it.dont_know,
          _mark(("item", it.unit, it.item), primary, hidden))
-        if it.unit in touched else
-        (it.unit, it.level, it.item, it.sub_criterion, *it.score[:4], it.score.n, it.score.n_eff, it.score.df,
-         it.answers, it.dont_know, "")
         for it in result.items
     )
     sipas_table = tuple(
