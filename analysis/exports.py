@@ -25,10 +25,10 @@ import json
 import math
 import re
 import zipfile
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, overload
 
 import numpy as np
 import orjson
@@ -39,6 +39,7 @@ from questionnaires.spreadsheet import safe_cell  # the one escaping function
 __all__ = [
     "Column",
     "ColumnKind",
+    "Columns",
     "Microdata",
     "Report",
     "Table",
@@ -69,16 +70,55 @@ class Column:
     label: str = ""
 
 
+class Columns(Sequence[tuple[Any, ...]]):
+    """A table's rows held as its columns (equal-length sequences of cells), for large tables:
+    a row tuple is made only when read (XLSX, CSV, pages); the JSON writer takes the columns
+    as they are."""
+
+    __slots__ = ("columns",)
+
+    def __init__(self, columns: Sequence[Sequence[Any]]):
+        self.columns = tuple(columns)
+        if len({len(c) for c in self.columns}) > 1:
+            raise ValueError(f"columns of different lengths: {[len(c) for c in self.columns]}")
+
+    def __len__(self) -> int:
+        return len(self.columns[0]) if self.columns else 0
+
+    @overload
+    def __getitem__(self, i: int) -> tuple[Any, ...]: ...
+    @overload
+    def __getitem__(self, i: slice) -> list[tuple[Any, ...]]: ...
+    def __getitem__(self, i: int | slice) -> tuple[Any, ...] | list[tuple[Any, ...]]:
+        if isinstance(i, slice):
+            return [tuple(c[k] for c in self.columns) for k in range(*i.indices(len(self)))]
+        return tuple(c[i] for c in self.columns)
+
+    def __iter__(self) -> Iterator[tuple[Any, ...]]:
+        return zip(*self.columns, strict=True)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Sequence) and tuple(self) == tuple(other)
+
+    __hash__ = None  # type: ignore[assignment]  # equal to tuples, as mutable as its columns
+
+
 @dataclass(frozen=True)
 class Table:
-    """A named result table; ``rows`` are tuples in column order, already sorted."""
+    """A named result table; ``rows`` are tuples in column order, already sorted (or
+    :class:`Columns`, the same rows held by column)."""
 
     name: str
     columns: tuple[Column, ...]
-    rows: tuple[tuple[Any, ...], ...]
+    rows: Sequence[tuple[Any, ...]]
 
     def __post_init__(self) -> None:
         width = len(self.columns)
+        if isinstance(self.rows, Columns):
+            if len(self.rows.columns) != width:
+                raise ValueError(f"table {self.name!r}: {len(self.rows.columns)} columns of values for {width} "
+                                 "columns")
+            return
         if set(map(len, self.rows)) - {width}:  # in C over the rows; the loop names the first
             for i, row in enumerate(self.rows):
                 if len(row) != width:
@@ -242,7 +282,10 @@ def json_chunks(report: Report) -> Iterator[bytes]:
     encode = json.JSONEncoder(ensure_ascii=False, allow_nan=False, separators=(", ", ": ")).encode
     yield b"{"
     for t, table in enumerate(report.tables):
-        by_column = list(zip(*table.rows, strict=True)) if table.rows else [() for _ in table.columns]
+        if isinstance(table.rows, Columns):
+            by_column: list[Sequence[Any]] = list(table.rows.columns)
+        else:
+            by_column = list(zip(*table.rows, strict=True)) if table.rows else [() for _ in table.columns]
         columns = [_json_cells(list(values), c.kind, encode)
                    for values, c in zip(by_column, table.columns, strict=True)]
         del by_column

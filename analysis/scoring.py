@@ -50,6 +50,7 @@ from .estimators import (
 
 __all__ = [
     "Band",
+    "ItemEstimates",
     "ItemScore",
     "NoSurvey",
     "Pooling",
@@ -62,6 +63,7 @@ __all__ = [
     "UnitIndex",
     "UnitSurveyScore",
     "compile_index",
+    "item_estimates",
     "score_items",
     "score_survey",
     "sipas",
@@ -555,6 +557,81 @@ class ItemScore(NamedTuple):  # a tuple: made once per unit and item
     dont_know: int
 
 
+class ItemEstimates(NamedTuple):
+    """Every item at every unit (level of the ``unit`` grouping), as arrays of shape
+    (items, levels): what :func:`score_items` gives as one object per item and unit."""
+
+    items: tuple[str, ...]
+    levels: list[Any]  # the unit grouping's levels, in its order
+    value: FloatArray
+    se: FloatArray
+    ci_low: FloatArray
+    ci_high: FloatArray
+    n: IntArray
+    n_eff: FloatArray
+    df: FloatArray  # per item
+    answers: IntArray  # answers given, don't know included
+    dont_know: IntArray
+
+
+def item_estimates(
+    design: SurveyDesign,
+    answers: Mapping[str, NDArray[Any]],
+    option_scores: Mapping[str, Sequence[float]],
+    items: Sequence[str],
+    config: ScoringConfig,
+    unit: str = "unit",
+    known: Mapping[str, tuple[ColumnEstimates, int]] | None = None,
+) -> ItemEstimates:
+    """Per item and unit: ``sum_i w_i s_i / sum_i w_i`` over valid answers (R ``svyby(~s, ~unit,
+    svymean, na.rm = TRUE)``), with the CI of ``config`` kept within [0, 1], and the answers
+    and don't-knows counted; a unit where an item has no answer has ``answers`` 0.
+
+    ``known``: items already estimated on this design and ``unit`` with their per-code counts
+    (``score_survey``'s ``item_estimates``), taken as they are.
+    """
+    known = known or {}
+    unit_groups = taylor.grouping(design, unit)
+    in_domain = unit_groups.row_level >= 0
+    level = unit_groups.row_level[in_domain]
+    bases: dict[int, IntArray] = {}
+    columns: list[NDArray[Any]] = []
+    tables: list[FloatArray] = []
+    dont_knows: list[BoolArray] = []
+    todo = [item for item in items if item not in known]
+    for item in items:
+        table, dont_know = _score_tables(item, option_scores[item], config.dont_know_as_zero)
+        dont_knows.append(dont_know)
+        if item in known:
+            continue
+        columns.append(_checked_codes(item, np.asarray(answers[item]), table.size))
+        tables.append(table)
+    # Option scores take a handful of values: sums per (stratum, unit, option) carry the estimate.
+    found: dict[str, tuple[ColumnEstimates, int]] = {}
+    if todo:
+        est = mean_codes(design, columns, tables, unit, config.ci, config.level, (0.0, 1.0), with_counts=True)
+        found = {item: (est, j) for j, item in enumerate(todo)}
+    found.update(known)
+    shape = (len(items), unit_groups.n_levels)
+    value, se, ci_low, ci_high, n_eff = (np.empty(shape) for _ in range(5))
+    n, given, dk = (np.empty(shape, dtype=np.int64) for _ in range(3))
+    df = np.empty(len(items))
+    for j, (item, dont_know) in enumerate(zip(items, dont_knows, strict=True)):
+        source, at = found[item]
+        if source.code_counts:  # the answers per (unit, code) the estimate counted
+            by_code = source.code_counts[at]
+            given[j], dk[j] = by_code[:, 1:].sum(axis=1), by_code[:, dont_know].sum(axis=1)
+        else:
+            given[j], dk[j] = _answer_counts(columns[todo.index(item)], dont_know, level, in_domain,
+                                             unit_groups.n_levels, bases)
+        for out, field_ in ((value, source.value), (se, source.se), (ci_low, source.ci_low),
+                            (ci_high, source.ci_high), (n, source.n), (n_eff, source.n_eff)):
+            out[j] = field_[at]
+        df[j] = source.df
+    return ItemEstimates(tuple(items), unit_groups.levels.tolist(), value, se, ci_low, ci_high, n, n_eff, df,
+                         given, dk)
+
+
 def score_items(
     design: SurveyDesign,
     answers: Mapping[str, NDArray[Any]],
@@ -564,50 +641,17 @@ def score_items(
     unit: str = "unit",
     known: Mapping[str, tuple[ColumnEstimates, int]] | None = None,
 ) -> list[ItemScore]:
-    """Per item and unit: ``sum_i w_i s_i / sum_i w_i`` over valid answers (R ``svyby(~s, ~unit,
-    svymean, na.rm = TRUE)``), with the CI of ``config`` kept within [0, 1].
-
-    Units where an item has no answer at all are left out. ``known``: items already estimated
-    on this design and ``unit`` with their per-code counts (``score_survey``'s
-    ``item_estimates``), taken as they are.
-    """
-    known = known or {}
-    unit_groups = taylor.grouping(design, unit)
-    in_domain = unit_groups.row_level >= 0
-    level = unit_groups.row_level[in_domain]
-    bases: dict[int, IntArray] = {}
-    levels = unit_groups.levels.tolist()
+    """:func:`item_estimates` as one :class:`ItemScore` per item and unit, items in the order
+    given; units where an item has no answer at all are left out."""
+    est = item_estimates(design, answers, option_scores, items, config, unit, known)
     out: list[ItemScore] = []
-    columns: list[NDArray[Any]] = []
-    tables: list[FloatArray] = []
-    dont_knows: list[BoolArray] = []
-    todo = [item for item in items if item not in known]
-    for item in items:
-        table, dont_know = _score_tables(item, option_scores[item], config.dont_know_as_zero)
-        if item in known:
-            dont_knows.append(dont_know)
-            continue
-        codes = _checked_codes(item, np.asarray(answers[item]), table.size)
-        columns.append(codes)
-        tables.append(table)
-        dont_knows.append(dont_know)
-    # Option scores take a handful of values: sums per (stratum, unit, option) carry the estimate.
-    found: dict[str, tuple[ColumnEstimates, int]] = {}
-    if todo:
-        est = mean_codes(design, columns, tables, unit, config.ci, config.level, (0.0, 1.0), with_counts=True)
-        found = {item: (est, j) for j, item in enumerate(todo)}
-    found.update(known)
-    for item, dont_know in zip(items, dont_knows, strict=True):
-        source, at = found[item]
-        if source.code_counts:  # the answers per (unit, code) the estimate counted
-            by_code = source.code_counts[at]
-            given_n, dk_n = by_code[:, 1:].sum(axis=1), by_code[:, dont_know].sum(axis=1)
-        else:
-            given_n, dk_n = _answer_counts(columns[todo.index(item)], dont_know, level, in_domain,
-                                           unit_groups.n_levels, bases)
-        given, dk = given_n.tolist(), dk_n.tolist()
-        by_level = source.estimates(at)
-        out.extend(ItemScore(item, levels[i], by_level[i], given[i], dk[i]) for i in range(len(levels)) if given[i] > 0)
+    for j, item in enumerate(est.items):
+        given, dk = est.answers[j].tolist(), est.dont_know[j].tolist()
+        cols = (est.value[j].tolist(), est.se[j].tolist(), est.ci_low[j].tolist(), est.ci_high[j].tolist(),
+                est.n[j].tolist(), est.n_eff[j].tolist(), [float(est.df[j])] * len(est.levels))
+        by_level = list(map(Estimate._make, zip(*cols, strict=True)))
+        out.extend(ItemScore(item, u, by_level[i], given[i], dk[i])
+                   for i, u in enumerate(est.levels) if given[i] > 0)
     return out
 
 

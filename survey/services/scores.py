@@ -27,7 +27,7 @@ import tempfile
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, overload
 
 import numpy as np
 from numpy.typing import NDArray
@@ -54,12 +54,13 @@ from analysis import (
 from analysis.design import factorize
 from analysis.estimators import ColumnEstimates
 from analysis.disclosure import Cell, suppress
-from analysis.scoring import score_items
+from analysis.scoring import item_estimates
 from analysis.scoring_config import _natural, item_key
 from analysis.scoring_config import default_scoring_config as default_scoring_config  # re-exported
 from analysis.exports import (
     Column,
     ColumnKind,
+    Columns,
     Report,
     Table,
     csv_zip_bytes,
@@ -477,6 +478,45 @@ class ItemResult(NamedTuple):  # a tuple: made once per unit and item
     dont_know: int
 
 
+@dataclass(frozen=True, eq=False)
+class ItemRows(Sequence[ItemResult]):
+    """Every (rated unit, scored item) result as columns, in table order (by level, unit code,
+    item); reads as a sequence of :class:`ItemResult`.
+
+    A campaign has a row per unit and item (160,000 for 2,000 units and 80 items): the
+    columns come from the estimates' arrays and go to the table as they are, with no object
+    per row on the way.
+    """
+
+    unit: Sequence[str] = ()
+    level: Sequence[str] = ()
+    item: Sequence[str] = ()
+    sub_criterion: Sequence[str] = ()
+    value: Sequence[float] = ()
+    se: Sequence[float] = ()
+    ci_low: Sequence[float] = ()
+    ci_high: Sequence[float] = ()
+    n: Sequence[int] = ()
+    n_eff: Sequence[float] = ()
+    df: Sequence[float] = ()
+    answers: Sequence[int] = ()
+    dont_know: Sequence[int] = ()
+
+    def __len__(self) -> int:
+        return len(self.unit)
+
+    @overload
+    def __getitem__(self, i: int) -> ItemResult: ...
+    @overload
+    def __getitem__(self, i: slice) -> list[ItemResult]: ...
+    def __getitem__(self, i: int | slice) -> ItemResult | list[ItemResult]:
+        if isinstance(i, slice):
+            return [self[k] for k in range(*i.indices(len(self)))]
+        return ItemResult(self.unit[i], self.level[i], self.item[i], self.sub_criterion[i],
+                          Estimate(self.value[i], self.se[i], self.ci_low[i], self.ci_high[i], self.n[i],
+                                   self.n_eff[i], self.df[i]), self.answers[i], self.dont_know[i])
+
+
 @dataclass(frozen=True)
 class SipasRow:
     """One SIPAS index of one rated unit: an item (S1.1), an element (S1) or the overall index."""
@@ -541,7 +581,7 @@ class CampaignScores:
     weights: WeightsSummary | None  # None when there is no valid response
     population: Mapping[tuple[str, str], float]
     sipas: tuple[SipasRow, ...] = ()  # per rated unit, when the questionnaires have SIPAS items
-    items: tuple[ItemResult, ...] = ()  # per rated unit and scored item
+    items: ItemRows = ItemRows()  # per rated unit and scored item
     design: DesignInfo | None = None
 
 
@@ -831,10 +871,10 @@ def score_responses(
             if item not in answers:  # a planned questionnaire nobody has answered yet
                 answers[item] = np.zeros(inputs.n_rows, dtype=np.uint8)
                 option_scores[item] = [math.nan]
-    item_estimates: dict[str, tuple[ColumnEstimates, int]] = {}  # one-item sub-criteria, for score_items
+    reused: dict[str, tuple[ColumnEstimates, int]] = {}  # one-item sub-criteria, for item_estimates
     try:
         by_code = score_survey(design, answers, option_scores, config, unit="unit_code", group="group",
-                               item_estimates=item_estimates)
+                               item_estimates=reused)
     except ValueError as exc:
         # Name the stratum as the campaign knows it (group|unit), not by its integer code.
         names = {str(st.code): st.key for st in info.strata}
@@ -882,17 +922,29 @@ def score_responses(
     sub_of = {item: sub.code for sub in config.sub_criteria for item in sub.items}
     item_keys = list(dict.fromkeys(item for sub in config.sub_criteria for item in sub.items
                                    if item in inputs.answers))
-    item_order = {item: k for k, item in enumerate(item_keys)}
     # units by (block, natural code) as one integer rank each, of the design's unit codes
     by_block = sorted(range(len(code_of)), key=lambda k: (blocks.get(code_of[k], ""), _natural(code_of[k])))
     unit_rank = {k: rank for rank, k in enumerate(by_block)}
-    scored = score_items(design, answers, option_scores, item_keys, config, unit="unit_code", known=item_estimates)
-    n_items = len(item_order)
-    order = np.argsort(np.fromiter((unit_rank[r.unit] * n_items + item_order[r.item] for r in scored),
-                                   dtype=np.int64, count=len(scored)), kind="stable").tolist()
+    est = item_estimates(design, answers, option_scores, item_keys, config, unit="unit_code", known=reused)
+    # rows by unit rank, then item (config order); a unit without an answer to an item has no row
+    unit_order = np.argsort(np.fromiter(map(unit_rank.__getitem__, est.levels), dtype=np.int64,
+                                        count=len(est.levels)), kind="stable")
+    answered = est.answers[:, unit_order].T.ravel() > 0
+
+    def column(values: NDArray[Any]) -> list[Any]:
+        out: list[Any] = values[:, unit_order].T.ravel()[answered].tolist()
+        return out
+
+    n_items = len(est.items)
+    unit_at = np.repeat(np.asarray(est.levels, dtype=np.int64)[unit_order], n_items)[answered].tolist()
+    item_at = np.tile(np.arange(n_items), unit_order.size)[answered]
     levels_of = [blocks.get(code, "") for code in code_of]  # by the design's unit code
-    items = tuple(ItemResult(code_of[r.unit], levels_of[r.unit], r.item, sub_of[r.item], r.score, r.answers,
-                             r.dont_know) for r in map(scored.__getitem__, order))
+    item_names = np.asarray(est.items, dtype=object)[item_at]
+    items = ItemRows(
+        [code_of[u] for u in unit_at], [levels_of[u] for u in unit_at], item_names.tolist(),
+        [sub_of[i] for i in item_names.tolist()], column(est.value), column(est.se), column(est.ci_low),
+        column(est.ci_high), column(est.n), column(est.n_eff), est.df[item_at].tolist(), column(est.answers),
+        column(est.dont_know))
     return CampaignScores(inputs.campaign_code, config, tuple(subs), tuple(unit_rows), inputs.versions,
                           weights_summary(design), {_stratum_key(k): v
                                                     for k, v in ((st.key, st.big_n) for st in info.strata)},
@@ -1061,7 +1113,8 @@ def suppression(result: CampaignScores, k: int) -> tuple[set[Any], set[Any]]:
     # Relations never cross units: only units with a small cell need the algebra.
     small = {u.unit for u in result.units if u.has_survey and 0 < u.responses < k}
     small |= {r.unit for r in result.sub_criteria if 0 < r.score.n < k}
-    small |= {it.unit for it in result.items if 0 < it.score.n < k}
+    rows = result.items
+    small |= {u for u, n in zip(rows.unit, rows.n, strict=True) if 0 < n < k}
     small |= {r.unit for r in result.sipas if 0 < r.estimate.n < k}
     if not small:
         return set(), set()
@@ -1072,9 +1125,10 @@ def suppression(result: CampaignScores, k: int) -> tuple[set[Any], set[Any]]:
     for r in result.sub_criteria:
         if r.score.n > 0 and r.unit in small:
             cells[("sub", r.unit, r.sub_criterion)] = Cell(r.score.value, r.score.n)
-    for it in result.items:
-        if it.score.n > 0 and it.unit in small:
-            cells[("item", it.unit, it.item)] = Cell(it.score.value, it.score.n)
+    in_small = [i for i, u in enumerate(rows.unit) if u in small]
+    for i in in_small:
+        if rows.n[i] > 0:
+            cells[("item", rows.unit[i], rows.item[i])] = Cell(rows.value[i], rows.n[i])
     for row in result.sipas:
         if row.unit in small:
             cells[("sipas", row.unit, row.kind, row.code)] = Cell(row.estimate.value, row.estimate.n)
@@ -1091,14 +1145,14 @@ def suppression(result: CampaignScores, k: int) -> tuple[set[Any], set[Any]]:
                 rel[("sub", unit, c)] = -max_points[c]
             relations.append(rel)
     items_of: dict[tuple[str, str], list[str]] = {}
-    for it in result.items:
-        if ("item", it.unit, it.item) in cells:
-            items_of.setdefault((it.unit, it.sub_criterion), []).append(it.item)
+    for i in in_small:
+        if ("item", rows.unit[i], rows.item[i]) in cells:
+            items_of.setdefault((rows.unit[i], rows.sub_criterion[i]), []).append(rows.item[i])
     for (unit, code), items in items_of.items():
         if ("sub", unit, code) in cells:
             rel = {("sub", unit, code): 1.0}
-            for i in items:
-                rel[("item", unit, i)] = -1.0 / len(items)
+            for item in items:
+                rel[("item", unit, item)] = -1.0 / len(items)
             relations.append(rel)
     parts: dict[tuple[str, str, str], list[Any]] = {}
     for row in result.sipas:
@@ -1117,6 +1171,26 @@ def suppression(result: CampaignScores, k: int) -> tuple[set[Any], set[Any]]:
             relations.append(rel)
     primary = {key for key, cell in cells.items() if 0 < cell.n < k}
     return primary, suppress(cells, relations, k)
+
+
+def _item_columns(items: ItemRows, primary: set[Any], hidden: set[Any]) -> Columns:
+    """The ``items`` table's columns: the result's own, with the suppressed cells' estimates
+    blanked and marked (as :func:`_shown` and :func:`_mark` do row by row)."""
+    shown: list[Sequence[float | None]] = [items.value, items.se, items.ci_low, items.ci_high]
+    marks = [""] * len(items)
+    keyed = {key[1:] for key in hidden | primary if key[0] == "item"}
+    if keyed:
+        blanked: list[list[float | None]] = [list(c) for c in shown]
+        shown = list(blanked)
+        for i, pair in enumerate(zip(items.unit, items.item, strict=True)):
+            if pair in keyed:
+                key = ("item", *pair)
+                marks[i] = _mark(key, primary, hidden)
+                if key in hidden:
+                    for c in blanked:
+                        c[i] = None
+    return Columns((items.unit, items.level, items.item, items.sub_criterion, *shown, items.n, items.n_eff,
+                    items.df, items.answers, items.dont_know, marks))
 
 
 def score_tables(result: CampaignScores, k: int | None = None) -> Report:
@@ -1145,14 +1219,7 @@ def score_tables(result: CampaignScores, k: int | None = None) -> Report:
          u.public_responses, _mark(("unit", u.unit), primary, hidden))
         for u in result.units
     )
-    item_rows = tuple(
-        (it.unit, it.level, it.item, it.sub_criterion,
-         *_shown((it.score.value, it.score.se, it.score.ci_low, it.score.ci_high), ("item", it.unit, it.item),
-                 hidden),
-         it.score.n, it.score.n_eff, it.score.df, it.answers, it.dont_know,
-         _mark(("item", it.unit, it.item), primary, hidden))
-        for it in result.items
-    )
+    item_rows = _item_columns(result.items, primary, hidden)
     sipas_table = tuple(
         (r.unit, r.level, r.kind, r.code,
          *_shown((r.estimate.value, r.estimate.se, r.estimate.ci_low, r.estimate.ci_high),
