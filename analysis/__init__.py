@@ -21,6 +21,7 @@ from .scoring import (
     compile_index,
     score_survey,
     sipas,
+    survey_estimates,
 )
 from .weighting import (
     WeightsSummary,
@@ -60,6 +61,7 @@ __all__ = [
     "rake",
     "ratio",
     "score_survey",
+    "survey_estimates",
     "sipas",
     "total",
     "trim_weights",

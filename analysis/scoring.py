@@ -26,7 +26,7 @@ Choices (DOMAIN.md section 6, documented so they stay consistent):
 from __future__ import annotations
 
 import bisect
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, NamedTuple
@@ -50,6 +50,7 @@ from .estimators import (
 
 __all__ = [
     "Band",
+    "EstimateArrays",
     "ItemEstimates",
     "ItemScore",
     "NoSurvey",
@@ -67,6 +68,8 @@ __all__ = [
     "score_items",
     "score_survey",
     "sipas",
+    "survey_estimates",
+    "SurveyEstimates",
 ]
 
 
@@ -187,7 +190,67 @@ class UnitSurveyScore:
 
     @property
     def has_survey(self) -> bool:
-        return any(s.score.n > 0 for s in self.sub_criteria.values())
+        """Some response feeds a sub-criterion: the total counts the rows any sub-criterion
+        uses (``points.n``), so this is ``any(s.score.n > 0 for s in sub_criteria.values())``."""
+        return self.points.n > 0
+
+
+class EstimateArrays(NamedTuple):
+    """:class:`Estimate` fields as arrays of one shape (e.g. sub-criteria x units)."""
+
+    value: FloatArray
+    se: FloatArray
+    ci_low: FloatArray
+    ci_high: FloatArray
+    n: IntArray
+    n_eff: FloatArray
+    df: FloatArray
+
+    def at(self, k: int, j: int) -> Estimate:
+        return Estimate(float(self.value[k, j]), float(self.se[k, j]), float(self.ci_low[k, j]),
+                        float(self.ci_high[k, j]), int(self.n[k, j]), float(self.n_eff[k, j]), float(self.df[k, j]))
+
+
+class SurveyEstimates(NamedTuple):
+    """Every sub-criterion at every unit (level of the ``unit`` grouping) as arrays of shape
+    (sub-criteria, levels), and each unit's point total: what :func:`score_survey` gives as
+    objects per unit."""
+
+    levels: list[Any]  # the unit grouping's levels, in its order
+    codes: tuple[str, ...]  # the sub-criteria, in the configuration's order
+    score: EstimateArrays  # weighted mean option score, 0..1
+    points: EstimateArrays  # max_points x score (SE and CI alike; df the normal's)
+    answers: IntArray  # item answers given, don't know included
+    dont_know: IntArray
+    totals: list[Estimate]  # per level: the survey points
+
+    def scores(self) -> dict[Any, UnitSurveyScore]:
+        """Unit -> :class:`UnitSurveyScore`; each unit's sub-criteria are read from the arrays
+        when asked for."""
+        index = {code: k for k, code in enumerate(self.codes)}
+        return {u: UnitSurveyScore(u, _UnitSubScores(self, index, j), self.totals[j])
+                for j, u in enumerate(self.levels)}
+
+
+class _UnitSubScores(Mapping[str, SubCriterionScore]):
+    """One unit's sub-criteria (code -> :class:`SubCriterionScore`), made from
+    :class:`SurveyEstimates` when read."""
+
+    __slots__ = ("_est", "_index", "_j")
+
+    def __init__(self, est: SurveyEstimates, index: Mapping[str, int], j: int):
+        self._est, self._index, self._j = est, index, j
+
+    def __getitem__(self, code: str) -> SubCriterionScore:
+        k, j, est = self._index[code], self._j, self._est
+        return SubCriterionScore(code, est.score.at(k, j), est.points.at(k, j), int(est.answers[k, j]),
+                                 int(est.dont_know[k, j]))
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._est.codes)
+
+    def __len__(self) -> int:
+        return len(self._est.codes)
 
 
 @dataclass(frozen=True)
@@ -383,7 +446,7 @@ def _group_weighted(
     return Linearised(unit_groups, value, z, used, n, n_eff)
 
 
-def score_survey(
+def survey_estimates(
     design: SurveyDesign,
     answers: Mapping[str, NDArray[Any]],
     option_scores: Mapping[str, Sequence[float]],
@@ -391,7 +454,7 @@ def score_survey(
     unit: str = "unit",
     group: str = "group",
     item_estimates: dict[str, tuple[ColumnEstimates, int]] | None = None,
-) -> dict[Any, UnitSurveyScore]:
+) -> SurveyEstimates:
     """Survey points per rated unit and sub-criterion.
 
     Parameters
@@ -411,8 +474,9 @@ def score_survey(
 
     Returns
     -------
-    dict
-        Unit -> :class:`UnitSurveyScore`, for every unit with rows in the domain.
+    SurveyEstimates
+        Every sub-criterion at every unit with rows in the domain, as arrays, and each
+        unit's total (:meth:`SurveyEstimates.scores` gives them per unit).
 
     Notes
     -----
@@ -516,35 +580,41 @@ def score_survey(
             estimates[k] = summarise(design, part, config.ci, config.level, bounds=unit_bounds)
     totals = summarise(design, total_points, config.ci, config.level, bounds=(0.0, config.survey_max))
     assert isinstance(totals, dict)
-    by_level: list[list[Estimate]] = []
+    fields: list[NDArray[Any]] = [np.empty((len(subs), n_levels)) for _ in range(7)]
+    fields[4] = np.empty((len(subs), n_levels), dtype=np.int64)
     for k, found in enumerate(estimates):
         if isinstance(found, ColumnEstimates):
-            by_level.append(found.estimates(slots[k][1]))
+            j = slots[k][1]
+            for out, values in zip(fields, (found.value, found.se, found.ci_low, found.ci_high, found.n,
+                                            found.n_eff), strict=False):
+                out[k] = values[j]
+            fields[6][k] = found.df
         else:
             assert isinstance(found, dict)
-            by_level.append(list(found.values()))  # in level order (summarise)
-    answered = [(given.tolist(), dk.tolist()) for given, dk in counts]
-    points = [_scaled_all(found, sub.max_points) for found, sub in zip(by_level, subs, strict=True)]
-    result: dict[Any, UnitSurveyScore] = {}
-    for j, u in enumerate(unit_groups.levels.tolist()):
-        scores: dict[str, SubCriterionScore] = {}
-        for k, sub in enumerate(subs):
-            scores[sub.code] = SubCriterionScore(sub.code, by_level[k][j], points[k][j], answered[k][0][j],
-                                                 answered[k][1][j])
-        result[u] = UnitSurveyScore(u, scores, totals[u])
-    return result
+            for out, column in zip(fields, zip(*found.values(), strict=True), strict=True):  # level order
+                out[k] = column
+    score = EstimateArrays(*fields)
+    scale = max_points[:, None]  # points: the same IEEE products as max_points * each estimate
+    points = EstimateArrays(score.value * scale, score.se * scale, score.ci_low * scale, score.ci_high * scale,
+                            score.n, score.n_eff, np.full(score.df.shape, np.inf))
+    return SurveyEstimates(unit_groups.levels.tolist(), tuple(sub.code for sub in subs), score, points,
+                           np.array([given for given, _ in counts], dtype=np.int64).reshape(len(subs), n_levels),
+                           np.array([dk for _, dk in counts], dtype=np.int64).reshape(len(subs), n_levels),
+                           [totals[u] for u in unit_groups.levels.tolist()])
 
 
-def _scaled_all(found: Sequence[Estimate], k: float) -> list[Estimate]:
-    """Every estimate of ``found`` times ``k`` (value, SE and CI; counts kept, df the normal's),
-    as points are of a score; the products made by numpy (the same IEEE multiplications)."""
-    if not found:
-        return []
-    table = np.array([e[:6] for e in found], dtype=np.float64)
-    table[:, :4] *= k
-    n = [e.n for e in found]  # counts stay ints
-    rows = table.tolist()
-    return [Estimate(v, se, lo, hi, count, ne) for (v, se, lo, hi, _n, ne), count in zip(rows, n, strict=True)]
+def score_survey(
+    design: SurveyDesign,
+    answers: Mapping[str, NDArray[Any]],
+    option_scores: Mapping[str, Sequence[float]],
+    config: ScoringConfig,
+    unit: str = "unit",
+    group: str = "group",
+    item_estimates: dict[str, tuple[ColumnEstimates, int]] | None = None,
+) -> dict[Any, UnitSurveyScore]:
+    """:func:`survey_estimates` per unit: unit -> :class:`UnitSurveyScore`, for every unit
+    with rows in the domain."""
+    return survey_estimates(design, answers, option_scores, config, unit, group, item_estimates).scores()
 
 
 class ItemScore(NamedTuple):  # a tuple: made once per unit and item

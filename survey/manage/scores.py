@@ -180,7 +180,7 @@ def _unit_detail(campaign: Campaign, unit: str) -> dict[str, Any]:
             texts.setdefault(item_key(q, question.id), question.text.get(lang))
     described = {sub.code: next((texts[i] for i in sub.items if i in texts), "")
                  for sub in scoring.config.sub_criteria}
-    subs = [r for r in result.sub_criteria if r.unit == unit]
+    subs = [result.sub_criteria[i] for i, code in enumerate(result.sub_criteria.unit) if code == unit]
     sipas = [r for r in result.sipas if r.unit == unit]
     same = [u for u in result.units if u.level == me.level]
     return {"campaign": campaign, "scoring": scoring, "me": me, "subs": subs, "sipas": sipas,

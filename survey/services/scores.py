@@ -24,10 +24,10 @@ import math
 import operator
 import re
 import tempfile
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, NamedTuple, overload
+from typing import Any, NamedTuple, TypeVar, overload
 
 import numpy as np
 from numpy.typing import NDArray
@@ -47,7 +47,7 @@ from analysis import (
     SurveyDesign,
     WeightsSummary,
     compile_index,
-    score_survey,
+    survey_estimates,
     sipas,
     weights_summary,
 )
@@ -478,18 +478,69 @@ class ItemResult(NamedTuple):  # a tuple: made once per unit and item
     dont_know: int
 
 
-@dataclass(frozen=True, eq=False)
-class ItemRows(Sequence[ItemResult]):
-    """Every (rated unit, scored item) result as columns, in table order (by level, unit code,
-    item); reads as a sequence of :class:`ItemResult`.
+_Row = TypeVar("_Row")
 
-    A campaign has a row per unit and item (160,000 for 2,000 units and 80 items): the
-    columns come from the estimates' arrays and go to the table as they are, with no object
-    per row on the way.
-    """
+
+@dataclass(frozen=True, eq=False)
+class _ColumnRows(Sequence[_Row]):
+    """Result rows held as columns, in table order; reads as a sequence of row objects made
+    when asked for. A campaign has a row per unit and sub-criterion or item (160,000 for
+    2,000 units and 80 items): the columns come from the estimates' arrays and go to the
+    tables as they are, with no object per row on the way."""
 
     unit: Sequence[str] = ()
     level: Sequence[str] = ()
+
+    def _row(self, i: int) -> _Row:
+        raise NotImplementedError
+
+    def __len__(self) -> int:
+        return len(self.unit)
+
+    @overload
+    def __getitem__(self, i: int) -> _Row: ...
+    @overload
+    def __getitem__(self, i: slice) -> list[_Row]: ...
+    def __getitem__(self, i: int | slice) -> _Row | list[_Row]:
+        if isinstance(i, slice):
+            return [self._row(k) for k in range(*i.indices(len(self)))]
+        return self._row(range(len(self))[i])  # negative indices, and IndexError past the end
+
+
+@dataclass(frozen=True, eq=False)
+class SubCriterionRows(_ColumnRows[SubCriterionResult]):
+    """Every (rated unit, sub-criterion) result: by level, unit code, configuration order."""
+
+    sub_criterion: Sequence[str] = ()
+    max_points: Sequence[float] = ()
+    value: Sequence[float] = ()  # the score's estimate (0..1) ...
+    se: Sequence[float] = ()
+    ci_low: Sequence[float] = ()
+    ci_high: Sequence[float] = ()
+    n: Sequence[int] = ()
+    n_eff: Sequence[float] = ()
+    df: Sequence[float] = ()
+    points: Sequence[float] = ()  # ... and the points' (max_points x score)
+    points_se: Sequence[float] = ()
+    points_ci_low: Sequence[float] = ()
+    points_ci_high: Sequence[float] = ()
+    answers: Sequence[int] = ()
+    dont_know: Sequence[int] = ()
+
+    def _row(self, i: int) -> SubCriterionResult:
+        return SubCriterionResult(
+            self.unit[i], self.level[i], self.sub_criterion[i], self.max_points[i],
+            Estimate(self.value[i], self.se[i], self.ci_low[i], self.ci_high[i], self.n[i], self.n_eff[i],
+                     self.df[i]),
+            Estimate(self.points[i], self.points_se[i], self.points_ci_low[i], self.points_ci_high[i], self.n[i],
+                     self.n_eff[i]),
+            self.answers[i], self.dont_know[i])
+
+
+@dataclass(frozen=True, eq=False)
+class ItemRows(_ColumnRows[ItemResult]):
+    """Every (rated unit, scored item) result: by level, unit code, item."""
+
     item: Sequence[str] = ()
     sub_criterion: Sequence[str] = ()
     value: Sequence[float] = ()
@@ -502,16 +553,7 @@ class ItemRows(Sequence[ItemResult]):
     answers: Sequence[int] = ()
     dont_know: Sequence[int] = ()
 
-    def __len__(self) -> int:
-        return len(self.unit)
-
-    @overload
-    def __getitem__(self, i: int) -> ItemResult: ...
-    @overload
-    def __getitem__(self, i: slice) -> list[ItemResult]: ...
-    def __getitem__(self, i: int | slice) -> ItemResult | list[ItemResult]:
-        if isinstance(i, slice):
-            return [self[k] for k in range(*i.indices(len(self)))]
+    def _row(self, i: int) -> ItemResult:
         return ItemResult(self.unit[i], self.level[i], self.item[i], self.sub_criterion[i],
                           Estimate(self.value[i], self.se[i], self.ci_low[i], self.ci_high[i], self.n[i],
                                    self.n_eff[i], self.df[i]), self.answers[i], self.dont_know[i])
@@ -575,7 +617,7 @@ class CampaignScores:
 
     campaign_code: str
     config: ScoringConfig
-    sub_criteria: tuple[SubCriterionResult, ...]  # by level, unit code, config order
+    sub_criteria: SubCriterionRows  # by level, unit code, config order
     units: tuple[UnitResult, ...]  # by level, rank, unit code
     versions: tuple[VersionInfo, ...]
     weights: WeightsSummary | None  # None when there is no valid response
@@ -843,6 +885,31 @@ def _stratum_key(key: str) -> tuple[str, str]:
     return (group, unit) if sep else ("", key)
 
 
+class _UnitMajor:
+    """Rows of (variables x units) arrays in table order: units by rank, then variables;
+    ``keep`` (same shape) drops the cells without a row."""
+
+    def __init__(self, levels: Sequence[int], unit_rank: Mapping[int, int], keep: NDArray[np.bool_] | None = None):
+        self.levels = levels
+        self.order = np.argsort(np.fromiter(map(unit_rank.__getitem__, levels), dtype=np.int64, count=len(levels)),
+                                kind="stable")
+        self.keep = None if keep is None else self.flat(keep)
+
+    def flat(self, values: NDArray[Any]) -> NDArray[Any]:
+        out: NDArray[Any] = values[:, self.order].T.ravel()
+        return out
+
+    def column(self, values: NDArray[Any]) -> list[Any]:
+        """One column of the rows: ``values`` (variables x units) read unit by unit."""
+        flat = self.flat(values)
+        out: list[Any] = (flat if self.keep is None else flat[self.keep]).tolist()
+        return out
+
+    def units(self, n_variables: int) -> list[int]:
+        """The unit (design code) of each row."""
+        return self.column(np.broadcast_to(np.asarray(self.levels, dtype=np.int64), (n_variables, len(self.levels))))
+
+
 def score_responses(
     inputs: ScoreInputs,
     config: ScoringConfig,
@@ -861,9 +928,9 @@ def score_responses(
     population = dict(population or {})
     listed_units = set(units) | set(appraised or {})
     if inputs.n_rows == 0:
-        return CampaignScores(inputs.campaign_code, config, (), tuple(_no_survey_units(inputs, config, listed_units,
-                                                                                       appraised, {})),
-                              inputs.versions, None, population)
+        no_survey = _no_survey_units(inputs, config, listed_units, appraised, {})
+        return CampaignScores(inputs.campaign_code, config, SubCriterionRows(), tuple(no_survey), inputs.versions,
+                              None, population)
     design, info = build_design(inputs, spec, listed, population)
     answers, option_scores = dict(inputs.answers), dict(inputs.option_scores)
     for sub in config.sub_criteria:
@@ -873,15 +940,15 @@ def score_responses(
                 option_scores[item] = [math.nan]
     reused: dict[str, tuple[ColumnEstimates, int]] = {}  # one-item sub-criteria, for item_estimates
     try:
-        by_code = score_survey(design, answers, option_scores, config, unit="unit_code", group="group",
-                               item_estimates=reused)
+        scored = survey_estimates(design, answers, option_scores, config, unit="unit_code", group="group",
+                                  item_estimates=reused)
     except ValueError as exc:
         # Name the stratum as the campaign knows it (group|unit), not by its integer code.
         names = {str(st.code): st.key for st in info.strata}
         raise DesignError("SCORING-DESIGN", reason=re.sub(
             r"stratum (\d+)", lambda m: f"stratum {names.get(m.group(1), m.group(1))!r}", str(exc))) from exc
     code_of = info.unit_codes
-    survey = {code_of[k]: dataclasses.replace(v, unit=code_of[k]) for k, v in by_code.items()}
+    survey = {code_of[k]: dataclasses.replace(v, unit=code_of[k]) for k, v in scored.scores().items()}
     level_of = inputs.unit_levels
     everyone = set(survey) | listed_units
     blocks = {u: level_of.get(u, "") for u in everyone}
@@ -893,7 +960,6 @@ def score_responses(
         index = compile_index(appraised, survey, config, {u: blocks[u] for u in appraised})
     responses = dict(zip(code_of, np.bincount(design.column("unit_code"), minlength=len(code_of)).tolist(),
                          strict=True))
-    subs: list[SubCriterionResult] = []
     unit_rows: list[UnitResult] = []
     survey_max = config.survey_max  # a sum over the sub-criteria: once, not per unit
     for entry in index:
@@ -901,10 +967,6 @@ def score_responses(
         s = survey.get(u)
         if s is None:
             continue  # appraised-only: added with the other units without a survey below
-        for sub in config.sub_criteria:
-            r = s.sub_criteria[sub.code]
-            subs.append(SubCriterionResult(u, blocks[u], sub.code, sub.max_points, r.score, r.points,
-                                           r.answers, r.dont_know))
         unit_rows.append(UnitResult(
             unit=u, name=inputs.unit_names.get(u, ""), level=blocks[u], points=s.points,
             survey_max=survey_max, survey_pct=s.points.value / survey_max * 100,
@@ -917,35 +979,38 @@ def score_responses(
     ranked = {e.unit: e for e in index}
     unit_rows.extend(_no_survey_units(inputs, config, everyone - set(survey), appraised, ranked))
     unit_rows.sort(key=lambda r: (r.level, r.rank is None, r.rank or 0, _natural(r.unit)))
-    order = {sub.code: k for k, sub in enumerate(config.sub_criteria)}
-    subs.sort(key=lambda r: (r.level, _natural(r.unit), order[r.sub_criterion]))
     sub_of = {item: sub.code for sub in config.sub_criteria for item in sub.items}
     item_keys = list(dict.fromkeys(item for sub in config.sub_criteria for item in sub.items
                                    if item in inputs.answers))
     # units by (block, natural code) as one integer rank each, of the design's unit codes
     by_block = sorted(range(len(code_of)), key=lambda k: (blocks.get(code_of[k], ""), _natural(code_of[k])))
     unit_rank = {k: rank for rank, k in enumerate(by_block)}
-    est = item_estimates(design, answers, option_scores, item_keys, config, unit="unit_code", known=reused)
-    # rows by unit rank, then item (config order); a unit without an answer to an item has no row
-    unit_order = np.argsort(np.fromiter(map(unit_rank.__getitem__, est.levels), dtype=np.int64,
-                                        count=len(est.levels)), kind="stable")
-    answered = est.answers[:, unit_order].T.ravel() > 0
-
-    def column(values: NDArray[Any]) -> list[Any]:
-        out: list[Any] = values[:, unit_order].T.ravel()[answered].tolist()
-        return out
-
-    n_items = len(est.items)
-    unit_at = np.repeat(np.asarray(est.levels, dtype=np.int64)[unit_order], n_items)[answered].tolist()
-    item_at = np.tile(np.arange(n_items), unit_order.size)[answered]
     levels_of = [blocks.get(code, "") for code in code_of]  # by the design's unit code
-    item_names = np.asarray(est.items, dtype=object)[item_at]
+    # sub-criteria: every unit with a response, by unit rank, then configuration order
+    rows = _UnitMajor(scored.levels, unit_rank)
+    unit_at = rows.units(len(scored.codes))
+    score, points = scored.score, scored.points
+    c = rows.column
+    subs = SubCriterionRows(
+        unit=[code_of[u] for u in unit_at], level=[levels_of[u] for u in unit_at],
+        sub_criterion=list(scored.codes) * len(scored.levels),
+        max_points=[sub.max_points for sub in config.sub_criteria] * len(scored.levels),
+        value=c(score.value), se=c(score.se), ci_low=c(score.ci_low), ci_high=c(score.ci_high), n=c(score.n),
+        n_eff=c(score.n_eff), df=c(score.df), points=c(points.value), points_se=c(points.se),
+        points_ci_low=c(points.ci_low), points_ci_high=c(points.ci_high), answers=c(scored.answers),
+        dont_know=c(scored.dont_know))
+    est = item_estimates(design, answers, option_scores, item_keys, config, unit="unit_code", known=reused)
+    # items: by unit rank, then item (config order); a unit without an answer to an item has no row
+    rows = _UnitMajor(est.levels, unit_rank, est.answers > 0)
+    unit_at = rows.units(len(est.items))
+    item_names = rows.column(np.broadcast_to(np.asarray(est.items, dtype=object)[:, None], est.answers.shape))
+    c = rows.column
     items = ItemRows(
-        [code_of[u] for u in unit_at], [levels_of[u] for u in unit_at], item_names.tolist(),
-        [sub_of[i] for i in item_names.tolist()], column(est.value), column(est.se), column(est.ci_low),
-        column(est.ci_high), column(est.n), column(est.n_eff), est.df[item_at].tolist(), column(est.answers),
-        column(est.dont_know))
-    return CampaignScores(inputs.campaign_code, config, tuple(subs), tuple(unit_rows), inputs.versions,
+        unit=[code_of[u] for u in unit_at], level=[levels_of[u] for u in unit_at], item=item_names,
+        sub_criterion=[sub_of[i] for i in item_names], value=c(est.value), se=c(est.se), ci_low=c(est.ci_low),
+        ci_high=c(est.ci_high), n=c(est.n), n_eff=c(est.n_eff),
+        df=c(np.broadcast_to(est.df[:, None], est.answers.shape)), answers=c(est.answers), dont_know=c(est.dont_know))
+    return CampaignScores(inputs.campaign_code, config, subs, tuple(unit_rows), inputs.versions,
                           weights_summary(design), {_stratum_key(k): v
                                                     for k, v in ((st.key, st.big_n) for st in info.strata)},
                           sipas_rows(inputs, design, config), items, info)
@@ -1112,8 +1177,8 @@ def suppression(result: CampaignScores, k: int) -> tuple[set[Any], set[Any]]:
     """
     # Relations never cross units: only units with a small cell need the algebra.
     small = {u.unit for u in result.units if u.has_survey and 0 < u.responses < k}
-    small |= {r.unit for r in result.sub_criteria if 0 < r.score.n < k}
-    rows = result.items
+    subs, rows = result.sub_criteria, result.items
+    small |= {u for u, n in zip(subs.unit, subs.n, strict=True) if 0 < n < k}
     small |= {u for u, n in zip(rows.unit, rows.n, strict=True) if 0 < n < k}
     small |= {r.unit for r in result.sipas if 0 < r.estimate.n < k}
     if not small:
@@ -1122,9 +1187,10 @@ def suppression(result: CampaignScores, k: int) -> tuple[set[Any], set[Any]]:
     for u in result.units:
         if u.has_survey and u.unit in small:
             cells[("unit", u.unit)] = Cell(u.points.value, u.responses)
-    for r in result.sub_criteria:
-        if r.score.n > 0 and r.unit in small:
-            cells[("sub", r.unit, r.sub_criterion)] = Cell(r.score.value, r.score.n)
+    subs_in_small = [i for i, u in enumerate(subs.unit) if u in small]
+    for i in subs_in_small:
+        if subs.n[i] > 0:
+            cells[("sub", subs.unit[i], subs.sub_criterion[i])] = Cell(subs.value[i], subs.n[i])
     in_small = [i for i, u in enumerate(rows.unit) if u in small]
     for i in in_small:
         if rows.n[i] > 0:
@@ -1135,9 +1201,9 @@ def suppression(result: CampaignScores, k: int) -> tuple[set[Any], set[Any]]:
     relations: list[dict[Any, float]] = []
     max_points = {sub.code: sub.max_points for sub in result.config.sub_criteria}
     subs_of: dict[str, list[str]] = {}
-    for r in result.sub_criteria:
-        if ("sub", r.unit, r.sub_criterion) in cells:
-            subs_of.setdefault(r.unit, []).append(r.sub_criterion)
+    for i in subs_in_small:
+        if ("sub", subs.unit[i], subs.sub_criterion[i]) in cells:
+            subs_of.setdefault(subs.unit[i], []).append(subs.sub_criterion[i])
     for unit, codes in subs_of.items():
         if ("unit", unit) in cells:
             rel: dict[Any, float] = {("unit", unit): 1.0}
@@ -1173,22 +1239,39 @@ def suppression(result: CampaignScores, k: int) -> tuple[set[Any], set[Any]]:
     return primary, suppress(cells, relations, k)
 
 
+def _published(kind: str, keys: Iterable[tuple[str, str]], shown: list[Sequence[Any]], primary: set[Any],
+               hidden: set[Any]) -> tuple[list[Sequence[Any]], list[str]]:
+    """A column table's estimate columns with the suppressed cells (``(kind, *key)``) blanked,
+    and each row's mark: what :func:`_shown` and :func:`_mark` do row by row."""
+    marks = [""] * (len(shown[0]) if shown else 0)
+    keyed = {key[1:] for key in hidden | primary if key[0] == kind}
+    if not keyed:
+        return shown, marks
+    blanked: list[list[Any]] = [list(c) for c in shown]
+    for i, pair in enumerate(keys):
+        if pair in keyed:
+            key = (kind, *pair)
+            marks[i] = _mark(key, primary, hidden)
+            if key in hidden:
+                for c in blanked:
+                    c[i] = None
+    return list(blanked), marks
+
+
+def _score_columns(subs: SubCriterionRows, primary: set[Any], hidden: set[Any]) -> Columns:
+    """The ``scores`` table's columns (:data:`SCORE_COLUMNS`), suppressed cells blanked."""
+    shown, marks = _published("sub", zip(subs.unit, subs.sub_criterion, strict=True),
+                              [subs.points, subs.points_se, subs.points_ci_low, subs.points_ci_high, subs.value,
+                               subs.se, subs.ci_low, subs.ci_high], primary, hidden)
+    rate = [d / a if a else math.nan for a, d in zip(subs.answers, subs.dont_know, strict=True)]
+    return Columns((subs.unit, subs.level, subs.sub_criterion, subs.max_points, *shown, subs.n, subs.n_eff, subs.df,
+                    subs.answers, subs.dont_know, rate, marks))
+
+
 def _item_columns(items: ItemRows, primary: set[Any], hidden: set[Any]) -> Columns:
-    """The ``items`` table's columns: the result's own, with the suppressed cells' estimates
-    blanked and marked (as :func:`_shown` and :func:`_mark` do row by row)."""
-    shown: list[Sequence[float | None]] = [items.value, items.se, items.ci_low, items.ci_high]
-    marks = [""] * len(items)
-    keyed = {key[1:] for key in hidden | primary if key[0] == "item"}
-    if keyed:
-        blanked: list[list[float | None]] = [list(c) for c in shown]
-        shown = list(blanked)
-        for i, pair in enumerate(zip(items.unit, items.item, strict=True)):
-            if pair in keyed:
-                key = ("item", *pair)
-                marks[i] = _mark(key, primary, hidden)
-                if key in hidden:
-                    for c in blanked:
-                        c[i] = None
+    """The ``items`` table's columns (:data:`ITEM_COLUMNS`), suppressed cells blanked."""
+    shown, marks = _published("item", zip(items.unit, items.item, strict=True),
+                              [items.value, items.se, items.ci_low, items.ci_high], primary, hidden)
     return Columns((items.unit, items.level, items.item, items.sub_criterion, *shown, items.n, items.n_eff,
                     items.df, items.answers, items.dont_know, marks))
 
@@ -1203,14 +1286,7 @@ def score_tables(result: CampaignScores, k: int | None = None) -> Report:
     """
     k = small_cell_k() if k is None else k
     primary, hidden = suppression(result, k)
-    score_rows = tuple(
-        (r.unit, r.level, r.sub_criterion, r.max_points,
-         *_shown((r.points.value, r.points.se, r.points.ci_low, r.points.ci_high, r.score.value,
-                  r.score.se, r.score.ci_low, r.score.ci_high), ("sub", r.unit, r.sub_criterion), hidden),
-         r.score.n, r.score.n_eff, r.score.df, r.answers, r.dont_know, r.dont_know_rate,
-         _mark(("sub", r.unit, r.sub_criterion), primary, hidden))
-        for r in result.sub_criteria
-    )
+    score_rows = _score_columns(result.sub_criteria, primary, hidden)
     unit_rows = tuple(
         (u.unit, u.name, u.level, u.responses, "surveyed" if u.has_survey else "no survey",
          *_shown((u.points.value, u.points.se, u.points.ci_low, u.points.ci_high), ("unit", u.unit), hidden),
