@@ -9,7 +9,7 @@ the variance.  All ``by`` levels are computed in one vectorised pass.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 import functools
 from dataclasses import dataclass
 from enum import StrEnum
@@ -451,6 +451,8 @@ class ColumnEstimates:
     parts: tuple[Linearised | CodedPart, ...] = ()
     #: per variable, rows per (level, code) (:func:`mean_codes` with ``with_counts``)
     code_counts: tuple[IntArray, ...] = ()
+    #: per variable, rows per (weight class, code) (:func:`mean_codes` with ``with_class_counts``)
+    class_counts: tuple[IntArray, ...] = ()
 
     def estimates(self, j: int) -> list[Estimate]:
         """Variable ``j`` at every level, as :class:`Estimate` objects in level order."""
@@ -633,6 +635,8 @@ def mean_codes(
     bounds: tuple[float, float] | None = None,
     with_parts: bool = False,
     with_counts: bool = False,
+    with_class_counts: bool = False,
+    counted: Mapping[int, IntArray] | None = None,
 ) -> ColumnEstimates:
     """Domain means of variables coded by small integers: variable ``j`` is
     ``tables[j][codes[j]]`` (NaN = missing), e.g. option scores of answer codes.
@@ -645,7 +649,10 @@ def mean_codes(
     does not cover (:func:`mean_columns`) take the general one. ``with_parts`` keeps each
     variable's linearised variable (to combine estimates); ``with_counts`` the rows per
     (level, code) of each variable, on the batched path (``code_counts`` stays empty on the
-    general one).
+    general one); ``with_class_counts`` the rows per (weight class, code), where the rows
+    fall into weight classes (``class_counts``). ``counted``: for variable ``j``, those
+    counts as an earlier call on this design and ``by`` gave them (or summed from a joint
+    code's), used instead of a pass over the rows when their shape fits.
     """
     if len(codes) != len(tables):
         raise ValueError(f"{len(codes)} code columns for {len(tables)} tables")
@@ -681,6 +688,7 @@ def mean_codes(
     df = float("inf") if CIMethod(ci) is CIMethod.NORMAL else float(design.degf)
     parts: list[Linearised | CodedPart] = []
     code_counts: list[IntArray] = []
+    class_counts: list[IntArray] = []
     for j, (column, raw) in enumerate(zip(codes, tables, strict=True)):
         table = np.asarray(raw, dtype=np.float64)
         size = table.size
@@ -695,12 +703,16 @@ def mean_codes(
             # on (class x code) arrays; the squared deviations are exact per class.
             cls, class_group, class_w = classes
             n_classes = class_group.size
-            base = design._cache.get(("class base", id(groups), size))
-            if base is None:  # cls * size, kept for the next variable with as many codes
-                base = cls * size
-                design._cache[("class base", id(groups), size)] = base
-            key_c = np.add(base, at, out=_scratch(design, base.size))  # no fresh 8 MB per variable
-            cnt_c = np.bincount(key_c, minlength=n_classes * size).reshape(n_classes, size)
+            cnt_c = None if counted is None else counted.get(j)
+            if cnt_c is None or cnt_c.shape != (n_classes, size):
+                base = design._cache.get(("class base", id(groups), size))
+                if base is None:  # cls * size, kept for the next variable with as many codes
+                    base = cls * size
+                    design._cache[("class base", id(groups), size)] = base
+                key_c = np.add(base, at, out=_scratch(design, base.size))  # no fresh 8 MB per variable
+                cnt_c = np.bincount(key_c, minlength=n_classes * size).reshape(n_classes, size)
+            if with_class_counts:
+                class_counts.append(cnt_c)
             w1_c = cnt_c * class_w[:, None]
             to_group = (class_group[:, None] * size + np.arange(size)).ravel()
             cnt = np.bincount(to_group, weights=cnt_c.ravel(), minlength=n_groups * size).reshape(n_groups, size)
@@ -750,4 +762,4 @@ def mean_codes(
             by_level = np.bincount(to_level, weights=cnt.ravel(), minlength=n_levels * size)
             code_counts.append(np.rint(by_level).astype(np.int64).reshape(n_levels, size))
     return ColumnEstimates(groups.levels, out[0], out[1], out[2], out[3], counts, out[4], df, tuple(parts),
-                           tuple(code_counts))
+                           tuple(code_counts), tuple(class_counts))

@@ -454,6 +454,7 @@ def survey_estimates(
     unit: str = "unit",
     group: str = "group",
     item_estimates: dict[str, tuple[ColumnEstimates, int]] | None = None,
+    item_counts: dict[str, IntArray] | None = None,
 ) -> SurveyEstimates:
     """Survey points per rated unit and sub-criterion.
 
@@ -469,8 +470,13 @@ def survey_estimates(
         Index 0 is never read.
     item_estimates
         When given, filled with the item of every pooled sub-criterion of one item: its
-        estimate is that item's (same rows, same scores, same rule), for :func:`score_items`
+        estimate is that item's (same rows, same scores, same rule), for :func:`item_estimates`
         to take instead of estimating it again.
+    item_counts
+        When given, filled with the items of every pooled sub-criterion of several items
+        estimated from their combinations: each item's rows per (weight class, code), summed
+        from the combinations' counts, for :func:`item_estimates` to take instead of a pass
+        over the rows.
 
     Returns
     -------
@@ -541,11 +547,20 @@ def survey_estimates(
             for codes, table in coded:
                 combo += np.multiply(codes, stride, dtype=np.uint16)
                 stride *= table.size
+            several = item_counts is not None and len(sub.items) > 1
             est = mean_codes(design, [combo], [_response(coded, np.arange(combos))], unit, config.ci,
-                             config.level, (0.0, 1.0), with_parts=True, with_counts=True)
+                             config.level, (0.0, 1.0), with_parts=True, with_counts=True, with_class_counts=several)
             parts[k], estimates[k], slots[k] = est.parts[0], est, (k, 0)
             if item_estimates is not None and len(sub.items) == 1 and est.code_counts:
                 item_estimates[sub.items[0]] = (est, 0)  # one item: its combination code is its code
+            if several and est.class_counts:
+                # an item's rows per (weight class, code): the combinations' counts summed over the
+                # other items' codes (the combination's digits, first item fastest)
+                assert item_counts is not None
+                cube = est.class_counts[0].reshape(-1, *[t.size for _, t in reversed(coded)])
+                for i, item in enumerate(sub.items):
+                    axis = len(coded) - i
+                    item_counts.setdefault(item, cube.sum(axis=tuple(a for a in range(1, cube.ndim) if a != axis)))
             if est.code_counts:  # answers per item from the counts of the combinations
                 by_combo = est.code_counts[0]
                 stride = 1
@@ -652,13 +667,16 @@ def item_estimates(
     config: ScoringConfig,
     unit: str = "unit",
     known: Mapping[str, tuple[ColumnEstimates, int]] | None = None,
+    counted: Mapping[str, IntArray] | None = None,
 ) -> ItemEstimates:
     """Per item and unit: ``sum_i w_i s_i / sum_i w_i`` over valid answers (R ``svyby(~s, ~unit,
     svymean, na.rm = TRUE)``), with the CI of ``config`` kept within [0, 1], and the answers
     and don't-knows counted; a unit where an item has no answer has ``answers`` 0.
 
     ``known``: items already estimated on this design and ``unit`` with their per-code counts
-    (``score_survey``'s ``item_estimates``), taken as they are.
+    (``score_survey``'s ``item_estimates``), taken as they are. ``counted``: items' rows per
+    (weight class, code) on this design and ``unit`` (``survey_estimates``'s ``item_counts``),
+    estimated from those counts.
     """
     known = known or {}
     unit_groups = taylor.grouping(design, unit)
@@ -679,7 +697,9 @@ def item_estimates(
     # Option scores take a handful of values: sums per (stratum, unit, option) carry the estimate.
     found: dict[str, tuple[ColumnEstimates, int]] = {}
     if todo:
-        est = mean_codes(design, columns, tables, unit, config.ci, config.level, (0.0, 1.0), with_counts=True)
+        by_class = {j: counted[item] for j, item in enumerate(todo) if counted and item in counted}
+        est = mean_codes(design, columns, tables, unit, config.ci, config.level, (0.0, 1.0), with_counts=True,
+                         counted=by_class)
         found = {item: (est, j) for j, item in enumerate(todo)}
     found.update(known)
     shape = (len(items), unit_groups.n_levels)

@@ -939,9 +939,10 @@ def score_responses(
                 answers[item] = np.zeros(inputs.n_rows, dtype=np.uint8)
                 option_scores[item] = [math.nan]
     reused: dict[str, tuple[ColumnEstimates, int]] = {}  # one-item sub-criteria, for item_estimates
+    counted: dict[str, NDArray[np.int64]] = {}  # items of pooled sub-criteria: their counts, for item_estimates
     try:
         scored = survey_estimates(design, answers, option_scores, config, unit="unit_code", group="group",
-                                  item_estimates=reused)
+                                  item_estimates=reused, item_counts=counted)
     except ValueError as exc:
         # Name the stratum as the campaign knows it (group|unit), not by its integer code.
         names = {str(st.code): st.key for st in info.strata}
@@ -999,7 +1000,8 @@ def score_responses(
         n_eff=c(score.n_eff), df=c(score.df), points=c(points.value), points_se=c(points.se),
         points_ci_low=c(points.ci_low), points_ci_high=c(points.ci_high), answers=c(scored.answers),
         dont_know=c(scored.dont_know))
-    est = item_estimates(design, answers, option_scores, item_keys, config, unit="unit_code", known=reused)
+    est = item_estimates(design, answers, option_scores, item_keys, config, unit="unit_code", known=reused,
+                         counted=counted)
     # items: by unit rank, then item (config order); a unit without an answer to an item has no row
     rows = _UnitMajor(est.levels, unit_rank, est.answers > 0)
     unit_at = rows.units(len(est.items))

@@ -159,6 +159,44 @@ def test_mean_codes_by_weight_classes_equals_the_general_path(seed: int, rule: L
 
 
 @pytest.mark.parametrize("rule", [LonelyPSU.ADJUST, LonelyPSU.REMOVE, LonelyPSU.AVERAGE])
+def test_items_estimated_from_their_sub_criterions_combination_counts_are_the_same(rule: LonelyPSU) -> None:
+    """The items of a pooled sub-criterion of several items come with their rows per (weight
+    class, code), summed from the combinations' counts; estimated from those counts instead
+    of a pass over the rows, every figure is exactly the same."""
+    from analysis.estimators import _weight_classes
+    from analysis import taylor
+    from analysis.scoring import Pooling, ScoringConfig, SubCriterion, item_estimates, survey_estimates
+
+    rng = np.random.default_rng(31)
+    design = _random_design(rng, rule, fpc=True, n=1500, cell_weights=True).with_columns(
+        group=rng.choice(["a", "b"], size=1500))
+    n = design.n_rows
+    tables = {"i1": [np.nan, 1.0, 0.5, 0.0, np.nan], "i2": [np.nan, 0.0, 1.0], "i3": [np.nan, 0.25, 0.75],
+              "i4": [np.nan, 1.0, 0.0]}
+    answers = {k: rng.integers(0, len(t), size=n).astype(np.uint8) for k, t in tables.items()}
+    answers["i2"][: n // 2] = 0  # half the rows never saw it
+    config = ScoringConfig((SubCriterion("1", 4.0, ("i1", "i2", "i3")), SubCriterion("2", 2.0, ("i3",)),
+                            SubCriterion("3", 1.0, ("i4", "i2"), Pooling.GROUP_WEIGHTED, {"a": 1.0, "b": 3.0})),
+                           appraised_max=0.0, ci=CIMethod.LOGIT)
+    groups = taylor.grouping(design, "unit")
+    assert groups.cell_rows is not None
+    counted: dict = {}
+    survey_estimates(design, answers, tables, config, unit="unit", item_counts=counted)
+    if rule is LonelyPSU.AVERAGE:  # the general path: nothing counted per weight class
+        assert counted == {}
+        return
+    assert _weight_classes(design, groups, design.weights[groups.cell_rows]) is not None
+    assert set(counted) == {"i1", "i2", "i3"}  # not i4: its sub-criterion is group-weighted
+    direct = item_estimates(design, answers, tables, list(tables), config, unit="unit")
+    from_counts = item_estimates(design, answers, tables, list(tables), config, unit="unit", counted=counted)
+    for name, values in direct._asdict().items():
+        if name in ("items", "levels"):
+            assert getattr(from_counts, name) == values
+        else:
+            np.testing.assert_array_equal(getattr(from_counts, name), values, err_msg=name)  # exactly
+
+
+@pytest.mark.parametrize("rule", [LonelyPSU.ADJUST, LonelyPSU.REMOVE, LonelyPSU.AVERAGE])
 def test_score_survey_from_code_combinations_equals_the_response_path(
         rule: LonelyPSU, monkeypatch: pytest.MonkeyPatch) -> None:
     from analysis import scoring
@@ -182,8 +220,10 @@ def test_score_survey_from_code_combinations_equals_the_response_path(
     assert set(known) == (set() if rule is LonelyPSU.AVERAGE else {"i3"})
     assert score_items(design, answers, tables, list(tables), config, unit="unit", known=known) == fast_items
     monkeypatch.setattr(scoring, "_MAX_COMBOS", 0)  # every sub-criterion from its response scores
-    monkeypatch.setattr(scoring, "mean_codes", lambda d, c, t, *a, with_counts=False, **k: mean_columns(
-        d, np.column_stack([np.asarray(tt)[cc] for cc, tt in zip(c, t, strict=True)]), *a, **k))
+    def as_columns(d, c, t, *a, with_counts=False, counted=None, with_class_counts=False, **k):  # type: ignore[no-untyped-def]
+        return mean_columns(d, np.column_stack([np.asarray(tt)[cc] for cc, tt in zip(c, t, strict=True)]), *a, **k)
+
+    monkeypatch.setattr(scoring, "mean_codes", as_columns)
     slow = score_survey(design, answers, tables, config, unit="unit")
     slow_items = score_items(design, answers, tables, list(tables), config, unit="unit")
     assert fast.keys() == slow.keys()
