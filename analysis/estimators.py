@@ -698,6 +698,8 @@ def mean_codes(
         at = c if every_row else c[rows]
         valid = ~np.isnan(table)
         yv = np.where(valid, table, 0.0)
+        kept: IntArray | None = None  # the codes worked on, when not all (see below)
+        valid_k, yv_k, size_k = valid, yv, size
         if classes is not None:
             # Rows of one class (group, weight) and one code have one z: count them, then work
             # on (class x code) arrays; the squared deviations are exact per class.
@@ -713,28 +715,37 @@ def mean_codes(
                 cnt_c = np.bincount(key_c, minlength=n_classes * size).reshape(n_classes, size)
             if with_class_counts:
                 class_counts.append(cnt_c)
+            # Codes no row has add nothing: the (class x code) work is done on the others (a
+            # sub-criterion's combinations of several questionnaires' items are mostly empty).
+            kept = np.flatnonzero(cnt_c.any(axis=0))
+            if kept.size < size:
+                cnt_c, valid_k, yv_k, size_k = cnt_c[:, kept], valid[kept], yv[kept], kept.size
+            else:
+                kept = None
             w1_c = cnt_c * class_w[:, None]
-            to_group = (class_group[:, None] * size + np.arange(size)).ravel()
-            cnt = np.bincount(to_group, weights=cnt_c.ravel(), minlength=n_groups * size).reshape(n_groups, size)
-            w1 = np.bincount(to_group, weights=w1_c.ravel(), minlength=n_groups * size).reshape(n_groups, size)
+            to_group = (class_group[:, None] * size_k + np.arange(size_k)).ravel()
+            cells = n_groups * size_k
+            cnt = np.bincount(to_group, weights=cnt_c.ravel(), minlength=cells).reshape(n_groups, size_k)
+            w1 = np.bincount(to_group, weights=w1_c.ravel(), minlength=cells).reshape(n_groups, size_k)
             wsq = np.bincount(to_group, weights=(w1_c * class_w[:, None]).ravel(),
-                              minlength=n_groups * size).reshape(n_groups, size)
+                              minlength=cells).reshape(n_groups, size_k)
         else:
             key = cell_group * size + at
             cells = n_groups * size
             cnt = np.bincount(key, minlength=cells).reshape(n_groups, size)
             w1 = np.bincount(key, weights=w, minlength=cells).reshape(n_groups, size)
             wsq = np.bincount(key, weights=w * w, minlength=cells).reshape(n_groups, size)
-        n = group_sum(groups.group_level, cnt[:, valid].sum(axis=1).astype(np.float64), n_levels)
-        w_sum = group_sum(groups.group_level, w1[:, valid].sum(axis=1), n_levels)
-        w2_sum = group_sum(groups.group_level, wsq[:, valid].sum(axis=1), n_levels)
-        y_tot = group_sum(groups.group_level, (w1 * yv).sum(axis=1), n_levels)
+        n = group_sum(groups.group_level, cnt[:, valid_k].sum(axis=1).astype(np.float64), n_levels)
+        w_sum = group_sum(groups.group_level, w1[:, valid_k].sum(axis=1), n_levels)
+        w2_sum = group_sum(groups.group_level, wsq[:, valid_k].sum(axis=1), n_levels)
+        y_tot = group_sum(groups.group_level, (w1 * yv_k).sum(axis=1), n_levels)
         has = n > 0
         with np.errstate(divide="ignore", invalid="ignore"):
             value = np.where(has, y_tot / w_sum, np.nan)
             n_eff = np.where(has, w_sum**2 / w2_sum, 0.0)
             # z_i = w_i * a[group, code], a = (y_code - mean) / sum of weights, 0 when missing
-            a = np.where(valid, (yv - value[groups.group_level][:, None]) / w_sum[groups.group_level][:, None], 0.0)
+            a = np.where(valid_k, (yv_k - value[groups.group_level][:, None]) / w_sum[groups.group_level][:, None],
+                         0.0)
         a = np.where(has[groups.group_level][:, None], a, 0.0)
         g_sum = (a * w1).sum(axis=1)
         g_mean = g_sum / n_h
@@ -755,11 +766,18 @@ def mean_codes(
         for arr, col in zip(out, (value, se, low, high, n_eff), strict=True):
             arr[j] = col
         counts[j] = n_int
-        if with_parts:
-            parts.append(CodedPart(groups, value, n_int, n_eff, design.n_rows, rows, w, at, a, valid))
         if with_counts:
-            to_level = (groups.group_level[:, None] * size + np.arange(size)).ravel()
-            by_level = np.bincount(to_level, weights=cnt.ravel(), minlength=n_levels * size)
-            code_counts.append(np.rint(by_level).astype(np.int64).reshape(n_levels, size))
+            to_level = (groups.group_level[:, None] * size_k + np.arange(size_k)).ravel()
+            by_level = np.bincount(to_level, weights=cnt.ravel(), minlength=n_levels * size_k)
+            level_counts = np.rint(by_level).astype(np.int64).reshape(n_levels, size_k)
+            if kept is not None:  # back to every code (the codes left out: 0)
+                level_counts_k, level_counts = level_counts, np.zeros((n_levels, size), dtype=np.int64)
+                level_counts[:, kept] = level_counts_k
+            code_counts.append(level_counts)
+        if with_parts:
+            if kept is not None:
+                a_k, a = a, np.zeros((n_groups, size))
+                a[:, kept] = a_k
+            parts.append(CodedPart(groups, value, n_int, n_eff, design.n_rows, rows, w, at, a, valid))
     return ColumnEstimates(groups.levels, out[0], out[1], out[2], out[3], counts, out[4], df, tuple(parts),
                            tuple(code_counts), tuple(class_counts))
