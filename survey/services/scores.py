@@ -785,26 +785,25 @@ def _cell_labels(cols: Sequence[NDArray[Any]], n: int) -> tuple[NDArray[Any], ND
     codes = np.zeros(n, dtype=np.int64)
     names: list[NDArray[Any]] = []
     for col in cols:
-        absent = np.fromiter((x is None for x in col.tolist()), dtype=bool, count=n)
-        missing |= absent
-        levels, at = np.unique(np.where(absent, "", col).astype(str), return_inverse=True)
-        codes = codes * levels.size + at.reshape(-1)
+        levels, at = factorize(col)  # -1: no answer
+        missing |= at < 0
+        codes = codes * (levels.size + 1) + (at + 1)
         names.append(levels)
-    combos, inverse = np.unique(codes, return_inverse=True)
+    combos, inverse = factorize(codes)
     labels = []
     for combo in combos.tolist():
         parts = []
         for levels in reversed(names):
-            combo, at = divmod(combo, levels.size)
-            parts.append(str(levels[at]))
+            combo, at = divmod(combo, levels.size + 1)
+            parts.append(str(levels[at - 1]) if at else "")
         labels.append("|".join(reversed(parts)))
-    value = np.array(labels, dtype=object)[inverse.reshape(-1)]
+    value = np.array(labels, dtype=object)[inverse]
     value[missing] = "(missing)"
     return value, missing
 
 
 def _sum_by(codes: NDArray[np.int64], w: NDArray[np.float64]) -> tuple[list[int], list[float]]:
-    keys, inv = np.unique(codes, return_inverse=True)
+    keys, inv = factorize(codes)
     return keys.tolist(), np.bincount(inv, weights=w).tolist()
 
 
