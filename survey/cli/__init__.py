@@ -89,7 +89,7 @@ def _batch_memory() -> None:
     from numpy._core import multiarray  # type: ignore[attr-defined]  # numpy's own switch, read at import
 
     set_hugepage = getattr(multiarray, "_set_madvise_hugepage", None)  # as NUMPY_MADVISE_HUGEPAGE=0 does
-    if set_hugepage is not None and "NUMPY_MADVISE_HUGEPAGE" not in os.environ:
+    if set_hugepage is not None:
         set_hugepage(False)
 
 

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import yaml
@@ -51,6 +54,36 @@ def test_questionnaires_list_shows_every_builtin(app):
     assert result.exit_code == 0
     assert "citizen-sipas@v1" in result.output
     assert "hdnd-rates-departments@v1" in result.output
+
+
+ENTRY = """
+import atexit, sys
+atexit.register(lambda: print("AT-EXIT", file=sys.stderr))
+from survey.cli import main
+sys.argv = ["par-survey", *sys.argv[1:]]
+main()
+"""
+
+
+def test_the_command_line_ends_with_the_commands_status_and_all_its_output(app, tmp_path):
+    """``par-survey`` ends without tearing its modules down: the exit status is the command's,
+    everything it printed arrives through a pipe, and ``atexit`` handlers still run."""
+    env = {**os.environ, "PAR_SURVEY_DATABASE_URL": f"sqlite:///{tmp_path / 'cli.db'}",
+           "PAR_SURVEY_SECRET_KEY": "test-secret-key-not-for-production"}
+
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-c", ENTRY, *args], cwd=ROOT, env=env, capture_output=True,
+                              text=True, timeout=120)
+
+    listed = run("questionnaires", "list")
+    in_process = app.test_cli_runner().invoke(args=["questionnaires", "list"])
+    assert listed.returncode == 0, listed.stderr[-2000:]
+    assert listed.stdout == in_process.output  # every line, the last included
+    assert listed.stderr.strip().endswith("AT-EXIT")
+    refused = run("questionnaires", "check", str(_broken_definition(tmp_path)))
+    assert refused.returncode == 1
+    assert "[QN-OPTION-SET]" in refused.stdout + refused.stderr and "AT-EXIT" in refused.stderr
+    assert run("questionnaires", "--no-such-option").returncode == 2  # click's usage error
 
 
 def _demo_links(output: str) -> dict[str, list[re.Match[str]]]:
