@@ -648,13 +648,7 @@ class ItemEstimates(NamedTuple):
 
     items: tuple[str, ...]
     levels: list[Any]  # the unit grouping's levels, in its order
-    value: FloatArray
-    se: FloatArray
-    ci_low: FloatArray
-    ci_high: FloatArray
-    n: IntArray
-    n_eff: FloatArray
-    df: FloatArray  # per item
+    score: EstimateArrays  # weighted mean option score, 0..1
     answers: IntArray  # answers given, don't know included
     dont_know: IntArray
 
@@ -703,9 +697,8 @@ def item_estimates(
         found = {item: (est, j) for j, item in enumerate(todo)}
     found.update(known)
     shape = (len(items), unit_groups.n_levels)
-    value, se, ci_low, ci_high, n_eff = (np.empty(shape) for _ in range(5))
+    value, se, ci_low, ci_high, n_eff, df = (np.empty(shape) for _ in range(6))
     n, given, dk = (np.empty(shape, dtype=np.int64) for _ in range(3))
-    df = np.empty(len(items))
     for j, (item, dont_know) in enumerate(zip(items, dont_knows, strict=True)):
         source, at = found[item]
         if source.code_counts:  # the answers per (unit, code) the estimate counted
@@ -718,8 +711,8 @@ def item_estimates(
                             (ci_high, source.ci_high), (n, source.n), (n_eff, source.n_eff)):
             out[j] = field_[at]
         df[j] = source.df
-    return ItemEstimates(tuple(items), unit_groups.levels.tolist(), value, se, ci_low, ci_high, n, n_eff, df,
-                         given, dk)
+    return ItemEstimates(tuple(items), unit_groups.levels.tolist(),
+                         EstimateArrays(value, se, ci_low, ci_high, n, n_eff, df), given, dk)
 
 
 def score_items(
@@ -737,9 +730,7 @@ def score_items(
     out: list[ItemScore] = []
     for j, item in enumerate(est.items):
         given, dk = est.answers[j].tolist(), est.dont_know[j].tolist()
-        cols = (est.value[j].tolist(), est.se[j].tolist(), est.ci_low[j].tolist(), est.ci_high[j].tolist(),
-                est.n[j].tolist(), est.n_eff[j].tolist(), [float(est.df[j])] * len(est.levels))
-        by_level = list(map(Estimate._make, zip(*cols, strict=True)))
+        by_level = list(map(Estimate._make, zip(*(field[j].tolist() for field in est.score), strict=True)))
         out.extend(ItemScore(item, u, by_level[i], given[i], dk[i])
                    for i, u in enumerate(est.levels) if given[i] > 0)
     return out

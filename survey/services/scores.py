@@ -486,13 +486,28 @@ class _ColumnRows(Sequence[_Row]):
     """Result rows held as columns, in table order; reads as a sequence of row objects made
     when asked for. A campaign has a row per unit and sub-criterion or item (160,000 for
     2,000 units and 80 items): the columns come from the estimates' arrays and go to the
-    tables as they are, with no object per row on the way."""
+    tables as they are, with no object per row on the way. The estimate's columns are
+    ``value`` ... ``df`` (:class:`Estimate`'s fields)."""
 
     unit: Sequence[str] = ()
     level: Sequence[str] = ()
+    sub_criterion: Sequence[str] = ()
+    value: Sequence[float] = ()
+    se: Sequence[float] = ()
+    ci_low: Sequence[float] = ()
+    ci_high: Sequence[float] = ()
+    n: Sequence[int] = ()
+    n_eff: Sequence[float] = ()
+    df: Sequence[float] = ()
+    answers: Sequence[int] = ()  # item answers given (don't know included)
+    dont_know: Sequence[int] = ()
 
     def _row(self, i: int) -> _Row:
         raise NotImplementedError
+
+    def estimate(self, i: int) -> Estimate:
+        return Estimate(self.value[i], self.se[i], self.ci_low[i], self.ci_high[i], self.n[i], self.n_eff[i],
+                        self.df[i])
 
     def __len__(self) -> int:
         return len(self.unit)
@@ -509,32 +524,20 @@ class _ColumnRows(Sequence[_Row]):
 
 @dataclass(frozen=True, eq=False)
 class SubCriterionRows(_ColumnRows[SubCriterionResult]):
-    """Every (rated unit, sub-criterion) result: by level, unit code, configuration order."""
+    """Every (rated unit, sub-criterion) result: by level, unit code, configuration order.
+    The estimate is the score's (0..1); the points' (max_points x score) have their own."""
 
-    sub_criterion: Sequence[str] = ()
     max_points: Sequence[float] = ()
-    value: Sequence[float] = ()  # the score's estimate (0..1) ...
-    se: Sequence[float] = ()
-    ci_low: Sequence[float] = ()
-    ci_high: Sequence[float] = ()
-    n: Sequence[int] = ()
-    n_eff: Sequence[float] = ()
-    df: Sequence[float] = ()
-    points: Sequence[float] = ()  # ... and the points' (max_points x score)
+    points: Sequence[float] = ()
     points_se: Sequence[float] = ()
     points_ci_low: Sequence[float] = ()
     points_ci_high: Sequence[float] = ()
-    answers: Sequence[int] = ()
-    dont_know: Sequence[int] = ()
 
     def _row(self, i: int) -> SubCriterionResult:
-        return SubCriterionResult(
-            self.unit[i], self.level[i], self.sub_criterion[i], self.max_points[i],
-            Estimate(self.value[i], self.se[i], self.ci_low[i], self.ci_high[i], self.n[i], self.n_eff[i],
-                     self.df[i]),
-            Estimate(self.points[i], self.points_se[i], self.points_ci_low[i], self.points_ci_high[i], self.n[i],
-                     self.n_eff[i]),
-            self.answers[i], self.dont_know[i])
+        points = Estimate(self.points[i], self.points_se[i], self.points_ci_low[i], self.points_ci_high[i],
+                          self.n[i], self.n_eff[i])
+        return SubCriterionResult(self.unit[i], self.level[i], self.sub_criterion[i], self.max_points[i],
+                                  self.estimate(i), points, self.answers[i], self.dont_know[i])
 
 
 @dataclass(frozen=True, eq=False)
@@ -542,21 +545,10 @@ class ItemRows(_ColumnRows[ItemResult]):
     """Every (rated unit, scored item) result: by level, unit code, item."""
 
     item: Sequence[str] = ()
-    sub_criterion: Sequence[str] = ()
-    value: Sequence[float] = ()
-    se: Sequence[float] = ()
-    ci_low: Sequence[float] = ()
-    ci_high: Sequence[float] = ()
-    n: Sequence[int] = ()
-    n_eff: Sequence[float] = ()
-    df: Sequence[float] = ()
-    answers: Sequence[int] = ()
-    dont_know: Sequence[int] = ()
 
     def _row(self, i: int) -> ItemResult:
-        return ItemResult(self.unit[i], self.level[i], self.item[i], self.sub_criterion[i],
-                          Estimate(self.value[i], self.se[i], self.ci_low[i], self.ci_high[i], self.n[i],
-                                   self.n_eff[i], self.df[i]), self.answers[i], self.dont_know[i])
+        return ItemResult(self.unit[i], self.level[i], self.item[i], self.sub_criterion[i], self.estimate(i),
+                          self.answers[i], self.dont_know[i])
 
 
 @dataclass(frozen=True)
@@ -995,10 +987,9 @@ def score_responses(
         unit=[code_of[u] for u in unit_at], level=[levels_of[u] for u in unit_at],
         sub_criterion=list(scored.codes) * len(scored.levels),
         max_points=[sub.max_points for sub in config.sub_criteria] * len(scored.levels),
-        value=c(score.value), se=c(score.se), ci_low=c(score.ci_low), ci_high=c(score.ci_high), n=c(score.n),
-        n_eff=c(score.n_eff), df=c(score.df), points=c(points.value), points_se=c(points.se),
-        points_ci_low=c(points.ci_low), points_ci_high=c(points.ci_high), answers=c(scored.answers),
-        dont_know=c(scored.dont_know))
+        **{name: c(values) for name, values in score._asdict().items()}, points=c(points.value),
+        points_se=c(points.se), points_ci_low=c(points.ci_low), points_ci_high=c(points.ci_high),
+        answers=c(scored.answers), dont_know=c(scored.dont_know))
     est = item_estimates(design, answers, option_scores, item_keys, config, unit="unit_code", known=reused,
                          counted=counted)
     # items: by unit rank, then item (config order); a unit without an answer to an item has no row
@@ -1008,9 +999,9 @@ def score_responses(
     c = rows.column
     items = ItemRows(
         unit=[code_of[u] for u in unit_at], level=[levels_of[u] for u in unit_at], item=item_names,
-        sub_criterion=[sub_of[i] for i in item_names], value=c(est.value), se=c(est.se), ci_low=c(est.ci_low),
-        ci_high=c(est.ci_high), n=c(est.n), n_eff=c(est.n_eff),
-        df=c(np.broadcast_to(est.df[:, None], est.answers.shape)), answers=c(est.answers), dont_know=c(est.dont_know))
+        sub_criterion=[sub_of[i] for i in item_names],
+        **{name: c(values) for name, values in est.score._asdict().items()}, answers=c(est.answers),
+        dont_know=c(est.dont_know))
     return CampaignScores(inputs.campaign_code, config, subs, tuple(unit_rows), inputs.versions,
                           weights_summary(design), {_stratum_key(k): v
                                                     for k, v in ((st.key, st.big_n) for st in info.strata)},
