@@ -75,8 +75,9 @@ def _batch_memory() -> None:
     pages, which on hosts with transparent huge pages in ``madvise`` mode can stall on
     compaction. A quarter to a third of the bench's time went to the kernel (0.7-1.3 s of
     system time in 5 s). Here blocks up to 32 MB come from the heap, freed memory stays in
-    it (the process ends soon anyway), and arrays use normal pages. Only the CLI does
-    this: a web worker lives for days and gives memory back.
+    it (the process ends soon anyway), and arrays use normal pages. Only ``par-survey``
+    does this (its development servers, ``run`` and ``demo``, included): the production
+    workers (gunicorn) live for days and give memory back.
     """
     try:
         libc = ctypes.CDLL("libc.so.6")
