@@ -604,9 +604,8 @@ def survey_estimates(
                                             found.n_eff), strict=False):
                 out[k] = values[j]
             fields[6][k] = found.df
-        else:
-            assert isinstance(found, dict)
-            for out, column in zip(fields, zip(*found.values(), strict=True), strict=True):  # level order
+        elif found:  # a dict of estimates in level order (summarise); empty without levels
+            for out, column in zip(fields, zip(*found.values(), strict=True), strict=True):
                 out[k] = column
     score = EstimateArrays(*fields)
     scale = max_points[:, None]  # points: the same IEEE products as max_points * each estimate

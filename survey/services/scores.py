@@ -1169,9 +1169,9 @@ def suppression(result: CampaignScores, k: int) -> tuple[set[Any], set[Any]]:
     """
     # Relations never cross units: only units with a small cell need the algebra.
     small = {u.unit for u in result.units if u.has_survey and 0 < u.responses < k}
-    subs, rows = result.sub_criteria, result.items
+    subs, item_rows = result.sub_criteria, result.items
     small |= {u for u, n in zip(subs.unit, subs.n, strict=True) if 0 < n < k}
-    small |= {u for u, n in zip(rows.unit, rows.n, strict=True) if 0 < n < k}
+    small |= {u for u, n in zip(item_rows.unit, item_rows.n, strict=True) if 0 < n < k}
     small |= {r.unit for r in result.sipas if 0 < r.estimate.n < k}
     if not small:
         return set(), set()
@@ -1183,10 +1183,10 @@ def suppression(result: CampaignScores, k: int) -> tuple[set[Any], set[Any]]:
     for i in subs_in_small:
         if subs.n[i] > 0:
             cells[("sub", subs.unit[i], subs.sub_criterion[i])] = Cell(subs.value[i], subs.n[i])
-    in_small = [i for i, u in enumerate(rows.unit) if u in small]
+    in_small = [i for i, u in enumerate(item_rows.unit) if u in small]
     for i in in_small:
-        if rows.n[i] > 0:
-            cells[("item", rows.unit[i], rows.item[i])] = Cell(rows.value[i], rows.n[i])
+        if item_rows.n[i] > 0:
+            cells[("item", item_rows.unit[i], item_rows.item[i])] = Cell(item_rows.value[i], item_rows.n[i])
     for row in result.sipas:
         if row.unit in small:
             cells[("sipas", row.unit, row.kind, row.code)] = Cell(row.estimate.value, row.estimate.n)
@@ -1204,8 +1204,8 @@ def suppression(result: CampaignScores, k: int) -> tuple[set[Any], set[Any]]:
             relations.append(rel)
     items_of: dict[tuple[str, str], list[str]] = {}
     for i in in_small:
-        if ("item", rows.unit[i], rows.item[i]) in cells:
-            items_of.setdefault((rows.unit[i], rows.sub_criterion[i]), []).append(rows.item[i])
+        if ("item", item_rows.unit[i], item_rows.item[i]) in cells:
+            items_of.setdefault((item_rows.unit[i], item_rows.sub_criterion[i]), []).append(item_rows.item[i])
     for (unit, code), items in items_of.items():
         if ("sub", unit, code) in cells:
             rel = {("sub", unit, code): 1.0}
