@@ -286,7 +286,7 @@ def _checked_codes(item: str, codes: NDArray[Any], size: int) -> NDArray[Any]:
     c = np.asarray(codes)
     if c.dtype.kind not in "iu":
         raise ValueError(f"item {item!r}: option codes must be integers (uint8), got dtype {c.dtype}")
-    if c.size and (int(c.min()) < 0 or int(c.max()) >= size):
+    if c.size and ((c.dtype.kind == "i" and int(c.min()) < 0) or int(c.max()) >= size):  # uint8: no minimum
         bad = int(c.max()) if int(c.max()) >= size else int(c.min())
         raise ValueError(
             f"item {item!r}: option code {bad} has no score (the table covers codes 1..{size - 1})"
